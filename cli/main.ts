@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from 'commander'
+import { ControlClient } from './client.ts'
+import { resolveDataDir } from './data-dir.ts'
+import { CliError, UsageError } from './errors.ts'
+import { duration, printJson, table } from './output.ts'
+import { runDaemon } from './daemon-command.ts'
+
+/** Types of the daemon's answers that the CLI prints (kept apart from the daemon's code). */
+interface Status {
+  id: string
+  name: string
+  kind: string
+  account: string | null
+  addresses: string[]
+  sms: { backend: string, ready: boolean }
+  uptimeMs: number
+  version: string
+}
+
+interface Device {
+  id: string
+  name: string
+  kind: string
+  relation: string
+  online: boolean
+  capabilities: string[]
+  link: { id: string, kind: string, rank: number, rttMs: number | null } | null
+}
+
+const KINDS = ['phone', 'tablet', 'laptop', 'desktop', 'watch', 'server']
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+
+function client (cmd: Command): ControlClient {
+  const { dataDir } = cmd.optsWithGlobals<{ dataDir?: string }>()
+  return new ControlClient(resolveDataDir(dataDir))
+}
+
+function printDevices (devices: Device[]): void {
+  const rows = devices.map(d => [
+    d.name,
+    d.kind,
+    d.relation,
+    d.relation === 'self' ? '-' : d.online ? 'online' : 'offline',
+    d.link == null ? '-' : `${d.link.kind}${d.link.rttMs == null ? '' : ` ${d.link.rttMs}ms`}`,
+    d.id
+  ])
+  process.stdout.write(table(['NAME', 'KIND', 'RELATION', 'STATE', 'LINK', 'ID'], rows) + '\n')
+}
+
+function printStatus (s: Status): void {
+  const rows = [
+    ['id', s.id],
+    ['name', `${s.name} (${s.kind})`],
+    ['account', s.account ?? 'none (not paired yet)'],
+    ['sms', s.sms.backend === 'none' ? 'no backend' : `${s.sms.backend} (${s.sms.ready ? 'ready' : 'not ready'})`],
+    ['uptime', duration(s.uptimeMs)],
+    ['version', s.version],
+    ...s.addresses.map((a, i) => [i === 0 ? 'addresses' : '', a])
+  ]
+  process.stdout.write(rows.map(([k, v]) => `${(k ?? '').padEnd(10)}${v ?? ''}`).join('\n') + '\n')
+}
+
+export function buildProgram (): Command {
+  const program = new Command('companion')
+    .description('companion-link: your devices, one link. Text from your laptop through your phone, with no server.')
+    .option('--data-dir <dir>', 'the data directory of the daemon to act on (default: $COMPANION_HOME, else $XDG_DATA_HOME/companion)')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+
+  program.command('daemon')
+    .description('run this device\'s daemon in the foreground; prints "ready <deviceId> <socket>" when serving')
+    .option('--name <name>', 'this device\'s name (remembered; default: the host name)')
+    .addOption(new Option('--kind <kind>', 'what this device is (remembered)').choices(KINDS))
+    .option('--sms <backend>', 'SMS backend: none (more in later versions)', 'none')
+    .option('--sms-rate <n/min>', 'messages per minute each device may send through this phone', '30/min')
+    .option('--listen <multiaddr>', 'listen address, repeatable (default: every IPv4 interface, TCP, a remembered port)', collect)
+    .option('--no-mdns', 'do not use multicast DNS (for networks that block multicast; use --bootstrap)')
+    .option('--bootstrap <multiaddr>', 'a device to connect to at start, repeatable, e.g. /ip4/198.18.1.2/tcp/4001/p2p/12D3Koo...', collect)
+    .action(async (opts: { name?: string, kind?: string, sms?: string, smsRate?: string, listen?: string[], mdns: boolean, bootstrap?: string[] }, cmd: Command) => {
+      if (opts.smsRate != null && !/^[1-9]\d*(\/min)?$/.test(opts.smsRate)) throw new UsageError(`--sms-rate takes N/min, e.g. 30/min, not "${opts.smsRate}"`)
+      await runDaemon({ ...opts, dataDir: client(cmd).dataDir })
+    })
+
+  program.command('status')
+    .description('this device: id, name, account, addresses, SMS backend, uptime')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const status = await client(cmd).call<Status>('GET', '/v1/status')
+      if (opts.json === true) printJson(status)
+      else printStatus(status)
+    })
+
+  program.command('devices')
+    .description('every known device: this one, members of the account, devices nearby')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const devices = await client(cmd).call<Device[]>('GET', '/v1/devices')
+      if (opts.json === true) printJson(devices)
+      else printDevices(devices)
+    })
+
+  program.command('rename')
+    .description('change this device\'s name (and kind); other devices see it at once')
+    .argument('<name>', 'the new name')
+    .addOption(new Option('--kind <kind>', 'also change what this device is').choices(KINDS))
+    .option('--json', 'print the new status as JSON')
+    .action(async (name: string, opts: { kind?: string, json?: boolean }, cmd: Command) => {
+      const status = await client(cmd).call<Status>('PATCH', '/v1/self', { name, ...(opts.kind == null ? {} : { kind: opts.kind }) })
+      if (opts.json === true) printJson(status)
+      else process.stdout.write(`this device is now "${status.name}" (${status.kind})\n`)
+    })
+
+  program.command('dial')
+    .description('connect to a device by address, for networks where discovery cannot find it')
+    .argument('<multiaddr>', 'e.g. /ip4/198.18.1.2/tcp/4001/p2p/12D3Koo...')
+    .option('--json', 'print the device as JSON')
+    .action(async (address: string, opts: { json?: boolean }, cmd: Command) => {
+      const device = await client(cmd).call<Device>('POST', '/v1/dial', { multiaddr: address })
+      if (opts.json === true) printJson(device)
+      else process.stdout.write(`connected to ${device.name} (${device.id})\n`)
+    })
+
+  return program
+}
+
+export async function main (argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv)
+    return 0
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version are not failures; everything else commander rejects is bad usage
+      return err.exitCode === 0 ? 0 : 2
+    }
+    const message = err instanceof CliError ? err.message : `unexpected error: ${(err as Error).stack ?? String(err)}`
+    process.stderr.write(`companion: ${message}\n`)
+    return err instanceof CliError ? err.exitCode : 1
+  }
+}
+
+const code = await main(process.argv)
+process.exitCode = code

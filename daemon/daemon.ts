@@ -1,0 +1,216 @@
+import { chmod, mkdir, stat } from 'node:fs/promises'
+import { logger } from '@libp2p/logger'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { PeerId } from '@libp2p/interface'
+import { createDeviceNode, type DeviceNode } from '../node/create-node.ts'
+import { loadOrCreateDeviceKey } from '../node/device-key.ts'
+import { validateDeviceKind, validateDeviceName, type DeviceInfo } from '../node/device-info.ts'
+import { ControlServer } from './control/server.ts'
+import { controlRoutes, type DaemonApi, type DevicePatch, type Status } from './control/routes.ts'
+import { DeviceDirectory, type DeviceEntry } from './devices.ts'
+import { ControlError, DataDirError } from './errors.ts'
+import { DaemonEvents } from './events.ts'
+import { DataDirLock } from './lock.ts'
+import { controlSocketPath } from './paths.ts'
+import { loadSettings, saveSettings, type Settings } from './settings.ts'
+import { VERSION } from './version.ts'
+
+const log = logger('companion:daemon')
+
+/** How long `dial` waits for the new device to say who it is. */
+const DIAL_INFO_WAIT_MS = 3_000
+
+export interface DaemonOptions {
+  dataDir: string
+  name?: string
+  kind?: string
+  /** Listen multiaddrs; default every IPv4 interface on the remembered port. */
+  listen?: string[]
+  /** @default true */
+  mdns?: boolean
+  bootstrap?: string[]
+  /** SMS backend URI; only `none` until the SMS backends exist. */
+  sms?: string
+}
+
+function parseAddrs (addrs: string[], what: string): Multiaddr[] {
+  return addrs.map(a => {
+    try {
+      return multiaddr(a)
+    } catch (err) {
+      throw new DataDirError(`${what} ${a} is not a multiaddr (${(err as Error).message}); e.g. /ip4/198.18.1.2/tcp/4001`)
+    }
+  })
+}
+
+async function ensureDataDir (dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  const info = await stat(dir)
+  if (!info.isDirectory()) throw new DataDirError(`${dir} is not a directory`)
+  // keys and the control socket live here: nobody else may look inside
+  if ((info.mode & 0o077) !== 0) await chmod(dir, 0o700)
+}
+
+/** The daemon of one device: its node, its control API, and (later) its services. */
+export class Daemon implements DaemonApi {
+  readonly events = new DaemonEvents()
+  readonly dataDir: string
+  readonly socketPath: string
+  private readonly startedAt = Date.now()
+  private readonly lock: DataDirLock
+  private settings!: Settings
+  private node!: DeviceNode
+  private directory!: DeviceDirectory
+  private control!: ControlServer
+  private readonly smsBackend: string
+
+  private constructor (options: DaemonOptions) {
+    this.dataDir = options.dataDir
+    this.socketPath = controlSocketPath(options.dataDir)
+    this.lock = new DataDirLock(options.dataDir)
+    this.smsBackend = options.sms ?? 'none'
+  }
+
+  get id (): PeerId {
+    return this.node.libp2p.peerId
+  }
+
+  static async start (options: DaemonOptions): Promise<Daemon> {
+    if (options.sms != null && options.sms !== 'none') {
+      throw new DataDirError(`SMS backend "${options.sms}" is not available in this version; run without --sms`)
+    }
+    const bootstrap = parseAddrs(options.bootstrap ?? [], '--bootstrap')
+    if (options.listen != null) parseAddrs(options.listen, '--listen')
+    // keys, databases and the socket: nothing the daemon creates is for other users
+    process.umask(0o077)
+    await ensureDataDir(options.dataDir)
+    const daemon = new Daemon(options)
+    await daemon.lock.acquire()
+    try {
+      await daemon.init(options, bootstrap)
+    } catch (err) {
+      await daemon.stop()
+      throw err
+    }
+    return daemon
+  }
+
+  private async init (options: DaemonOptions, bootstrap: Multiaddr[]): Promise<void> {
+    const settings = await loadSettings(this.dataDir)
+    if (options.name != null) settings.name = validateDeviceName(options.name)
+    if (options.kind != null) settings.kind = validateDeviceKind(options.kind)
+    this.settings = settings
+    const privateKey = await loadOrCreateDeviceKey(this.dataDir)
+    const nodeInit = { dataDir: this.dataDir, privateKey, mdns: options.mdns, bootstrap, getInfo: () => this.info() }
+    const listen = options.listen ?? [`/ip4/0.0.0.0/tcp/${settings.port}`]
+    try {
+      this.node = await createDeviceNode({ ...nodeInit, listen })
+    } catch (err) {
+      // the remembered port is taken by something else now: take any port and remember that
+      if (options.listen != null || settings.port === 0 || !String((err as Error).message).includes('EADDRINUSE')) throw err
+      log('port %d is in use, listening on another', settings.port)
+      this.node = await createDeviceNode({ ...nodeInit, listen: ['/ip4/0.0.0.0/tcp/0'] })
+    }
+    const port = this.node.libp2p.getMultiaddrs()[0]?.getComponents().find(c => c.name === 'tcp')?.value
+    if (options.listen == null && port != null) settings.port = Number(port)
+    await saveSettings(this.dataDir, settings)
+
+    this.directory = new DeviceDirectory({ libp2p: this.node.libp2p, self: () => this.info() })
+    this.wireEvents()
+    this.control = new ControlServer(controlRoutes(this))
+    await this.control.listen(this.socketPath)
+    log('device %p serving %s', this.node.libp2p.peerId, this.socketPath)
+  }
+
+  private info (): DeviceInfo {
+    return { name: this.settings.name, kind: this.settings.kind, version: VERSION }
+  }
+
+  private wireEvents (): void {
+    const { libp2p } = this.node
+    libp2p.addEventListener('peer:connect', (evt) => {
+      this.events.emit('device', { id: evt.detail.toString(), online: true })
+    })
+    libp2p.addEventListener('peer:disconnect', (evt) => {
+      this.events.emit('device', { id: evt.detail.toString(), online: false })
+    })
+    libp2p.services.deviceInfo.addEventListener('device:info', (evt) => {
+      const { peerId, info } = evt.detail
+      this.events.emit('device', { id: peerId.toString(), online: true, name: info.name, kind: info.kind })
+    })
+  }
+
+  async status (): Promise<Status> {
+    return {
+      id: this.id.toString(),
+      name: this.settings.name,
+      kind: this.settings.kind,
+      account: null,
+      addresses: this.node.libp2p.getMultiaddrs().map(ma => ma.toString()),
+      sms: { backend: this.smsBackend, ready: false },
+      uptimeMs: Date.now() - this.startedAt,
+      version: VERSION,
+      dataDir: this.dataDir
+    }
+  }
+
+  async devices (): Promise<DeviceEntry[]> {
+    return await this.directory.list()
+  }
+
+  async device (query: string): Promise<DeviceEntry> {
+    return await this.directory.find(query)
+  }
+
+  async updateSelf (patch: DevicePatch): Promise<Status> {
+    // validate everything before changing anything
+    const name = patch.name === undefined ? this.settings.name : validateDeviceName(patch.name)
+    const kind = patch.kind === undefined ? this.settings.kind : validateDeviceKind(patch.kind)
+    const next = { ...this.settings, name, kind }
+    await saveSettings(this.dataDir, next)
+    this.settings = next
+    void this.node.libp2p.services.deviceInfo.announce()
+    return await this.status()
+  }
+
+  async dial (address: string): Promise<DeviceEntry> {
+    let ma: Multiaddr
+    try {
+      ma = multiaddr(address)
+    } catch (err) {
+      throw new ControlError(400, 'invalid_multiaddr', `${address} is not a multiaddr (${(err as Error).message})`)
+    }
+    let peerId: PeerId
+    try {
+      peerId = await this.node.libp2p.services.dialer.dialAddress(ma)
+    } catch (err) {
+      throw new ControlError(502, 'dial_failed', `could not connect to ${address}: ${(err as Error).message}`)
+    }
+    await this.infoOf(peerId, DIAL_INFO_WAIT_MS)
+    const entry = (await this.directory.list()).find(d => d.id === peerId.toString())
+    if (entry == null) throw new ControlError(502, 'not_a_device', `${address} answered but is not a companion device (it did not say who it is)`)
+    return entry
+  }
+
+  /** Resolves once the device has told us its info (the exchange runs right after identify), or after `ms`. */
+  private async infoOf (peerId: PeerId, ms: number): Promise<void> {
+    const service = this.node.libp2p.services.deviceInfo
+    if (await service.get(peerId) != null) return
+    await new Promise<void>(resolve => {
+      const done = (): void => {
+        clearTimeout(timer)
+        service.removeEventListener('device:info', onInfo)
+        resolve()
+      }
+      const onInfo = (evt: CustomEvent<{ peerId: PeerId }>): void => { if (evt.detail.peerId.equals(peerId)) done() }
+      const timer = setTimeout(done, ms)
+      service.addEventListener('device:info', onInfo)
+    })
+  }
+
+  async stop (): Promise<void> {
+    await this.control?.close().catch(err => { log.error('closing the control API failed - %e', err) })
+    await this.node?.stop().catch(err => { log.error('stopping the node failed - %e', err) })
+    await this.lock.release()
+  }
+}

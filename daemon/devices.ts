@@ -1,0 +1,115 @@
+import type { Connection, Libp2p, Peer, PeerId } from '@libp2p/interface'
+import { KNOWN_DEVICE_TAG } from '../node/constants.ts'
+import { DEVICE_INFO_METADATA, decodeDeviceInfo, type DeviceInfo } from '../node/device-info.ts'
+import { PREDETERMINED_RANK, classifyInterface, interfaceForAddress, type LinkKind } from '../link/interface-class.ts'
+import { ControlError } from './errors.ts'
+
+export type Relation = 'self' | 'member' | 'nearby'
+
+export interface LinkSummary {
+  id: string
+  kind: LinkKind
+  rank: number
+  rttMs: number | null
+  remote: string
+}
+
+/** One row of `companion devices` (the JSON fields are the CLI contract). */
+export interface DeviceEntry {
+  id: string
+  name: string
+  kind: string
+  relation: Relation
+  online: boolean
+  capabilities: string[]
+  link: LinkSummary | null
+  /** Known addresses of the device. */
+  addresses: string[]
+}
+
+export interface DeviceDirectoryInit {
+  libp2p: Libp2p
+  self(): DeviceInfo
+}
+
+/** The ip a connection reaches, for classifying its link. */
+function remoteIp (conn: Connection): string | undefined {
+  const first = conn.remoteAddr.getComponents()[0]
+  return first?.code === 4 || first?.code === 41 ? first.value : undefined
+}
+
+export function summarizeLink (conn: Connection): LinkSummary {
+  let kind: LinkKind = 'unknown'
+  if (!conn.direct || conn.limits != null) {
+    kind = 'relayed'
+  } else {
+    const ip = remoteIp(conn)
+    const iface = ip == null ? undefined : interfaceForAddress(ip)
+    if (iface != null) kind = classifyInterface(iface)
+  }
+  return { id: conn.id, kind, rank: PREDETERMINED_RANK[kind], rttMs: conn.rtt ?? null, remote: conn.remoteAddr.toString() }
+}
+
+/** Every device this one knows: itself, and every device that ever told us its info. */
+export class DeviceDirectory {
+  private readonly libp2p: Libp2p
+  private readonly self: () => DeviceInfo
+
+  constructor (init: DeviceDirectoryInit) {
+    this.libp2p = init.libp2p
+    this.self = init.self
+  }
+
+  async list (): Promise<DeviceEntry[]> {
+    const info = this.self()
+    const self: DeviceEntry = {
+      id: this.libp2p.peerId.toString(),
+      name: info.name,
+      kind: info.kind,
+      relation: 'self',
+      online: true,
+      capabilities: [],
+      link: null,
+      addresses: this.libp2p.getMultiaddrs().map(ma => ma.toString())
+    }
+    const peers = await this.libp2p.peerStore.all({ filters: [peer => peer.tags.has(KNOWN_DEVICE_TAG)] })
+    const others = peers.map(peer => this.entry(peer)).sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
+    return [self, ...others]
+  }
+
+  /** Resolve a `<device>` argument: a name, a device id, or a unique prefix of an id. */
+  async find (query: string): Promise<DeviceEntry> {
+    const all = await this.list()
+    const exact = all.filter(d => d.id === query || d.name === query)
+    if (exact.length === 1 && exact[0] != null) return exact[0]
+    if (exact.length > 1) throw new ControlError(409, 'ambiguous_device', `${exact.length} devices are called "${query}"; use the device id`)
+    const prefixed = all.filter(d => d.id.startsWith(query))
+    if (prefixed.length === 1 && prefixed[0] != null) return prefixed[0]
+    if (prefixed.length > 1) throw new ControlError(409, 'ambiguous_device', `"${query}" is the start of ${prefixed.length} device ids; give more of it`)
+    throw new ControlError(404, 'unknown_device', `no known device is called or has an id starting with "${query}"; see companion devices`)
+  }
+
+  private entry (peer: Peer): DeviceEntry {
+    let info: DeviceInfo | undefined
+    try {
+      const bytes = peer.metadata.get(DEVICE_INFO_METADATA)
+      info = bytes == null ? undefined : decodeDeviceInfo(bytes)
+    } catch {}
+    const conns = this.openConnections(peer.id)
+    const best = conns.map(summarizeLink).sort((a, b) => b.rank - a.rank)[0] ?? null
+    return {
+      id: peer.id.toString(),
+      name: info?.name ?? peer.id.toString().slice(-8),
+      kind: info?.kind ?? 'unknown',
+      relation: 'nearby',
+      online: conns.length > 0,
+      capabilities: [],
+      link: best,
+      addresses: peer.addresses.map(a => a.multiaddr.toString())
+    }
+  }
+
+  private openConnections (peerId: PeerId): Connection[] {
+    return this.libp2p.getConnections(peerId).filter(conn => conn.status === 'open')
+  }
+}

@@ -1,0 +1,28 @@
+import { EventEmitter } from 'node:events'
+
+/** Events the daemon publishes on its control API's event stream. */
+export interface DaemonEventMap {
+  /** A device came online, went offline, or told us a new name. */
+  device: { id: string, online: boolean, name?: string, kind?: string }
+}
+
+export type DaemonEventType = keyof DaemonEventMap
+
+/** A small typed bus between the daemon's parts and event-stream subscribers. */
+export class DaemonEvents {
+  private readonly emitter = new EventEmitter()
+
+  constructor () {
+    this.emitter.setMaxListeners(0)
+  }
+
+  emit<T extends DaemonEventType> (type: T, data: DaemonEventMap[T]): void {
+    this.emitter.emit('event', type, data)
+  }
+
+  /** Subscribe to every event; returns the unsubscribe function. */
+  subscribe (listener: (type: DaemonEventType, data: DaemonEventMap[DaemonEventType]) => void): () => void {
+    this.emitter.on('event', listener)
+    return () => { this.emitter.off('event', listener) }
+  }
+}

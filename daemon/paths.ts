@@ -1,0 +1,13 @@
+import { join } from 'node:path'
+
+/**
+ * Files of a data directory that both the daemon and the CLI need to know.
+ * No dependencies: the CLI imports this and nothing else of the daemon.
+ */
+export const CONTROL_SOCKET_FILE = 'control.sock'
+export const LOCK_FILE = 'daemon.lock'
+export const SETTINGS_FILE = 'settings.json'
+
+export function controlSocketPath (dataDir: string): string {
+  return join(dataDir, CONTROL_SOCKET_FILE)
+}

@@ -1,0 +1,52 @@
+import { existsSync, readlinkSync } from 'node:fs'
+import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os'
+import { basename, join } from 'node:path'
+import { BlockList, isIPv4 } from 'node:net'
+
+/** How a link reaches the other device, by the class of the local interface it leaves from. */
+export type LinkKind = 'wired' | 'usb' | 'wifi' | 'bluetooth' | 'relayed' | 'loopback' | 'unknown'
+
+/** Predetermined rank by interface class: wired/USB > Wi-Fi > Bluetooth PAN > relayed. */
+export const PREDETERMINED_RANK: Readonly<Record<LinkKind, number>> = {
+  loopback: 100,
+  wired: 100,
+  usb: 90,
+  unknown: 50,
+  wifi: 60,
+  bluetooth: 30,
+  relayed: 10
+}
+
+/** USB network drivers that phones use for tethering (RNDIS, CDC ECM/NCM, Apple). */
+const USB_TETHER_DRIVERS = new Set(['rndis_host', 'cdc_ether', 'cdc_ncm', 'cdc_eem', 'ipheth'])
+
+/** Classify a Linux interface from sysfs. `sysfs` is a parameter so tests can give a fake tree. */
+export function classifyInterface (name: string, sysfs = '/sys/class/net'): LinkKind {
+  if (name === 'lo') return 'loopback'
+  const dir = join(sysfs, name)
+  if (!existsSync(dir)) return 'unknown'
+  if (existsSync(join(dir, 'wireless')) || existsSync(join(dir, 'phy80211'))) return 'wifi'
+  if (name.startsWith('bnep')) return 'bluetooth'
+  try {
+    const driver = basename(readlinkSync(join(dir, 'device', 'driver')))
+    if (USB_TETHER_DRIVERS.has(driver)) return 'usb'
+  } catch {
+    // virtual interfaces (veth, bridges) have no driver link: treat as wired
+  }
+  return 'wired'
+}
+
+/** The local interface whose subnet holds `ip`: the one a direct link to it leaves from. */
+export function interfaceForAddress (ip: string, interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces()): string | undefined {
+  const family = isIPv4(ip) ? 'ipv4' : 'ipv6'
+  for (const [name, addrs] of Object.entries(interfaces)) {
+    for (const addr of addrs ?? []) {
+      if (addr.cidr == null || addr.family !== (family === 'ipv4' ? 'IPv4' : 'IPv6')) continue
+      const [net, prefix] = addr.cidr.split('/')
+      const list = new BlockList()
+      list.addSubnet(net ?? '', Number(prefix), family)
+      if (list.check(ip, family)) return name
+    }
+  }
+  return undefined
+}

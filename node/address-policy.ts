@@ -1,0 +1,53 @@
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { ConnectionGater } from '@libp2p/interface'
+
+/** Address policy: which of our addresses we announce, which of theirs we dial. Pure functions. */
+
+const IP4 = 4
+const IP6 = 41
+
+function ipOf (ma: Multiaddr): { family: 4 | 6, ip: string } | undefined {
+  const first = ma.getComponents()[0]
+  if (first?.value == null) return undefined
+  if (first.code === IP4) return { family: 4, ip: first.value }
+  if (first.code === IP6) return { family: 6, ip: first.value }
+  return undefined
+}
+
+export function isLoopback (ma: Multiaddr): boolean {
+  const addr = ipOf(ma)
+  if (addr == null) return false
+  return addr.family === 4 ? addr.ip.startsWith('127.') : addr.ip === '::1'
+}
+
+/** Unspecified (0.0.0.0, ::) addresses can be listened on but never dialled. */
+export function isUnspecified (ma: Multiaddr): boolean {
+  const addr = ipOf(ma)
+  return addr != null && (addr.ip === '0.0.0.0' || addr.ip === '::')
+}
+
+/**
+ * What we tell other devices (mDNS, identify, DHT): never our loopback addresses, which on
+ * their host would point at themselves, unless loopback is all we have (a one-machine setup,
+ * such as the demo, where every device shares the loopback interface).
+ */
+export function announceable (addrs: Multiaddr[]): Multiaddr[] {
+  const usable = addrs.filter(ma => !isUnspecified(ma))
+  const external = usable.filter(ma => !isLoopback(ma))
+  return external.length > 0 ? external : usable
+}
+
+export interface DialPolicyInit {
+  /** True when this device itself listens only on loopback: then other devices are on this host. */
+  loopbackOnly(): boolean
+}
+
+/**
+ * Never dial another device's loopback address (mDNS and identify hand them out) unless this
+ * device is loopback-only, where loopback is the only way to reach anyone.
+ */
+export function dialPolicyGater (init: DialPolicyInit): ConnectionGater {
+  return {
+    denyDialMultiaddr: (ma: Multiaddr) => (isLoopback(ma) && !init.loopbackOnly()) || isUnspecified(ma)
+  }
+}

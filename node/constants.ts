@@ -1,0 +1,50 @@
+/** Protocol ids and limits of the device node. Every id here is documented in docs/PROTOCOL.md. */
+
+/** Our own Kademlia DHT: a LAN of own devices, never the public IPFS DHT. */
+export const DHT_PROTOCOL = '/companion/kad/1.0.0'
+
+/** Device info exchange: name, kind and software version, sent by both sides on connect. */
+export const DEVICE_INFO_PROTOCOL = '/companion/device-info/1.0.0'
+
+/** A device-info message larger than this is a protocol violation. */
+export const MAX_DEVICE_INFO_BYTES = 4096
+
+/** How long a device-info exchange may take before the stream is aborted. */
+export const DEVICE_INFO_TIMEOUT_MS = 5_000
+
+/** The device key file inside the data directory (libp2p protobuf encoding, mode 0600). */
+export const DEVICE_KEY_FILE = 'device.key'
+
+/** The node's SQLite datastore (peer store, DHT records and routing state). */
+export const NODE_DB_FILE = 'node.db'
+
+/** mDNS service tag: only companion daemons answer each other. */
+export const MDNS_SERVICE_TAG = '_companion._udp.local'
+
+/** Query interval of mDNS once started (discovery on start is immediate). */
+export const MDNS_INTERVAL_MS = 10_000
+
+/** How often interfaces are compared to notice a new network (then mDNS queries again). */
+export const INTERFACE_POLL_MS = 2_000
+
+/** How often the DHT looks up our own id after start-up, to learn devices beyond mDNS. */
+export const DHT_QUERY_SELF_INTERVAL_MS = 30_000
+
+/** Redial backoff for known devices that went away: first retry, then doubling up to the max. */
+export const REDIAL_MIN_MS = 500
+export const REDIAL_MAX_MS = 30_000
+
+/** One dial attempt to one device may take this long. */
+export const DIAL_TIMEOUT_MS = 5_000
+
+/** Devices seen within this long are redialled after a restart. */
+export const KNOWN_DEVICE_TTL_MS = 30 * 24 * 3600_000
+
+/** Device names longer than this are refused (bytes of UTF-8). */
+export const MAX_DEVICE_NAME_BYTES = 64
+
+export const DEVICE_KINDS = ['phone', 'tablet', 'laptop', 'desktop', 'watch', 'server'] as const
+export type DeviceKind = typeof DEVICE_KINDS[number]
+
+/** Tag put on known devices in the peer store, so the connection manager keeps them. */
+export const KNOWN_DEVICE_TAG = 'companion-device'

@@ -1,0 +1,169 @@
+import type { ComponentLogger, Libp2pEvents, Logger, PeerId, PeerInfo, PeerStore, Startable, TypedEventTarget } from '@libp2p/interface'
+import type { ConnectionManager } from '@libp2p/interface-internal'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { DIAL_TIMEOUT_MS, KNOWN_DEVICE_TAG, REDIAL_MAX_MS, REDIAL_MIN_MS } from './constants.ts'
+
+/**
+ * libp2p 3 has no autodialer. This is ours: a discovered device is dialled at once, every
+ * known device (one that spoke our device-info protocol, remembered in the persistent peer
+ * store) is dialled on start, and a known device that goes away is redialled with backoff
+ * until it is back. Which addresses may be dialled is the connection gater's business.
+ */
+export interface DeviceDialerComponents {
+  peerId: PeerId
+  peerStore: PeerStore
+  connectionManager: ConnectionManager
+  events: TypedEventTarget<Libp2pEvents>
+  logger: ComponentLogger
+}
+
+export interface DeviceDialerInit {
+  /** Addresses to dial on start and keep connected (--bootstrap). */
+  bootstrap?: Multiaddr[]
+  /** @default DIAL_TIMEOUT_MS */
+  dialTimeout?: number
+  /** @default REDIAL_MIN_MS */
+  redialMin?: number
+  /** @default REDIAL_MAX_MS */
+  redialMax?: number
+}
+
+export interface DeviceDialer {
+  /** Dial an address now (a user-given bootstrap address) and keep it connected. */
+  dialAddress(ma: Multiaddr): Promise<PeerId>
+}
+
+class DefaultDeviceDialer implements DeviceDialer, Startable {
+  private readonly components: DeviceDialerComponents
+  private readonly bootstrap: Multiaddr[]
+  private readonly dialTimeout: number
+  private readonly redialMin: number
+  private readonly redialMax: number
+  private readonly log: Logger
+  private readonly dialing = new Set<string>()
+  private readonly retries = new Map<string, { timer: ReturnType<typeof setTimeout>, delay: number }>()
+  private readonly bootstrapTimers = new Set<ReturnType<typeof setTimeout>>()
+  private running = false
+
+  constructor (components: DeviceDialerComponents, init: DeviceDialerInit = {}) {
+    this.components = components
+    this.bootstrap = init.bootstrap ?? []
+    this.dialTimeout = init.dialTimeout ?? DIAL_TIMEOUT_MS
+    this.redialMin = init.redialMin ?? REDIAL_MIN_MS
+    this.redialMax = init.redialMax ?? REDIAL_MAX_MS
+    this.log = components.logger.forComponent('companion:dialer')
+    this.onDiscovery = this.onDiscovery.bind(this)
+    this.onConnect = this.onConnect.bind(this)
+    this.onDisconnect = this.onDisconnect.bind(this)
+  }
+
+  readonly [Symbol.toStringTag] = 'companion/device-dialer'
+
+  start (): void {
+    this.running = true
+    this.components.events.addEventListener('peer:discovery', this.onDiscovery)
+    this.components.events.addEventListener('peer:connect', this.onConnect)
+    this.components.events.addEventListener('peer:disconnect', this.onDisconnect)
+  }
+
+  /** After the transports listen: redial what we knew and the bootstrap addresses. */
+  afterStart (): void {
+    for (const ma of this.bootstrap) this.keepBootstrap(ma, this.redialMin)
+    void this.components.peerStore.all({ filters: [peer => peer.tags.has(KNOWN_DEVICE_TAG)] })
+      .then(peers => {
+        this.log('redialling %d known devices', peers.length)
+        for (const peer of peers) this.dial(peer.id)
+      })
+      .catch(err => { this.log.error('could not read known devices - %e', err) })
+  }
+
+  stop (): void {
+    this.running = false
+    this.components.events.removeEventListener('peer:discovery', this.onDiscovery)
+    this.components.events.removeEventListener('peer:connect', this.onConnect)
+    this.components.events.removeEventListener('peer:disconnect', this.onDisconnect)
+    for (const { timer } of this.retries.values()) clearTimeout(timer)
+    this.retries.clear()
+    for (const timer of this.bootstrapTimers) clearTimeout(timer)
+    this.bootstrapTimers.clear()
+  }
+
+  async dialAddress (ma: Multiaddr): Promise<PeerId> {
+    const conn = await this.components.connectionManager.openConnection(ma, { signal: AbortSignal.timeout(this.dialTimeout) })
+    return conn.remotePeer
+  }
+
+  private onDiscovery (evt: CustomEvent<PeerInfo>): void {
+    this.dial(evt.detail.id)
+  }
+
+  private onConnect (evt: CustomEvent<PeerId>): void {
+    const retry = this.retries.get(evt.detail.toString())
+    if (retry != null) clearTimeout(retry.timer)
+    this.retries.delete(evt.detail.toString())
+  }
+
+  private onDisconnect (evt: CustomEvent<PeerId>): void {
+    const peerId = evt.detail
+    void this.components.peerStore.get(peerId).then(peer => {
+      if (peer.tags.has(KNOWN_DEVICE_TAG)) this.scheduleRedial(peerId)
+    }, () => {})
+  }
+
+  private isConnected (peerId: PeerId): boolean {
+    return this.components.connectionManager.getConnections(peerId).some(conn => conn.status === 'open')
+  }
+
+  /** One dial at a time per device; a failure of a known device schedules a retry. */
+  private dial (peerId: PeerId): void {
+    const key = peerId.toString()
+    if (!this.running || peerId.equals(this.components.peerId) || this.dialing.has(key) || this.isConnected(peerId)) return
+    this.dialing.add(key)
+    this.components.connectionManager.openConnection(peerId, { signal: AbortSignal.timeout(this.dialTimeout) })
+      .then(() => { this.log('connected to %p', peerId) })
+      .catch(err => {
+        this.log('dial %p failed - %s', peerId, err.message)
+        void this.components.peerStore.get(peerId).then(peer => {
+          if (peer.tags.has(KNOWN_DEVICE_TAG)) this.scheduleRedial(peerId)
+        }, () => {})
+      })
+      .finally(() => { this.dialing.delete(key) })
+  }
+
+  private scheduleRedial (peerId: PeerId): void {
+    const key = peerId.toString()
+    if (!this.running || this.isConnected(peerId)) return
+    const previous = this.retries.get(key)
+    if (previous != null) clearTimeout(previous.timer)
+    const delay = previous == null ? this.redialMin : Math.min(previous.delay * 2, this.redialMax)
+    const timer = setTimeout(() => { this.dial(peerId) }, delay)
+    timer.unref()
+    this.retries.set(key, { timer, delay })
+  }
+
+  /** A bootstrap address is kept connected: retried with backoff whenever it is not. */
+  private keepBootstrap (ma: Multiaddr, delay: number): void {
+    if (!this.running) return
+    const peerIdStr = ma.getComponents().find(c => c.name === 'p2p')?.value
+    const connected = peerIdStr != null && this.components.connectionManager.getConnections()
+      .some(conn => conn.remotePeer.toString() === peerIdStr && conn.status === 'open')
+    const attempt = connected
+      ? Promise.resolve(true)
+      : this.dialAddress(ma).then(() => true, err => {
+        this.log('bootstrap %a failed - %s', ma, err.message)
+        return false
+      })
+    void attempt.then(ok => {
+      const timer = setTimeout(() => {
+        this.bootstrapTimers.delete(timer)
+        this.keepBootstrap(ma, ok ? this.redialMin : Math.min(delay * 2, this.redialMax))
+      }, ok ? this.redialMax : delay)
+      timer.unref()
+      this.bootstrapTimers.add(timer)
+    })
+  }
+}
+
+export function deviceDialer (init: DeviceDialerInit = {}): (components: DeviceDialerComponents) => DeviceDialer {
+  return (components) => new DefaultDeviceDialer(components, init)
+}

@@ -1,0 +1,13 @@
+/** Named errors of the device node. */
+
+export class DeviceKeyError extends Error {
+  override readonly name = 'DeviceKeyError'
+}
+
+export class ProtocolViolationError extends Error {
+  override readonly name = 'ProtocolViolationError'
+}
+
+export class InvalidDeviceInfoError extends Error {
+  override readonly name = 'InvalidDeviceInfoError'
+}

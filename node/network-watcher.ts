@@ -1,0 +1,45 @@
+import { networkInterfaces } from 'node:os'
+import { INTERFACE_POLL_MS } from './constants.ts'
+
+/**
+ * Notices when this device joins or leaves a network (an address appears or goes), so
+ * discovery can ask again at once instead of waiting for its next periodic query.
+ * Linux has no portable event for this without netlink; polling every 2 s is cheap.
+ */
+export class NetworkWatcher {
+  private readonly onChange: () => void
+  private readonly intervalMs: number
+  private timer?: ReturnType<typeof setInterval>
+  private last = ''
+
+  constructor (onChange: () => void, intervalMs = INTERFACE_POLL_MS) {
+    this.onChange = onChange
+    this.intervalMs = intervalMs
+  }
+
+  static snapshot (): string {
+    const addrs: string[] = []
+    for (const [name, list] of Object.entries(networkInterfaces())) {
+      for (const addr of list ?? []) {
+        if (!addr.internal) addrs.push(`${name}/${addr.cidr ?? addr.address}`)
+      }
+    }
+    return addrs.sort().join(',')
+  }
+
+  start (): void {
+    this.last = NetworkWatcher.snapshot()
+    this.timer = setInterval(() => {
+      const now = NetworkWatcher.snapshot()
+      if (now === this.last) return
+      this.last = now
+      this.onChange()
+    }, this.intervalMs)
+    this.timer.unref()
+  }
+
+  stop (): void {
+    if (this.timer != null) clearInterval(this.timer)
+    this.timer = undefined
+  }
+}

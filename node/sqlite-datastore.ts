@@ -1,0 +1,70 @@
+import { DatabaseSync, type StatementSync } from 'node:sqlite'
+import { BaseDatastore } from 'datastore-core'
+import { Key, type Pair, type Query, type KeyQuery } from 'interface-datastore'
+import { NotFoundError } from 'interface-store'
+
+/**
+ * A libp2p datastore in one SQLite file, so the peer store (every device seen, with its
+ * addresses) and the DHT's records survive a restart. Synchronous: node:sqlite is, and the
+ * datastore interface allows it.
+ */
+export class SqliteDatastore extends BaseDatastore {
+  private readonly db: DatabaseSync
+  private readonly stmts: {
+    put: StatementSync
+    get: StatementSync
+    has: StatementSync
+    del: StatementSync
+    prefix: StatementSync
+  }
+
+  constructor (path: string) {
+    super()
+    this.db = new DatabaseSync(path)
+    this.db.exec('PRAGMA journal_mode = WAL')
+    this.db.exec('PRAGMA synchronous = NORMAL')
+    this.db.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID')
+    this.stmts = {
+      put: this.db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      get: this.db.prepare('SELECT value FROM kv WHERE key = ?'),
+      has: this.db.prepare('SELECT 1 FROM kv WHERE key = ?'),
+      del: this.db.prepare('DELETE FROM kv WHERE key = ?'),
+      // keys sort as text; every key under a prefix lies in [prefix, prefix + U+FFFF)
+      prefix: this.db.prepare('SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY key')
+    }
+  }
+
+  override put (key: Key, val: Uint8Array): Key {
+    this.stmts.put.run(key.toString(), val)
+    return key
+  }
+
+  override get (key: Key): Uint8Array {
+    const row = this.stmts.get.get(key.toString()) as { value: Uint8Array } | undefined
+    if (row == null) throw new NotFoundError(`no value for ${key.toString()}`)
+    return row.value
+  }
+
+  override has (key: Key): boolean {
+    return this.stmts.has.get(key.toString()) != null
+  }
+
+  override delete (key: Key): void {
+    this.stmts.del.run(key.toString())
+  }
+
+  override * _all (q: Query): Generator<Pair> {
+    const prefix = q.prefix ?? ''
+    for (const row of this.stmts.prefix.iterate(prefix, prefix + '\uffff') as Iterable<{ key: string, value: Uint8Array }>) {
+      yield { key: new Key(row.key), value: row.value }
+    }
+  }
+
+  override * _allKeys (q: KeyQuery): Generator<Key> {
+    for (const pair of this._all({ prefix: q.prefix })) yield pair.key
+  }
+
+  close (): void {
+    if (this.db.isOpen) this.db.close()
+  }
+}
