@@ -1,0 +1,138 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { ControlClient } from '../../cli/client.ts'
+
+export const REPO = fileURLToPath(new URL('../../', import.meta.url))
+export const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url))
+
+/** How long a daemon may take to print its ready line. */
+const READY_TIMEOUT_MS = 20_000
+
+export interface CliResult {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+export interface DeviceInit {
+  dataDir: string
+  /** Network namespace to run the daemon in; none = this namespace (loopback-only tests). */
+  ns?: string
+  name?: string
+  /** Extra `companion daemon` arguments. */
+  args?: string[]
+}
+
+const running = new Set<ChildProcess>()
+process.once('exit', () => { for (const child of running) child.kill('SIGKILL') })
+
+/** Run the real `companion` CLI (always from this namespace: the control socket is a file). */
+export async function runCli (args: string[], options: { input?: string, timeoutMs?: number, env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  return await new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    const timer = setTimeout(() => { child.kill('SIGKILL') }, options.timeoutMs ?? 30_000)
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code: code ?? -1, stdout, stderr })
+    })
+    child.stdin.end(options.input ?? '')
+  })
+}
+
+/** One device: a real `companion daemon` process, optionally inside a namespace of a test LAN. */
+export class Device {
+  readonly init: DeviceInit
+  readonly api: ControlClient
+  id = ''
+  /** Everything the daemon wrote to stderr, for failure messages. */
+  log = ''
+  private child?: ChildProcess
+  private exited?: Promise<number | null>
+
+  constructor (init: DeviceInit) {
+    this.init = init
+    this.api = new ControlClient(init.dataDir)
+  }
+
+  get dataDir (): string {
+    return this.init.dataDir
+  }
+
+  get running (): boolean {
+    return this.child != null && this.child.exitCode == null && this.child.signalCode == null
+  }
+
+  /** Start the daemon and wait for `ready <id> <socket>`. */
+  async start (): Promise<string> {
+    const args = [CLI, 'daemon', '--data-dir', this.init.dataDir, ...(this.init.name == null ? [] : ['--name', this.init.name]), ...(this.init.args ?? [])]
+    const [cmd, argv] = this.init.ns == null ? [process.execPath, args] : ['ip', ['netns', 'exec', this.init.ns, process.execPath, ...args]]
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env })
+    this.child = child
+    running.add(child)
+    this.exited = new Promise(resolve => child.on('exit', (code) => {
+      running.delete(child)
+      resolve(code)
+    }))
+    child.stderr?.on('data', (d: Buffer) => { this.log += d.toString() })
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = ''
+      const timer = setTimeout(() => { reject(new Error(`daemon ${this.init.name ?? ''} not ready within ${READY_TIMEOUT_MS} ms:\n${this.log}`)) }, READY_TIMEOUT_MS)
+      child.stdout?.on('data', (d: Buffer) => {
+        out += d.toString()
+        const nl = out.indexOf('\n')
+        if (nl >= 0) {
+          clearTimeout(timer)
+          resolve(out.slice(0, nl))
+        }
+      })
+      child.on('exit', (code) => {
+        clearTimeout(timer)
+        reject(new Error(`daemon exited with ${code} before it was ready:\n${this.log}`))
+      })
+    })
+    const m = /^ready (\S+) (\S+)$/.exec(line)
+    if (m?.[1] == null) throw new Error(`unexpected first line from the daemon: ${line}`)
+    this.id = m[1]
+    return this.id
+  }
+
+  /** Stop as a user would (SIGTERM by default) and wait for the exit code. */
+  async stop (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (!this.running) return this.child?.exitCode ?? null
+    this.child?.kill(signal)
+    return await this.exited!
+  }
+
+  /** Run the CLI against this device's daemon. */
+  async cli (...args: string[]): Promise<CliResult> {
+    return await runCli(['--data-dir', this.init.dataDir, ...args])
+  }
+
+  /** Run the CLI with --json and parse its output; fails with the CLI's message. */
+  async json<T> (...args: string[]): Promise<T> {
+    const res = await this.cli(...args, '--json')
+    if (res.code !== 0) throw new Error(`companion ${args.join(' ')} exited ${res.code}: ${res.stderr}`)
+    return JSON.parse(res.stdout) as T
+  }
+}
+
+/** Poll `check` until it returns a value other than undefined, or fail after `timeoutMs`. */
+export async function eventually<T> (what: string, timeoutMs: number, check: () => Promise<T | undefined>, intervalMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  while (true) {
+    try {
+      const value = await check()
+      if (value !== undefined) return value
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last == null ? '' : ` (last error: ${(last as Error).message})`}`)
+    await new Promise(resolve => setTimeout(resolve, intervalMs))
+  }
+}

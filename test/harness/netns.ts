@@ -1,0 +1,203 @@
+import { execFileSync } from 'node:child_process'
+import { existsSync, readdirSync } from 'node:fs'
+
+/**
+ * A LAN of network namespaces, one per device, built for a test and always torn down.
+ *
+ *   subnet a  198.18.1.0/24  bridge br0   every device's eth0 ("Ethernet"; carries mDNS)
+ *   subnet b  198.18.2.0/24  bridge br1   every device's eth1 ("Wi-Fi"), when links = 2
+ *   subnet c  198.18.3.0/24  bridge br2   devices of the second subnet, behind a router
+ *
+ * The router namespace sits on br0 (198.18.1.254) and br2 (198.18.3.254) and forwards; it does
+ * not forward multicast, so mDNS never crosses from one subnet to the other. Nothing here
+ * touches the host's own interfaces: every link lives between namespaces we created.
+ */
+
+export type LinkName = 'a' | 'b' | 'c'
+
+export interface LanInit {
+  /** Devices on subnet a (and b, with two links). */
+  devices: number
+  /** @default 2 */
+  links?: 1 | 2
+  /** Devices only on subnet c, reached through the router. */
+  remoteDevices?: number
+  /** Devices (1-based indices among `devices`) that also sit on subnet c, the stepping stones. */
+  dualHomed?: number[]
+}
+
+export interface Host {
+  /** 1-based index; remote devices come after the LAN devices. */
+  index: number
+  ns: string
+  /** This host's address on each subnet it sits on. */
+  addrs: Partial<Record<LinkName, string>>
+  /** Interface name per subnet. */
+  ifaces: Partial<Record<LinkName, string>>
+}
+
+const SUBNET: Record<LinkName, string> = { a: '198.18.1', b: '198.18.2', c: '198.18.3' }
+const BRIDGE: Record<LinkName, string> = { a: 'br0', b: 'br1', c: 'br2' }
+const ROUTER = 254
+const PREFIX = 'cl'
+
+function ip (...args: string[]): void {
+  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+}
+
+function inNs (ns: string, ...args: string[]): void {
+  ip('-n', ns, ...args)
+}
+
+const live = new Set<Lan>()
+let counter = 0
+
+/** Namespaces are named `cl<pid>x<n>-...`: ones whose creator is gone are leftovers of a crash. */
+export function sweepStaleNamespaces (): void {
+  if (!existsSync('/run/netns')) return
+  for (const ns of readdirSync('/run/netns')) {
+    const m = /^cl(\d+)x\d+-/.exec(ns)
+    if (m == null) continue
+    const pid = Number(m[1])
+    let alive = pid === process.pid
+    if (!alive) {
+      try {
+        process.kill(pid, 0)
+        alive = true
+      } catch {}
+    }
+    if (!alive) deleteNamespace(ns)
+  }
+}
+
+function killNamespacePids (ns: string): void {
+  try {
+    const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      .split(/\s+/).filter(Boolean).map(Number)
+    for (const pid of pids) {
+      try { process.kill(pid, 'SIGKILL') } catch {}
+    }
+  } catch {}
+}
+
+function deleteNamespace (ns: string): void {
+  killNamespacePids(ns)
+  try { ip('netns', 'del', ns) } catch {}
+}
+
+export class Lan {
+  readonly id: string
+  readonly hosts: Host[] = []
+  private readonly namespaces: string[] = []
+  private readonly bridgeNs: string
+  private readonly routerNs: string
+
+  private constructor () {
+    this.id = `${PREFIX}${process.pid}x${++counter}`
+    this.bridgeNs = `${this.id}-br`
+    this.routerNs = `${this.id}-rt`
+  }
+
+  /** Build the LAN; on any failure, whatever was made is removed again. */
+  static create (init: LanInit): Lan {
+    sweepStaleNamespaces()
+    const lan = new Lan()
+    live.add(lan)
+    try {
+      lan.build(init)
+    } catch (err) {
+      lan.destroy()
+      throw new Error(`could not build the test LAN (root and iproute2 are needed): ${(err as Error & { stderr?: Buffer }).stderr?.toString() ?? (err as Error).message}`)
+    }
+    return lan
+  }
+
+  private addNamespace (ns: string): void {
+    ip('netns', 'add', ns)
+    this.namespaces.push(ns)
+    inNs(ns, 'link', 'set', 'lo', 'up')
+  }
+
+  /** A veth from `ns` (named `iface`) into `bridge` of the bridge namespace. */
+  private plug (ns: string, iface: string, link: LinkName, host: number): void {
+    const peer = `${link}${host}`
+    inNs(this.bridgeNs, 'link', 'add', peer, 'type', 'veth', 'peer', 'name', iface, 'netns', ns)
+    inNs(this.bridgeNs, 'link', 'set', peer, 'master', BRIDGE[link], 'up')
+    inNs(ns, 'addr', 'add', `${SUBNET[link]}.${host}/24`, 'dev', iface)
+    inNs(ns, 'link', 'set', iface, 'up')
+  }
+
+  private build (init: LanInit): void {
+    const links = init.links ?? 2
+    const remote = init.remoteDevices ?? 0
+    const needC = remote > 0 || (init.dualHomed ?? []).length > 0
+    this.addNamespace(this.bridgeNs)
+    for (const link of ['a', 'b', 'c'] as LinkName[]) {
+      inNs(this.bridgeNs, 'link', 'add', BRIDGE[link], 'type', 'bridge')
+      // forward immediately: no STP listening delay on a fresh port
+      inNs(this.bridgeNs, 'link', 'set', BRIDGE[link], 'type', 'bridge', 'forward_delay', '0')
+      inNs(this.bridgeNs, 'link', 'set', BRIDGE[link], 'up')
+    }
+    if (needC) {
+      this.addNamespace(this.routerNs)
+      this.plug(this.routerNs, 'r0', 'a', ROUTER)
+      this.plug(this.routerNs, 'r2', 'c', ROUTER)
+      execFileSync('ip', ['netns', 'exec', this.routerNs, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'])
+    }
+    for (let i = 1; i <= init.devices + remote; i++) {
+      const ns = `${this.id}-d${i}`
+      this.addNamespace(ns)
+      const host: Host = { index: i, ns, addrs: {}, ifaces: {} }
+      const onLan = i <= init.devices
+      const plugged: LinkName[] = onLan ? (links === 2 ? ['a', 'b'] : ['a']) : ['c']
+      if (onLan && (init.dualHomed ?? []).includes(i)) plugged.push('c')
+      plugged.forEach((link, n) => {
+        const iface = `eth${n}`
+        this.plug(ns, iface, link, i)
+        host.addrs[link] = `${SUBNET[link]}.${i}`
+        host.ifaces[link] = iface
+      })
+      // without a multicast route the kernel has nowhere to send mDNS
+      inNs(ns, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0')
+      if (needC) {
+        if (!onLan) inNs(ns, 'route', 'add', 'default', 'via', `${SUBNET.c}.${ROUTER}`)
+        else if (!plugged.includes('c')) inNs(ns, 'route', 'add', `${SUBNET.c}.0/24`, 'via', `${SUBNET.a}.${ROUTER}`)
+      }
+      this.hosts.push(host)
+    }
+  }
+
+  host (index: number): Host {
+    const host = this.hosts[index - 1]
+    if (host == null) throw new Error(`the LAN has no host ${index}`)
+    return host
+  }
+
+  /** Cut or restore one link of a host, as pulling a cable or losing Wi-Fi would. */
+  setLink (index: number, link: LinkName, up: boolean): void {
+    const host = this.host(index)
+    const iface = host.ifaces[link]
+    if (iface == null) throw new Error(`host ${index} has no link ${link}`)
+    inNs(host.ns, 'link', 'set', iface, up ? 'up' : 'down')
+  }
+
+  /** Kill everything running in our namespaces and delete them. Safe to call twice. */
+  destroy (): void {
+    for (const ns of this.namespaces.reverse()) deleteNamespace(ns)
+    this.namespaces.length = 0
+    live.delete(this)
+  }
+}
+
+/** Tear down every LAN still standing: on exit, Ctrl-C, or an uncaught failure. */
+export function destroyAllLans (): void {
+  for (const lan of [...live]) lan.destroy()
+}
+
+process.once('exit', destroyAllLans)
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    destroyAllLans()
+    process.exit(130)
+  })
+}
