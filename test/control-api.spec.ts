@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict'
+import { request } from 'node:http'
+import { connect } from 'node:net'
+import { readFile, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Device, runCli, tempDir } from './harness/index.ts'
+
+const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
+
+interface Reply { status: number, body: unknown, contentType: string }
+
+/** A raw HTTP request on the control socket, so the test can send what no well-behaved client would. */
+async function raw (socketPath: string, method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Reply> {
+  return await new Promise((resolve, reject) => {
+    const req = request({ socketPath, method, path, headers }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString()
+        let parsed: unknown = text
+        try { parsed = JSON.parse(text) } catch {}
+        resolve({ status: res.statusCode ?? 0, body: parsed, contentType: String(res.headers['content-type']) })
+      })
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+describe('daemon and control API', function () {
+  this.timeout(60_000)
+  const tmp = tempDir()
+  let device: Device
+
+  before(async () => {
+    device = new Device({ dataDir: join(tmp.path, 'one'), name: 'alpha', args: LOOPBACK })
+    await device.start()
+  })
+
+  after(async () => {
+    await device.stop()
+    tmp.cleanup()
+  })
+
+  it('creates the device key and the control socket 0600 in a 0700 data directory', async () => {
+    assert.equal((await stat(join(device.dataDir, 'device.key'))).mode & 0o777, 0o600)
+    assert.equal((await stat(device.api.socketPath)).mode & 0o777, 0o600)
+    assert.equal((await stat(device.dataDir)).mode & 0o777, 0o700)
+  })
+
+  it('answers status with the contract fields', async () => {
+    const status = await device.json<Record<string, unknown>>('status')
+    assert.equal(status.id, device.id)
+    assert.equal(status.name, 'alpha')
+    assert.equal(status.account, null)
+    assert.deepEqual(status.sms, { backend: 'none', ready: false })
+    assert.ok(Array.isArray(status.addresses) && status.addresses.length > 0)
+    assert.equal(typeof status.uptimeMs, 'number')
+  })
+
+  it('refuses a second daemon on the same data directory and keeps serving', async () => {
+    const second = await runCli(['--data-dir', device.dataDir, 'daemon', ...LOOPBACK], { timeoutMs: 20_000 })
+    assert.equal(second.code, 1)
+    assert.match(second.stderr, /already running/)
+    assert.equal(second.stdout, '', 'no ready line')
+    assert.equal((await device.json<{ id: string }>('status')).id, device.id)
+  })
+
+  it('gives malformed requests a 4xx JSON error and changes nothing', async () => {
+    const settings = await readFile(join(device.dataDir, 'settings.json'), 'utf8')
+    const sock = device.api.socketPath
+    const json = { 'content-type': 'application/json' }
+    const cases: Array<[string, string, string | undefined, Record<string, string>, number]> = [
+      ['GET', '/v1/nothing', undefined, {}, 404],
+      ['DELETE', '/v1/status', undefined, {}, 405],
+      ['PATCH', '/v1/self', '{"name":', json, 400],
+      ['PATCH', '/v1/self', '"just a string"', json, 400],
+      ['PATCH', '/v1/self', '[1,2]', json, 400],
+      ['PATCH', '/v1/self', '{}', json, 400],
+      ['PATCH', '/v1/self', '{"name":""}', json, 400],
+      ['PATCH', '/v1/self', '{"name":"tab\\there"}', json, 400],
+      ['PATCH', '/v1/self', JSON.stringify({ name: 'x'.repeat(65) }), json, 400],
+      ['PATCH', '/v1/self', '{"name":42}', json, 400],
+      ['PATCH', '/v1/self', '{"name":"ok","kind":"toaster"}', json, 400],
+      ['PATCH', '/v1/self', '{"name":"ok","admin":true}', json, 400],
+      ['PATCH', '/v1/self', 'name=ok', { 'content-type': 'application/x-www-form-urlencoded' }, 415],
+      ['PATCH', '/v1/self', JSON.stringify({ name: 'y'.repeat(70_000) }), json, 413],
+      ['POST', '/v1/dial', '{"multiaddr":"not an address"}', json, 400],
+      ['POST', '/v1/dial', '{"multiaddr":7}', json, 400],
+      ['GET', '/v1/devices/%E0%A4%A', undefined, {}, 400],
+      ['GET', '/v1/devices/nobody-has-this-name', undefined, {}, 404]
+    ]
+    for (const [method, path, body, headers, expected] of cases) {
+      const reply = await raw(sock, method, path, body, headers)
+      assert.equal(reply.status, expected, `${method} ${path} ${body?.slice(0, 40) ?? ''}`)
+      assert.match(reply.contentType, /^application\/json/)
+      const error = (reply.body as { error?: { code?: string, message?: string } }).error
+      assert.ok(error?.code != null && error.message != null && error.message.length > 0, `an error object for ${method} ${path}`)
+    }
+    assert.equal(await readFile(join(device.dataDir, 'settings.json'), 'utf8'), settings, 'settings untouched')
+    assert.equal((await device.json<{ name: string }>('status')).name, 'alpha')
+  })
+
+  it('survives garbage on the control socket', async () => {
+    await new Promise<void>((resolve) => {
+      const sock = connect(device.api.socketPath, () => { sock.end(Buffer.from([0xff, 0, 13, 10, 13, 10, 0x47, 0x45])) })
+      sock.on('close', () => { resolve() })
+      sock.on('error', () => { resolve() })
+      sock.resume()
+    })
+    assert.equal((await device.json<{ id: string }>('status')).id, device.id)
+  })
+
+  it('renames the device through the CLI and remembers it across a restart', async () => {
+    const res = await device.cli('rename', 'alpha prime', '--kind', 'laptop')
+    assert.equal(res.code, 0, res.stderr)
+    await device.stop()
+    assert.equal(await device.start(), device.id)
+    const status = await device.json<{ name: string, kind: string }>('status')
+    assert.deepEqual([status.name, status.kind], ['alpha', 'laptop'], '--name given at start wins; the kind was remembered')
+  })
+
+  it('starts again after kill -9 (a stale lock and socket are taken over)', async () => {
+    const id = device.id
+    await device.stop('SIGKILL')
+    assert.equal(await device.start(), id)
+    assert.equal((await device.json<{ id: string }>('status')).id, id)
+  })
+
+  it('refuses a damaged settings file with a clear message', async () => {
+    const dir = join(tmp.path, 'damaged')
+    const other = new Device({ dataDir: dir, args: LOOPBACK })
+    await other.start()
+    await other.stop()
+    await writeFile(join(dir, 'settings.json'), '{"name": 5')
+    const res = await runCli(['--data-dir', dir, 'daemon', ...LOOPBACK], { timeoutMs: 20_000 })
+    assert.equal(res.code, 1)
+    assert.match(res.stderr, /settings\.json is damaged/)
+  })
+})
+
+describe('the companion command', function () {
+  this.timeout(30_000)
+  const tmp = tempDir()
+  after(() => { tmp.cleanup() })
+
+  it('says when no daemon is running, and exits 1', async () => {
+    const res = await runCli(['--data-dir', join(tmp.path, 'none'), 'status'])
+    assert.equal(res.code, 1)
+    assert.match(res.stderr, /no daemon is running on .*none; start one with: companion daemon/)
+    assert.equal(res.stderr.trim().split('\n').length, 1, 'one line')
+  })
+
+  it('exits 2 on bad usage and 0 on --help', async () => {
+    assert.equal((await runCli(['frobnicate'])).code, 2)
+    assert.equal((await runCli(['daemon', '--kind', 'toaster'])).code, 2)
+    assert.equal((await runCli(['daemon', '--sms-rate', 'fast'])).code, 2)
+    for (const cmd of ['daemon', 'status', 'devices', 'rename', 'dial']) {
+      const res = await runCli([cmd, '--help'])
+      assert.equal(res.code, 0, cmd)
+      assert.match(res.stdout, /Usage: companion/)
+    }
+  })
+
+  it('uses COMPANION_HOME when no --data-dir is given', async () => {
+    const res = await runCli(['status'], { env: { COMPANION_HOME: join(tmp.path, 'home') } })
+    assert.match(res.stderr, /home; start one/)
+  })
+})
