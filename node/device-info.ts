@@ -43,6 +43,9 @@ export interface DeviceInfoService extends TypedEventEmitter<DeviceInfoEvents> {
   get(peerId: PeerId): Promise<DeviceInfo | undefined>
 }
 
+/** What lpStream throws when a peer's length prefix is malformed or too large: a violation, not bad luck. */
+const LENGTH_PREFIX_ERRORS = new Set(['InvalidDataLengthError', 'InvalidDataLengthLengthError', 'InvalidMessageLengthError'])
+
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
@@ -173,7 +176,7 @@ class DefaultDeviceInfoService extends TypedEventEmitter<DeviceInfoEvents> imple
   /** A peer that sends garbage is cut off; a timeout or a closed connection is only logged. */
   private onFailure (connection: Connection, stream: Stream | undefined, err: Error): void {
     stream?.abort(err)
-    const violation = err instanceof InvalidDeviceInfoError || err.name === 'InvalidDataLengthError' || err.name === 'InvalidMessageLengthError'
+    const violation = err instanceof InvalidDeviceInfoError || LENGTH_PREFIX_ERRORS.has(err.name)
     if (violation) {
       this.log.error('device %p sent invalid device info, disconnecting - %s', connection.remotePeer, err.message)
       void connection.close().catch(() => connection.abort(new ProtocolViolationError(err.message)))

@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict'
+import { connect } from 'node:net'
+import { join } from 'node:path'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { multiaddr } from '@multiformats/multiaddr'
+import * as varint from 'uint8-varint'
+import { DEVICE_INFO_PROTOCOL } from '../node/constants.ts'
+import { Device, eventually, tempDir, type DeviceRow } from './harness/index.ts'
+
+const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
+
+function frame (payload: Uint8Array): Uint8Array {
+  const len = varint.encode(payload.byteLength)
+  const out = new Uint8Array(len.byteLength + payload.byteLength)
+  out.set(len)
+  out.set(payload, len.byteLength)
+  return out
+}
+
+describe('a peer that misbehaves', function () {
+  this.timeout(60_000)
+  const tmp = tempDir()
+  let device: Device
+  let address: string
+  let rogue: Libp2p
+
+  before(async () => {
+    device = new Device({ dataDir: join(tmp.path, 'victim'), name: 'victim', args: LOOPBACK })
+    await device.start()
+    address = (await device.json<{ addresses: string[] }>('status')).addresses[0] ?? ''
+    // a real libp2p peer on loopback that speaks our protocol badly
+    rogue = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify() }
+    })
+  })
+
+  after(async () => {
+    await rogue?.stop()
+    await device.stop()
+    tmp.cleanup()
+  })
+
+  const garbage: Array<[string, Uint8Array]> = [
+    ['bytes that are not JSON', frame(new Uint8Array([0xff, 0xfe, 0x00, 0x01]))],
+    ['JSON that is not an object', frame(new TextEncoder().encode('[1,2,3]'))],
+    ['an unknown device kind', frame(new TextEncoder().encode('{"name":"x","kind":"toaster","version":"1"}'))],
+    ['a name with control characters', frame(new TextEncoder().encode('{"name":"a\\u0000b","kind":"phone","version":"1"}'))],
+    ['a length prefix of a megabyte', varint.encode(1 << 20)]
+  ]
+
+  for (const [what, bytes] of garbage) {
+    it(`is disconnected when it sends ${what}, and the daemon keeps running`, async () => {
+      const conn = await rogue.dial(multiaddr(address))
+      const stream = await conn.newStream(DEVICE_INFO_PROTOCOL)
+      stream.send(bytes)
+      await eventually('the daemon closes the connection', 5_000, async () => conn.status !== 'open' ? true : undefined)
+      const rows = await device.json<DeviceRow[]>('devices')
+      assert.ok(!rows.some(r => r.id === rogue.peerId.toString()), 'a peer that never told a valid name is not listed')
+      assert.equal((await device.json<{ id: string }>('status')).id, device.id)
+    })
+  }
+
+  it('shrugs off raw TCP garbage on its libp2p port', async () => {
+    const m = /\/ip4\/([^/]+)\/tcp\/(\d+)/.exec(address)
+    assert.ok(m?.[1] != null && m[2] != null)
+    await new Promise<void>((resolve) => {
+      const sock = connect(Number(m[2]), m[1], () => { sock.end(Buffer.alloc(4096, 0xab)) })
+      sock.on('close', () => { resolve() })
+      sock.on('error', () => { resolve() })
+      sock.resume()
+    })
+    assert.equal((await device.json<{ id: string }>('status')).id, device.id)
+  })
+
+  it('still serves a well-behaved device afterwards, and tells event subscribers', async () => {
+    const events = device.api.events(['device'], AbortSignal.timeout(20_000))
+    const first = events.next()
+    const friend = new Device({ dataDir: join(tmp.path, 'friend'), name: 'friend', args: [...LOOPBACK, '--bootstrap', address] })
+    try {
+      await friend.start()
+      const seen = await first
+      assert.equal(seen.done, false)
+      assert.equal(seen.value?.type, 'device')
+      assert.equal((seen.value?.data as { id: string }).id, friend.id)
+      await eventually('friend listed online with its name', 5_000, async () => {
+        const row = (await device.json<DeviceRow[]>('devices')).find(r => r.id === friend.id)
+        return row?.online === true && row.name === 'friend' ? row : undefined
+      })
+    } finally {
+      await events.return(undefined)
+      await friend.stop()
+    }
+  })
+})
