@@ -5,28 +5,8 @@ import { resolveDataDir } from './data-dir.ts'
 import { CliError, UsageError } from './errors.ts'
 import { duration, printJson, table } from './output.ts'
 import { runDaemon } from './daemon-command.ts'
+import type { DeviceEntry as Device, Status } from '../daemon/control/types.ts'
 
-/** Types of the daemon's answers that the CLI prints (kept apart from the daemon's code). */
-interface Status {
-  id: string
-  name: string
-  kind: string
-  account: string | null
-  addresses: string[]
-  sms: { backend: string, ready: boolean }
-  uptimeMs: number
-  version: string
-}
-
-interface Device {
-  id: string
-  name: string
-  kind: string
-  relation: string
-  online: boolean
-  capabilities: string[]
-  link: { id: string, kind: string, rank: number, rttMs: number | null } | null
-}
 
 const KINDS = ['phone', 'tablet', 'laptop', 'desktop', 'watch', 'server']
 

@@ -3,29 +3,9 @@ import { KNOWN_DEVICE_TAG } from '../node/constants.ts'
 import { DEVICE_INFO_METADATA, decodeDeviceInfo, type DeviceInfo } from '../node/device-info.ts'
 import { PREDETERMINED_RANK, classifyInterface, interfaceForAddress, type LinkKind } from '../link/interface-class.ts'
 import { ControlError } from './errors.ts'
+import type { DeviceEntry, LinkSummary } from './control/types.ts'
 
-export type Relation = 'self' | 'member' | 'nearby'
-
-export interface LinkSummary {
-  id: string
-  kind: LinkKind
-  rank: number
-  rttMs: number | null
-  remote: string
-}
-
-/** One row of `companion devices` (the JSON fields are the CLI contract). */
-export interface DeviceEntry {
-  id: string
-  name: string
-  kind: string
-  relation: Relation
-  online: boolean
-  capabilities: string[]
-  link: LinkSummary | null
-  /** Known addresses of the device. */
-  addresses: string[]
-}
+export type { DeviceEntry, LinkSummary }
 
 export interface DeviceDirectoryInit {
   libp2p: Libp2p

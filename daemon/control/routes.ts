@@ -1,25 +1,7 @@
 import { ControlError } from '../errors.ts'
 import type { DaemonEvents } from '../events.ts'
-import type { DeviceEntry } from '../devices.ts'
+import type { DeviceEntry, DevicePatch, Status } from './types.ts'
 import { openEventStream, type ControlRequest, type Route } from './server.ts'
-
-/** `companion status` (the JSON fields are the CLI contract). */
-export interface Status {
-  id: string
-  name: string
-  kind: string
-  account: string | null
-  addresses: string[]
-  sms: { backend: string, ready: boolean }
-  uptimeMs: number
-  version: string
-  dataDir: string
-}
-
-export interface DevicePatch {
-  name?: string
-  kind?: string
-}
 
 /** What the control API asks of the daemon. */
 export interface DaemonApi {

@@ -1,9 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { ControlClient } from '../../cli/client.ts'
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url))
-export const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url))
+/** The built command, as users run it (`npm test` builds it first). */
+export const CLI = fileURLToPath(new URL('../../dist/companion.mjs', import.meta.url))
+if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npm test does)`)
 
 /** How long a daemon may take to print its ready line. */
 const READY_TIMEOUT_MS = 20_000
@@ -61,6 +64,11 @@ export class Device {
 
   get dataDir (): string {
     return this.init.dataDir
+  }
+
+  /** The daemon's pid (`ip netns exec` execs, so it is the node process itself). */
+  get pid (): number | undefined {
+    return this.child?.pid
   }
 
   get running (): boolean {

@@ -1,0 +1,27 @@
+/**
+ * `npm run bench [-- NAME...]`: run the benchmarks (all, or those named), print a table and
+ * merge the rows into bench/results.json. Each measures against a baseline in the same run.
+ */
+import { discoveryBenchmarks } from './discovery.ts'
+import { printTable, saveResults, type BenchRow } from './results.ts'
+
+/** Benchmark groups by name; a group may produce several rows. */
+const GROUPS: Record<string, { rows: string[], run: () => Promise<BenchRow[]> }> = {
+  discovery: { rows: ['discovery-seen', 'idle-rss'], run: discoveryBenchmarks }
+}
+
+const wanted = process.argv.slice(2)
+const unknown = wanted.filter(w => !Object.entries(GROUPS).some(([g, { rows }]) => g === w || rows.includes(w)))
+if (unknown.length > 0) {
+  process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.entries(GROUPS).map(([g, { rows }]) => `${g} (${rows.join(', ')})`).join('; ')}\n`)
+  process.exit(2)
+}
+
+const rows: BenchRow[] = []
+for (const [name, group] of Object.entries(GROUPS)) {
+  if (wanted.length > 0 && !wanted.includes(name) && !group.rows.some(r => wanted.includes(r))) continue
+  process.stderr.write(`running ${name}...\n`)
+  rows.push(...(await group.run()).filter(r => wanted.length === 0 || wanted.includes(name) || wanted.includes(r.name)))
+}
+saveResults(rows)
+printTable(rows)
