@@ -19,6 +19,14 @@ export interface DaemonCommandOptions {
 export async function runDaemon (options: DaemonCommandOptions): Promise<void> {
   // errors are worth seeing by default; everything else with DEBUG=companion:*
   if (process.env.DEBUG == null || process.env.DEBUG === '') enable('companion:*:error')
+  // handlers first: a signal that arrives during start-up, or the instant `ready` is printed,
+  // must still stop the daemon cleanly rather than kill it
+  let requested = false
+  let onSignal = (): void => { requested = true }
+  const handler = (): void => { onSignal() }
+  process.once('SIGINT', handler)
+  process.once('SIGTERM', handler)
+
   const { Daemon } = await import('../daemon/daemon.ts')
   let daemon: Awaited<ReturnType<typeof Daemon.start>>
   try {
@@ -38,17 +46,13 @@ export async function runDaemon (options: DaemonCommandOptions): Promise<void> {
   process.on('uncaughtException', (err) => { process.stderr.write(`companion: unexpected error (continuing): ${err.stack ?? err.message}\n`) })
   process.on('unhandledRejection', (err) => { process.stderr.write(`companion: unhandled rejection (continuing): ${(err as Error)?.stack ?? String(err)}\n`) })
 
-  process.stdout.write(`ready ${daemon.id.toString()} ${daemon.socketPath}\n`)
   await new Promise<void>(resolve => {
-    let stopping = false
-    const stop = (): void => {
-      if (stopping) return
-      stopping = true
+    onSignal = (): void => {
       const force = setTimeout(() => { process.exit(1) }, 10_000)
       force.unref()
       void daemon.stop().finally(resolve)
     }
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
+    if (requested) onSignal()
+    else process.stdout.write(`ready ${daemon.id.toString()} ${daemon.socketPath}\n`)
   })
 }

@@ -55,8 +55,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
       protocol: DHT_PROTOCOL,
       clientMode: false,
       peerInfoMapper: removePublicAddressesMapper,
-      querySelfInterval: DHT_QUERY_SELF_INTERVAL_MS,
-      logPrefix: 'companion:dht'
+      querySelfInterval: DHT_QUERY_SELF_INTERVAL_MS
     }),
     deviceInfo: deviceInfo({ getInfo: init.getInfo }),
     dialer: deviceDialer({ bootstrap: init.bootstrap ?? [] })

@@ -46,8 +46,30 @@ describe('discovery on a LAN with no server', function () {
     assert.equal(offline?.online, false, 'a known device stays listed while offline')
     assert.equal(offline?.name, 'device-2')
 
+    const portBefore = /\/tcp\/(\d+)/.exec(offline?.addresses[0] ?? '')?.[1]
     assert.equal(await d2.start(), before, 'same device id after restart')
+    const addresses = (await d2.json<{ addresses: string[] }>('status')).addresses
+    assert.ok(addresses.every(a => a.includes(`/tcp/${portBefore ?? 'none'}/`)), `same port ${portBefore ?? ''} after restart: ${addresses.join(' ')}`)
     await eventually('device 2 back online everywhere', 5_000, async () => await bed!.allSeeEachOther() ? true : undefined)
+  })
+
+  it('finds a device that joins the network without waiting for the periodic mDNS query', async () => {
+    bed = new Testbed({ devices: 2, links: 1 })
+    const [d1, d2] = bed.devices as [typeof bed.devices[0], typeof bed.devices[0]]
+    bed.lan.setLink(2, 'a', false)
+    await d1.start()
+    await d2.start()
+    await new Promise(resolve => setTimeout(resolve, 1_000))
+    assert.equal((await bed.onlineSeenBy(d1)).size, 0, 'nobody online while device 2 has no network')
+    bed.lan.setLink(2, 'a', true)
+    // the interface watcher notices within 2 s and queries again; the periodic query is 10 s away
+    await eventually('found after joining', 5_000, async () => await bed!.allSeeEachOther() ? true : undefined)
+  })
+
+  it('stops cleanly on SIGINT too', async () => {
+    bed = new Testbed({ devices: 1, links: 1 })
+    await bed.device(1).start()
+    assert.equal(await bed.device(1).stop('SIGINT'), 0)
   })
 
   it('redials known devices after a restart without mDNS', async () => {

@@ -34,6 +34,8 @@ export interface Host {
   addrs: Partial<Record<LinkName, string>>
   /** Interface name per subnet. */
   ifaces: Partial<Record<LinkName, string>>
+  /** Routes the harness added, restored when their interface comes back up. */
+  routes: Array<{ dev: string, args: string[] }>
 }
 
 const SUBNET: Record<LinkName, string> = { a: '198.18.1', b: '198.18.2', c: '198.18.3' }
@@ -147,7 +149,7 @@ export class Lan {
     for (let i = 1; i <= init.devices + remote; i++) {
       const ns = `${this.id}-d${i}`
       this.addNamespace(ns)
-      const host: Host = { index: i, ns, addrs: {}, ifaces: {} }
+      const host: Host = { index: i, ns, addrs: {}, ifaces: {}, routes: [] }
       const onLan = i <= init.devices
       const plugged: LinkName[] = onLan ? (links === 2 ? ['a', 'b'] : ['a']) : ['c']
       if (onLan && (init.dualHomed ?? []).includes(i)) plugged.push('c')
@@ -158,10 +160,10 @@ export class Lan {
         host.ifaces[link] = iface
       })
       // without a multicast route the kernel has nowhere to send mDNS
-      inNs(ns, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0')
+      this.addRoute(host, 'eth0', '224.0.0.0/4', 'dev', 'eth0')
       if (needC) {
-        if (!onLan) inNs(ns, 'route', 'add', 'default', 'via', `${SUBNET.c}.${ROUTER}`)
-        else if (!plugged.includes('c')) inNs(ns, 'route', 'add', `${SUBNET.c}.0/24`, 'via', `${SUBNET.a}.${ROUTER}`)
+        if (!onLan) this.addRoute(host, 'eth0', 'default', 'via', `${SUBNET.c}.${ROUTER}`)
+        else if (!plugged.includes('c')) this.addRoute(host, 'eth0', `${SUBNET.c}.0/24`, 'via', `${SUBNET.a}.${ROUTER}`)
       }
       this.hosts.push(host)
     }
@@ -173,12 +175,22 @@ export class Lan {
     return host
   }
 
-  /** Cut or restore one link of a host, as pulling a cable or losing Wi-Fi would. */
+  /**
+   * Cut or restore one link of a host, as pulling a cable or losing Wi-Fi would. The kernel
+   * flushes IPv4 routes through an interface that goes down; like a network manager, putting
+   * it back up restores them.
+   */
   setLink (index: number, link: LinkName, up: boolean): void {
     const host = this.host(index)
     const iface = host.ifaces[link]
     if (iface == null) throw new Error(`host ${index} has no link ${link}`)
     inNs(host.ns, 'link', 'set', iface, up ? 'up' : 'down')
+    if (up) for (const route of host.routes.filter(r => r.dev === iface)) inNs(host.ns, 'route', 'replace', ...route.args)
+  }
+
+  private addRoute (host: Host, dev: string, ...args: string[]): void {
+    inNs(host.ns, 'route', 'add', ...args)
+    host.routes.push({ dev, args })
   }
 
   /** Kill everything running in our namespaces and delete them. Safe to call twice. */
