@@ -104,10 +104,18 @@ export async function discoveryBenchmarks (): Promise<BenchRow[]> {
       const bare = new BareNode(lan.host(3).ns)
       theirs.push(await timeToSeen(async () => await bare.ready, bareWatchers.map(b => (id: string) => b.connects.get(id))))
       if (last) {
-        // idle, connected to both watchers, after the start-up work has settled
+        // idle, connected to both watchers, after the start-up work has settled: the median of
+        // ten samples, each taken of both processes at the same moment
         await new Promise(resolve => setTimeout(resolve, 5_000))
-        rss = rssMb(device.pid ?? 0)
-        bareRss = rssMb(bare.child.pid ?? 0)
+        const ourSamples: number[] = []
+        const bareSamples: number[] = []
+        for (let i = 0; i < 10; i++) {
+          ourSamples.push(rssMb(device.pid ?? 0))
+          bareSamples.push(rssMb(bare.child.pid ?? 0))
+          await new Promise(resolve => setTimeout(resolve, 1_000))
+        }
+        rss = median(ourSamples)
+        bareRss = median(bareSamples)
       }
       await device.stop()
       await bare.stop()
