@@ -63,6 +63,31 @@ export class ControlClient {
     })
   }
 
+  /** A long request whose answer is one JSON object per line (e.g. pairing progress). */
+  async * lines (method: string, path: string, body: unknown, signal?: AbortSignal): AsyncGenerator<Record<string, unknown>> {
+    const payload = JSON.stringify(body)
+    const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+      const req = request({ socketPath: this.socketPath, path, method, signal, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, resolve)
+      req.on('error', (err: NodeJS.ErrnoException) => { reject(err.name === 'AbortError' ? err : this.notRunning(err)) })
+      req.end(payload)
+    })
+    let buffer = ''
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      buffer += chunk.toString('utf8')
+      let nl: number
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl)
+        buffer = buffer.slice(nl + 1)
+        if (line.trim() !== '') yield JSON.parse(line) as Record<string, unknown>
+      }
+    }
+    if (buffer.trim() !== '') {
+      const last = JSON.parse(buffer) as Record<string, unknown> & { error?: { message?: string } }
+      if ((res.statusCode ?? 200) >= 400) throw new CliError(last.error?.message ?? `HTTP ${res.statusCode ?? '?'}`)
+      yield last
+    }
+  }
+
   /** Follow the daemon's event stream until `signal` aborts or the daemon goes away. */
   async * events (types: string[] = [], signal?: AbortSignal): AsyncGenerator<ControlEvent> {
     const query = types.length > 0 ? `?types=${encodeURIComponent(types.join(','))}` : ''

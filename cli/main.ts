@@ -5,6 +5,7 @@ import { resolveDataDir } from './data-dir.ts'
 import { CliError, UsageError } from './errors.ts'
 import { duration, printJson, table } from './output.ts'
 import { runDaemon } from './daemon-command.ts'
+import { identityCommands } from './identity-commands.ts'
 import type { DeviceEntry as Device, Status } from '../daemon/control/types.ts'
 
 
@@ -33,7 +34,7 @@ function printStatus (s: Status): void {
   const rows = [
     ['id', s.id],
     ['name', `${s.name} (${s.kind})`],
-    ['account', s.account ?? 'none (not paired yet)'],
+    ['account', s.account ?? 'none'],
     ['sms', s.sms.backend === 'none' ? 'no backend' : `${s.sms.backend} (${s.sms.ready ? 'ready' : 'not ready'})`],
     ['uptime', duration(s.uptimeMs)],
     ['version', s.version],
@@ -103,6 +104,7 @@ export function buildProgram (): Command {
       else process.stdout.write(`connected to ${device.name} (${device.id})\n`)
     })
 
+  identityCommands(program, client)
   return program
 }
 

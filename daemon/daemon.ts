@@ -4,13 +4,18 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId } from '@libp2p/interface'
 import { createDeviceNode, type DeviceNode } from '../node/create-node.ts'
 import { loadOrCreateDeviceKey } from '../node/device-key.ts'
-import { validateDeviceKind, validateDeviceName, type DeviceInfo } from '../node/device-info.ts'
+import { validateDeviceKind, validateDeviceName } from '../node/device-names.ts'
+import { AccountStore } from '../node/identity/account.ts'
+import { Grants } from '../node/identity/grants.ts'
+import type { SelfDescription } from '../node/identity/own-profile.ts'
 import { ControlServer } from './control/server.ts'
 import { controlRoutes, type DaemonApi } from './control/routes.ts'
+import { identityRoutes } from './control/identity-routes.ts'
 import type { DevicePatch, Status } from './control/types.ts'
 import { DeviceDirectory, type DeviceEntry } from './devices.ts'
 import { ControlError, DataDirError } from './errors.ts'
 import { DaemonEvents } from './events.ts'
+import { IdentityApi } from './identity.ts'
 import { DataDirLock } from './lock.ts'
 import { controlSocketPath } from './paths.ts'
 import { loadSettings, saveSettings, type Settings } from './settings.ts'
@@ -18,8 +23,8 @@ import { VERSION } from './version.ts'
 
 const log = logger('companion:daemon')
 
-/** How long `dial` waits for the new device to say who it is. */
-const DIAL_INFO_WAIT_MS = 3_000
+/** How long `dial` waits for the new device to show its profile. */
+const DIAL_PROFILE_WAIT_MS = 3_000
 
 export interface DaemonOptions {
   dataDir: string
@@ -52,7 +57,7 @@ async function ensureDataDir (dir: string): Promise<void> {
   if ((info.mode & 0o077) !== 0) await chmod(dir, 0o700)
 }
 
-/** The daemon of one device: its node, its control API, and (later) its services. */
+/** The daemon of one device: its node, its control API, and its services. */
 export class Daemon implements DaemonApi {
   readonly events = new DaemonEvents()
   readonly dataDir: string
@@ -63,6 +68,7 @@ export class Daemon implements DaemonApi {
   private node!: DeviceNode
   private directory!: DeviceDirectory
   private control!: ControlServer
+  identity!: IdentityApi
   private readonly smsBackend: string
 
   private constructor (options: DaemonOptions) {
@@ -102,7 +108,8 @@ export class Daemon implements DaemonApi {
     if (options.kind != null) settings.kind = validateDeviceKind(options.kind)
     this.settings = settings
     const privateKey = await loadOrCreateDeviceKey(this.dataDir)
-    const nodeInit = { dataDir: this.dataDir, privateKey, mdns: options.mdns, bootstrap, getInfo: () => this.info() }
+    const account = await AccountStore.open(this.dataDir, privateKey)
+    const nodeInit = { dataDir: this.dataDir, privateKey, account, mdns: options.mdns, bootstrap, describe: () => this.describe() }
     const listen = options.listen ?? [`/ip4/0.0.0.0/tcp/${settings.port}`]
     try {
       this.node = await createDeviceNode({ ...nodeInit, listen })
@@ -116,15 +123,19 @@ export class Daemon implements DaemonApi {
     if (options.listen == null && port != null) settings.port = Number(port)
     await saveSettings(this.dataDir, settings)
 
-    this.directory = new DeviceDirectory({ libp2p: this.node.libp2p, self: () => this.info() })
+    const grants = new Grants({ dataDir: this.dataDir, isMember: (id) => this.node.book.relation(id) === 'member' })
+    await grants.load()
+    this.directory = new DeviceDirectory({ libp2p: this.node.libp2p, book: this.node.book, self: () => this.describe() })
+    this.identity = new IdentityApi({ node: this.node, directory: this.directory, grants })
     this.wireEvents()
-    this.control = new ControlServer(controlRoutes(this))
+    this.control = new ControlServer([...controlRoutes(this), ...identityRoutes(this.identity, this.events)])
     await this.control.listen(this.socketPath)
     log('device %p serving %s', this.node.libp2p.peerId, this.socketPath)
   }
 
-  private info (): DeviceInfo {
-    return { name: this.settings.name, kind: this.settings.kind, version: VERSION }
+  /** What this device says of itself in its profile. Capabilities arrive with the services. */
+  private describe (): SelfDescription {
+    return { name: this.settings.name, kind: this.settings.kind, capabilities: [] }
   }
 
   private wireEvents (): void {
@@ -135,10 +146,12 @@ export class Daemon implements DaemonApi {
     libp2p.addEventListener('peer:disconnect', (evt) => {
       this.events.emit('device', { id: evt.detail.toString(), online: false })
     })
-    libp2p.services.deviceInfo.addEventListener('device:info', (evt) => {
-      const { peerId, info } = evt.detail
-      this.events.emit('device', { id: peerId.toString(), online: true, name: info.name, kind: info.kind })
+    libp2p.services.profiles.addEventListener('device:profile', (evt) => {
+      const { peerId, profile, relation } = evt.detail
+      this.events.emit('device', { id: peerId.toString(), online: true, name: profile.name, kind: profile.kind, relation })
     })
+    libp2p.services.pairing.addEventListener('pair:request', (evt) => { this.events.emit('pair', { type: 'request', ...evt.detail }) })
+    libp2p.services.pairing.addEventListener('pair:ended', (evt) => { this.events.emit('pair', { type: 'ended', ...evt.detail }) })
   }
 
   async status (): Promise<Status> {
@@ -146,7 +159,7 @@ export class Daemon implements DaemonApi {
       id: this.id.toString(),
       name: this.settings.name,
       kind: this.settings.kind,
-      account: null,
+      account: this.node.account.id,
       addresses: this.node.libp2p.getMultiaddrs().map(ma => ma.toString()),
       sms: { backend: this.smsBackend, ready: false },
       uptimeMs: Date.now() - this.startedAt,
@@ -170,7 +183,7 @@ export class Daemon implements DaemonApi {
     const next = { ...this.settings, name, kind }
     await saveSettings(this.dataDir, next)
     this.settings = next
-    void this.node.libp2p.services.deviceInfo.announce()
+    void this.node.changed()
     return await this.status()
   }
 
@@ -187,25 +200,25 @@ export class Daemon implements DaemonApi {
     } catch (err) {
       throw new ControlError(502, 'dial_failed', `could not connect to ${address}: ${(err as Error).message}`)
     }
-    await this.infoOf(peerId, DIAL_INFO_WAIT_MS)
+    await this.profileOf(peerId, DIAL_PROFILE_WAIT_MS)
     const entry = (await this.directory.list()).find(d => d.id === peerId.toString())
-    if (entry == null) throw new ControlError(502, 'not_a_device', `${address} answered but is not a companion device (it did not say who it is)`)
+    if (entry == null) throw new ControlError(502, 'not_a_device', `${address} answered but is not a companion device (it showed no valid profile)`)
     return entry
   }
 
-  /** Resolves once the device has told us its info (the exchange runs right after identify), or after `ms`. */
-  private async infoOf (peerId: PeerId, ms: number): Promise<void> {
-    const service = this.node.libp2p.services.deviceInfo
-    if (await service.get(peerId) != null) return
+  /** Resolves once the device has shown its profile (the exchange runs right after identify), or after `ms`. */
+  private async profileOf (peerId: PeerId, ms: number): Promise<void> {
+    const service = this.node.libp2p.services.profiles
+    if (this.node.book.get(peerId.toString()) != null) return
     await new Promise<void>(resolve => {
       const done = (): void => {
         clearTimeout(timer)
-        service.removeEventListener('device:info', onInfo)
+        service.removeEventListener('device:profile', onProfile)
         resolve()
       }
-      const onInfo = (evt: CustomEvent<{ peerId: PeerId }>): void => { if (evt.detail.peerId.equals(peerId)) done() }
+      const onProfile = (evt: CustomEvent<{ peerId: PeerId }>): void => { if (evt.detail.peerId.equals(peerId)) done() }
       const timer = setTimeout(done, ms)
-      service.addEventListener('device:info', onInfo)
+      service.addEventListener('device:profile', onProfile)
     })
   }
 

@@ -1,6 +1,7 @@
 import type { Connection, Libp2p, Peer, PeerId } from '@libp2p/interface'
 import { KNOWN_DEVICE_TAG } from '../node/constants.ts'
-import { DEVICE_INFO_METADATA, decodeDeviceInfo, type DeviceInfo } from '../node/device-info.ts'
+import type { ProfileBook } from '../node/identity/profile-book.ts'
+import type { SelfDescription } from '../node/identity/own-profile.ts'
 import { PREDETERMINED_RANK, classifyInterface, interfaceForAddress, type LinkKind } from '../link/interface-class.ts'
 import { ControlError } from './errors.ts'
 import type { DeviceEntry, LinkSummary } from './control/types.ts'
@@ -9,8 +10,12 @@ export type { DeviceEntry, LinkSummary }
 
 export interface DeviceDirectoryInit {
   libp2p: Libp2p
-  self(): DeviceInfo
+  book: ProfileBook
+  self(): SelfDescription
 }
+
+/** Plain code-point order: stable, and no locale tables for a listing. */
+const byText = (a: string, b: string): number => a < b ? -1 : a > b ? 1 : 0
 
 /** The ip a connection reaches, for classifying its link. */
 function remoteIp (conn: Connection): string | undefined {
@@ -33,10 +38,12 @@ export function summarizeLink (conn: Connection): LinkSummary {
 /** Every device this one knows: itself, and every device that ever told us its info. */
 export class DeviceDirectory {
   private readonly libp2p: Libp2p
-  private readonly self: () => DeviceInfo
+  private readonly book: ProfileBook
+  private readonly self: () => SelfDescription
 
   constructor (init: DeviceDirectoryInit) {
     this.libp2p = init.libp2p
+    this.book = init.book
     this.self = init.self
   }
 
@@ -48,12 +55,12 @@ export class DeviceDirectory {
       kind: info.kind,
       relation: 'self',
       online: true,
-      capabilities: [],
+      capabilities: info.capabilities.map(c => c.name),
       link: null,
       addresses: this.libp2p.getMultiaddrs().map(ma => ma.toString())
     }
     const peers = await this.libp2p.peerStore.all({ filters: [peer => peer.tags.has(KNOWN_DEVICE_TAG)] })
-    const others = peers.map(peer => this.entry(peer)).sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
+    const others = peers.flatMap(peer => this.entry(peer) ?? []).sort((a, b) => byText(a.name, b.name) || byText(a.id, b.id))
     return [self, ...others]
   }
 
@@ -69,21 +76,21 @@ export class DeviceDirectory {
     throw new ControlError(404, 'unknown_device', `no known device is called or has an id starting with "${query}"; see companion devices`)
   }
 
-  private entry (peer: Peer): DeviceEntry {
-    let info: DeviceInfo | undefined
-    try {
-      const bytes = peer.metadata.get(DEVICE_INFO_METADATA)
-      info = bytes == null ? undefined : decodeDeviceInfo(bytes)
-    } catch {}
+  /** A device that has shown a valid profile; others (never verified) are not listed. */
+  private entry (peer: Peer): DeviceEntry | undefined {
+    const known = this.book.get(peer.id.toString())
+    if (known == null) return undefined
+    const relation = this.book.relation(known.id)
     const conns = this.openConnections(peer.id)
     const best = conns.map(summarizeLink).sort((a, b) => b.rank - a.rank)[0] ?? null
     return {
-      id: peer.id.toString(),
-      name: info?.name ?? peer.id.toString().slice(-8),
-      kind: info?.kind ?? 'unknown',
-      relation: 'nearby',
+      id: known.id,
+      name: known.profile.name,
+      kind: known.profile.kind,
+      relation,
       online: conns.length > 0,
-      capabilities: [],
+      // what a device outside the account can do is none of our business (and it does not tell)
+      capabilities: relation === 'member' ? known.profile.capabilities.map(c => c.name) : [],
       link: best,
       addresses: peer.addresses.map(a => a.multiaddr.toString())
     }

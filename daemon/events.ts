@@ -2,8 +2,10 @@ import { EventEmitter } from 'node:events'
 
 /** Events the daemon publishes on its control API's event stream. */
 export interface DaemonEventMap {
-  /** A device came online, went offline, or told us a new name. */
-  device: { id: string, online: boolean, name?: string, kind?: string }
+  /** A device came online, went offline, or showed a new profile. */
+  device: { id: string, online: boolean, name?: string, kind?: string, relation?: string }
+  /** A pairing request arrived or ended (member side). */
+  pair: { type: 'request' | 'ended', id: string, name?: string, kind?: string, expiresAt?: number, paired?: boolean, reason?: string }
 }
 
 export type DaemonEventType = keyof DaemonEventMap

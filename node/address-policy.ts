@@ -1,5 +1,5 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { ConnectionGater } from '@libp2p/interface'
+import type { ConnectionGater, PeerId } from '@libp2p/interface'
 
 /** Address policy: which of our addresses we announce, which of theirs we dial. Pure functions. */
 
@@ -40,14 +40,21 @@ export function announceable (addrs: Multiaddr[]): Multiaddr[] {
 export interface DialPolicyInit {
   /** True when this device itself listens only on loopback: then other devices are on this host. */
   loopbackOnly(): boolean
+  /** Devices the account removed are refused entirely, both ways. */
+  isRevoked(deviceId: string): boolean
 }
 
 /**
  * Never dial another device's loopback address (mDNS and identify hand them out) unless this
- * device is loopback-only, where loopback is the only way to reach anyone.
+ * device is loopback-only, where loopback is the only way to reach anyone. Never talk to a
+ * device the account removed.
  */
 export function dialPolicyGater (init: DialPolicyInit): ConnectionGater {
+  const revoked = (peer: PeerId): boolean => init.isRevoked(peer.toString())
   return {
-    denyDialMultiaddr: (ma: Multiaddr) => (isLoopback(ma) && !init.loopbackOnly()) || isUnspecified(ma)
+    denyDialMultiaddr: (ma: Multiaddr) => (isLoopback(ma) && !init.loopbackOnly()) || isUnspecified(ma),
+    denyDialPeer: revoked,
+    denyInboundEncryptedConnection: revoked,
+    denyOutboundEncryptedConnection: revoked
   }
 }

@@ -3,15 +3,6 @@
 /** Our own Kademlia DHT: a LAN of own devices, never the public IPFS DHT. */
 export const DHT_PROTOCOL = '/companion/kad/1.0.0'
 
-/** Device info exchange: name, kind and software version, sent by both sides on connect. */
-export const DEVICE_INFO_PROTOCOL = '/companion/device-info/1.0.0'
-
-/** A device-info message larger than this is a protocol violation. */
-export const MAX_DEVICE_INFO_BYTES = 4096
-
-/** How long a device-info exchange may take before the stream is aborted. */
-export const DEVICE_INFO_TIMEOUT_MS = 5_000
-
 /** The device key file inside the data directory (libp2p protobuf encoding, mode 0600). */
 export const DEVICE_KEY_FILE = 'device.key'
 

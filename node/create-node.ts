@@ -7,22 +7,31 @@ import { identify, type Identify } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
 import { mdns } from '@libp2p/mdns'
 import { kadDHT, removePublicAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
+import { logger } from '@libp2p/logger'
 import type { PeerDiscovery, PrivateKey, Startable } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { announceable, dialPolicyGater, isLoopback } from './address-policy.ts'
 import { DHT_PROTOCOL, DHT_QUERY_SELF_INTERVAL_MS, MDNS_INTERVAL_MS, MDNS_SERVICE_TAG, NODE_DB_FILE } from './constants.ts'
 import { deviceDialer, type DeviceDialer } from './device-dialer.ts'
-import { deviceInfo, type DeviceInfo, type DeviceInfoService } from './device-info.ts'
 import { NetworkWatcher } from './network-watcher.ts'
 import { SqliteDatastore } from './sqlite-datastore.ts'
+import type { AccountStore } from './identity/account.ts'
+import { DHT_KEY_PREFIX } from './identity/constants.ts'
+import { dhtProfileSelector, dhtProfileValidator } from './identity/dht-profile.ts'
+import { DhtProfiles } from './identity/dht-publisher.ts'
+import { OwnProfile, type SelfDescription } from './identity/own-profile.ts'
+import { pairing, type Pairing } from './identity/pairing.ts'
+import { ProfileBook } from './identity/profile-book.ts'
+import { profileExchange, type ProfileExchange } from './identity/profile-exchange.ts'
 
 export interface DeviceNodeInit {
   dataDir: string
   privateKey: PrivateKey
+  account: AccountStore
   /** Multiaddrs to listen on. */
   listen: string[]
-  /** Our own name and kind, asked for on every exchange. */
-  getInfo(): DeviceInfo
+  /** What this device says of itself (name, kind, capabilities), asked for on every change. */
+  describe(): SelfDescription
   /** @default true */
   mdns?: boolean
   bootstrap?: Multiaddr[]
@@ -32,21 +41,33 @@ export interface DeviceServices extends Record<string, unknown> {
   identify: Identify
   ping: Ping
   dht: KadDHT
-  deviceInfo: DeviceInfoService
+  profiles: ProfileExchange
+  pairing: Pairing
   dialer: DeviceDialer
   mdns?: PeerDiscovery & Startable
 }
 
-/** A device node: libp2p with our transports, discovery and device services, started and dialling. */
+/** A started device node: libp2p with our transports, discovery, identity and dialling. */
 export interface DeviceNode {
   libp2p: Libp2p<DeviceServices>
+  account: AccountStore
+  book: ProfileBook
+  own: OwnProfile
+  dhtProfiles: DhtProfiles
+  /** This device changed (name, account, capabilities): re-sign, tell every device, republish. */
+  changed(): Promise<void>
   stop(): Promise<void>
 }
 
 export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNode> {
+  const log = logger('companion:node')
+  const { account } = init
   const datastore = new SqliteDatastore(join(init.dataDir, NODE_DB_FILE))
-  const listenAddrs = init.listen.map(a => multiaddr(a))
-  const loopbackOnly = listenAddrs.length > 0 && listenAddrs.every(ma => isLoopback(ma))
+  const loopbackOnly = init.listen.length > 0 && init.listen.every(a => isLoopback(multiaddr(a)))
+  const book = new ProfileBook({ account, log: logger('companion:profile-book') })
+  const own = new OwnProfile({ dataDir: init.dataDir, deviceKey: init.privateKey, account, describe: init.describe })
+  // set once the node exists; pairing calls it only after start
+  let changed = async (): Promise<void> => {}
 
   const services: Record<string, unknown> = {
     identify: identify(),
@@ -55,9 +76,12 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
       protocol: DHT_PROTOCOL,
       clientMode: false,
       peerInfoMapper: removePublicAddressesMapper,
-      querySelfInterval: DHT_QUERY_SELF_INTERVAL_MS
+      querySelfInterval: DHT_QUERY_SELF_INTERVAL_MS,
+      validators: { [DHT_KEY_PREFIX]: dhtProfileValidator({ account, book }) },
+      selectors: { [DHT_KEY_PREFIX]: dhtProfileSelector }
     }),
-    deviceInfo: deviceInfo({ getInfo: init.getInfo }),
+    profiles: profileExchange({ book, own, account }),
+    pairing: pairing({ account, book, onJoined: async () => { await changed() }, onAccepted: async () => {} }),
     dialer: deviceDialer({ bootstrap: init.bootstrap ?? [] })
   }
   if (init.mdns !== false) {
@@ -67,6 +91,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
   let libp2p: Libp2p<DeviceServices>
   try {
     libp2p = await createLibp2p({
+      start: false,
       privateKey: init.privateKey,
       datastore,
       addresses: {
@@ -76,13 +101,32 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      connectionGater: dialPolicyGater({ loopbackOnly: () => loopbackOnly }),
+      connectionGater: dialPolicyGater({ loopbackOnly: () => loopbackOnly, isRevoked: (id) => account.isRevoked(id) }),
       services: services as unknown as { [K in keyof DeviceServices]: (components: any) => DeviceServices[K] }
     })
+    await book.load(libp2p.peerStore)
+    await own.start()
+    await libp2p.start()
   } catch (err) {
     datastore.close()
     throw err
   }
+  const dhtProfiles = new DhtProfiles({ dht: libp2p.services.dht, account, own, book, deviceKey: init.privateKey, log })
+  changed = async () => {
+    await own.bump()
+    await libp2p.services.profiles.announce()
+    void dhtProfiles.publish()
+  }
+  // a removed device is cut off at once, everywhere it is connected
+  libp2p.services.profiles.addEventListener('account:revoked', (evt) => {
+    for (const id of evt.detail.devices) {
+      for (const conn of libp2p.getConnections().filter(c => c.remotePeer.toString() === id)) void conn.close().catch(() => {})
+      void book.forget(id)
+    }
+    // gossip: tell the other members at once
+    void libp2p.services.profiles.announce()
+  })
+  void dhtProfiles.publish()
 
   // a new network: ask mDNS again at once rather than at its next interval
   const watcher = new NetworkWatcher(() => {
@@ -94,6 +138,11 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
 
   return {
     libp2p,
+    account,
+    book,
+    own,
+    dhtProfiles,
+    changed: async () => { await changed() },
     async stop () {
       watcher.stop()
       await libp2p.stop()

@@ -1,6 +1,7 @@
 import { constants as fsConstants } from 'node:fs'
 import { open, readFile, rename, chmod, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { randomUUID } from 'node:crypto'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { DEVICE_KEY_FILE } from './constants.ts'
@@ -37,7 +38,7 @@ export async function loadOrCreateDeviceKey (dataDir: string): Promise<PrivateKe
 
 /** Write a file that only the owner may read, atomically: never a half-written key. */
 export async function writeSecretFile (path: string, data: Uint8Array): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`
+  const tmp = `${path}.${process.pid}.${randomUUID()}.tmp`
   const fh = await open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600)
   try {
     await fh.writeFile(data)

@@ -8,7 +8,10 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { multiaddr } from '@multiformats/multiaddr'
 import * as varint from 'uint8-varint'
-import { DEVICE_INFO_PROTOCOL } from '../node/constants.ts'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { PROFILE_PROTOCOL } from '../node/identity/constants.ts'
+import { sealCertificate } from '../node/identity/records.ts'
 import { Device, eventually, tempDir, type DeviceRow } from './harness/index.ts'
 
 const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
@@ -48,22 +51,32 @@ describe('a peer that misbehaves', function () {
     tmp.cleanup()
   })
 
-  const garbage: Array<[string, Uint8Array]> = [
-    ['bytes that are not JSON', frame(new Uint8Array([0xff, 0xfe, 0x00, 0x01]))],
-    ['JSON that is not an object', frame(new TextEncoder().encode('[1,2,3]'))],
-    ['an unknown device kind', frame(new TextEncoder().encode('{"name":"x","kind":"toaster","version":"1"}'))],
-    ['a name with control characters', frame(new TextEncoder().encode('{"name":"a\\u0000b","kind":"phone","version":"1"}'))],
-    ['a length prefix of a megabyte', varint.encode(1 << 20)]
+  const garbage: Array<[string, () => Promise<Uint8Array>]> = [
+    ['bytes that are not a signed record', async () => frame(new Uint8Array([0xff, 0xfe, 0x00, 0x01]))],
+    ['JSON instead of a certificate', async () => frame(new TextEncoder().encode('{"account":"x"}'))],
+    ['a certificate for another device', async () => {
+      const account = await generateKeyPair('Ed25519')
+      const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+      const cert = await sealCertificate({ v: 1, account: peerIdFromPrivateKey(account).toString(), device: other, issuer: other, issuedAt: Date.now() }, account)
+      return frame(cert)
+    }],
+    ['a certificate signed by someone else than its account', async () => {
+      const forger = await generateKeyPair('Ed25519')
+      const me = rogue.peerId.toString()
+      const cert = await sealCertificate({ v: 1, account: peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString(), device: me, issuer: me, issuedAt: Date.now() }, forger)
+      return frame(cert)
+    }],
+    ['a length prefix of a megabyte', async () => varint.encode(1 << 20)]
   ]
 
   for (const [what, bytes] of garbage) {
     it(`is disconnected when it sends ${what}, and the daemon keeps running`, async () => {
       const conn = await rogue.dial(multiaddr(address))
-      const stream = await conn.newStream(DEVICE_INFO_PROTOCOL)
-      stream.send(bytes)
+      const stream = await conn.newStream(PROFILE_PROTOCOL)
+      stream.send(await bytes())
       await eventually('the daemon closes the connection', 5_000, async () => conn.status !== 'open' ? true : undefined)
       const rows = await device.json<DeviceRow[]>('devices')
-      assert.ok(!rows.some(r => r.id === rogue.peerId.toString()), 'a peer that never told a valid name is not listed')
+      assert.ok(!rows.some(r => r.id === rogue.peerId.toString()), 'a peer that never showed a valid profile is not listed')
       assert.equal((await device.json<{ id: string }>('status')).id, device.id)
     })
   }

@@ -5,7 +5,6 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { Key } from 'interface-datastore'
 import { all } from './harness/iter.ts'
 import { announceable, dialPolicyGater, isLoopback } from '../node/address-policy.ts'
-import { decodeDeviceInfo, encodeDeviceInfo } from '../node/device-info.ts'
 import { SqliteDatastore } from '../node/sqlite-datastore.ts'
 import { loadOrCreateDeviceKey } from '../node/device-key.ts'
 import { classifyInterface, interfaceForAddress } from '../link/interface-class.ts'
@@ -36,33 +35,12 @@ describe('address policy', () => {
   })
 
   it('refuses to dial another device\'s loopback unless this device is loopback-only', async () => {
-    const lanDevice = dialPolicyGater({ loopbackOnly: () => false })
-    const demoDevice = dialPolicyGater({ loopbackOnly: () => true })
+    const lanDevice = dialPolicyGater({ loopbackOnly: () => false, isRevoked: () => false })
+    const demoDevice = dialPolicyGater({ loopbackOnly: () => true, isRevoked: () => false })
     assert.equal(await lanDevice.denyDialMultiaddr?.(ma('/ip4/127.0.0.1/tcp/4001')), true)
     assert.equal(await lanDevice.denyDialMultiaddr?.(ma('/ip4/198.18.1.2/tcp/4001')), false)
     assert.equal(await lanDevice.denyDialMultiaddr?.(ma('/ip4/0.0.0.0/tcp/4001')), true)
     assert.equal(await demoDevice.denyDialMultiaddr?.(ma('/ip4/127.0.0.1/tcp/4001')), false)
-  })
-})
-
-describe('device info codec', () => {
-  it('round-trips a device', () => {
-    const info = { name: 'Kitchen tablet ☕', kind: 'tablet' as const, version: '0.1.0' }
-    assert.deepEqual(decodeDeviceInfo(encodeDeviceInfo(info)), info)
-  })
-
-  it('rejects every malformed record', () => {
-    const bad = [
-      '', 'null', '[]', '"x"', '{', '{"name":"a","kind":"phone"}',
-      '{"name":"","kind":"phone","version":"1"}',
-      '{"name":1,"kind":"phone","version":"1"}',
-      '{"name":"a","kind":"fridge","version":"1"}',
-      `{"name":"${'n'.repeat(65)}","kind":"phone","version":"1"}`,
-      '{"name":"a\\nb","kind":"phone","version":"1"}',
-      `{"name":"a","kind":"phone","version":"${'9'.repeat(33)}"}`
-    ]
-    for (const text of bad) assert.throws(() => decodeDeviceInfo(new TextEncoder().encode(text)), { name: 'InvalidDeviceInfoError' }, text)
-    assert.throws(() => decodeDeviceInfo(new Uint8Array([0xc3, 0x28])), { name: 'InvalidDeviceInfoError' })
   })
 })
 

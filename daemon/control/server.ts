@@ -12,6 +12,9 @@ export const MAX_SOCKET_PATH_BYTES = 107
 
 const log = logger('companion:control')
 
+/** Errors of lower layers that refuse what was asked, for a reason the user can act on (409). */
+const REFUSALS: Record<string, string> = { PairingError: 'pairing_failed', NotAMemberError: 'not_a_member' }
+
 export interface ControlRequest {
   params: Record<string, string>
   query: URLSearchParams
@@ -174,6 +177,8 @@ export class ControlServer {
       } else if ((err as Error).name?.startsWith('Invalid')) {
         // validation errors of lower layers (InvalidDeviceInfoError, ...) are the caller's fault
         sendError(res, new ControlError(400, 'invalid_request', (err as Error).message))
+      } else if (REFUSALS[(err as Error).name] != null) {
+        sendError(res, new ControlError(409, REFUSALS[(err as Error).name] as string, (err as Error).message))
       } else {
         log.error('control request %s %s failed - %e', req.method, req.url, err)
         sendError(res, new ControlError(500, 'internal', `the daemon failed: ${(err as Error).message}`))

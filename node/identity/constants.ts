@@ -1,0 +1,50 @@
+/** Identity: protocol ids, record domains and limits. All documented in docs/PROTOCOL.md. */
+
+/** Profile exchange on every connection (replaces the unsigned device-info of 0.1). */
+export const PROFILE_PROTOCOL = '/companion/profile/1.0.0'
+/** Pairing by numeric comparison. */
+export const PAIR_PROTOCOL = '/companion/pair/1.0.0'
+
+/** Signature domains and payload types of our signed envelopes (libp2p RecordEnvelope). */
+export const CERT_DOMAIN = 'companion-device-certificate'
+export const CERT_CODEC = new TextEncoder().encode('/companion/cert/1')
+export const PROFILE_DOMAIN = 'companion-device-profile'
+export const PROFILE_CODEC = new TextEncoder().encode('/companion/profile/1')
+export const REVOCATION_DOMAIN = 'companion-revocation-list'
+export const REVOCATION_CODEC = new TextEncoder().encode('/companion/revocations/1')
+/** What a device signs in a DHT record (the outer, readable part). */
+export const DHT_SIGNATURE_CONTEXT = 'companion-dht-profile-v1'
+
+/** DHT keys of profile records: `/companion/<hex>`; validators are keyed by `companion`. */
+export const DHT_KEY_PREFIX = 'companion'
+
+export const MAX_CERT_BYTES = 2048
+export const MAX_PROFILE_BYTES = 8192
+export const MAX_REVOCATION_BYTES = 64 * 1024
+export const MAX_REVOKED_DEVICES = 512
+export const MAX_DHT_RECORD_BYTES = 16 * 1024
+export const MAX_CAPABILITIES = 32
+
+/** The profile exchange and each pairing message must complete within these. */
+export const PROFILE_TIMEOUT_MS = 5_000
+export const PAIR_TIMEOUT_MS = 60_000
+export const MAX_PAIR_TIMEOUT_MS = 10 * 60_000
+/** A device that failed this many pairings within the window is refused until it passes. */
+export const PAIR_MAX_FAILURES = 3
+export const PAIR_FAILURE_WINDOW_MS = 10 * 60_000
+export const PAIR_CODE_DIGITS = 6
+export const MAX_PAIR_MESSAGE_BYTES = 4096
+
+/** Capabilities a device may have and grant. Application channels are `channel:<name>`. */
+export const CAPABILITIES = ['sms.send', 'sms.receive', 'tunnel', 'channels'] as const
+export type KnownCapability = typeof CAPABILITIES[number]
+
+/** Files in the data directory. */
+export const ACCOUNT_FILE = 'account.json'
+export const REVOCATIONS_FILE = 'revocations.bin'
+export const PROFILE_SEQ_FILE = 'profile-seq'
+export const GRANTS_FILE = 'grants.json'
+
+/** Peer store metadata: the last verified certificate and profile envelopes a device sent. */
+export const CERT_METADATA = 'companion/cert'
+export const PROFILE_METADATA = 'companion/profile'

@@ -1,0 +1,34 @@
+/** Named errors of identity: each says why a record or an attempt was refused. */
+
+export class InvalidRecordError extends Error {
+  override readonly name: string = 'InvalidRecordError'
+}
+
+export class InvalidCertificateError extends InvalidRecordError {
+  override readonly name: string = 'InvalidCertificateError'
+}
+
+export class InvalidProfileError extends InvalidRecordError {
+  override readonly name: string = 'InvalidProfileError'
+}
+
+export class InvalidRevocationListError extends InvalidRecordError {
+  override readonly name: string = 'InvalidRevocationListError'
+}
+
+/** A profile with a sequence number at or below one already held. */
+export class ReplayedRecordError extends InvalidRecordError {
+  override readonly name: string = 'ReplayedRecordError'
+}
+
+export class PairingError extends Error {
+  override readonly name: string = 'PairingError'
+}
+
+export class NotAMemberError extends Error {
+  override readonly name: string = 'NotAMemberError'
+}
+
+export class InvalidGrantError extends Error {
+  override readonly name: string = 'InvalidGrantError'
+}

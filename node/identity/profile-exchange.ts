@@ -1,0 +1,177 @@
+import { TypedEventEmitter } from 'main-event'
+import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
+import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
+import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
+import { MAX_REVOCATION_BYTES, PROFILE_PROTOCOL, PROFILE_TIMEOUT_MS } from './constants.ts'
+import { InvalidRecordError, ReplayedRecordError } from './errors.ts'
+import type { AccountStore } from './account.ts'
+import type { OwnProfile } from './own-profile.ts'
+import type { ProfileBook, Relation } from './profile-book.ts'
+import type { DeviceProfile } from './records.ts'
+
+export interface ProfileExchangeComponents {
+  registrar: Registrar
+  connectionManager: ConnectionManager
+  events: TypedEventTarget<Libp2pEvents>
+  logger: ComponentLogger
+}
+
+export interface ProfileExchangeInit {
+  book: ProfileBook
+  own: OwnProfile
+  account: AccountStore
+  /** @default PROFILE_TIMEOUT_MS */
+  timeout?: number
+}
+
+export interface ProfileExchangeEvents {
+  /** A device's profile was accepted (new, or newer than the one held). */
+  'device:profile': CustomEvent<{ peerId: PeerId, profile: DeviceProfile, relation: Relation }>
+  /** Our revocation list grew: these devices are no longer members. */
+  'account:revoked': CustomEvent<{ devices: string[] }>
+}
+
+export interface ProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> {
+  /** Exchange profiles (and revocations) again with every connected device. */
+  announce(): Promise<void>
+}
+
+/** What lpStream throws for a malformed or oversized length prefix. */
+const LENGTH_PREFIX_ERRORS = new Set(['InvalidDataLengthError', 'InvalidDataLengthLengthError', 'InvalidMessageLengthError'])
+const EMPTY = new Uint8Array(0)
+
+/**
+ * `/companion/profile/1.0.0`: on every connection, and whenever something changes, both
+ * devices show their certificate, then their profile (the full one to members, the public one
+ * to others) and, between members, the account's revocation list:
+ *
+ *   dialler → cert
+ *   other   → cert, profile, revocations | empty
+ *   dialler → profile, revocations | empty
+ */
+class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> implements ProfileExchange, Startable {
+  private readonly components: ProfileExchangeComponents
+  private readonly book: ProfileBook
+  private readonly own: OwnProfile
+  private readonly account: AccountStore
+  private readonly timeout: number
+  private readonly log: Logger
+
+  constructor (components: ProfileExchangeComponents, init: ProfileExchangeInit) {
+    super()
+    this.components = components
+    this.book = init.book
+    this.own = init.own
+    this.account = init.account
+    this.timeout = init.timeout ?? PROFILE_TIMEOUT_MS
+    this.log = components.logger.forComponent('companion:profile')
+    this.onIdentify = this.onIdentify.bind(this)
+    this.handle = this.handle.bind(this)
+  }
+
+  readonly [Symbol.toStringTag] = 'companion/profile-exchange'
+
+  async start (): Promise<void> {
+    await this.components.registrar.handle(PROFILE_PROTOCOL, this.handle, { maxInboundStreams: 4, maxOutboundStreams: 4 })
+    this.components.events.addEventListener('peer:identify', this.onIdentify)
+  }
+
+  async stop (): Promise<void> {
+    this.components.events.removeEventListener('peer:identify', this.onIdentify)
+    await this.components.registrar.unhandle(PROFILE_PROTOCOL)
+  }
+
+  async announce (): Promise<void> {
+    await Promise.allSettled(this.components.connectionManager.getConnections()
+      .filter(conn => conn.status === 'open')
+      .map(async conn => { await this.exchange(conn) }))
+  }
+
+  private onIdentify (evt: CustomEvent<{ connection: Connection, protocols: string[] }>): void {
+    const { connection, protocols } = evt.detail
+    if (connection.direction !== 'outbound' || !protocols.includes(PROFILE_PROTOCOL)) return
+    void this.exchange(connection)
+  }
+
+  /** Our profile variant and revocations for a device whose certificate we have just read. */
+  private async ours (memberCert: boolean): Promise<[Uint8Array, Uint8Array]> {
+    const { full, public: pub } = await this.own.envelopes()
+    return memberCert ? [full, this.account.revocations.bytes] : [pub, EMPTY]
+  }
+
+  private async exchange (connection: Connection): Promise<void> {
+    const signal = AbortSignal.timeout(this.timeout)
+    const peer = connection.remotePeer.toString()
+    let stream: Stream | undefined
+    try {
+      stream = await connection.newStream(PROFILE_PROTOCOL, { signal })
+      const lp = lpStream(stream, { maxDataLength: MAX_REVOCATION_BYTES })
+      await lp.write(this.account.certificate, { signal })
+      const cert = (await lp.read({ signal })).subarray()
+      const profile = (await lp.read({ signal })).subarray()
+      const revocations = (await lp.read({ signal })).subarray()
+      const member = this.book.isMemberCert(await this.book.verifyCertificate(peer, cert))
+      await lp.writeV(await this.ours(member), { signal })
+      await stream.close({ signal })
+      await this.take(connection, cert, profile, revocations)
+    } catch (err) {
+      this.onFailure(connection, stream, err as Error)
+    }
+  }
+
+  private async handle (stream: Stream, connection: Connection): Promise<void> {
+    const signal = AbortSignal.timeout(this.timeout)
+    const peer = connection.remotePeer.toString()
+    try {
+      const lp: LengthPrefixedStream = lpStream(stream, { maxDataLength: MAX_REVOCATION_BYTES })
+      const cert = (await lp.read({ signal })).subarray()
+      const member = this.book.isMemberCert(await this.book.verifyCertificate(peer, cert))
+      await lp.writeV([this.account.certificate, ...await this.ours(member)], { signal })
+      const profile = (await lp.read({ signal })).subarray()
+      const revocations = (await lp.read({ signal })).subarray()
+      await stream.close({ signal })
+      await this.take(connection, cert, profile, revocations)
+    } catch (err) {
+      this.onFailure(connection, stream, err as Error)
+    }
+  }
+
+  /** Accept what a device sent: its records, and (from a member) the account's revocations. */
+  private async take (connection: Connection, cert: Uint8Array, profile: Uint8Array, revocations: Uint8Array): Promise<void> {
+    const peer = connection.remotePeer.toString()
+    const member = this.book.isMemberCert(await this.book.verifyCertificate(peer, cert))
+    if (!member && revocations.byteLength > 0) throw new InvalidRecordError('revocations from a device outside the account')
+    const verdict = await this.book.accept(peer, cert, profile)
+    const known = this.book.get(peer)
+    if (known == null) return
+    const relation = this.book.relation(peer)
+    if (member && revocations.byteLength > 0) {
+      const added = await this.account.mergeRevocations(revocations)
+      if (added.length > 0) {
+        this.log('the account removed %d device(s)', added.length)
+        this.safeDispatchEvent('account:revoked', { detail: { devices: added } })
+      }
+    }
+    if (verdict === 'accepted') {
+      this.log('device %p is %s (%s, %s)', connection.remotePeer, known.profile.name, known.profile.kind, relation)
+      this.safeDispatchEvent('device:profile', { detail: { peerId: connection.remotePeer, profile: known.profile, relation } })
+    }
+  }
+
+  /** Garbage or forgeries cut the connection; a replay or a timeout is only logged. */
+  private onFailure (connection: Connection, stream: Stream | undefined, err: Error): void {
+    stream?.abort(err)
+    if (err instanceof ReplayedRecordError) {
+      this.log.error('refused a replayed profile from %p - %s', connection.remotePeer, err.message)
+    } else if (err instanceof InvalidRecordError || LENGTH_PREFIX_ERRORS.has(err.name)) {
+      this.log.error('device %p sent an invalid record, disconnecting - %s', connection.remotePeer, err.message)
+      void connection.close().catch(() => { connection.abort(err) })
+    } else {
+      this.log('profile exchange with %p failed - %s', connection.remotePeer, err.message)
+    }
+  }
+}
+
+export function profileExchange (init: ProfileExchangeInit): (components: ProfileExchangeComponents) => ProfileExchange {
+  return (components) => new DefaultProfileExchange(components, init)
+}
