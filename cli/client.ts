@@ -1,4 +1,4 @@
-import { request } from 'node:http'
+import { request, type IncomingMessage } from 'node:http'
 import { controlSocketPath } from '../daemon/paths.ts'
 import { CliError } from './errors.ts'
 
@@ -63,51 +63,51 @@ export class ControlClient {
     })
   }
 
-  /** A long request whose answer is one JSON object per line (e.g. pairing progress). */
-  async * lines (method: string, path: string, body: unknown, signal?: AbortSignal): AsyncGenerator<Record<string, unknown>> {
-    const payload = JSON.stringify(body)
-    const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
-      const req = request({ socketPath: this.socketPath, path, method, signal, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, resolve)
+  /** Open a long-lived request; its answer is read as it arrives. */
+  private async open (method: string, path: string, body: unknown, signal?: AbortSignal): Promise<IncomingMessage> {
+    const payload = body === undefined ? undefined : JSON.stringify(body)
+    return await new Promise<IncomingMessage>((resolve, reject) => {
+      const headers = payload == null ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
+      const req = request({ socketPath: this.socketPath, path, method, signal, headers }, resolve)
       req.on('error', (err: NodeJS.ErrnoException) => { reject(err.name === 'AbortError' ? err : this.notRunning(err)) })
       req.end(payload)
     })
+  }
+
+  /** Split a streamed answer into records at `separator`. */
+  private async * records (res: IncomingMessage, separator: string): AsyncGenerator<string> {
     let buffer = ''
     for await (const chunk of res as AsyncIterable<Buffer>) {
       buffer += chunk.toString('utf8')
-      let nl: number
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl)
-        buffer = buffer.slice(nl + 1)
-        if (line.trim() !== '') yield JSON.parse(line) as Record<string, unknown>
+      let end: number
+      while ((end = buffer.indexOf(separator)) >= 0) {
+        const record = buffer.slice(0, end)
+        buffer = buffer.slice(end + separator.length)
+        if (record.trim() !== '') yield record
       }
     }
-    if (buffer.trim() !== '') {
-      const last = JSON.parse(buffer) as Record<string, unknown> & { error?: { message?: string } }
-      if ((res.statusCode ?? 200) >= 400) throw new CliError(last.error?.message ?? `HTTP ${res.statusCode ?? '?'}`)
-      yield last
+    if (buffer.trim() !== '') yield buffer
+  }
+
+  /** A long request whose answer is one JSON object per line (e.g. pairing progress). */
+  async * lines (method: string, path: string, body: unknown, signal?: AbortSignal): AsyncGenerator<Record<string, unknown>> {
+    const res = await this.open(method, path, body, signal)
+    for await (const line of this.records(res, '\n')) {
+      const value = JSON.parse(line) as Record<string, unknown> & { error?: { message?: string } }
+      if ((res.statusCode ?? 200) >= 400) throw new CliError(value.error?.message ?? `HTTP ${res.statusCode ?? '?'}`)
+      yield value
     }
   }
 
-  /** Follow the daemon's event stream until `signal` aborts or the daemon goes away. */
+  /** Follow the daemon's event stream (Server-Sent Events) until `signal` aborts or the daemon goes away. */
   async * events (types: string[] = [], signal?: AbortSignal): AsyncGenerator<ControlEvent> {
     const query = types.length > 0 ? `?types=${encodeURIComponent(types.join(','))}` : ''
-    const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
-      const req = request({ socketPath: this.socketPath, path: `/v1/events${query}`, method: 'GET', signal }, resolve)
-      req.on('error', (err: NodeJS.ErrnoException) => { reject(err.name === 'AbortError' ? err : this.notRunning(err)) })
-      req.end()
-    })
-    let buffer = ''
+    const res = await this.open('GET', `/v1/events${query}`, undefined, signal)
     try {
-      for await (const chunk of res as AsyncIterable<Buffer>) {
-        buffer += chunk.toString('utf8')
-        let end: number
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end)
-          buffer = buffer.slice(end + 2)
-          const type = /^event: (.*)$/m.exec(block)?.[1]
-          const data = /^data: (.*)$/m.exec(block)?.[1]
-          if (type != null && data != null) yield { type, data: JSON.parse(data) }
-        }
+      for await (const block of this.records(res, '\n\n')) {
+        const type = /^event: (.*)$/m.exec(block)?.[1]
+        const data = /^data: (.*)$/m.exec(block)?.[1]
+        if (type != null && data != null) yield { type, data: JSON.parse(data) }
       }
     } catch (err) {
       if ((err as Error).name !== 'AbortError') throw err

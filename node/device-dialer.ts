@@ -5,7 +5,7 @@ import { DIAL_TIMEOUT_MS, KNOWN_DEVICE_TAG, REDIAL_MAX_MS, REDIAL_MIN_MS } from 
 
 /**
  * libp2p 3 has no autodialer. This is ours: a discovered device is dialled at once, every
- * known device (one that spoke our device-info protocol, remembered in the persistent peer
+ * known device (one that showed a valid certificate and profile, remembered in the persistent peer
  * store) is dialled on start, and a known device that goes away is redialled with backoff
  * until it is back. Which addresses may be dialled is the connection gater's business.
  */

@@ -18,7 +18,7 @@ describe('discovery on a LAN with no server', function () {
     const elapsed = Date.now() - lastReady
     assert.ok(elapsed <= 2_000, `took ${elapsed} ms`)
 
-    // names and kinds travel with the device-info exchange
+    // names and kinds travel with the (public) profile exchange
     const rows = await bed.device(1).json<DeviceRow[]>('devices')
     assert.deepEqual(rows.map(r => r.name).sort(), ['device-1', 'device-2', 'device-3'])
     assert.equal(rows.find(r => r.relation === 'self')?.id, bed.device(1).id)

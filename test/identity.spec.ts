@@ -3,6 +3,11 @@ import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Testbed, eventually, type Device, type DeviceRow } from './harness/index.ts'
 import { pair, startPairing } from './harness/pairing.ts'
+import { DatabaseSync } from 'node:sqlite'
+import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
+import { Libp2pRecord } from '@libp2p/record'
+import { accountSecrets, decryptDhtRecord, openDhtRecord, profileKey } from '../node/identity/dht-profile.ts'
+import { openProfile } from '../node/identity/records.ts'
 
 const relationOf = async (viewer: Device, other: Device): Promise<string | undefined> =>
   (await viewer.api.call<DeviceRow[]>('GET', '/v1/devices')).find(r => r.id === other.id)?.relation
@@ -164,6 +169,29 @@ describe('accounts and pairing', function () {
     assert.equal(unknown.code, 1)
     assert.match(unknown.stderr, /unknown capability/)
     assert.ok(d3.id !== '')
+  })
+
+  it('publishes profiles in the DHT where only the account can find and read them', async () => {
+    const [d1, d2] = await threeDevices()
+    await pair(d2, d1)
+    const { key } = JSON.parse(await readFile(join(d2.dataDir, 'account.json'), 'utf8')) as { key: string }
+    const secrets = accountSecrets(privateKeyFromProtobuf(Buffer.from(key, 'base64')))
+    const wanted = Buffer.from(profileKey(secrets, d2.id)).toString()
+    const stored = await eventually('device 2\'s profile record stored on device 1', 20_000, async () => {
+      const db = new DatabaseSync(join(d1.dataDir, 'node.db'), { readOnly: true })
+      try {
+        const rows = db.prepare("SELECT key, value FROM kv WHERE key LIKE '/dht/record/%'").all() as Array<{ key: string, value: Uint8Array }>
+        return rows.map(r => Libp2pRecord.deserialize(r.value)).find(r => Buffer.from(r.key).toString() === wanted)
+      } finally {
+        db.close()
+      }
+    })
+    const readable = new TextDecoder().decode(stored.value)
+    assert.ok(!readable.includes('device-2') && !readable.includes('sms.'), 'no name or capability in the clear')
+    const { nonce, ct } = await openDhtRecord(stored.key, stored.value)
+    const profile = await openProfile(decryptDhtRecord(secrets, stored.key, nonce, ct).profile)
+    assert.equal(profile.name, 'device-2')
+    assert.equal(profile.account, await accountOf(d1))
   })
 
   it('keeps keys 0600 and logs no keys or profile contents at the default level', async () => {

@@ -1,6 +1,6 @@
 /** Identity: protocol ids, record domains and limits. All documented in docs/PROTOCOL.md. */
 
-/** Profile exchange on every connection (replaces the unsigned device-info of 0.1). */
+/** Profile exchange on every connection. */
 export const PROFILE_PROTOCOL = '/companion/profile/1.0.0'
 /** Pairing by numeric comparison. */
 export const PAIR_PROTOCOL = '/companion/pair/1.0.0'
