@@ -8,6 +8,8 @@ import { validateDeviceKind, validateDeviceName } from '../node/device-names.ts'
 import { AccountStore } from '../node/identity/account.ts'
 import { Grants } from '../node/identity/grants.ts'
 import type { SelfDescription } from '../node/identity/own-profile.ts'
+import type { PowerFacts } from '../node/identity/records.ts'
+import { POWER_POLL_MS, powerChanged, readPower } from './power.ts'
 import { ControlServer } from './control/server.ts'
 import { controlRoutes, type DaemonApi } from './control/routes.ts'
 import { identityRoutes } from './control/identity-routes.ts'
@@ -70,6 +72,8 @@ export class Daemon implements DaemonApi {
   private control!: ControlServer
   identity!: IdentityApi
   private readonly smsBackend: string
+  private power: PowerFacts | undefined = readPower()
+  private powerTimer?: ReturnType<typeof setInterval>
 
   private constructor (options: DaemonOptions) {
     this.dataDir = options.dataDir
@@ -128,6 +132,7 @@ export class Daemon implements DaemonApi {
     this.directory = new DeviceDirectory({ libp2p: this.node.libp2p, book: this.node.book, self: () => this.describe() })
     this.identity = new IdentityApi({ node: this.node, directory: this.directory, grants })
     this.wireEvents()
+    this.watchPower()
     this.control = new ControlServer([...controlRoutes(this), ...identityRoutes(this.identity, this.events)])
     await this.control.listen(this.socketPath)
     log('device %p serving %s', this.node.libp2p.peerId, this.socketPath)
@@ -135,7 +140,18 @@ export class Daemon implements DaemonApi {
 
   /** What this device says of itself in its profile. Capabilities arrive with the services. */
   private describe (): SelfDescription {
-    return { name: this.settings.name, kind: this.settings.kind, capabilities: [] }
+    return { name: this.settings.name, kind: this.settings.kind, capabilities: [], ...(this.power == null ? {} : { power: this.power }) }
+  }
+
+  /** Re-read power facts now and then; tell the other devices when they changed in steps. */
+  private watchPower (): void {
+    this.powerTimer = setInterval(() => {
+      const now = readPower()
+      if (!powerChanged(this.power, now)) return
+      this.power = now
+      void this.node.changed()
+    }, POWER_POLL_MS)
+    this.powerTimer.unref()
   }
 
   private wireEvents (): void {
@@ -223,6 +239,7 @@ export class Daemon implements DaemonApi {
   }
 
   async stop (): Promise<void> {
+    if (this.powerTimer != null) clearInterval(this.powerTimer)
     await this.control?.close().catch(err => { log.error('closing the control API failed - %e', err) })
     await this.node?.stop().catch(err => { log.error('stopping the node failed - %e', err) })
     await this.lock.release()

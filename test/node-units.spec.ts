@@ -9,6 +9,7 @@ import { SqliteDatastore } from '../node/sqlite-datastore.ts'
 import { loadOrCreateDeviceKey } from '../node/device-key.ts'
 import { classifyInterface, interfaceForAddress } from '../link/interface-class.ts'
 import { resolveDataDir } from '../cli/data-dir.ts'
+import { powerChanged, readPower } from '../daemon/power.ts'
 import { tempDir } from './harness/index.ts'
 
 const ma = (s: string): ReturnType<typeof multiaddr> => multiaddr(s)
@@ -131,5 +132,24 @@ describe('data directory', () => {
     assert.equal(resolveDataDir(undefined, { COMPANION_HOME: '/h', XDG_DATA_HOME: '/d' }), '/h')
     assert.equal(resolveDataDir(undefined, { XDG_DATA_HOME: '/d' }), '/d/companion')
     assert.match(resolveDataDir(undefined, {}), /\.local\/share\/companion$/)
+  })
+})
+
+describe('power facts', () => {
+  const tmp = tempDir()
+  after(() => { tmp.cleanup() })
+
+  it('reads battery and mains from sysfs, and tells a step change from noise', () => {
+    const supply = (name: string, files: Record<string, string>): void => {
+      mkdirSync(join(tmp.path, name))
+      for (const [file, text] of Object.entries(files)) writeFileSync(join(tmp.path, name, file), `${text}\n`)
+    }
+    supply('BAT0', { type: 'Battery', capacity: '57', status: 'Discharging' })
+    supply('AC', { type: 'Mains', online: '0' })
+    assert.deepEqual(readPower(tmp.path), { battery: 57, charging: false, mains: false })
+    assert.equal(readPower(join(tmp.path, 'none')), undefined)
+    assert.equal(powerChanged({ battery: 57, charging: false }, { battery: 51, charging: false }), false)
+    assert.equal(powerChanged({ battery: 57, charging: false }, { battery: 49, charging: false }), true)
+    assert.equal(powerChanged({ battery: 57, charging: false }, { battery: 57, charging: true }), true)
   })
 })
