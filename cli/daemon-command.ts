@@ -10,6 +10,9 @@ export interface DaemonCommandOptions {
   listen?: string[]
   mdns: boolean
   bootstrap?: string[]
+  interfaceKinds?: string[]
+  allowPorts?: string[]
+  tunnelGraceS?: number
 }
 
 /**
@@ -37,7 +40,10 @@ export async function runDaemon (options: DaemonCommandOptions): Promise<void> {
       listen: options.listen,
       mdns: options.mdns,
       bootstrap: options.bootstrap,
-      sms: options.sms
+      sms: options.sms,
+      interfaceKinds: options.interfaceKinds,
+      allowPorts: options.allowPorts,
+      tunnelGraceS: options.tunnelGraceS
     })
   } catch (err) {
     throw new CliError(`the daemon could not start: ${(err as Error).message}`)

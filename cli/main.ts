@@ -6,6 +6,7 @@ import { CliError, UsageError } from './errors.ts'
 import { duration, printJson, table } from './output.ts'
 import { runDaemon } from './daemon-command.ts'
 import { identityCommands } from './identity-commands.ts'
+import { linkCommands } from './link-commands.ts'
 import type { DeviceEntry as Device, Status } from '../daemon/control/types.ts'
 
 
@@ -60,9 +61,15 @@ export function buildProgram (): Command {
     .option('--listen <multiaddr>', 'listen address, repeatable (default: every IPv4 interface, TCP, a remembered port)', collect)
     .option('--no-mdns', 'do not use multicast DNS (for networks that block multicast; use --bootstrap)')
     .option('--bootstrap <multiaddr>', 'a device to connect to at start, repeatable, e.g. /ip4/198.18.1.2/tcp/4001/p2p/12D3Koo...', collect)
-    .action(async (opts: { name?: string, kind?: string, sms?: string, smsRate?: string, listen?: string[], mdns: boolean, bootstrap?: string[] }, cmd: Command) => {
+    .option('--interface-kind <iface=kind>', 'override an interface\'s link class, repeatable, remembered (e.g. eth1=wifi; kinds: wired usb wifi bluetooth)', collect)
+    .option('--allow-port <port>', 'a local TCP port other devices of the account may reach with forward, repeatable, remembered (replaces the list)', collect)
+    .option('--tunnel-grace <seconds>', 'how long channels survive with no link to their device', '30')
+    .action(async (opts: { name?: string, kind?: string, sms?: string, smsRate?: string, listen?: string[], mdns: boolean, bootstrap?: string[], interfaceKind?: string[], allowPort?: string[], tunnelGrace: string }, cmd: Command) => {
       if (opts.smsRate != null && !/^[1-9]\d*(\/min)?$/.test(opts.smsRate)) throw new UsageError(`--sms-rate takes N/min, e.g. 30/min, not "${opts.smsRate}"`)
-      await runDaemon({ ...opts, dataDir: client(cmd).dataDir })
+      const grace = Number(opts.tunnelGrace)
+      if (!Number.isInteger(grace) || grace < 1 || grace > 3600) throw new UsageError('--tunnel-grace is a whole number of seconds from 1 to 3600')
+      const { interfaceKind, allowPort, tunnelGrace: _g, ...rest } = opts
+      await runDaemon({ ...rest, interfaceKinds: interfaceKind, allowPorts: allowPort, tunnelGraceS: grace, dataDir: client(cmd).dataDir })
     })
 
   program.command('status')
@@ -105,6 +112,7 @@ export function buildProgram (): Command {
     })
 
   identityCommands(program, client)
+  linkCommands(program, client)
   return program
 }
 

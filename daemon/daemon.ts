@@ -20,7 +20,9 @@ import { DaemonEvents } from './events.ts'
 import { IdentityApi } from './identity.ts'
 import { DataDirLock } from './lock.ts'
 import { controlSocketPath } from './paths.ts'
-import { loadSettings, saveSettings, type Settings } from './settings.ts'
+import { loadSettings, parseInterfaceKind, parsePort, saveSettings, type Settings } from './settings.ts'
+import { LinkService } from './link-api.ts'
+import { linkRoutes } from './control/link-routes.ts'
 import { VERSION } from './version.ts'
 
 const log = logger('companion:daemon')
@@ -39,6 +41,12 @@ export interface DaemonOptions {
   bootstrap?: string[]
   /** SMS backend URI; only `none` until the SMS backends exist. */
   sms?: string
+  /** `IFACE=KIND` interface class overrides (remembered). */
+  interfaceKinds?: string[]
+  /** Local ports other devices may reach with `companion forward` (remembered; replaces the list). */
+  allowPorts?: string[]
+  /** Seconds channels survive without any link. */
+  tunnelGraceS?: number
 }
 
 function parseAddrs (addrs: string[], what: string): Multiaddr[] {
@@ -71,6 +79,7 @@ export class Daemon implements DaemonApi {
   private directory!: DeviceDirectory
   private control!: ControlServer
   identity!: IdentityApi
+  private linkService?: LinkService
   private readonly smsBackend: string
   private power: PowerFacts | undefined = readPower()
   private powerTimer?: ReturnType<typeof setInterval>
@@ -110,10 +119,27 @@ export class Daemon implements DaemonApi {
     const settings = await loadSettings(this.dataDir)
     if (options.name != null) settings.name = validateDeviceName(options.name)
     if (options.kind != null) settings.kind = validateDeviceKind(options.kind)
+    for (const text of options.interfaceKinds ?? []) {
+      const [iface, kind] = parseInterfaceKind(text)
+      settings.interfaceKinds[iface] = kind
+    }
+    if (options.allowPorts != null) settings.allowedPorts = options.allowPorts.map(parsePort)
     this.settings = settings
     const privateKey = await loadOrCreateDeviceKey(this.dataDir)
     const account = await AccountStore.open(this.dataDir, privateKey)
-    const nodeInit = { dataDir: this.dataDir, privateKey, account, mdns: options.mdns, bootstrap, describe: () => this.describe() }
+    const grants = new Grants({ dataDir: this.dataDir, isMember: (id) => this.node.book.relation(id) === 'member' })
+    await grants.load()
+    const nodeInit = {
+      dataDir: this.dataDir,
+      privateKey,
+      account,
+      mdns: options.mdns,
+      bootstrap,
+      describe: () => this.describe(),
+      authorizeChannel: (device: string, name: string) => { LinkService.authorize(grants, () => this.linkService?.forwards, device, name) },
+      interfaceKinds: settings.interfaceKinds,
+      tunnelGraceMs: options.tunnelGraceS == null ? undefined : options.tunnelGraceS * 1000
+    }
     const listen = options.listen ?? [`/ip4/0.0.0.0/tcp/${settings.port}`]
     try {
       this.node = await createDeviceNode({ ...nodeInit, listen })
@@ -127,20 +153,19 @@ export class Daemon implements DaemonApi {
     if (options.listen == null && port != null) settings.port = Number(port)
     await saveSettings(this.dataDir, settings)
 
-    const grants = new Grants({ dataDir: this.dataDir, isMember: (id) => this.node.book.relation(id) === 'member' })
-    await grants.load()
-    this.directory = new DeviceDirectory({ libp2p: this.node.libp2p, book: this.node.book, self: () => this.describe() })
+    this.directory = new DeviceDirectory({ libp2p: this.node.libp2p, book: this.node.book, self: () => this.describe(), links: this.node.libp2p.services.links })
     this.identity = new IdentityApi({ node: this.node, directory: this.directory, grants })
+    this.linkService = new LinkService({ node: this.node, directory: this.directory, allowedPorts: () => this.settings.allowedPorts })
     this.wireEvents()
     this.watchPower()
-    this.control = new ControlServer([...controlRoutes(this), ...identityRoutes(this.identity, this.events)])
+    this.control = new ControlServer([...controlRoutes(this), ...identityRoutes(this.identity, this.events), ...linkRoutes(this.linkService)])
     await this.control.listen(this.socketPath)
     log('device %p serving %s', this.node.libp2p.peerId, this.socketPath)
   }
 
-  /** What this device says of itself in its profile. Capabilities arrive with the services. */
+  /** What this device says of itself in its profile. */
   private describe (): SelfDescription {
-    return { name: this.settings.name, kind: this.settings.kind, capabilities: [], ...(this.power == null ? {} : { power: this.power }) }
+    return { name: this.settings.name, kind: this.settings.kind, capabilities: [{ name: 'tunnel' }, { name: 'channels' }], ...(this.power == null ? {} : { power: this.power }) }
   }
 
   /** Re-read power facts now and then; tell the other devices when they changed in steps. */

@@ -2,6 +2,7 @@ import type { Connection, Libp2p, Peer, PeerId } from '@libp2p/interface'
 import { KNOWN_DEVICE_TAG } from '../node/constants.ts'
 import type { ProfileBook } from '../node/identity/profile-book.ts'
 import type { SelfDescription } from '../node/identity/own-profile.ts'
+import type { LinkManager } from '../link/link-manager.ts'
 import { PREDETERMINED_RANK, classifyInterface, interfaceForAddress, type LinkKind } from '../link/interface-class.ts'
 import { ControlError } from './errors.ts'
 import type { DeviceEntry, LinkSummary } from './control/types.ts'
@@ -12,6 +13,8 @@ export interface DeviceDirectoryInit {
   libp2p: Libp2p
   book: ProfileBook
   self(): SelfDescription
+  /** The link manager: the active link of a member device. */
+  links: LinkManager
 }
 
 /** Plain code-point order: stable, and no locale tables for a listing. */
@@ -40,11 +43,13 @@ export class DeviceDirectory {
   private readonly libp2p: Libp2p
   private readonly book: ProfileBook
   private readonly self: () => SelfDescription
+  private readonly links: LinkManager
 
   constructor (init: DeviceDirectoryInit) {
     this.libp2p = init.libp2p
     this.book = init.book
     this.self = init.self
+    this.links = init.links
   }
 
   async list (): Promise<DeviceEntry[]> {
@@ -82,7 +87,10 @@ export class DeviceDirectory {
     if (known == null) return undefined
     const relation = this.book.relation(known.id)
     const conns = this.openConnections(peer.id)
-    const best = conns.map(summarizeLink).sort((a, b) => b.rank - a.rank)[0] ?? null
+    const active = this.links.links(known.id).find(l => l.active)
+    const best = active != null
+      ? { id: active.id, kind: active.kind, rank: active.rank, rttMs: active.rttMs, remote: active.remote }
+      : conns.map(summarizeLink).sort((a, b) => b.rank - a.rank)[0] ?? null
     return {
       id: known.id,
       name: known.profile.name,

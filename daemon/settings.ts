@@ -4,6 +4,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { validateDeviceKind, validateDeviceName } from '../node/device-names.ts'
 import type { DeviceKind } from '../node/constants.ts'
+import type { LinkKind } from '../link/interface-class.ts'
 import { DataDirError } from './errors.ts'
 import { SETTINGS_FILE } from './paths.ts'
 
@@ -13,6 +14,31 @@ export interface Settings {
   kind: DeviceKind
   /** TCP port last listened on, reused so peers' remembered addresses stay right. 0 = none yet. */
   port: number
+  /** Interface class overrides by interface name (`--interface-kind eth1=wifi`). */
+  interfaceKinds: Record<string, LinkKind>
+  /** Local TCP ports other member devices may reach through `companion forward`. */
+  allowedPorts: number[]
+}
+
+const LINK_KINDS: LinkKind[] = ['wired', 'usb', 'wifi', 'bluetooth', 'relayed', 'loopback', 'unknown']
+
+/** `eth1=wifi` → ['eth1', 'wifi']; throws InvalidSettingError otherwise. */
+export function parseInterfaceKind (text: string): [string, LinkKind] {
+  const [iface, kind] = text.split('=')
+  if (iface == null || !/^[A-Za-z0-9_.:-]{1,15}$/.test(iface) || !LINK_KINDS.includes(kind as LinkKind)) {
+    throw new InvalidSettingError(`--interface-kind takes IFACE=KIND with KIND one of ${LINK_KINDS.join(', ')}, not "${text}"`)
+  }
+  return [iface, kind as LinkKind]
+}
+
+export function parsePort (text: string): number {
+  const port = Number(text)
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidSettingError(`a port is a number from 1 to 65535, not "${text}"`)
+  return port
+}
+
+export class InvalidSettingError extends Error {
+  override readonly name = 'InvalidSettingError'
 }
 
 /** A machine with a battery is a laptop; otherwise a desktop. The user can say better with --kind. */
@@ -26,7 +52,7 @@ export function guessKind (): DeviceKind {
 
 export function defaultSettings (): Settings {
   const name = hostname().slice(0, 64) || 'device'
-  return { name, kind: guessKind(), port: 0 }
+  return { name, kind: guessKind(), port: 0, interfaceKinds: {}, allowedPorts: [] }
 }
 
 export async function loadSettings (dataDir: string): Promise<Settings> {
@@ -41,7 +67,9 @@ export async function loadSettings (dataDir: string): Promise<Settings> {
   try {
     const raw = JSON.parse(text) as Partial<Settings>
     const port = Number.isInteger(raw.port) && (raw.port as number) >= 0 && (raw.port as number) < 65536 ? raw.port as number : 0
-    return { name: validateDeviceName(raw.name), kind: validateDeviceKind(raw.kind), port }
+    const interfaceKinds = Object.fromEntries(Object.entries(raw.interfaceKinds ?? {}).map(([i, k]) => parseInterfaceKind(`${i}=${String(k)}`)))
+    const allowedPorts = (raw.allowedPorts ?? []).map(p => parsePort(String(p)))
+    return { name: validateDeviceName(raw.name), kind: validateDeviceKind(raw.kind), port, interfaceKinds, allowedPorts }
   } catch (err) {
     throw new DataDirError(`${path} is damaged (${(err as Error).message}); fix or delete it (the device keeps its id)`)
   }

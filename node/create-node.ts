@@ -23,6 +23,9 @@ import { OwnProfile, type SelfDescription } from './identity/own-profile.ts'
 import { pairing, type Pairing } from './identity/pairing.ts'
 import { ProfileBook } from './identity/profile-book.ts'
 import { profileExchange, type ProfileExchange } from './identity/profile-exchange.ts'
+import type { LinkKind } from '../link/interface-class.ts'
+import { linkManager, type LinkManager } from '../link/link-manager.ts'
+import { tunnels, type Tunnels } from '../link/tunnels.ts'
 
 export interface DeviceNodeInit {
   dataDir: string
@@ -35,6 +38,12 @@ export interface DeviceNodeInit {
   /** @default true */
   mdns?: boolean
   bootstrap?: Multiaddr[]
+  /** May `device` open channel `name` here? Throw with the reason to refuse (the grants). */
+  authorizeChannel(device: string, name: string): void
+  /** Interface class overrides, e.g. { eth1: 'wifi' }. */
+  interfaceKinds?: Record<string, LinkKind>
+  /** How long channels survive without any link. */
+  tunnelGraceMs?: number
 }
 
 export interface DeviceServices extends Record<string, unknown> {
@@ -44,6 +53,8 @@ export interface DeviceServices extends Record<string, unknown> {
   profiles: ProfileExchange
   pairing: Pairing
   dialer: DeviceDialer
+  links: LinkManager
+  tunnels: Tunnels
   mdns?: PeerDiscovery & Startable
 }
 
@@ -82,7 +93,9 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     }),
     profiles: profileExchange({ book, own, account }),
     pairing: pairing({ account, book, onJoined: async () => { await changed() }, onAccepted: async () => {} }),
-    dialer: deviceDialer({ bootstrap: init.bootstrap ?? [] })
+    dialer: deviceDialer({ bootstrap: init.bootstrap ?? [] }),
+    links: linkManager({ isMember: (id) => book.relation(id) === 'member', interfaceKinds: init.interfaceKinds }),
+    tunnels: tunnels({ isMember: (id) => book.relation(id) === 'member', authorize: init.authorizeChannel, graceMs: init.tunnelGraceMs })
   }
   if (init.mdns !== false) {
     services.mdns = mdns({ serviceTag: MDNS_SERVICE_TAG, interval: MDNS_INTERVAL_MS })

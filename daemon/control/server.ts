@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
 import { chmod, unlink } from 'node:fs/promises'
 import { logger } from '@libp2p/logger'
 import { ControlError } from '../errors.ts'
@@ -26,12 +27,16 @@ export type JsonHandler = (req: ControlRequest) => unknown
 /** A long-lived response (the event stream): write to `res` until the client goes away. */
 export type StreamHandler = (req: ControlRequest, res: ServerResponse) => void
 
+/** An HTTP upgrade: the socket becomes a raw byte stream (e.g. a channel for `companion connect`). */
+export type UpgradeHandler = (req: ControlRequest, socket: Duplex, head: Buffer) => Promise<void>
+
 export interface Route {
   method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'
   /** Path with `:name` segments, e.g. `/v1/devices/:id`. */
   path: string
   json?: JsonHandler
   stream?: StreamHandler
+  upgrade?: UpgradeHandler
 }
 
 interface CompiledRoute extends Route {
@@ -96,6 +101,7 @@ export class ControlServer {
   constructor (routes: Route[]) {
     this.routes = routes.map(compile)
     this.server = createServer((req, res) => { void this.dispatch(req, res) })
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => { void this.upgrade(req, socket, head) })
     this.server.headersTimeout = 10_000
     this.server.requestTimeout = 30_000
   }
@@ -123,7 +129,7 @@ export class ControlServer {
   }
 
   async close (): Promise<void> {
-    for (const res of this.streams) res.end()
+    for (const res of this.streams) res.end?.()
     this.streams.clear()
     this.server.closeAllConnections()
     await new Promise<void>(resolve => { this.server.close(() => { resolve() }) })
@@ -149,6 +155,21 @@ export class ControlServer {
     }
     if (pathMatched) throw new ControlError(405, 'method_not_allowed', `${method} is not allowed on ${path}`)
     throw new ControlError(404, 'not_found', `no such endpoint: ${path}`)
+  }
+
+  private async upgrade (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    try {
+      const url = new URL(req.url ?? '/', 'http://daemon')
+      const { route, params } = this.match(req.method ?? 'GET', url.pathname)
+      if (route.upgrade == null) throw new ControlError(400, 'no_upgrade', `${url.pathname} does not upgrade`)
+      this.streams.add(socket as unknown as ServerResponse)
+      socket.on('close', () => this.streams.delete(socket as unknown as ServerResponse))
+      await route.upgrade({ params, query: url.searchParams, body: undefined }, socket, head)
+    } catch (err) {
+      const e = err instanceof ControlError ? err : new ControlError(err instanceof Error && err.name.startsWith('Invalid') ? 400 : 409, 'refused', (err as Error).message)
+      const body = JSON.stringify({ error: { code: e.code, message: e.message } })
+      socket.end(`HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+    }
   }
 
   private async dispatch (req: IncomingMessage, res: ServerResponse): Promise<void> {

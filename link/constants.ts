@@ -1,0 +1,50 @@
+/** Link layer: protocol ids, frame types and limits. All documented in docs/PROTOCOL.md. */
+
+/** The user tunnel: one stream per device pair, every channel multiplexed on it. */
+export const TUNNEL_PROTOCOL = '/companion/tunnel/1.0.0'
+/** Keepalive probes on every link (connection). */
+export const PROBE_PROTOCOL = '/companion/probe/1.0.0'
+
+export const PROBE_INTERVAL_MS = 200
+/** A link with no answer to its probes for this long is dead (well within the 1 s target). */
+export const LINK_DEAD_MS = 800
+
+/** Per-channel flow-control window: what a sender may have unread at the receiver. */
+export const CHANNEL_WINDOW = 256 * 1024
+/** Unacknowledged bytes of the whole tunnel: bounds queueing ahead of interactive frames. */
+export const MAX_INFLIGHT = 512 * 1024
+/** Largest payload of one DATA frame; small enough that an interactive frame never waits long. */
+export const MAX_DATA_PAYLOAD = 16 * 1024
+/** Largest frame on the wire (a DATA frame plus its header, or an OPEN with a long name). */
+export const MAX_FRAME = MAX_DATA_PAYLOAD + 64
+/** The receiver acknowledges after this many bytes, or this long after the first unacknowledged frame. */
+export const ACK_BYTES = 64 * 1024
+export const ACK_DELAY_MS = 5
+/** Without any link for this long, channels fail. */
+export const TUNNEL_GRACE_MS = 30_000
+/** An open that is not answered in this long fails. */
+export const OPEN_TIMEOUT_MS = 10_000
+export const MAX_CHANNEL_NAME_BYTES = 128
+export const MAX_CHANNELS = 1024
+
+export const FrameType = {
+  DATA: 1,
+  OPEN: 2,
+  OPEN_OK: 3,
+  OPEN_FAIL: 4,
+  CLOSE: 5,
+  RESET: 6,
+  WINDOW: 7,
+  ACK: 8,
+  RESUME: 9,
+  RESUME_OK: 10
+} as const
+export type FrameType = typeof FrameType[keyof typeof FrameType]
+
+/** Scheduling classes: control frames first, then interactive channels, then bulk. */
+export const Priority = {
+  CONTROL: 0,
+  INTERACTIVE: 1,
+  BULK: 2
+} as const
+export type Priority = typeof Priority[keyof typeof Priority]

@@ -1,0 +1,125 @@
+import { FrameType, MAX_CHANNEL_NAME_BYTES, MAX_FRAME } from './constants.ts'
+import { TunnelProtocolError } from './errors.ts'
+
+/**
+ * Tunnel frames. On the wire each is `u32 length | u8 type | fields…` (big-endian).
+ * Sequenced frames (all but ACK and RESUME*) carry `u64 seq`, the tunnel session's count.
+ *
+ *   DATA       type | seq | u32 channel | payload
+ *   OPEN       type | seq | u32 channel | u8 priority | name (UTF-8)
+ *   OPEN_OK    type | seq | u32 channel
+ *   OPEN_FAIL  type | seq | u32 channel | reason (UTF-8)
+ *   CLOSE      type | seq | u32 channel                 (the sender will write no more)
+ *   RESET      type | seq | u32 channel | reason (UTF-8) (the channel is dead both ways)
+ *   WINDOW     type | seq | u32 channel | u32 credit     (the receiver read this many more bytes)
+ *   ACK        type | u64 received                      (every sequenced frame up to here arrived)
+ *   RESUME     type | 16-byte session id | u64 received (first frame of a new tunnel stream)
+ *   RESUME_OK  type | u64 received | u8 fresh           (fresh = 1: a new session, nothing to resume)
+ */
+export type Frame =
+  | { type: typeof FrameType.DATA, seq: number, channel: number, payload: Uint8Array }
+  | { type: typeof FrameType.OPEN, seq: number, channel: number, priority: number, name: string }
+  | { type: typeof FrameType.OPEN_OK, seq: number, channel: number }
+  | { type: typeof FrameType.OPEN_FAIL, seq: number, channel: number, reason: string }
+  | { type: typeof FrameType.CLOSE, seq: number, channel: number }
+  | { type: typeof FrameType.RESET, seq: number, channel: number, reason: string }
+  | { type: typeof FrameType.WINDOW, seq: number, channel: number, credit: number }
+  | { type: typeof FrameType.ACK, received: number }
+  | { type: typeof FrameType.RESUME, session: Uint8Array, received: number }
+  | { type: typeof FrameType.RESUME_OK, received: number, fresh: boolean }
+
+/** A sequenced frame before its number is given (numbers are given when it is sent). */
+export type Sequenced = Extract<Frame, { seq: number }>
+export type Unsequenced<F = Sequenced> = F extends Sequenced ? Omit<F, 'seq'> : never
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder('utf-8', { fatal: true })
+
+export function isSequenced (frame: Frame): frame is Sequenced {
+  return 'seq' in frame
+}
+
+function textOf (frame: Frame): Uint8Array {
+  if (frame.type === FrameType.OPEN) return encoder.encode(frame.name)
+  if (frame.type === FrameType.OPEN_FAIL || frame.type === FrameType.RESET) return encoder.encode(frame.reason.slice(0, 200))
+  return new Uint8Array(0)
+}
+
+export function encodeFrame (frame: Frame): Uint8Array {
+  const text = textOf(frame)
+  let body: number
+  switch (frame.type) {
+    case FrameType.DATA: body = 1 + 8 + 4 + frame.payload.byteLength; break
+    case FrameType.OPEN: body = 1 + 8 + 4 + 1 + text.byteLength; break
+    case FrameType.OPEN_FAIL: case FrameType.RESET: body = 1 + 8 + 4 + text.byteLength; break
+    case FrameType.OPEN_OK: case FrameType.CLOSE: body = 1 + 8 + 4; break
+    case FrameType.WINDOW: body = 1 + 8 + 4 + 4; break
+    case FrameType.ACK: body = 1 + 8; break
+    case FrameType.RESUME: body = 1 + 16 + 8; break
+    case FrameType.RESUME_OK: body = 1 + 8 + 1; break
+  }
+  const out = new Uint8Array(4 + body)
+  const view = new DataView(out.buffer)
+  view.setUint32(0, body)
+  view.setUint8(4, frame.type)
+  let at = 5
+  if (isSequenced(frame)) {
+    view.setBigUint64(at, BigInt(frame.seq))
+    view.setUint32(at + 8, frame.channel)
+    at += 12
+  }
+  switch (frame.type) {
+    case FrameType.DATA: out.set(frame.payload, at); break
+    case FrameType.OPEN: view.setUint8(at, frame.priority); out.set(text, at + 1); break
+    case FrameType.OPEN_FAIL: case FrameType.RESET: out.set(text, at); break
+    case FrameType.WINDOW: view.setUint32(at, frame.credit); break
+    case FrameType.ACK: view.setBigUint64(at, BigInt(frame.received)); break
+    case FrameType.RESUME: out.set(frame.session, at); view.setBigUint64(at + 16, BigInt(frame.received)); break
+    case FrameType.RESUME_OK: view.setBigUint64(at, BigInt(frame.received)); view.setUint8(at + 8, frame.fresh ? 1 : 0); break
+    default: break
+  }
+  return out
+}
+
+const SEQUENCED_MIN: Partial<Record<number, number>> = {
+  [FrameType.DATA]: 12, [FrameType.OPEN]: 13, [FrameType.OPEN_OK]: 12, [FrameType.OPEN_FAIL]: 12,
+  [FrameType.CLOSE]: 12, [FrameType.RESET]: 12, [FrameType.WINDOW]: 16
+}
+
+/** Decode one frame body (after its length). Throws TunnelProtocolError on anything malformed. */
+export function decodeFrame (body: Uint8Array): Frame {
+  if (body.byteLength < 1 || body.byteLength > MAX_FRAME) throw new TunnelProtocolError(`frame of ${body.byteLength} bytes`)
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength)
+  const type = view.getUint8(0)
+  const rest = body.byteLength - 1
+  const min = SEQUENCED_MIN[type]
+  if (min != null) {
+    if (rest < min) throw new TunnelProtocolError(`short frame of type ${type}`)
+    const seq = Number(view.getBigUint64(1))
+    const channel = view.getUint32(9)
+    const tail = body.subarray(13)
+    const text = (): string => {
+      try {
+        return decoder.decode(tail.subarray(type === FrameType.OPEN ? 1 : 0))
+      } catch {
+        throw new TunnelProtocolError('text that is not UTF-8')
+      }
+    }
+    switch (type) {
+      case FrameType.DATA: return { type, seq, channel, payload: tail }
+      case FrameType.OPEN: {
+        if (tail.byteLength - 1 > MAX_CHANNEL_NAME_BYTES) throw new TunnelProtocolError('channel name too long')
+        return { type, seq, channel, priority: view.getUint8(13), name: text() }
+      }
+      case FrameType.OPEN_OK: return { type, seq, channel }
+      case FrameType.OPEN_FAIL: return { type, seq, channel, reason: text() }
+      case FrameType.CLOSE: return { type, seq, channel }
+      case FrameType.RESET: return { type, seq, channel, reason: text() }
+      case FrameType.WINDOW: return { type, seq, channel, credit: view.getUint32(13) }
+    }
+  }
+  if (type === FrameType.ACK && rest === 8) return { type, received: Number(view.getBigUint64(1)) }
+  if (type === FrameType.RESUME && rest === 24) return { type, session: body.slice(1, 17), received: Number(view.getBigUint64(17)) }
+  if (type === FrameType.RESUME_OK && rest === 9) return { type, received: Number(view.getBigUint64(1)), fresh: view.getUint8(9) === 1 }
+  throw new TunnelProtocolError(`unknown or malformed frame of type ${type}`)
+}

@@ -1,0 +1,232 @@
+import { TypedEventEmitter } from 'main-event'
+import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerStore, Startable, TypedEventTarget } from '@libp2p/interface'
+import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { PROBE_PROTOCOL } from './constants.ts'
+import { PREDETERMINED_RANK, classifyInterface, interfaceForAddress, type LinkKind } from './interface-class.ts'
+import { answerProbes, runProbes } from './probe.ts'
+import { chooseActive, linkScore, type LinkFacts } from './rank.ts'
+
+/** How often standby links are checked for and dialled. */
+const MAINTAIN_MS = 1_000
+/** Failures older than this no longer count against a path. */
+const FAILURE_MEMORY_MS = 5 * 60_000
+
+export interface LinkInfo {
+  device: string
+  id: string
+  kind: LinkKind
+  local: string | null
+  remote: string
+  state: 'active' | 'standby' | 'probing'
+  rank: number
+  rttMs: number | null
+  active: boolean
+}
+
+export interface LinkManagerComponents {
+  peerId: PeerId
+  peerStore: PeerStore
+  connectionManager: ConnectionManager
+  registrar: Registrar
+  events: TypedEventTarget<Libp2pEvents>
+  logger: ComponentLogger
+}
+
+export interface LinkManagerInit {
+  /** Links are kept and ranked to devices of the account only. */
+  isMember(device: string): boolean
+  /** Interface class overrides by interface name, e.g. { eth1: 'wifi' }. */
+  interfaceKinds?: Record<string, LinkKind>
+}
+
+export interface LinkManagerEvents {
+  /** The link that should carry the tunnel to `device` changed (or is gone). */
+  'link:active': CustomEvent<{ device: string, connection?: Connection }>
+}
+
+export interface LinkManager extends TypedEventEmitter<LinkManagerEvents> {
+  /** The connection the tunnel to `device` should ride. */
+  active(device: string): Connection | undefined
+  links(device?: string): LinkInfo[]
+}
+
+interface Link extends LinkFacts {
+  conn: Connection
+  device: string
+  iface?: string
+  answered: boolean
+}
+
+function ipOf (ma: Multiaddr): string | undefined {
+  const first = ma.getComponents()[0]
+  return first?.code === 4 || first?.code === 41 ? first.value : undefined
+}
+
+/**
+ * Every usable way to each member device: one connection per local interface (Ethernet,
+ * Wi-Fi, USB…), kept up as standby, probed, and ranked. Only the device with the lower id
+ * dials the extra links, so a pair never races to make the same link twice.
+ */
+class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements LinkManager, Startable {
+  private readonly components: LinkManagerComponents
+  private readonly init: LinkManagerInit
+  private readonly log: Logger
+  private readonly linksById = new Map<string, Link>()
+  private readonly activeByDevice = new Map<string, string>()
+  private readonly failures = new Map<string, number[]>()
+  private readonly dialing = new Set<string>()
+  private timer?: ReturnType<typeof setInterval>
+
+  constructor (components: LinkManagerComponents, init: LinkManagerInit) {
+    super()
+    this.components = components
+    this.init = init
+    this.log = components.logger.forComponent('companion:links')
+    this.onOpen = this.onOpen.bind(this)
+    this.onClose = this.onClose.bind(this)
+  }
+
+  readonly [Symbol.toStringTag] = 'companion/link-manager'
+
+  async start (): Promise<void> {
+    await this.components.registrar.handle(PROBE_PROTOCOL, (stream) => { void answerProbes(stream) }, { maxInboundStreams: 2, maxOutboundStreams: 2, runOnLimitedConnection: true })
+    this.components.events.addEventListener('connection:open', this.onOpen)
+    this.components.events.addEventListener('connection:close', this.onClose)
+    this.timer = setInterval(() => { this.maintain() }, MAINTAIN_MS)
+    this.timer.unref()
+  }
+
+  async stop (): Promise<void> {
+    if (this.timer != null) clearInterval(this.timer)
+    this.components.events.removeEventListener('connection:open', this.onOpen)
+    this.components.events.removeEventListener('connection:close', this.onClose)
+    await this.components.registrar.unhandle(PROBE_PROTOCOL)
+  }
+
+  active (device: string): Connection | undefined {
+    const id = this.activeByDevice.get(device)
+    return id == null ? undefined : this.linksById.get(id)?.conn
+  }
+
+  links (device?: string): LinkInfo[] {
+    return [...this.linksById.values()]
+      .filter(l => device == null || l.device === device)
+      .map(l => {
+        const active = this.activeByDevice.get(l.device) === l.id
+        return {
+          device: l.device,
+          id: l.id,
+          kind: l.kind,
+          local: l.iface ?? null,
+          remote: l.conn.remoteAddr.toString(),
+          state: active ? 'active' as const : l.answered ? 'standby' as const : 'probing' as const,
+          rank: Math.round(linkScore(l)),
+          rttMs: l.rttMs ?? null,
+          active
+        }
+      })
+  }
+
+  private kindOf (conn: Connection, iface: string | undefined): LinkKind {
+    if (!conn.direct || conn.limits != null) return 'relayed'
+    if (iface == null) return 'unknown'
+    return this.init.interfaceKinds?.[iface] ?? classifyInterface(iface)
+  }
+
+  private pathKey (device: string, iface: string | undefined): string {
+    return `${device}/${iface ?? '?'}`
+  }
+
+  private recentFailures (key: string): number {
+    const now = Date.now()
+    const recent = (this.failures.get(key) ?? []).filter(t => now - t < FAILURE_MEMORY_MS)
+    this.failures.set(key, recent)
+    return recent.length
+  }
+
+  private onOpen (evt: CustomEvent<Connection>): void {
+    const conn = evt.detail
+    const device = conn.remotePeer.toString()
+    const ip = ipOf(conn.remoteAddr)
+    const iface = ip == null ? undefined : interfaceForAddress(ip)
+    const link: Link = {
+      id: conn.id, conn, device, iface, kind: this.kindOf(conn, iface), loss: 0, answered: false,
+      failures: this.recentFailures(this.pathKey(device, iface)), upSince: Date.now()
+    }
+    this.linksById.set(conn.id, link)
+    void runProbes(conn, PROBE_PROTOCOL, {
+      rtt: (ms) => {
+        if (!link.answered) {
+          link.answered = true
+          link.upSince = Date.now()
+        }
+        link.rttMs = ms
+        link.loss = link.loss * 0.9
+        this.rerank(device)
+      },
+      lost: () => { link.loss = link.loss * 0.9 + 0.1 },
+      dead: () => {
+        this.log('link %s to %s (%s) is dead', conn.id, device, link.iface ?? '?')
+        this.failures.get(this.pathKey(device, iface))?.push(Date.now()) ?? this.failures.set(this.pathKey(device, iface), [Date.now()])
+        conn.abort(new Error('link dead: probes unanswered'))
+      }
+    }, this.log)
+  }
+
+  private onClose (evt: CustomEvent<Connection>): void {
+    const link = this.linksById.get(evt.detail.id)
+    if (link == null) return
+    this.linksById.delete(link.id)
+    this.rerank(link.device)
+  }
+
+  /** Pick the active link of a device again; tell the tunnel when it changes. */
+  private rerank (device: string): void {
+    if (!this.init.isMember(device)) return
+    const candidates = [...this.linksById.values()].filter(l => l.device === device && l.conn.status === 'open' && l.answered)
+    const current = this.activeByDevice.get(device)
+    const stillThere = current != null && candidates.some(l => l.id === current) ? current : undefined
+    const next = chooseActive(candidates, stillThere, Date.now())
+    if (next === current) return
+    if (next == null) this.activeByDevice.delete(device)
+    else this.activeByDevice.set(device, next)
+    const conn = next == null ? undefined : this.linksById.get(next)?.conn
+    this.log('active link to %s: %s', device, next == null ? 'none' : `${this.linksById.get(next)?.iface ?? '?'} (${next})`)
+    this.safeDispatchEvent('link:active', { detail: { device, connection: conn } })
+  }
+
+  /** Dial a standby link on every local interface that can reach a member device and has none. */
+  private maintain (): void {
+    const self = this.components.peerId.toString()
+    const devices = new Set([...this.linksById.values()].map(l => l.device))
+    for (const device of devices) {
+      this.rerank(device)
+      if (!(self < device) || !this.init.isMember(device)) continue
+      const links = [...this.linksById.values()].filter(l => l.device === device)
+      const linked = new Set(links.map(l => l.iface))
+      const peerId = links[0]?.conn.remotePeer
+      if (peerId == null) continue
+      void this.components.peerStore.get(peerId)
+        .then(peer => {
+          for (const { multiaddr } of peer.addresses) {
+            const ip = ipOf(multiaddr)
+            const iface = ip == null ? undefined : interfaceForAddress(ip)
+            const key = this.pathKey(device, iface)
+            if (iface == null || linked.has(iface) || this.dialing.has(key)) continue
+            linked.add(iface)
+            this.dialing.add(key)
+            this.components.connectionManager.openConnection(multiaddr, { force: true, signal: AbortSignal.timeout(3_000) })
+              .catch(() => {})
+              .finally(() => { this.dialing.delete(key) })
+          }
+        }, () => {})
+    }
+  }
+}
+
+export function linkManager (init: LinkManagerInit): (components: LinkManagerComponents) => LinkManager {
+  return (components) => new DefaultLinkManager(components, init)
+}
+
+export { PREDETERMINED_RANK }

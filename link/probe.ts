@@ -1,0 +1,89 @@
+import type { Connection, Logger, Stream } from '@libp2p/interface'
+import { LINK_DEAD_MS, PROBE_INTERVAL_MS } from './constants.ts'
+
+/**
+ * Keepalive probes on one link: `/companion/probe/1.0.0` streams carry 12-byte frames,
+ * `u8 kind (1 ping, 2 pong) | u8 0 | u16 0 | u64 sender time (ms)`. Each side opens its own
+ * stream, pings every 200 ms and answers the other's pings. A link whose pings go unanswered
+ * for 800 ms is dead: the connection is aborted at once, not left to TCP's timeouts.
+ */
+export const PROBE_FRAME = 12
+
+export interface ProbeObserver {
+  rtt(ms: number): void
+  lost(): void
+  dead(): void
+}
+
+function frame (kind: 1 | 2, time: bigint): Uint8Array {
+  const out = new Uint8Array(PROBE_FRAME)
+  const view = new DataView(out.buffer)
+  view.setUint8(0, kind)
+  view.setBigUint64(4, time)
+  return out
+}
+
+/** The probe frames arriving on a stream, as (kind, time). */
+async function * probeFrames (stream: Stream): AsyncGenerator<{ kind: number, time: bigint }> {
+  let pending = new Uint8Array(0)
+  for await (const chunk of stream) {
+    const data = new Uint8Array(pending.byteLength + chunk.byteLength)
+    data.set(pending)
+    data.set(chunk.subarray(), pending.byteLength)
+    let at = 0
+    for (; at + PROBE_FRAME <= data.byteLength; at += PROBE_FRAME) {
+      const view = new DataView(data.buffer, data.byteOffset + at, PROBE_FRAME)
+      yield { kind: view.getUint8(0), time: view.getBigUint64(4) }
+    }
+    pending = data.slice(at)
+  }
+}
+
+/** Answer the other side's pings on a stream it opened. */
+export async function answerProbes (stream: Stream): Promise<void> {
+  try {
+    for await (const { kind, time } of probeFrames(stream)) {
+      if (kind !== 1) throw new Error('not a ping')
+      stream.send(frame(2, time))
+    }
+  } catch {
+    stream.abort(new Error('bad probe'))
+  }
+}
+
+/** Ping over `connection` until it closes; report round trips, losses and death. */
+export async function runProbes (connection: Connection, protocol: string, observer: ProbeObserver, log: Logger): Promise<void> {
+  let stream: Stream
+  try {
+    stream = await connection.newStream(protocol, { signal: AbortSignal.timeout(LINK_DEAD_MS * 2) })
+  } catch (err) {
+    log('could not open probes on %s - %s', connection.id, (err as Error).message)
+    if (connection.status === 'open') observer.dead()
+    return
+  }
+  let lastAnswer = Date.now()
+  let outstanding = 0
+  const timer = setInterval(() => {
+    if (connection.status !== 'open') {
+      clearInterval(timer)
+      return
+    }
+    if (Date.now() - lastAnswer > LINK_DEAD_MS) {
+      clearInterval(timer)
+      observer.dead()
+      return
+    }
+    if (outstanding > 0) observer.lost()
+    outstanding++
+    stream.send(frame(1, BigInt(Date.now())))
+  }, PROBE_INTERVAL_MS)
+  try {
+    for await (const { kind, time } of probeFrames(stream)) {
+      if (kind !== 2) continue
+      lastAnswer = Date.now()
+      outstanding = 0
+      observer.rtt(Date.now() - Number(time))
+    }
+  } catch {}
+  clearInterval(timer)
+}

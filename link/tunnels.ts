@@ -1,0 +1,221 @@
+import { randomBytes } from 'node:crypto'
+import type { ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
+import type { Registrar } from '@libp2p/interface-internal'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { equals as bytesEqual } from 'uint8arrays/equals'
+import { FrameType, Priority, TUNNEL_PROTOCOL } from './constants.ts'
+import type { Channel } from './channel.ts'
+import { ChannelError, TunnelProtocolError } from './errors.ts'
+import { decodeFrame, encodeFrame, type Frame } from './frames.ts'
+import type { LinkManager } from './link-manager.ts'
+import { TunnelSession } from './session.ts'
+
+/** How long the tunnel handshake may take on a new link. */
+const HANDSHAKE_TIMEOUT_MS = 5_000
+
+export type ChannelHandler = (channel: Channel) => void
+
+export interface TunnelsComponents {
+  peerId: PeerId
+  registrar: Registrar
+  logger: ComponentLogger
+  /** The link manager service (registered before this one). */
+  links: LinkManager
+}
+
+export interface TunnelsInit {
+  /** Only devices of the account may have a tunnel. */
+  isMember(device: string): boolean
+  /** May `device` open channel `name` here? Throw with the reason to refuse. */
+  authorize(device: string, name: string): void
+  /** @default TUNNEL_GRACE_MS */
+  graceMs?: number
+}
+
+/** The user tunnel: the services' one way to talk to another device of the account. */
+export interface Tunnels {
+  /** Serve a channel name (`tcp:*` serves every name starting with `tcp:`). */
+  handle(name: string, handler: ChannelHandler): void
+  unhandle(name: string): void
+  open(device: string, name: string, priority?: Priority): Promise<Channel>
+  /** The connection the tunnel to a device rides now, if any. */
+  carrier(device: string): string | undefined
+}
+
+/** Read one frame from a stream's iterator; returns it and whatever came after it. */
+async function firstFrame (source: AsyncIterator<Uint8Array | Uint8ArrayList>, signal: AbortSignal): Promise<{ frame: Frame, rest: Uint8Array }> {
+  const buffer = new Uint8ArrayList()
+  while (true) {
+    if (buffer.byteLength >= 4) {
+      const length = buffer.getUint32(0)
+      if (length > 64) throw new TunnelProtocolError('handshake frame too long')
+      if (buffer.byteLength >= 4 + length) return { frame: decodeFrame(buffer.subarray(4, 4 + length)), rest: buffer.subarray(4 + length) }
+    }
+    signal.throwIfAborted()
+    const next = await source.next()
+    if (next.done === true) throw new TunnelProtocolError('the stream ended during the handshake')
+    buffer.append(next.value.subarray())
+  }
+}
+
+class DefaultTunnels implements Tunnels, Startable {
+  private readonly components: TunnelsComponents
+  private readonly init: TunnelsInit
+  private readonly log: Logger
+  private readonly sessions = new Map<string, TunnelSession>()
+  private readonly carriers = new Map<string, string>()
+  private readonly handlers = new Map<string, ChannelHandler>()
+  private readonly relinking = new Map<string, Promise<void>>()
+
+  constructor (components: TunnelsComponents, init: TunnelsInit) {
+    this.components = components
+    this.init = init
+    this.log = components.logger.forComponent('companion:tunnel')
+    this.onActive = this.onActive.bind(this)
+  }
+
+  readonly [Symbol.toStringTag] = 'companion/tunnels'
+
+  async start (): Promise<void> {
+    await this.components.registrar.handle(TUNNEL_PROTOCOL, (stream, connection) => { void this.accept(stream, connection) }, { maxInboundStreams: 4, maxOutboundStreams: 4, runOnLimitedConnection: true })
+    this.components.links.addEventListener('link:active', this.onActive)
+  }
+
+  async stop (): Promise<void> {
+    this.components.links.removeEventListener('link:active', this.onActive)
+    for (const session of this.sessions.values()) session.close('this device is shutting down')
+    this.sessions.clear()
+    await this.components.registrar.unhandle(TUNNEL_PROTOCOL)
+  }
+
+  handle (name: string, handler: ChannelHandler): void {
+    this.handlers.set(name, handler)
+  }
+
+  unhandle (name: string): void {
+    this.handlers.delete(name)
+  }
+
+  carrier (device: string): string | undefined {
+    return this.sessions.get(device)?.attached === true ? this.carriers.get(device) : undefined
+  }
+
+  async open (device: string, name: string, priority: Priority = Priority.INTERACTIVE): Promise<Channel> {
+    if (!this.init.isMember(device)) throw new ChannelError('that device is not a member of this account')
+    const session = this.session(device)
+    if (this.initiates(device)) void this.relink(device)
+    return await session.open(name, priority)
+  }
+
+  private initiates (device: string): boolean {
+    return this.components.peerId.toString() < device
+  }
+
+  private session (device: string, id?: Uint8Array): TunnelSession {
+    let session = this.sessions.get(device)
+    if (session == null) {
+      session = new TunnelSession({
+        peer: device,
+        initiator: this.initiates(device),
+        id: id ?? randomBytes(16),
+        graceMs: this.init.graceMs,
+        log: this.log,
+        onOpen: (name) => this.handlerFor(device, name)
+      })
+      this.sessions.set(device, session)
+    }
+    return session
+  }
+
+  private handlerFor (device: string, name: string): ChannelHandler {
+    this.init.authorize(device, name)
+    const exact = this.handlers.get(name)
+    if (exact != null) return exact
+    const prefix = [...this.handlers.entries()].find(([key]) => key.endsWith('*') && name.startsWith(key.slice(0, -1)))
+    if (prefix != null) return prefix[1]
+    throw new ChannelError(`no service for channel "${name}" on that device`)
+  }
+
+  private onActive (evt: CustomEvent<{ device: string }>): void {
+    if (this.initiates(evt.detail.device)) void this.relink(evt.detail.device)
+  }
+
+  /** Initiator: put the tunnel on the active link (one relink at a time per device). */
+  private async relink (device: string): Promise<void> {
+    const running = this.relinking.get(device)
+    if (running != null) return await running
+    const work = this.doRelink(device).finally(() => { this.relinking.delete(device) })
+    this.relinking.set(device, work)
+    await work
+  }
+
+  private async doRelink (device: string): Promise<void> {
+    const conn = this.components.links.active(device)
+    if (conn == null || !this.init.isMember(device)) return
+    let session = this.session(device)
+    if (session.attached && this.carriers.get(device) === conn.id) return
+    const signal = AbortSignal.timeout(HANDSHAKE_TIMEOUT_MS)
+    let stream: Stream | undefined
+    try {
+      stream = await conn.newStream(TUNNEL_PROTOCOL, { signal, runOnLimitedConnection: true })
+      const source = stream[Symbol.asyncIterator]()
+      stream.send(encodeFrame({ type: FrameType.RESUME, session: session.id, received: session.received }))
+      const { frame, rest } = await firstFrame(source, signal)
+      if (frame.type !== FrameType.RESUME_OK) throw new TunnelProtocolError('expected RESUME_OK')
+      if (frame.fresh && session.used) {
+        // the other side lost our session (it restarted): its channels are gone, start over
+        session.close('the device restarted; open the channel again')
+        this.sessions.delete(device)
+        session = this.session(device)
+        await stream.close().catch(() => {})
+        this.relinking.delete(device)
+        return await this.relink(device)
+      }
+      this.carriers.set(device, conn.id)
+      session.attach(stream, frame.received, source, rest)
+      this.log('tunnel to %s rides %s', device, conn.id)
+    } catch (err) {
+      this.log('could not put the tunnel to %s on %s - %s', device, conn.id, (err as Error).message)
+      stream?.abort(err as Error)
+    }
+  }
+
+  /** Responder: the other device put the tunnel on a link. */
+  private async accept (stream: Stream, connection: Connection): Promise<void> {
+    const device = connection.remotePeer.toString()
+    const signal = AbortSignal.timeout(HANDSHAKE_TIMEOUT_MS)
+    try {
+      if (!this.init.isMember(device)) throw new ChannelError('not a member of this account')
+      if (this.initiates(device)) throw new TunnelProtocolError('the device with the lower id opens the tunnel')
+      const source = stream[Symbol.asyncIterator]()
+      const { frame, rest } = await firstFrame(source, signal)
+      if (frame.type !== FrameType.RESUME) throw new TunnelProtocolError('expected RESUME')
+      let session = this.sessions.get(device)
+      let fresh = false
+      if (session != null && !bytesEqual(session.id, frame.session)) {
+        if (session.attached || session.used) {
+          session.close('the device restarted; open the channel again')
+          this.sessions.delete(device)
+          session = undefined
+        } else {
+          // opened before the other side ever connected: take its session id, keep what is queued
+          session.adopt(frame.session)
+        }
+      }
+      if (session == null) {
+        session = this.session(device, frame.session)
+        fresh = true
+      }
+      stream.send(encodeFrame({ type: FrameType.RESUME_OK, received: session.received, fresh }))
+      this.carriers.set(device, connection.id)
+      session.attach(stream, frame.received, source, rest)
+    } catch (err) {
+      this.log('refused a tunnel from %s - %s', device, (err as Error).message)
+      stream.abort(err as Error)
+    }
+  }
+}
+
+export function tunnels (init: TunnelsInit): (components: TunnelsComponents) => Tunnels {
+  return (components) => new DefaultTunnels(components, init)
+}
