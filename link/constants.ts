@@ -11,15 +11,17 @@ export const LINK_DEAD_MS = 800
 
 /** Per-channel flow-control window: what a sender may have unread at the receiver. */
 export const CHANNEL_WINDOW = 256 * 1024
-/** Unacknowledged bytes of the whole tunnel: bounds queueing ahead of interactive frames. */
+/** Unacknowledged bytes of the whole tunnel, past which no data frame is sent. */
 export const MAX_INFLIGHT = 512 * 1024
+/** Past this many unacknowledged bytes only control and interactive frames go out: bulk never queues far ahead of them. */
+export const MAX_BULK_INFLIGHT = 128 * 1024
 /** Largest payload of one DATA frame; small enough that an interactive frame never waits long. */
 export const MAX_DATA_PAYLOAD = 16 * 1024
 /** Largest frame on the wire (a DATA frame plus its header, or an OPEN with a long name). */
 export const MAX_FRAME = MAX_DATA_PAYLOAD + 64
 /** The receiver acknowledges after this many bytes, or this long after the first unacknowledged frame. */
-export const ACK_BYTES = 64 * 1024
-export const ACK_DELAY_MS = 5
+export const ACK_BYTES = 16 * 1024
+export const ACK_DELAY_MS = 2
 /** Without any link for this long, channels fail. */
 export const TUNNEL_GRACE_MS = 30_000
 /** An open that is not answered in this long fails. */

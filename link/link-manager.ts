@@ -46,6 +46,8 @@ export interface LinkManagerEvents {
 }
 
 export interface LinkManager extends TypedEventEmitter<LinkManagerEvents> {
+  /** A device may have become a member: start probing its links. */
+  refresh(device: string): void
   /** The connection the tunnel to `device` should ride. */
   active(device: string): Connection | undefined
   links(device?: string): LinkInfo[]
@@ -56,6 +58,7 @@ interface Link extends LinkFacts {
   device: string
   iface?: string
   answered: boolean
+  probing: boolean
 }
 
 function ipOf (ma: Multiaddr): string | undefined {
@@ -151,10 +154,24 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
     const ip = ipOf(conn.remoteAddr)
     const iface = ip == null ? undefined : interfaceForAddress(ip)
     const link: Link = {
-      id: conn.id, conn, device, iface, kind: this.kindOf(conn, iface), loss: 0, answered: false,
+      id: conn.id, conn, device, iface, kind: this.kindOf(conn, iface), loss: 0, answered: false, probing: false,
       failures: this.recentFailures(this.pathKey(device, iface)), upSince: Date.now()
     }
     this.linksById.set(conn.id, link)
+    this.refresh(device)
+  }
+
+  /** A device became a member (or a link to one opened): probe its links. Others are not links. */
+  refresh (device: string): void {
+    if (!this.init.isMember(device)) return
+    for (const link of this.linksById.values()) {
+      if (link.device === device && !link.probing && link.conn.status === 'open') this.probe(link)
+    }
+  }
+
+  private probe (link: Link): void {
+    link.probing = true
+    const { conn, device, iface } = link
     void runProbes(conn, PROBE_PROTOCOL, {
       rtt: (ms) => {
         if (!link.answered) {
@@ -167,8 +184,14 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
       },
       lost: () => { link.loss = link.loss * 0.9 + 0.1 },
       dead: () => {
-        this.log('link %s to %s (%s) is dead', conn.id, device, link.iface ?? '?')
-        this.failures.get(this.pathKey(device, iface))?.push(Date.now()) ?? this.failures.set(this.pathKey(device, iface), [Date.now()])
+        // a link that never answered is not ours to kill (the other side may not probe yet): try again later
+        if (!link.answered) {
+          link.probing = false
+          return
+        }
+        this.log('link %s to %s (%s) is dead', conn.id, device, iface ?? '?')
+        const key = this.pathKey(device, iface)
+        this.failures.set(key, [...(this.failures.get(key) ?? []), Date.now()])
         conn.abort(new Error('link dead: probes unanswered'))
       }
     }, this.log)
@@ -196,13 +219,37 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
     this.safeDispatchEvent('link:active', { detail: { device, connection: conn } })
   }
 
+  /**
+   * Both devices may have dialled the same path (each found the other): keep one connection
+   * per local interface, the active one if it is among them, and close the rest.
+   */
+  private dedupe (device: string): void {
+    const active = this.activeByDevice.get(device)
+    const byIface = new Map<string, Link[]>()
+    for (const link of this.linksById.values()) {
+      if (link.device !== device || link.iface == null || link.conn.status !== 'open') continue
+      byIface.set(link.iface, [...(byIface.get(link.iface) ?? []), link])
+    }
+    for (const group of byIface.values()) {
+      if (group.length < 2) continue
+      const keep = group.find(l => l.id === active) ?? group.find(l => l.answered) ?? group[0]
+      for (const extra of group) {
+        if (extra === keep) continue
+        this.log('closing a duplicate link %s to %s', extra.id, device)
+        void extra.conn.close().catch(() => { extra.conn.abort(new Error('duplicate link')) })
+      }
+    }
+  }
+
   /** Dial a standby link on every local interface that can reach a member device and has none. */
   private maintain (): void {
     const self = this.components.peerId.toString()
     const devices = new Set([...this.linksById.values()].map(l => l.device))
     for (const device of devices) {
+      this.refresh(device)
       this.rerank(device)
       if (!(self < device) || !this.init.isMember(device)) continue
+      this.dedupe(device)
       const links = [...this.linksById.values()].filter(l => l.device === device)
       const linked = new Set(links.map(l => l.iface))
       const peerId = links[0]?.conn.remotePeer

@@ -70,6 +70,7 @@ export async function runProbes (connection: Connection, protocol: string, obser
     }
     if (Date.now() - lastAnswer > LINK_DEAD_MS) {
       clearInterval(timer)
+      stream.abort(new Error('probes unanswered'))
       observer.dead()
       return
     }

@@ -1,6 +1,6 @@
 import type { Logger, Stream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { ACK_BYTES, ACK_DELAY_MS, MAX_CHANNELS, MAX_FRAME, MAX_INFLIGHT, OPEN_TIMEOUT_MS, Priority, FrameType, TUNNEL_GRACE_MS } from './constants.ts'
+import { ACK_BYTES, ACK_DELAY_MS, MAX_BULK_INFLIGHT, MAX_CHANNELS, MAX_FRAME, MAX_INFLIGHT, OPEN_TIMEOUT_MS, Priority, FrameType, TUNNEL_GRACE_MS } from './constants.ts'
 import { Channel, type ChannelHost } from './channel.ts'
 import { ChannelError, TunnelProtocolError } from './errors.ts'
 import { decodeFrame, encodeFrame, type Frame, type Unsequenced } from './frames.ts'
@@ -54,6 +54,8 @@ export class TunnelSession implements ChannelHost {
   private wakeup?: () => void
   private roundRobin = 0
   private closed = false
+  /** Set when the grace period ran out with no link; cleared when a link returns. */
+  private linkLost?: string
 
   constructor (init: SessionInit) {
     this.peer = init.peer
@@ -91,6 +93,7 @@ export class TunnelSession implements ChannelHost {
   /** Open a channel by name; resolves once the other side accepted it. */
   async open (name: string, priority: Priority = Priority.INTERACTIVE): Promise<Channel> {
     if (this.closed) throw new ChannelError('the tunnel is closed')
+    if (this.linkLost != null && this.stream == null) throw new ChannelError(this.linkLost)
     if (this.channels.size >= MAX_CHANNELS) throw new ChannelError(`at most ${MAX_CHANNELS} channels per device`)
     const id = this.nextChannel
     this.nextChannel += 2
@@ -122,6 +125,7 @@ export class TunnelSession implements ChannelHost {
     this.stream = stream
     if (this.graceTimer != null) clearTimeout(this.graceTimer)
     this.graceTimer = undefined
+    this.linkLost = undefined
     this.acknowledged(peerReceived)
     this.resend = [...this.unacked]
     this.ackDue = true
@@ -138,7 +142,9 @@ export class TunnelSession implements ChannelHost {
     if (this.graceTimer != null || this.closed) return
     this.graceTimer = setTimeout(() => {
       this.graceTimer = undefined
-      if (this.stream == null) this.failChannels(`no link to the device for ${Math.round(this.graceMs / 1000)} s`)
+      if (this.stream != null) return
+      this.linkLost = `no link to the device for ${Math.round(this.graceMs / 1000)} s`
+      this.failChannels(this.linkLost)
     }, this.graceMs)
     this.graceTimer.unref()
   }
@@ -209,7 +215,8 @@ export class TunnelSession implements ChannelHost {
     const control = this.control.shift()
     if (control != null) return this.sequence(control)
     if (this.unackedBytes >= MAX_INFLIGHT) return undefined
-    for (const priority of [Priority.CONTROL, Priority.INTERACTIVE, Priority.BULK]) {
+    const classes = this.unackedBytes >= MAX_BULK_INFLIGHT ? [Priority.CONTROL, Priority.INTERACTIVE] : [Priority.CONTROL, Priority.INTERACTIVE, Priority.BULK]
+    for (const priority of classes) {
       const ready = [...this.channels.values()].filter(c => c.priority === priority && c.sendable())
       if (ready.length === 0) continue
       const channel = ready[this.roundRobin++ % ready.length] as Channel

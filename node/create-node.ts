@@ -130,6 +130,8 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     await libp2p.services.profiles.announce()
     void dhtProfiles.publish()
   }
+  // a new member's links are probed and ranked at once, not at the next maintenance round
+  libp2p.services.profiles.addEventListener('device:profile', (evt) => { libp2p.services.links.refresh(evt.detail.peerId.toString()) })
   // a removed device is cut off at once, everywhere it is connected
   libp2p.services.profiles.addEventListener('account:revoked', (evt) => {
     for (const id of evt.detail.devices) {
