@@ -3,11 +3,15 @@
  * merge the rows into bench/results.json. Each measures against a baseline in the same run.
  */
 import { discoveryBenchmarks } from './discovery.ts'
+import { tunnelThroughput } from './tunnel-throughput.ts'
+import { tunnelLan } from './tunnel-lan.ts'
 import { printTable, saveResults, type BenchRow } from './results.ts'
 
 /** Benchmark groups by name; a group may produce several rows. */
 const GROUPS: Record<string, { rows: string[], run: () => Promise<BenchRow[]> }> = {
-  discovery: { rows: ['discovery-seen', 'idle-rss'], run: discoveryBenchmarks }
+  discovery: { rows: ['discovery-seen', 'idle-rss'], run: discoveryBenchmarks },
+  throughput: { rows: ['tunnel-throughput-vs-stream', 'tunnel-throughput-vs-tcp'], run: tunnelThroughput },
+  tunnel: { rows: ['tunnel-interactive-p99', 'tunnel-failover'], run: tunnelLan }
 }
 
 const wanted = process.argv.slice(2)

@@ -6,21 +6,25 @@ export const TUNNEL_PROTOCOL = '/companion/tunnel/1.0.0'
 export const PROBE_PROTOCOL = '/companion/probe/1.0.0'
 
 export const PROBE_INTERVAL_MS = 200
-/** A link with no answer to its probes for this long is dead (well within the 1 s target). */
-export const LINK_DEAD_MS = 800
+/** A link with no answer to its probes for this long (three pings) is dead: within the 1 s target with room for the move. */
+export const LINK_DEAD_MS = 600
 
 /** Per-channel flow-control window: what a sender may have unread at the receiver. */
-export const CHANNEL_WINDOW = 256 * 1024
+export const CHANNEL_WINDOW = 1024 * 1024
 /** Unacknowledged bytes of the whole tunnel, past which no data frame is sent. */
-export const MAX_INFLIGHT = 512 * 1024
-/** Past this many unacknowledged bytes only control and interactive frames go out: bulk never queues far ahead of them. */
+export const MAX_INFLIGHT = 2 * 1024 * 1024
+/**
+ * While an interactive channel is busy (sent or received data within INTERACTIVE_RECENT_MS),
+ * bulk data stops at this many unacknowledged bytes, so it never queues far ahead of it.
+ */
 export const MAX_BULK_INFLIGHT = 128 * 1024
+export const INTERACTIVE_RECENT_MS = 500
 /** Largest payload of one DATA frame; small enough that an interactive frame never waits long. */
 export const MAX_DATA_PAYLOAD = 16 * 1024
 /** Largest frame on the wire (a DATA frame plus its header, or an OPEN with a long name). */
 export const MAX_FRAME = MAX_DATA_PAYLOAD + 64
 /** The receiver acknowledges after this many bytes, or this long after the first unacknowledged frame. */
-export const ACK_BYTES = 16 * 1024
+export const ACK_BYTES = 64 * 1024
 export const ACK_DELAY_MS = 2
 /** Without any link for this long, channels fail. */
 export const TUNNEL_GRACE_MS = 30_000

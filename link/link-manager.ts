@@ -221,7 +221,7 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
 
   /**
    * Both devices may have dialled the same path (each found the other): keep one connection
-   * per local interface, the active one if it is among them, and close the rest.
+   * per local interface, the active one if it is among them, and close the idle rest.
    */
   private dedupe (device: string): void {
     const active = this.activeByDevice.get(device)
@@ -234,7 +234,8 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
       if (group.length < 2) continue
       const keep = group.find(l => l.id === active) ?? group.find(l => l.answered) ?? group[0]
       for (const extra of group) {
-        if (extra === keep) continue
+        // never cut a stream in use (a pairing, a DHT query): try again next round
+        if (extra === keep || extra.conn.streams.some(st => st.protocol !== PROBE_PROTOCOL)) continue
         this.log('closing a duplicate link %s to %s', extra.id, device)
         void extra.conn.close().catch(() => { extra.conn.abort(new Error('duplicate link')) })
       }

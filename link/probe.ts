@@ -5,7 +5,7 @@ import { LINK_DEAD_MS, PROBE_INTERVAL_MS } from './constants.ts'
  * Keepalive probes on one link: `/companion/probe/1.0.0` streams carry 12-byte frames,
  * `u8 kind (1 ping, 2 pong) | u8 0 | u16 0 | u64 sender time (ms)`. Each side opens its own
  * stream, pings every 200 ms and answers the other's pings. A link whose pings go unanswered
- * for 800 ms is dead: the connection is aborted at once, not left to TCP's timeouts.
+ * for 600 ms is dead: the connection is aborted at once, not left to TCP's timeouts.
  */
 export const PROBE_FRAME = 12
 

@@ -1,6 +1,6 @@
 import type { Logger, Stream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { ACK_BYTES, ACK_DELAY_MS, MAX_BULK_INFLIGHT, MAX_CHANNELS, MAX_FRAME, MAX_INFLIGHT, OPEN_TIMEOUT_MS, Priority, FrameType, TUNNEL_GRACE_MS } from './constants.ts'
+import { ACK_BYTES, ACK_DELAY_MS, INTERACTIVE_RECENT_MS, MAX_BULK_INFLIGHT, MAX_CHANNELS, MAX_FRAME, MAX_INFLIGHT, OPEN_TIMEOUT_MS, Priority, FrameType, TUNNEL_GRACE_MS } from './constants.ts'
 import { Channel, type ChannelHost } from './channel.ts'
 import { ChannelError, TunnelProtocolError } from './errors.ts'
 import { decodeFrame, encodeFrame, type Frame, type Unsequenced } from './frames.ts'
@@ -21,6 +21,9 @@ export interface SessionInit {
 }
 
 interface Pending { seq: number, bytes: Uint8Array }
+
+/** Frames are written together up to this many bytes. */
+const SEND_BATCH = 64 * 1024
 
 /**
  * The tunnel session with one device: it outlives the streams (links) it rides on. Every frame
@@ -54,6 +57,8 @@ export class TunnelSession implements ChannelHost {
   private wakeup?: () => void
   private roundRobin = 0
   private closed = false
+  /** When an interactive channel last moved data either way (bulk yields to it for a while). */
+  private interactiveAt = -Infinity
   /** Set when the grace period ran out with no link; cleared when a link returns. */
   private linkLost?: string
 
@@ -215,28 +220,37 @@ export class TunnelSession implements ChannelHost {
     const control = this.control.shift()
     if (control != null) return this.sequence(control)
     if (this.unackedBytes >= MAX_INFLIGHT) return undefined
-    const classes = this.unackedBytes >= MAX_BULK_INFLIGHT ? [Priority.CONTROL, Priority.INTERACTIVE] : [Priority.CONTROL, Priority.INTERACTIVE, Priority.BULK]
+    const interactiveBusy = performance.now() - this.interactiveAt < INTERACTIVE_RECENT_MS
+    const classes = interactiveBusy && this.unackedBytes >= MAX_BULK_INFLIGHT ? [Priority.CONTROL, Priority.INTERACTIVE] : [Priority.CONTROL, Priority.INTERACTIVE, Priority.BULK]
     for (const priority of classes) {
       const ready = [...this.channels.values()].filter(c => c.priority === priority && c.sendable())
       if (ready.length === 0) continue
       const channel = ready[this.roundRobin++ % ready.length] as Channel
       const chunk = channel.take()
       if (chunk === 'close') return this.sequence({ type: FrameType.CLOSE, channel: channel.id })
-      if (chunk != null) return this.sequence({ type: FrameType.DATA, channel: channel.id, payload: chunk })
+      if (chunk != null) {
+        if (priority !== Priority.BULK) this.interactiveAt = performance.now()
+        return this.sequence({ type: FrameType.DATA, channel: channel.id, payload: chunk })
+      }
     }
     return undefined
   }
 
-  /** Write frames to `stream` while it is ours; sleep when there is nothing to send. */
+  /**
+   * Write frames to `stream` while it is ours; sleep when there is nothing to send. Frames
+   * ready together go out in one write of up to SEND_BATCH bytes: each write costs a muxer
+   * frame and an encryption, so 16 KiB frames one by one would cost four times as many.
+   */
   private async pump (stream: Stream): Promise<void> {
     try {
       while (this.stream === stream) {
-        const bytes = this.next()
-        if (bytes == null) {
+        const batch = new Uint8ArrayList()
+        for (let bytes = this.next(); bytes != null; bytes = batch.byteLength < SEND_BATCH ? this.next() : undefined) batch.append(bytes)
+        if (batch.byteLength === 0) {
           await new Promise<void>(resolve => { this.wakeup = resolve })
           continue
         }
-        if (!stream.send(bytes)) await stream.onDrain()
+        if (!stream.send(batch)) await stream.onDrain()
       }
     } catch (err) {
       this.log('tunnel stream to %s failed while writing - %s', this.peer, (err as Error).message)
@@ -295,6 +309,7 @@ export class TunnelSession implements ChannelHost {
     const channel = this.channels.get(frame.channel)
     switch (frame.type) {
       case FrameType.DATA:
+        if (channel != null && channel.priority !== Priority.BULK) this.interactiveAt = performance.now()
         if (channel != null && !channel.deliver(frame.payload)) throw new TunnelProtocolError(`channel ${frame.channel} overran its window`)
         break
       case FrameType.OPEN: this.accept(frame.channel, frame.name, frame.priority); break

@@ -1,7 +1,7 @@
 /**
  * TCP ends for tunnel tests, run inside a host's namespace:
  *   node tcp-tools.ts sink PORT            listen on 127.0.0.1:PORT; per connection, hash what arrives
- *                                          and answer {"bytes","sha256"} when the sender ends
+ *                                          and answer {"bytes","sha256","maxGapMs"} when the sender ends
  *   node tcp-tools.ts source PORT BYTES BPS  send BYTES pseudo-random bytes at BPS bytes/s, end, and
  *                                          print {"sent","sha256","reply"} once the answer came back
  */
@@ -15,8 +15,16 @@ if (mode === 'sink') {
   createServer({ allowHalfOpen: true }, (socket) => {
     const hash = createHash('sha256')
     let bytes = 0
-    socket.on('data', (d: Buffer) => { bytes += d.byteLength; hash.update(d) })
-    socket.on('end', () => { socket.end(JSON.stringify({ bytes, sha256: hash.digest('hex') })) })
+    let last = 0
+    let maxGapMs = 0
+    socket.on('data', (d: Buffer) => {
+      const now = performance.now()
+      if (last > 0) maxGapMs = Math.max(maxGapMs, now - last)
+      last = now
+      bytes += d.byteLength
+      hash.update(d)
+    })
+    socket.on('end', () => { socket.end(JSON.stringify({ bytes, sha256: hash.digest('hex'), maxGapMs: Math.round(maxGapMs) })) })
     socket.on('error', () => {})
   }).listen(port, '127.0.0.1', () => { process.stdout.write('listening\n') })
 } else if (mode === 'source') {

@@ -1,0 +1,62 @@
+/**
+ * Tunnel behaviour between two real daemons on a namespaced LAN with two links:
+ *  - tunnel-interactive-p99: interactive echo p99 under a saturating bulk channel vs idle;
+ *  - tunnel-failover: the longest gap a receiver sees when the active link is cut, vs the
+ *    longest gap of the same stream without a cut.
+ */
+import { fileURLToPath } from 'node:url'
+import { Testbed, CLI, eventually, type Device } from '../test/harness/index.ts'
+import { pair } from '../test/harness/pairing.ts'
+import { startHelper } from '../test/harness/processes.ts'
+import { echoRoundTrips, openChannel, percentile, saturate } from '../test/harness/channels.ts'
+import { row, type BenchRow } from './results.ts'
+
+const TOOLS = fileURLToPath(new URL('../test/harness/tcp-tools.ts', import.meta.url))
+const MiB = 1024 * 1024
+
+async function gapOfStream (bed: Testbed, d1: Device, d2: Device, port: number, cut: boolean): Promise<number> {
+  const sink = startHelper([process.execPath, TOOLS, 'sink', String(port)], d2.init.ns)
+  await sink.line(/listening/)
+  const forward = startHelper([process.execPath, CLI, '--data-dir', d1.dataDir, 'forward', String(port + 1), `device-2:${port}`])
+  await forward.line(/forwarding/)
+  const source = startHelper([process.execPath, TOOLS, 'source', String(port + 1), String(8 * MiB), String(2 * MiB)], d1.init.ns)
+  if (cut) {
+    await new Promise(resolve => setTimeout(resolve, 1_500))
+    bed.lan.setLink(1, 'a', false)
+  }
+  const result = JSON.parse(await source.line(/sha256|error/, 60_000)) as { reply?: { maxGapMs?: number } }
+  forward.kill()
+  sink.kill()
+  if (cut) bed.lan.setLink(1, 'a', true)
+  return result.reply?.maxGapMs ?? NaN
+}
+
+export async function tunnelLan (): Promise<BenchRow[]> {
+  const bed = new Testbed({ devices: 2, links: 2, args: (i) => ['--interface-kind', 'eth1=wifi', ...(i === 2 ? ['--allow-port', '7100', '--allow-port', '7200'] : [])] })
+  try {
+    const [d1, d2] = bed.devices as [Device, Device]
+    for (const d of bed.devices) await d.start()
+    await eventually('found', 10_000, async () => await bed.allSeeEachOther() ? true : undefined)
+    await pair(d2, d1)
+    await eventually('two links', 15_000, async () => (await d1.api.call<Array<{ active: boolean }>>('GET', '/v1/links')).filter(l => l.active).length === 1 ? true : undefined)
+
+    const interactive = await openChannel(d1, 'device-2', 'echo')
+    await echoRoundTrips(interactive, 100)
+    const idle = percentile(await echoRoundTrips(interactive, 500), 0.99)
+    const bulk = saturate(await openChannel(d1, 'device-2', 'echo', 'bulk'))
+    await new Promise(resolve => setTimeout(resolve, 500))
+    const busy = percentile(await echoRoundTrips(interactive, 500), 0.99)
+    bulk.stop()
+    interactive.destroy()
+
+    const steady = await gapOfStream(bed, d1, d2, 7100, false)
+    await eventually('wired active again', 15_000, async () => (await d1.api.call<Array<{ active: boolean, kind: string }>>('GET', '/v1/links')).find(l => l.active)?.kind === 'wired' ? true : undefined)
+    const failover = await gapOfStream(bed, d1, d2, 7200, true)
+    return [
+      row('tunnel-interactive-p99', 'ms', busy, idle, '<= 2x', busy / idle <= 2),
+      row('tunnel-failover', 'ms', failover, steady, '< 1000 ms', failover < 1000)
+    ]
+  } finally {
+    await bed.close()
+  }
+}

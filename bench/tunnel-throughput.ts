@@ -1,0 +1,83 @@
+/**
+ * Channel throughput through the tunnel, beside two baselines in the same run and process:
+ * a raw libp2p stream on the same connection, and a raw TCP socket over loopback.
+ */
+import { createServer, connect } from 'node:net'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { linkManager, type LinkManager } from '../link/link-manager.ts'
+import { tunnels, type Tunnels } from '../link/tunnels.ts'
+import { Priority } from '../link/constants.ts'
+import { row, type BenchRow } from './results.ts'
+
+const TOTAL = 64 * 1024 * 1024
+const BLOCK = new Uint8Array(64 * 1024).fill(7)
+const RAW = '/companion-bench/sink/1.0.0'
+
+type Node = Libp2p<{ identify: unknown, links: LinkManager, tunnels: Tunnels }>
+
+async function node (): Promise<Node> {
+  return await createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: {
+      identify: identify(),
+      links: linkManager({ isMember: () => true }),
+      tunnels: tunnels({ isMember: () => true, authorize: () => {} })
+    }
+  }) as unknown as Node
+}
+
+/** MiB/s of `send` until the receiver counted TOTAL bytes. */
+async function rate (received: () => Promise<void>, send: () => Promise<void>): Promise<number> {
+  const start = performance.now()
+  await Promise.all([received(), send()])
+  return (TOTAL / (1024 * 1024)) / ((performance.now() - start) / 1000)
+}
+
+export async function tunnelThroughput (): Promise<BenchRow[]> {
+  const [a, b] = [await node(), await node()]
+  try {
+    let counted = 0
+    let done: () => void = () => {}
+    const arrived = async (): Promise<void> => { await new Promise<void>(resolve => { done = resolve }) }
+    const count = (n: number): void => { counted += n; if (counted >= TOTAL) { counted = 0; done() } }
+    b.services.tunnels.handle('sink', (channel) => { void (async () => { for await (const chunk of channel) count(chunk.byteLength) })().catch(() => {}) })
+    await b.handle(RAW, (stream) => { stream.addEventListener('message', (evt) => { count(evt.data.byteLength) }) })
+    const conn = await a.dial(b.getMultiaddrs()[0]!)
+    // the tunnel comes up once the link answers probes
+    let channel
+    for (let i = 0; i < 50 && channel == null; i++) {
+      channel = await a.services.tunnels.open(b.peerId.toString(), 'sink', Priority.BULK).catch(async () => { await new Promise(resolve => setTimeout(resolve, 200)) })
+    }
+    if (channel == null) throw new Error('no tunnel')
+    const ch = channel
+    const tunnel = await rate(arrived, async () => { for (let sent = 0; sent < TOTAL; sent += BLOCK.byteLength) await ch.write(BLOCK) })
+    const stream = await conn.newStream(RAW)
+    const raw = await rate(arrived, async () => {
+      for (let sent = 0; sent < TOTAL; sent += BLOCK.byteLength) if (!stream.send(BLOCK)) await stream.onDrain()
+    })
+    const server = createServer(socket => { socket.on('data', (d: Buffer) => { count(d.byteLength) }) })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    const port = (server.address() as { port: number }).port
+    const socket = connect(port, '127.0.0.1')
+    await new Promise(resolve => socket.once('connect', resolve))
+    const plain = await rate(arrived, async () => {
+      for (let sent = 0; sent < TOTAL; sent += BLOCK.byteLength) if (!socket.write(BLOCK)) await new Promise(resolve => socket.once('drain', resolve))
+    })
+    socket.destroy()
+    server.close()
+    return [
+      row('tunnel-throughput-vs-stream', 'MiB/s', tunnel, raw, '>= 0.9x', tunnel / raw >= 0.9),
+      row('tunnel-throughput-vs-tcp', 'MiB/s', tunnel, plain, '>= 0.5x', tunnel / plain >= 0.5)
+    ]
+  } finally {
+    await a.stop()
+    await b.stop()
+  }
+}
