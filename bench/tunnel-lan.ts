@@ -1,6 +1,7 @@
 /**
  * Tunnel behaviour between two real daemons on a namespaced LAN with two links:
- *  - tunnel-interactive-p99: interactive echo p99 under a saturating bulk channel vs idle;
+ *  - tunnel-interactive-p99: interactive echo p99 while a forward (bulk, driven by other
+ *    processes) saturates the tunnel, vs idle;
  *  - tunnel-failover: the longest gap a receiver sees when the active link is cut, vs the
  *    longest gap of the same stream without a cut.
  */
@@ -8,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { Testbed, CLI, eventually, type Device } from '../test/harness/index.ts'
 import { pair } from '../test/harness/pairing.ts'
 import { startHelper } from '../test/harness/processes.ts'
-import { echoRoundTrips, openChannel, percentile, saturate } from '../test/harness/channels.ts'
+import { echoRoundTrips, openChannel, percentile } from '../test/harness/channels.ts'
 import { row, type BenchRow } from './results.ts'
 
 const TOOLS = fileURLToPath(new URL('../test/harness/tcp-tools.ts', import.meta.url))
@@ -32,7 +33,7 @@ async function gapOfStream (bed: Testbed, d1: Device, d2: Device, port: number, 
 }
 
 export async function tunnelLan (): Promise<BenchRow[]> {
-  const bed = new Testbed({ devices: 2, links: 2, args: (i) => ['--interface-kind', 'eth1=wifi', ...(i === 2 ? ['--allow-port', '7100', '--allow-port', '7200'] : [])] })
+  const bed = new Testbed({ devices: 2, links: 2, args: (i) => ['--interface-kind', 'eth1=wifi', ...(i === 2 ? ['--allow-port', '7100', '--allow-port', '7200', '--allow-port', '7300'] : [])] })
   try {
     const [d1, d2] = bed.devices as [Device, Device]
     for (const d of bed.devices) await d.start()
@@ -43,10 +44,15 @@ export async function tunnelLan (): Promise<BenchRow[]> {
     const interactive = await openChannel(d1, 'device-2', 'echo')
     await echoRoundTrips(interactive, 100)
     const idle = percentile(await echoRoundTrips(interactive, 500), 0.99)
-    const bulk = saturate(await openChannel(d1, 'device-2', 'echo', 'bulk'))
+    // the bulk application is another process, as a file transfer would be: a forward at full speed
+    const sink = startHelper([process.execPath, TOOLS, 'sink', '7300'], d2.init.ns)
+    await sink.line(/listening/)
+    const forward = startHelper([process.execPath, CLI, '--data-dir', d1.dataDir, 'forward', '7301', 'device-2:7300'])
+    await forward.line(/forwarding/)
+    const source = startHelper([process.execPath, TOOLS, 'source', '7301', String(4096 * MiB), String(4096 * MiB)], d1.init.ns)
     await new Promise(resolve => setTimeout(resolve, 500))
     const busy = percentile(await echoRoundTrips(interactive, 500), 0.99)
-    bulk.stop()
+    for (const helper of [source, forward, sink]) helper.kill()
     interactive.destroy()
 
     const steady = await gapOfStream(bed, d1, d2, 7100, false)

@@ -17,7 +17,7 @@ export const MAX_INFLIGHT = 2 * 1024 * 1024
  * While an interactive channel is busy (sent or received data within INTERACTIVE_RECENT_MS),
  * bulk data stops at this many unacknowledged bytes, so it never queues far ahead of it.
  */
-export const MAX_BULK_INFLIGHT = 128 * 1024
+export const MAX_BULK_INFLIGHT = 16 * 1024
 export const INTERACTIVE_RECENT_MS = 500
 /** Largest payload of one DATA frame; small enough that an interactive frame never waits long. */
 export const MAX_DATA_PAYLOAD = 16 * 1024
