@@ -151,7 +151,7 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
   private onOpen (evt: CustomEvent<Connection>): void {
     const conn = evt.detail
     const device = conn.remotePeer.toString()
-    const ip = ipOf(conn.remoteAddr)
+    const ip = conn.direct ? ipOf(conn.remoteAddr) : undefined
     const iface = ip == null ? undefined : interfaceForAddress(ip)
     const link: Link = {
       id: conn.id, conn, device, iface, kind: this.kindOf(conn, iface), loss: 0, answered: false, probing: false,
@@ -258,6 +258,8 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
       void this.components.peerStore.get(peerId)
         .then(peer => {
           for (const { multiaddr } of peer.addresses) {
+            // relayed addresses are not a local interface's path; the dialer falls back to them
+            if (multiaddr.getComponents().some(c => c.name === 'p2p-circuit')) continue
             const ip = ipOf(multiaddr)
             const iface = ip == null ? undefined : interfaceForAddress(ip)
             const key = this.pathKey(device, iface)

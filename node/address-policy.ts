@@ -58,3 +58,19 @@ export function dialPolicyGater (init: DialPolicyInit): ConnectionGater {
     denyOutboundEncryptedConnection: revoked
   }
 }
+
+export interface RelayPolicyInit {
+  /** A device of this device's account. */
+  isMember(deviceId: string): boolean
+}
+
+/**
+ * Relaying is for the devices of one account: relayed connections only between two members
+ * of this device's account. Reservations (a slot, no traffic) are granted to any peer, up to
+ * the server's limit: a device asks right after connecting, before anyone knows whose it is.
+ */
+export function relayGater (init: RelayPolicyInit): ConnectionGater {
+  return {
+    denyOutboundRelayedConnection: (source: PeerId, destination: PeerId) => !(init.isMember(source.toString()) && init.isMember(destination.toString()))
+  }
+}

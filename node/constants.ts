@@ -19,7 +19,7 @@ export const MDNS_INTERVAL_MS = 10_000
 export const INTERFACE_POLL_MS = 2_000
 
 /** How often the DHT looks up our own id after start-up, to learn devices beyond mDNS. */
-export const DHT_QUERY_SELF_INTERVAL_MS = 30_000
+export const DHT_QUERY_SELF_INTERVAL_MS = 10_000
 
 /** Redial backoff for known devices that went away: first retry, then doubling up to the max. */
 export const REDIAL_MIN_MS = 500

@@ -10,7 +10,8 @@ import { kadDHT, removePublicAddressesMapper, type KadDHT } from '@libp2p/kad-dh
 import { logger } from '@libp2p/logger'
 import type { PeerDiscovery, PrivateKey, Startable } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { announceable, dialPolicyGater, isLoopback } from './address-policy.ts'
+import { announceable, dialPolicyGater, isLoopback, relayGater } from './address-policy.ts'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { DHT_PROTOCOL, DHT_QUERY_SELF_INTERVAL_MS, MDNS_INTERVAL_MS, MDNS_SERVICE_TAG, NODE_DB_FILE } from './constants.ts'
 import { deviceDialer, type DeviceDialer } from './device-dialer.ts'
 import { NetworkWatcher } from './network-watcher.ts'
@@ -45,6 +46,9 @@ export interface DeviceNodeInit {
   /** How long channels survive without any link. */
   tunnelGraceMs?: number
 }
+
+/** Reservations a device holds for others (its own account's devices, in practice). */
+const RELAY_MAX_RESERVATIONS = 32
 
 export interface DeviceServices extends Record<string, unknown> {
   identify: Identify
@@ -94,6 +98,9 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     profiles: profileExchange({ book, own, account }),
     pairing: pairing({ account, book, onJoined: async () => { await changed() }, onAccepted: async () => {} }),
     dialer: deviceDialer({ bootstrap: init.bootstrap ?? [] }),
+    // every device can relay for the others of its account (a laptop on both Wi-Fi and Ethernet
+    // joins a phone on one to a desktop on the other); the gater keeps strangers out
+    relay: circuitRelayServer({ reservations: { maxReservations: RELAY_MAX_RESERVATIONS, applyDefaultLimit: false } }),
     links: linkManager({ isMember: (id) => book.relation(id) === 'member', interfaceKinds: init.interfaceKinds }),
     tunnels: tunnels({ isMember: (id) => book.relation(id) === 'member', authorize: init.authorizeChannel, graceMs: init.tunnelGraceMs })
   }
@@ -108,13 +115,17 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
       privateKey: init.privateKey,
       datastore,
       addresses: {
-        listen: init.listen,
+        // '/p2p-circuit': take a reservation on the devices that relay for us
+        listen: [...init.listen, '/p2p-circuit'],
         announceFilter: (addrs) => announceable(addrs)
       },
-      transports: [tcp()],
+      transports: [tcp(), circuitRelayTransport({ reservationConcurrency: 2 })],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      connectionGater: dialPolicyGater({ loopbackOnly: () => loopbackOnly, isRevoked: (id) => account.isRevoked(id) }),
+      connectionGater: {
+        ...dialPolicyGater({ loopbackOnly: () => loopbackOnly, isRevoked: (id) => account.isRevoked(id) }),
+        ...relayGater({ isMember: (id) => book.relation(id) === 'member' })
+      },
       services: services as unknown as { [K in keyof DeviceServices]: (components: any) => DeviceServices[K] }
     })
     await book.load(libp2p.peerStore)

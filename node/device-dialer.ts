@@ -1,7 +1,10 @@
-import type { ComponentLogger, Libp2pEvents, Logger, PeerId, PeerInfo, PeerStore, Startable, TypedEventTarget } from '@libp2p/interface'
+import type { ComponentLogger, Libp2pEvents, Logger, PeerId, PeerInfo, PeerRouting, PeerStore, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { DIAL_TIMEOUT_MS, KNOWN_DEVICE_TAG, REDIAL_MAX_MS, REDIAL_MIN_MS } from './constants.ts'
+
+/** Retries of a discovered device that could not be dialled yet. */
+const DISCOVERED_RETRY_DELAYS_MS = [2_000, 5_000, 10_000]
 
 /**
  * libp2p 3 has no autodialer. This is ours: a discovered device is dialled at once, every
@@ -12,6 +15,7 @@ import { DIAL_TIMEOUT_MS, KNOWN_DEVICE_TAG, REDIAL_MAX_MS, REDIAL_MIN_MS } from 
 export interface DeviceDialerComponents {
   peerId: PeerId
   peerStore: PeerStore
+  peerRouting: PeerRouting
   connectionManager: ConnectionManager
   events: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
@@ -43,6 +47,7 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
   private readonly dialing = new Set<string>()
   private readonly retries = new Map<string, { timer: ReturnType<typeof setTimeout>, delay: number }>()
   private readonly bootstrapTimers = new Set<ReturnType<typeof setTimeout>>()
+  private readonly discoveredRetries = new Map<string, number>()
   private running = false
 
   constructor (components: DeviceDialerComponents, init: DeviceDialerInit = {}) {
@@ -98,6 +103,7 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
   }
 
   private onConnect (evt: CustomEvent<PeerId>): void {
+    this.discoveredRetries.delete(evt.detail.toString())
     const retry = this.retries.get(evt.detail.toString())
     if (retry != null) clearTimeout(retry.timer)
     this.retries.delete(evt.detail.toString())
@@ -125,9 +131,28 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
         this.log('dial %p failed - %s', peerId, err.message)
         void this.components.peerStore.get(peerId).then(peer => {
           if (peer.tags.has(KNOWN_DEVICE_TAG)) this.scheduleRedial(peerId)
+          else this.retryDiscovered(peerId)
         }, () => {})
       })
       .finally(() => { this.dialing.delete(key) })
+  }
+
+  /**
+   * A device we never met that could not be dialled: try a few more times, since a way to it
+   * often appears seconds later (a relay reservation, a route, an address from the DHT).
+   */
+  private retryDiscovered (peerId: PeerId): void {
+    const key = peerId.toString()
+    const attempt = this.discoveredRetries.get(key) ?? 0
+    if (!this.running || attempt >= DISCOVERED_RETRY_DELAYS_MS.length) return
+    this.discoveredRetries.set(key, attempt + 1)
+    const timer = setTimeout(() => {
+      // ask the DHT where it is now (new addresses, e.g. through a relay), then dial
+      void this.components.peerRouting.findPeer(peerId, { signal: AbortSignal.timeout(this.dialTimeout) })
+        .catch(() => undefined)
+        .then(() => { this.dial(peerId) })
+    }, DISCOVERED_RETRY_DELAYS_MS[attempt])
+    timer.unref()
   }
 
   private scheduleRedial (peerId: PeerId): void {

@@ -115,6 +115,20 @@ describe('links and the user tunnel', function () {
     assert.ok(busy < 500, `interactive p99 ${busy.toFixed(2)} ms under bulk (idle ${idle.toFixed(2)} ms, bulk class ${busyBulkClass.toFixed(2)} ms)`)
   })
 
+  it('reaches a device with no route to it through a device of the account that sits on both networks', async () => {
+    // 1 on subnet a, 3 on subnet c, no router: only 2 (on both) joins them
+    bed = new Testbed({ devices: 2, links: 1, remoteDevices: 1, dualHomed: [2], routed: false })
+    const [d1, d2, d3] = bed.devices as [Device, Device, Device]
+    for (const d of bed.devices) await d.start()
+    await eventually('2 sees 1 and 3', 10_000, async () => (await bed!.onlineSeenBy(d2)).size === 2 ? true : undefined)
+    await pair(d1, d2)
+    await pair(d3, d2)
+    await eventually('1 and 3 connected through 2', 60_000, async () => (await bed!.onlineSeenBy(d1)).has(d3.id) ? true : undefined)
+    await eventually('a relayed link active', 10_000, async () => (await d1.json<LinkRow[]>('links', 'device-3')).find(l => l.active)?.kind === 'relayed' ? true : undefined)
+    const echo = await d1.cli('connect', 'device-3', 'echo')
+    assert.equal(echo.code, 0, echo.stderr)
+  })
+
   it('refuses channels from a member without the grant, and from a device outside the account', async () => {
     bed = new Testbed({ devices: 3, links: 1 })
     const [d1, d2, d3] = bed.devices as [Device, Device, Device]

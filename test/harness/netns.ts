@@ -24,6 +24,8 @@ export interface LanInit {
   remoteDevices?: number
   /** Devices (1-based indices among `devices`) that also sit on subnet c, the stepping stones. */
   dualHomed?: number[]
+  /** Route between subnets a and c (a router namespace). Without it only a dual-homed device joins them. @default true */
+  routed?: boolean
 }
 
 export interface Host {
@@ -133,6 +135,7 @@ export class Lan {
     const links = init.links ?? 2
     const remote = init.remoteDevices ?? 0
     const needC = remote > 0 || (init.dualHomed ?? []).length > 0
+    const routed = needC && init.routed !== false
     this.addNamespace(this.bridgeNs)
     for (const link of ['a', 'b', 'c'] as LinkName[]) {
       inNs(this.bridgeNs, 'link', 'add', BRIDGE[link], 'type', 'bridge')
@@ -140,7 +143,7 @@ export class Lan {
       inNs(this.bridgeNs, 'link', 'set', BRIDGE[link], 'type', 'bridge', 'forward_delay', '0')
       inNs(this.bridgeNs, 'link', 'set', BRIDGE[link], 'up')
     }
-    if (needC) {
+    if (routed) {
       this.addNamespace(this.routerNs)
       this.plug(this.routerNs, 'r0', 'a', ROUTER)
       this.plug(this.routerNs, 'r2', 'c', ROUTER)
@@ -161,7 +164,7 @@ export class Lan {
       })
       // without a multicast route the kernel has nowhere to send mDNS
       this.addRoute(host, 'eth0', '224.0.0.0/4', 'dev', 'eth0')
-      if (needC) {
+      if (routed) {
         if (!onLan) this.addRoute(host, 'eth0', 'default', 'via', `${SUBNET.c}.${ROUTER}`)
         else if (!plugged.includes('c')) this.addRoute(host, 'eth0', `${SUBNET.c}.0/24`, 'via', `${SUBNET.a}.${ROUTER}`)
       }
