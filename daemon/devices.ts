@@ -3,7 +3,7 @@ import { KNOWN_DEVICE_TAG } from '../node/constants.ts'
 import type { ProfileBook } from '../node/identity/profile-book.ts'
 import type { SelfDescription } from '../node/identity/own-profile.ts'
 import type { LinkManager } from '../link/link-manager.ts'
-import { PREDETERMINED_RANK, classifyInterface, interfaceForAddress, type LinkKind } from '../link/interface-class.ts'
+import { PREDETERMINED_RANK, classifyInterface, interfaceForAddress, ipOf, type LinkKind } from '../link/interface-class.ts'
 import { ControlError } from './errors.ts'
 import type { DeviceEntry, LinkSummary } from './control/types.ts'
 
@@ -20,18 +20,12 @@ export interface DeviceDirectoryInit {
 /** Plain code-point order: stable, and no locale tables for a listing. */
 const byText = (a: string, b: string): number => a < b ? -1 : a > b ? 1 : 0
 
-/** The ip a connection reaches, for classifying its link. */
-function remoteIp (conn: Connection): string | undefined {
-  const first = conn.remoteAddr.getComponents()[0]
-  return first?.code === 4 || first?.code === 41 ? first.value : undefined
-}
-
 export function summarizeLink (conn: Connection): LinkSummary {
   let kind: LinkKind = 'unknown'
   if (!conn.direct || conn.limits != null) {
     kind = 'relayed'
   } else {
-    const ip = remoteIp(conn)
+    const ip = ipOf(conn.remoteAddr)?.ip
     const iface = ip == null ? undefined : interfaceForAddress(ip)
     if (iface != null) kind = classifyInterface(iface)
   }

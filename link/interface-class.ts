@@ -2,6 +2,7 @@ import { existsSync, readlinkSync } from 'node:fs'
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os'
 import { basename, join } from 'node:path'
 import { BlockList, isIPv4 } from 'node:net'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** How a link reaches the other device, by the class of the local interface it leaves from. */
 export type LinkKind = 'wired' | 'usb' | 'wifi' | 'bluetooth' | 'relayed' | 'loopback' | 'unknown'
@@ -19,6 +20,15 @@ export const PREDETERMINED_RANK: Readonly<Record<LinkKind, number>> = {
 
 /** USB network drivers that phones use for tethering (RNDIS, CDC ECM/NCM, Apple). */
 const USB_TETHER_DRIVERS = new Set(['rndis_host', 'cdc_ether', 'cdc_ncm', 'cdc_eem', 'ipheth'])
+
+/** The IP address a multiaddr starts with (`/ip4/…` or `/ip6/…`), if it does. */
+export function ipOf (ma: Multiaddr): { family: 4 | 6, ip: string } | undefined {
+  const first = ma.getComponents()[0]
+  if (first?.value == null) return undefined
+  if (first.code === 4) return { family: 4, ip: first.value }
+  if (first.code === 41) return { family: 6, ip: first.value }
+  return undefined
+}
 
 /** Classify a Linux interface from sysfs. `sysfs` is a parameter so tests can give a fake tree. */
 export function classifyInterface (name: string, sysfs = '/sys/class/net'): LinkKind {

@@ -1,9 +1,8 @@
 import { TypedEventEmitter } from 'main-event'
 import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerStore, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
-import type { Multiaddr } from '@multiformats/multiaddr'
 import { PROBE_PROTOCOL } from './constants.ts'
-import { PREDETERMINED_RANK, classifyInterface, interfaceForAddress, type LinkKind } from './interface-class.ts'
+import { PREDETERMINED_RANK, classifyInterface, interfaceForAddress, ipOf, type LinkKind } from './interface-class.ts'
 import { answerProbes, runProbes } from './probe.ts'
 import { chooseActive, linkScore, type LinkFacts } from './rank.ts'
 
@@ -59,11 +58,6 @@ interface Link extends LinkFacts {
   iface?: string
   answered: boolean
   probing: boolean
-}
-
-function ipOf (ma: Multiaddr): string | undefined {
-  const first = ma.getComponents()[0]
-  return first?.code === 4 || first?.code === 41 ? first.value : undefined
 }
 
 /**
@@ -151,7 +145,7 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
   private onOpen (evt: CustomEvent<Connection>): void {
     const conn = evt.detail
     const device = conn.remotePeer.toString()
-    const ip = conn.direct ? ipOf(conn.remoteAddr) : undefined
+    const ip = conn.direct ? ipOf(conn.remoteAddr)?.ip : undefined
     const iface = ip == null ? undefined : interfaceForAddress(ip)
     const link: Link = {
       id: conn.id, conn, device, iface, kind: this.kindOf(conn, iface), loss: 0, answered: false, probing: false,
@@ -260,7 +254,7 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
           for (const { multiaddr } of peer.addresses) {
             // relayed addresses are not a local interface's path; the dialer falls back to them
             if (multiaddr.getComponents().some(c => c.name === 'p2p-circuit')) continue
-            const ip = ipOf(multiaddr)
+            const ip = ipOf(multiaddr)?.ip
             const iface = ip == null ? undefined : interfaceForAddress(ip)
             const key = this.pathKey(device, iface)
             if (iface == null || linked.has(iface) || this.dialing.has(key)) continue

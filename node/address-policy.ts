@@ -1,18 +1,8 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
+import { ipOf } from '../link/interface-class.ts'
 
 /** Address policy: which of our addresses we announce, which of theirs we dial. Pure functions. */
-
-const IP4 = 4
-const IP6 = 41
-
-function ipOf (ma: Multiaddr): { family: 4 | 6, ip: string } | undefined {
-  const first = ma.getComponents()[0]
-  if (first?.value == null) return undefined
-  if (first.code === IP4) return { family: 4, ip: first.value }
-  if (first.code === IP6) return { family: 6, ip: first.value }
-  return undefined
-}
 
 export function isLoopback (ma: Multiaddr): boolean {
   const addr = ipOf(ma)
