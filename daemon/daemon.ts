@@ -158,7 +158,7 @@ export class Daemon implements DaemonApi {
     this.linkService = new LinkService({ node: this.node, directory: this.directory, allowedPorts: () => this.settings.allowedPorts })
     this.wireEvents()
     this.watchPower()
-    this.control = new ControlServer([...controlRoutes(this), ...identityRoutes(this.identity, this.events), ...linkRoutes(this.linkService)])
+    this.control = new ControlServer([...controlRoutes(this), ...identityRoutes(this.identity), ...linkRoutes(this.linkService)])
     await this.control.listen(this.socketPath)
     log('device %p serving %s', this.node.libp2p.peerId, this.socketPath)
   }

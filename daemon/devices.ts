@@ -3,7 +3,6 @@ import { KNOWN_DEVICE_TAG } from '../node/constants.ts'
 import type { ProfileBook } from '../node/identity/profile-book.ts'
 import type { SelfDescription } from '../node/identity/own-profile.ts'
 import type { LinkManager } from '../link/link-manager.ts'
-import { PREDETERMINED_RANK, classifyInterface, interfaceForAddress, ipOf, type LinkKind } from '../link/interface-class.ts'
 import { ControlError } from './errors.ts'
 import type { DeviceEntry, LinkSummary } from './control/types.ts'
 
@@ -19,18 +18,6 @@ export interface DeviceDirectoryInit {
 
 /** Plain code-point order: stable, and no locale tables for a listing. */
 const byText = (a: string, b: string): number => a < b ? -1 : a > b ? 1 : 0
-
-export function summarizeLink (conn: Connection): LinkSummary {
-  let kind: LinkKind = 'unknown'
-  if (!conn.direct || conn.limits != null) {
-    kind = 'relayed'
-  } else {
-    const ip = ipOf(conn.remoteAddr)?.ip
-    const iface = ip == null ? undefined : interfaceForAddress(ip)
-    if (iface != null) kind = classifyInterface(iface)
-  }
-  return { id: conn.id, kind, rank: PREDETERMINED_RANK[kind], rttMs: conn.rtt ?? null, remote: conn.remoteAddr.toString() }
-}
 
 /** Every device this one knows: itself, and every device that ever told us its info. */
 export class DeviceDirectory {
@@ -81,10 +68,9 @@ export class DeviceDirectory {
     if (known == null) return undefined
     const relation = this.book.relation(known.id)
     const conns = this.openConnections(peer.id)
-    const active = this.links.links(known.id).find(l => l.active)
-    const best = active != null
-      ? { id: active.id, kind: active.kind, rank: active.rank, rttMs: active.rttMs, remote: active.remote }
-      : conns.map(summarizeLink).sort((a, b) => b.rank - a.rank)[0] ?? null
+    // the active link of a member; for other devices the best-ranked connection
+    const link = this.links.links(known.id).sort((a, b) => Number(b.active) - Number(a.active) || b.rank - a.rank)[0]
+    const best = link == null ? null : { id: link.id, kind: link.kind, rank: link.rank, rttMs: link.rttMs, remote: link.remote }
     return {
       id: known.id,
       name: known.profile.name,

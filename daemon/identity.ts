@@ -1,6 +1,5 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { DeviceNode } from '../node/create-node.ts'
-import { PairingError } from '../node/identity/errors.ts'
 import type { GrantEntry, Grants } from '../node/identity/grants.ts'
 import type { PairRequest } from '../node/identity/pairing.ts'
 import type { DeviceDirectory } from './devices.ts'
@@ -84,4 +83,3 @@ export class IdentityApi {
   }
 }
 
-export { PairingError }

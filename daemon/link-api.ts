@@ -72,4 +72,3 @@ export class LinkService implements LinkApi {
   }
 }
 
-export { Priority }

@@ -105,13 +105,6 @@ export class Channel implements AsyncIterable<Uint8Array> {
     }
   }
 
-  /** Read everything until the other side ends. */
-  async collect (): Promise<Uint8Array> {
-    const parts: Uint8Array[] = []
-    for await (const chunk of this) parts.push(chunk)
-    return new Uint8Array(Buffer.concat(parts))
-  }
-
   // ---- the session's side
 
   /** The other side accepted the open. */

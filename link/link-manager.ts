@@ -2,7 +2,7 @@ import { TypedEventEmitter } from 'main-event'
 import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerStore, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import { PROBE_PROTOCOL } from './constants.ts'
-import { PREDETERMINED_RANK, classifyInterface, interfaceForAddress, ipOf, type LinkKind } from './interface-class.ts'
+import { classifyInterface, interfaceForAddress, ipOf, type LinkKind } from './interface-class.ts'
 import { answerProbes, runProbes } from './probe.ts'
 import { chooseActive, linkScore, type LinkFacts } from './rank.ts'
 
@@ -273,4 +273,3 @@ export function linkManager (init: LinkManagerInit): (components: LinkManagerCom
   return (components) => new DefaultLinkManager(components, init)
 }
 
-export { PREDETERMINED_RANK }

@@ -55,7 +55,8 @@ export class TunnelSession implements ChannelHost {
   private graceTimer?: ReturnType<typeof setTimeout>
   private stream?: Stream
   private wakeup?: () => void
-  private roundRobin = 0
+  /** Per priority class, the id of the channel served last. */
+  private readonly lastServed = [0, 0, 0]
   private closed = false
   /** When an interactive channel last moved data either way (bulk yields to it for a while). */
   private interactiveAt = -Infinity
@@ -89,10 +90,6 @@ export class TunnelSession implements ChannelHost {
   /** Has this session sent or received anything (a fresh peer session cannot resume it)? */
   get used (): boolean {
     return this.nextSeq > 1 || this.received > 0
-  }
-
-  channelCount (): number {
-    return this.channels.size
   }
 
   /** Open a channel by name; resolves once the other side accepted it. */
@@ -223,9 +220,8 @@ export class TunnelSession implements ChannelHost {
     const interactiveBusy = performance.now() - this.interactiveAt < INTERACTIVE_RECENT_MS
     const classes = interactiveBusy && this.unackedBytes >= MAX_BULK_INFLIGHT ? [Priority.CONTROL, Priority.INTERACTIVE] : [Priority.CONTROL, Priority.INTERACTIVE, Priority.BULK]
     for (const priority of classes) {
-      const ready = [...this.channels.values()].filter(c => c.priority === priority && c.sendable())
-      if (ready.length === 0) continue
-      const channel = ready[this.roundRobin++ % ready.length] as Channel
+      const channel = this.pick(priority)
+      if (channel == null) continue
       const chunk = channel.take()
       if (chunk === 'close') return this.sequence({ type: FrameType.CLOSE, channel: channel.id })
       if (chunk != null) {
@@ -234,6 +230,24 @@ export class TunnelSession implements ChannelHost {
       }
     }
     return undefined
+  }
+
+  /**
+   * Round-robin within a class by channel id: the sendable channel with the next id after the
+   * last one served, wrapping around. One pass, no allocation: this runs for every frame.
+   */
+  private pick (priority: Priority): Channel | undefined {
+    const last = this.lastServed[priority] ?? 0
+    let next: Channel | undefined
+    let lowest: Channel | undefined
+    for (const channel of this.channels.values()) {
+      if (channel.priority !== priority || !channel.sendable()) continue
+      if (lowest == null || channel.id < lowest.id) lowest = channel
+      if (channel.id > last && (next == null || channel.id < next.id)) next = channel
+    }
+    const chosen = next ?? lowest
+    if (chosen != null) this.lastServed[priority] = chosen.id
+    return chosen
   }
 
   /**

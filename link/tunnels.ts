@@ -38,8 +38,6 @@ export interface Tunnels {
   handle(name: string, handler: ChannelHandler): void
   unhandle(name: string): void
   open(device: string, name: string, priority?: Priority): Promise<Channel>
-  /** The connection the tunnel to a device rides now, if any. */
-  carrier(device: string): string | undefined
 }
 
 /** Read one frame from a stream's iterator; returns it and whatever came after it. */
@@ -94,10 +92,6 @@ class DefaultTunnels implements Tunnels, Startable {
 
   unhandle (name: string): void {
     this.handlers.delete(name)
-  }
-
-  carrier (device: string): string | undefined {
-    return this.sessions.get(device)?.attached === true ? this.carriers.get(device) : undefined
   }
 
   async open (device: string, name: string, priority: Priority = Priority.INTERACTIVE): Promise<Channel> {

@@ -28,9 +28,6 @@ export const REDIAL_MAX_MS = 30_000
 /** One dial attempt to one device may take this long. */
 export const DIAL_TIMEOUT_MS = 5_000
 
-/** Devices seen within this long are redialled after a restart. */
-export const KNOWN_DEVICE_TTL_MS = 30 * 24 * 3600_000
-
 /** Device names longer than this are refused (bytes of UTF-8). */
 export const MAX_DEVICE_NAME_BYTES = 64
 

@@ -135,7 +135,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     datastore.close()
     throw err
   }
-  const dhtProfiles = new DhtProfiles({ dht: libp2p.services.dht, account, own, book, deviceKey: init.privateKey, log })
+  const dhtProfiles = new DhtProfiles({ dht: libp2p.services.dht, account, own, deviceKey: init.privateKey, log })
   changed = async () => {
     await own.bump()
     await libp2p.services.profiles.announce()

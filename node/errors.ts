@@ -4,10 +4,6 @@ export class DeviceKeyError extends Error {
   override readonly name = 'DeviceKeyError'
 }
 
-export class ProtocolViolationError extends Error {
-  override readonly name = 'ProtocolViolationError'
-}
-
 export class InvalidDeviceInfoError extends Error {
   override readonly name = 'InvalidDeviceInfoError'
 }

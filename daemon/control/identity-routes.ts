@@ -1,5 +1,4 @@
 import { ControlError } from '../errors.ts'
-import type { DaemonEvents } from '../events.ts'
 import type { IdentityApi } from '../identity.ts'
 import type { ControlRequest, Route } from './server.ts'
 
@@ -18,7 +17,7 @@ function text (body: Record<string, unknown>, field: string): string {
 }
 
 /** Pairing, unpairing and grants. */
-export function identityRoutes (api: IdentityApi, _events: DaemonEvents): Route[] {
+export function identityRoutes (api: IdentityApi): Route[] {
   return [
     {
       // a long answer, one JSON object per line: {"event":"code"}, then {"event":"paired"} or {"event":"failed"}

@@ -33,7 +33,6 @@ export const MAX_PAIR_TIMEOUT_MS = 10 * 60_000
 export const PAIR_MAX_FAILURES = 3
 export const PAIR_FAILURE_WINDOW_MS = 10 * 60_000
 export const PAIR_CODE_DIGITS = 6
-export const MAX_PAIR_MESSAGE_BYTES = 4096
 
 /** Capabilities a device may have and grant. Application channels are `channel:<name>`. */
 export const CAPABILITIES = ['sms.send', 'sms.receive', 'tunnel', 'channels'] as const
