@@ -6,7 +6,9 @@ export interface DaemonCommandOptions {
   name?: string
   kind?: string
   sms?: string
-  smsRate?: string
+  smsRate?: number
+  smsDeny?: string[]
+  smsAllow?: string[]
   listen?: string[]
   mdns: boolean
   bootstrap?: string[]
@@ -41,6 +43,9 @@ export async function runDaemon (options: DaemonCommandOptions): Promise<void> {
       mdns: options.mdns,
       bootstrap: options.bootstrap,
       sms: options.sms,
+      smsRate: options.smsRate,
+      smsDeny: options.smsDeny,
+      smsAllow: options.smsAllow,
       interfaceKinds: options.interfaceKinds,
       allowPorts: options.allowPorts,
       tunnelGraceS: options.tunnelGraceS

@@ -7,6 +7,8 @@ import { duration, printJson, table } from './output.ts'
 import { runDaemon } from './daemon-command.ts'
 import { identityCommands } from './identity-commands.ts'
 import { linkCommands } from './link-commands.ts'
+import { smsCommands } from './sms-commands.ts'
+import { carrierCommands } from './carrier-commands.ts'
 import type { DeviceEntry as Device, Status } from '../daemon/control/types.ts'
 
 
@@ -56,20 +58,23 @@ export function buildProgram (): Command {
     .description('run this device\'s daemon in the foreground; prints "ready <deviceId> <socket>" when serving')
     .option('--name <name>', 'this device\'s name (remembered; default: the host name)')
     .addOption(new Option('--kind <kind>', 'what this device is (remembered)').choices(KINDS))
-    .option('--sms <backend>', 'SMS backend: none (more in later versions)', 'none')
+    .option('--sms <backend>', 'SMS backend: none, or sim://HOST:PORT/NUMBER (a simulated carrier, see companion carrier)', 'none')
     .option('--sms-rate <n/min>', 'messages per minute each device may send through this phone', '30/min')
+    .option('--sms-deny <number>', 'a number this phone never texts, repeatable, remembered (replaces the list)', collect)
+    .option('--sms-allow <number>', 'a short code or premium number this phone may text, repeatable, remembered (replaces the list)', collect)
     .option('--listen <multiaddr>', 'listen address, repeatable (default: every IPv4 interface, TCP, a remembered port)', collect)
     .option('--no-mdns', 'do not use multicast DNS (for networks that block multicast; use --bootstrap)')
     .option('--bootstrap <multiaddr>', 'a device to connect to at start, repeatable, e.g. /ip4/198.18.1.2/tcp/4001/p2p/12D3Koo...', collect)
     .option('--interface-kind <iface=kind>', 'override an interface\'s link class, repeatable, remembered (e.g. eth1=wifi; kinds: wired usb wifi bluetooth)', collect)
     .option('--allow-port <port>', 'a local TCP port other devices of the account may reach with forward, repeatable, remembered (replaces the list)', collect)
     .option('--tunnel-grace <seconds>', 'how long channels survive with no link to their device', '30')
-    .action(async (opts: { name?: string, kind?: string, sms?: string, smsRate?: string, listen?: string[], mdns: boolean, bootstrap?: string[], interfaceKind?: string[], allowPort?: string[], tunnelGrace: string }, cmd: Command) => {
-      if (opts.smsRate != null && !/^[1-9]\d*(\/min)?$/.test(opts.smsRate)) throw new UsageError(`--sms-rate takes N/min, e.g. 30/min, not "${opts.smsRate}"`)
+    .action(async (opts: { name?: string, kind?: string, sms?: string, smsRate: string, smsDeny?: string[], smsAllow?: string[], listen?: string[], mdns: boolean, bootstrap?: string[], interfaceKind?: string[], allowPort?: string[], tunnelGrace: string }, cmd: Command) => {
+      const rate = /^([1-9]\d{0,5})(\/min)?$/.exec(opts.smsRate)?.[1]
+      if (rate == null) throw new UsageError(`--sms-rate takes N/min, e.g. 30/min, not "${opts.smsRate}"`)
       const grace = Number(opts.tunnelGrace)
       if (!Number.isInteger(grace) || grace < 1 || grace > 3600) throw new UsageError('--tunnel-grace is a whole number of seconds from 1 to 3600')
-      const { interfaceKind, allowPort, tunnelGrace: _g, ...rest } = opts
-      await runDaemon({ ...rest, interfaceKinds: interfaceKind, allowPorts: allowPort, tunnelGraceS: grace, dataDir: client(cmd).dataDir })
+      const { interfaceKind, allowPort, tunnelGrace: _g, smsRate: _r, ...rest } = opts
+      await runDaemon({ ...rest, smsRate: Number(rate), interfaceKinds: interfaceKind, allowPorts: allowPort, tunnelGraceS: grace, dataDir: client(cmd).dataDir })
     })
 
   program.command('status')
@@ -113,6 +118,8 @@ export function buildProgram (): Command {
 
   identityCommands(program, client)
   linkCommands(program, client)
+  smsCommands(program, client)
+  carrierCommands(program)
   return program
 }
 

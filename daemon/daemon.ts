@@ -1,7 +1,7 @@
 import { chmod, mkdir, stat } from 'node:fs/promises'
 import { logger } from '@libp2p/logger'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import type { PeerId } from '@libp2p/interface'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { createDeviceNode, type DeviceNode } from '../node/create-node.ts'
 import { loadOrCreateDeviceKey } from '../node/device-key.ts'
 import { validateDeviceKind, validateDeviceName } from '../node/device-names.ts'
@@ -21,6 +21,10 @@ import { IdentityApi } from './identity.ts'
 import { DataDirLock } from './lock.ts'
 import { controlSocketPath } from './paths.ts'
 import { loadSettings, parseInterfaceKind, parsePort, saveSettings, type Settings } from './settings.ts'
+import { DEFAULT_SMS_RATE, SYNC_CHANNEL } from './sms/constants.ts'
+import { normalizeNumber } from './sms/numbers.ts'
+import { SmsService, type SmsDevice } from './sms/service.ts'
+import { smsRoutes } from './control/sms-routes.ts'
 import { LinkService } from './link-api.ts'
 import { linkRoutes } from './control/link-routes.ts'
 import { VERSION } from './version.ts'
@@ -39,8 +43,14 @@ export interface DaemonOptions {
   /** @default true */
   mdns?: boolean
   bootstrap?: string[]
-  /** SMS backend URI; only `none` until the SMS backends exist. */
+  /** SMS backend URI (`none`, `sim://HOST:PORT/NUMBER`). */
   sms?: string
+  /** Messages per minute each device may send through this proxy. */
+  smsRate?: number
+  /** Numbers never texted (remembered; replaces the list). */
+  smsDeny?: string[]
+  /** Short codes / premium numbers allowed (remembered; replaces the list). */
+  smsAllow?: string[]
   /** `IFACE=KIND` interface class overrides (remembered). */
   interfaceKinds?: string[]
   /** Local ports other devices may reach with `companion forward` (remembered; replaces the list). */
@@ -80,7 +90,7 @@ export class Daemon implements DaemonApi {
   private control!: ControlServer
   identity!: IdentityApi
   private linkService?: LinkService
-  private readonly smsBackend: string
+  sms?: SmsService
   private power: PowerFacts | undefined = readPower()
   private powerTimer?: ReturnType<typeof setInterval>
 
@@ -88,7 +98,6 @@ export class Daemon implements DaemonApi {
     this.dataDir = options.dataDir
     this.socketPath = controlSocketPath(options.dataDir)
     this.lock = new DataDirLock(options.dataDir)
-    this.smsBackend = options.sms ?? 'none'
   }
 
   get id (): PeerId {
@@ -96,9 +105,6 @@ export class Daemon implements DaemonApi {
   }
 
   static async start (options: DaemonOptions): Promise<Daemon> {
-    if (options.sms != null && options.sms !== 'none') {
-      throw new DataDirError(`SMS backend "${options.sms}" is not available in this version; run without --sms`)
-    }
     const bootstrap = parseAddrs(options.bootstrap ?? [], '--bootstrap')
     if (options.listen != null) parseAddrs(options.listen, '--listen')
     // keys, databases and the socket: nothing the daemon creates is for other users
@@ -124,6 +130,8 @@ export class Daemon implements DaemonApi {
       settings.interfaceKinds[iface] = kind
     }
     if (options.allowPorts != null) settings.allowedPorts = options.allowPorts.map(parsePort)
+    if (options.smsDeny != null) settings.smsDeny = options.smsDeny.map(normalizeNumber)
+    if (options.smsAllow != null) settings.smsAllow = options.smsAllow.map(normalizeNumber)
     this.settings = settings
     const privateKey = await loadOrCreateDeviceKey(this.dataDir)
     const account = await AccountStore.open(this.dataDir, privateKey)
@@ -136,7 +144,8 @@ export class Daemon implements DaemonApi {
       mdns: options.mdns,
       bootstrap,
       describe: () => this.describe(),
-      authorizeChannel: (device: string, name: string) => { LinkService.authorize(grants, () => this.linkService?.forwards, device, name) },
+      // the message log is every member's (what it may see is decided per event)
+      authorizeChannel: (device: string, name: string) => { if (name !== SYNC_CHANNEL) LinkService.authorize(grants, () => this.linkService?.forwards, device, name) },
       interfaceKinds: settings.interfaceKinds,
       tunnelGraceMs: options.tunnelGraceS == null ? undefined : options.tunnelGraceS * 1000
     }
@@ -156,16 +165,41 @@ export class Daemon implements DaemonApi {
     this.directory = new DeviceDirectory({ libp2p: this.node.libp2p, book: this.node.book, self: () => this.describe(), links: this.node.libp2p.services.links })
     this.identity = new IdentityApi({ node: this.node, directory: this.directory, grants })
     this.linkService = new LinkService({ node: this.node, directory: this.directory, allowedPorts: () => this.settings.allowedPorts })
+    this.sms = await this.startSms(options, privateKey, grants)
+    // the profile went out before the SMS service existed: now it can say what the phone offers
+    if (this.sms.capabilities().length > 0) void this.node.changed()
     this.wireEvents()
     this.watchPower()
-    this.control = new ControlServer([...controlRoutes(this), ...identityRoutes(this.identity), ...linkRoutes(this.linkService)])
+    this.control = new ControlServer([...controlRoutes(this), ...identityRoutes(this.identity), ...linkRoutes(this.linkService), ...smsRoutes(this.sms, this.directory)])
     await this.control.listen(this.socketPath)
     log('device %p serving %s', this.node.libp2p.peerId, this.socketPath)
   }
 
+  private async startSms (options: DaemonOptions, deviceKey: PrivateKey, grants: Grants): Promise<SmsService> {
+    const { libp2p, book } = this.node
+    const rate = options.smsRate ?? DEFAULT_SMS_RATE
+    const members = (): SmsDevice[] => book.all().filter(d => book.relation(d.id) === 'member').map(d => ({ id: d.id, relation: 'member' as const, capabilities: d.profile.capabilities }))
+    return await SmsService.start({
+      dataDir: this.dataDir,
+      deviceKey,
+      libp2p,
+      tunnels: libp2p.services.tunnels,
+      links: libp2p.services.links,
+      backend: options.sms ?? 'none',
+      members,
+      isMember: (id) => book.relation(id) === 'member',
+      may: (device, capability) => grants.may(device, capability),
+      policy: () => ({ rate, deny: this.settings.smsDeny, allow: this.settings.smsAllow }),
+      capabilitiesChanged: () => { void this.node.changed() },
+      onChange: (type, message) => { this.events.emit('sms', { type, message }) },
+      log: logger('companion:sms')
+    })
+  }
+
   /** What this device says of itself in its profile. */
   private describe (): SelfDescription {
-    return { name: this.settings.name, kind: this.settings.kind, capabilities: [{ name: 'tunnel' }, { name: 'channels' }], ...(this.power == null ? {} : { power: this.power }) }
+    const capabilities = [{ name: 'tunnel' }, { name: 'channels' }, ...(this.sms?.capabilities() ?? [])]
+    return { name: this.settings.name, kind: this.settings.kind, capabilities, ...(this.power == null ? {} : { power: this.power }) }
   }
 
   /** Re-read power facts now and then; tell the other devices when they changed in steps. */
@@ -202,7 +236,7 @@ export class Daemon implements DaemonApi {
       kind: this.settings.kind,
       account: this.node.account.id,
       addresses: this.node.libp2p.getMultiaddrs().map(ma => ma.toString()),
-      sms: { backend: this.smsBackend, ready: false },
+      sms: this.sms?.status() ?? { backend: 'none', ready: false },
       uptimeMs: Date.now() - this.startedAt,
       version: VERSION,
       dataDir: this.dataDir
@@ -266,6 +300,7 @@ export class Daemon implements DaemonApi {
   async stop (): Promise<void> {
     if (this.powerTimer != null) clearInterval(this.powerTimer)
     await this.control?.close().catch(err => { log.error('closing the control API failed - %e', err) })
+    await this.sms?.stop().catch(err => { log.error('stopping the SMS service failed - %e', err) })
     await this.node?.stop().catch(err => { log.error('stopping the node failed - %e', err) })
     await this.lock.release()
   }

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import type { MessageView } from './sms/views.ts'
 
 /** Events the daemon publishes on its control API's event stream. */
 export interface DaemonEventMap {
@@ -6,6 +7,8 @@ export interface DaemonEventMap {
   device: { id: string, online: boolean, name?: string, kind?: string, relation?: string }
   /** A pairing request arrived or ended (member side). */
   pair: { type: 'request' | 'ended', id: string, name?: string, kind?: string, expiresAt?: number, paired?: boolean, reason?: string }
+  /** A message appeared, changed status, or was read (on any device of the account). */
+  sms: { type: 'message' | 'status' | 'read', message: MessageView }
 }
 
 export type DaemonEventType = keyof DaemonEventMap

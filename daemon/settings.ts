@@ -7,6 +7,7 @@ import type { DeviceKind } from '../node/constants.ts'
 import type { LinkKind } from '../link/interface-class.ts'
 import { DataDirError } from './errors.ts'
 import { SETTINGS_FILE } from './paths.ts'
+import { normalizeNumber } from './sms/numbers.ts'
 
 /** What a device remembers about itself between runs, besides its key. */
 export interface Settings {
@@ -18,6 +19,10 @@ export interface Settings {
   interfaceKinds: Record<string, LinkKind>
   /** Local TCP ports other member devices may reach through `companion forward`. */
   allowedPorts: number[]
+  /** Numbers this device, as an SMS proxy, never texts (`--sms-deny`). */
+  smsDeny: string[]
+  /** Short codes and premium numbers it may text anyway (`--sms-allow`). */
+  smsAllow: string[]
 }
 
 const LINK_KINDS: LinkKind[] = ['wired', 'usb', 'wifi', 'bluetooth', 'relayed', 'loopback', 'unknown']
@@ -52,7 +57,7 @@ export function guessKind (): DeviceKind {
 
 export function defaultSettings (): Settings {
   const name = hostname().slice(0, 64) || 'device'
-  return { name, kind: guessKind(), port: 0, interfaceKinds: {}, allowedPorts: [] }
+  return { name, kind: guessKind(), port: 0, interfaceKinds: {}, allowedPorts: [], smsDeny: [], smsAllow: [] }
 }
 
 export async function loadSettings (dataDir: string): Promise<Settings> {
@@ -69,7 +74,9 @@ export async function loadSettings (dataDir: string): Promise<Settings> {
     const port = Number.isInteger(raw.port) && (raw.port as number) >= 0 && (raw.port as number) < 65536 ? raw.port as number : 0
     const interfaceKinds = Object.fromEntries(Object.entries(raw.interfaceKinds ?? {}).map(([i, k]) => parseInterfaceKind(`${i}=${String(k)}`)))
     const allowedPorts = (raw.allowedPorts ?? []).map(p => parsePort(String(p)))
-    return { name: validateDeviceName(raw.name), kind: validateDeviceKind(raw.kind), port, interfaceKinds, allowedPorts }
+    const smsDeny = (raw.smsDeny ?? []).map(n => normalizeNumber(String(n)))
+    const smsAllow = (raw.smsAllow ?? []).map(n => normalizeNumber(String(n)))
+    return { name: validateDeviceName(raw.name), kind: validateDeviceKind(raw.kind), port, interfaceKinds, allowedPorts, smsDeny, smsAllow }
   } catch (err) {
     throw new DataDirError(`${path} is damaged (${(err as Error).message}); fix or delete it (the device keeps its id)`)
   }

@@ -1,20 +1,7 @@
 import { ControlError } from '../errors.ts'
 import type { IdentityApi } from '../identity.ts'
-import type { ControlRequest, Route } from './server.ts'
-
-function objectBody (req: ControlRequest, allowed: string[]): Record<string, unknown> {
-  const body = req.body
-  if (body == null || typeof body !== 'object' || Array.isArray(body)) throw new ControlError(400, 'invalid_body', 'the request body must be a JSON object')
-  const extra = Object.keys(body).filter(k => !allowed.includes(k))
-  if (extra.length > 0) throw new ControlError(400, 'unknown_field', `unknown field(s): ${extra.join(', ')}; allowed: ${allowed.join(', ')}`)
-  return body as Record<string, unknown>
-}
-
-function text (body: Record<string, unknown>, field: string): string {
-  const value = body[field]
-  if (typeof value !== 'string' || value === '' || value.length > 200) throw new ControlError(400, 'invalid_body', `${field} must be a non-empty string`)
-  return value
-}
+import type { Route } from './server.ts'
+import { objectBody, text } from './body.ts'
 
 /** Pairing, unpairing and grants. */
 export function identityRoutes (api: IdentityApi): Route[] {

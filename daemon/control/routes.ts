@@ -1,7 +1,8 @@
 import { ControlError } from '../errors.ts'
 import type { DaemonEvents } from '../events.ts'
 import type { DeviceEntry, DevicePatch, Status } from './types.ts'
-import { openEventStream, type ControlRequest, type Route } from './server.ts'
+import { openEventStream, type Route } from './server.ts'
+import { objectBody } from './body.ts'
 
 /** What the control API asks of the daemon. */
 export interface DaemonApi {
@@ -13,17 +14,6 @@ export interface DaemonApi {
   events: DaemonEvents
 }
 
-function objectBody (req: ControlRequest): Record<string, unknown> {
-  const body = req.body
-  if (body == null || typeof body !== 'object' || Array.isArray(body)) throw new ControlError(400, 'invalid_body', 'the request body must be a JSON object')
-  return body as Record<string, unknown>
-}
-
-function onlyKeys (body: Record<string, unknown>, allowed: string[]): void {
-  const extra = Object.keys(body).filter(k => !allowed.includes(k))
-  if (extra.length > 0) throw new ControlError(400, 'unknown_field', `unknown field(s): ${extra.join(', ')}; allowed: ${allowed.join(', ')}`)
-}
-
 export function controlRoutes (api: DaemonApi): Route[] {
   return [
     { method: 'GET', path: '/v1/status', json: async () => await api.status() },
@@ -33,8 +23,7 @@ export function controlRoutes (api: DaemonApi): Route[] {
       method: 'PATCH',
       path: '/v1/self',
       json: async (req) => {
-        const body = objectBody(req)
-        onlyKeys(body, ['name', 'kind'])
+        const body = objectBody(req, ['name', 'kind'])
         if (body.name === undefined && body.kind === undefined) throw new ControlError(400, 'empty_patch', 'give a name or a kind to change')
         return await api.updateSelf(body as DevicePatch)
       }
@@ -43,8 +32,7 @@ export function controlRoutes (api: DaemonApi): Route[] {
       method: 'POST',
       path: '/v1/dial',
       json: async (req) => {
-        const body = objectBody(req)
-        onlyKeys(body, ['multiaddr'])
+        const body = objectBody(req, ['multiaddr'])
         if (typeof body.multiaddr !== 'string') throw new ControlError(400, 'invalid_body', 'multiaddr must be a string such as /ip4/198.18.1.2/tcp/4001/p2p/12D3Koo...')
         return await api.dial(body.multiaddr)
       }

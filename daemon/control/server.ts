@@ -198,6 +198,8 @@ export class ControlServer {
       } else if ((err as Error).name?.startsWith('Invalid')) {
         // validation errors of lower layers (InvalidDeviceInfoError, ...) are the caller's fault
         sendError(res, new ControlError(400, 'invalid_request', (err as Error).message))
+      } else if ((err as Error).name?.startsWith('Unknown')) {
+        sendError(res, new ControlError(404, 'not_found', (err as Error).message))
       } else if (REFUSALS[(err as Error).name] != null) {
         sendError(res, new ControlError(409, REFUSALS[(err as Error).name] as string, (err as Error).message))
       } else {

@@ -1,0 +1,50 @@
+import type { Socket } from 'node:net'
+
+/** The simulated carrier's wire format: one JSON object per line (docs/PROTOCOL.md §9). */
+export const MAX_LINE_BYTES = 64 * 1024
+
+export type CarrierMessage = Record<string, unknown> & { op: string }
+
+export class CarrierProtocolError extends Error {
+  override readonly name = 'CarrierProtocolError'
+}
+
+/** Split a socket into JSON lines; a line too long or not an object closes the socket. */
+export function readLines (socket: Socket, onMessage: (msg: CarrierMessage) => void): void {
+  let buffer = ''
+  socket.setEncoding('utf8')
+  socket.on('data', (chunk: string) => {
+    buffer += chunk
+    let nl: number
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl)
+      buffer = buffer.slice(nl + 1)
+      if (line.trim() === '') continue
+      let msg: unknown
+      try {
+        msg = JSON.parse(line)
+      } catch {
+        socket.destroy(new CarrierProtocolError('a line is not JSON'))
+        return
+      }
+      if (msg == null || typeof msg !== 'object' || typeof (msg as CarrierMessage).op !== 'string') {
+        socket.destroy(new CarrierProtocolError('a line is not a message'))
+        return
+      }
+      onMessage(msg as CarrierMessage)
+    }
+    if (buffer.length > MAX_LINE_BYTES) socket.destroy(new CarrierProtocolError('line too long'))
+  })
+}
+
+export function writeLine (socket: Socket, msg: CarrierMessage): void {
+  if (!socket.destroyed) socket.write(JSON.stringify(msg) + '\n')
+}
+
+/** `HOST:PORT` → parts; loopback and LAN hosts alike. */
+export function parseHostPort (text: string): { host: string, port: number } {
+  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(text)
+  const port = Number(m?.[2])
+  if (m?.[1] == null || !Number.isInteger(port) || port > 65535) throw new CarrierProtocolError(`"${text}" is not HOST:PORT, e.g. 127.0.0.1:7700`)
+  return { host: m[1], port }
+}

@@ -1,0 +1,104 @@
+import { Command, Option } from 'commander'
+import type { ControlClient } from './client.ts'
+import { CliError, UsageError } from './errors.ts'
+import { printJson, table } from './output.ts'
+import type { ConversationView, MessageView } from '../daemon/sms/views.ts'
+
+const FAILED = new Set(['failed', 'unauthorized'])
+
+function when (ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').slice(0, 19)
+}
+
+function describeStatus (m: MessageView): string {
+  return m.reason == null ? m.status : `${m.status} (${m.reason})`
+}
+
+function printMessages (messages: MessageView[]): void {
+  if (messages.length === 0) {
+    process.stdout.write('no messages\n')
+    return
+  }
+  for (const m of messages) {
+    const who = m.direction === 'out' ? `to ${m.to.join(', ')}` : `from ${m.from ?? '?'}`
+    process.stdout.write(`${when(m.createdAt)}  ${who}  [${describeStatus(m)}${m.read || m.direction === 'out' ? '' : ', unread'}]  ${m.id}\n  ${m.body.replace(/\n/g, '\n  ')}\n`)
+  }
+}
+
+/** `companion sms send|list|conversations|watch|read`. */
+export function smsCommands (program: Command, client: (cmd: Command) => ControlClient): void {
+  const sms = program.command('sms').description('text through a phone of the account, and see every conversation on every device')
+
+  sms.command('send')
+    .description('send a text; prints the message id at once (delivery to the phone happens in the background)')
+    .argument('<to>', 'recipient number(s) in international form, comma-separated, e.g. +15550102030')
+    .argument('<text>', 'the message')
+    .option('--via <device>', 'the phone to send it through (default: the best reachable one)')
+    .addOption(new Option('--wait <status>', 'wait until the message is accepted, sent or delivered (exit 1 if it fails)').choices(['accepted', 'sent', 'delivered']))
+    .option('--json', 'print JSON')
+    .action(async (to: string, text: string, opts: { via?: string, wait?: string, json?: boolean }, cmd: Command) => {
+      const recipients = to.split(',').map(s => s.trim()).filter(Boolean)
+      if (recipients.length === 0) throw new UsageError('give at least one recipient')
+      const api = client(cmd)
+      let message = await api.call<{ id: string, to: string[], via: string | null, status: string, reason?: string }>('POST', '/v1/sms', { to: recipients, body: text, ...(opts.via == null ? {} : { via: opts.via }) })
+      if (opts.json !== true) process.stdout.write(`${message.id}\n`)
+      if (opts.wait != null && !FAILED.has(message.status)) {
+        for await (const line of api.lines('GET', `/v1/sms/${encodeURIComponent(message.id)}/wait?status=${opts.wait}`, undefined)) {
+          const m = line as unknown as MessageView
+          message = { id: m.id, to: m.to, via: m.via, status: m.status, ...(m.reason == null ? {} : { reason: m.reason }) }
+        }
+      }
+      if (opts.json === true) printJson(message)
+      if (FAILED.has(message.status)) throw new CliError(`the message ${message.status === 'unauthorized' ? 'was refused' : 'failed'}: ${message.reason ?? message.status}`)
+      if (opts.wait != null && opts.json !== true) process.stdout.write(`${message.status}\n`)
+    })
+
+  sms.command('list')
+    .description('messages, newest last')
+    .option('--with <number>', 'only the conversation with this number (or numbers, comma-separated)')
+    .option('--search <text>', 'only messages containing this text')
+    .option('--limit <n>', 'at most this many (the newest)', '100')
+    .option('--json', 'print JSON')
+    .action(async (opts: { with?: string, search?: string, limit: string, json?: boolean }, cmd: Command) => {
+      const limit = Number(opts.limit)
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError('--limit is a whole number from 1 to 10000')
+      const query = new URLSearchParams({ limit: String(limit) })
+      if (opts.with != null) query.set('with', opts.with)
+      if (opts.search != null) query.set('search', opts.search)
+      const messages = await client(cmd).call<MessageView[]>('GET', `/v1/sms?${query.toString()}`)
+      if (opts.json === true) printJson(messages)
+      else printMessages(messages)
+    })
+
+  sms.command('conversations')
+    .description('conversations, newest first, with unread counts')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const list = await client(cmd).call<ConversationView[]>('GET', '/v1/sms/conversations')
+      if (opts.json === true) printJson(list)
+      else if (list.length === 0) process.stdout.write('no conversations\n')
+      else process.stdout.write(table(['WITH', 'MESSAGES', 'UNREAD', 'LAST', 'TEXT'], list.map(c => [c.numbers.join(', '), String(c.messages), String(c.unread), when(c.last.createdAt), c.last.body.replace(/\s+/g, ' ').slice(0, 40)])) + '\n')
+    })
+
+  sms.command('watch')
+    .description('print every new message, status change and read, as it happens, until interrupted')
+    .option('--json', 'one JSON object per line: { type, message }')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const abort = new AbortController()
+      process.once('SIGINT', () => { abort.abort() })
+      process.once('SIGTERM', () => { abort.abort() })
+      for await (const event of client(cmd).events(['sms'], abort.signal)) {
+        const { type, message } = event.data as { type: string, message: MessageView }
+        if (opts.json === true) process.stdout.write(JSON.stringify({ type, message }) + '\n')
+        else process.stdout.write(`${type.padEnd(7)} ${message.direction === 'out' ? `to ${message.to.join(', ')}` : `from ${message.from ?? '?'}`}  ${describeStatus(message)}  ${message.id}\n`)
+      }
+    })
+
+  sms.command('read')
+    .description('mark a message, or every message with a number, read on every device')
+    .argument('<target>', 'a message id or a phone number')
+    .action(async (target: string, _opts: unknown, cmd: Command) => {
+      const result = await client(cmd).call<{ read: number }>('POST', '/v1/sms/read', { target })
+      process.stdout.write(`${result.read} message${result.read === 1 ? '' : 's'} marked read\n`)
+    })
+}

@@ -1,0 +1,50 @@
+import type { SimFacts } from '../../node/identity/records.ts'
+import { InvalidSmsError } from './errors.ts'
+import { SimBackend } from './sim-backend.ts'
+
+/** An SMS the radio received. `ref` identifies it to the backend (to acknowledge it). */
+export interface IncomingSms {
+  from: string
+  body: string
+  at: number
+}
+
+/** The network's delivery report for a message the backend sent with reference `ref`. */
+export interface DeliveryReport {
+  ref: string
+  delivered: boolean
+  reason?: string
+  at: number
+}
+
+/**
+ * What the proxy needs of the radio. The backend calls the handlers and waits for them: an
+ * incoming SMS or a report is acknowledged to the network only once it is stored.
+ */
+export interface BackendHandlers {
+  incoming(sms: IncomingSms): Promise<void>
+  report(report: DeliveryReport): Promise<void>
+  /** Readiness or SIM facts changed (for the capability profile). */
+  changed(): void
+}
+
+export interface SmsBackend {
+  /** The `--sms` value, for status. */
+  readonly uri: string
+  readonly ready: boolean
+  readonly facts: SimFacts
+  /** Whether `delivered` ever comes (Termux, for one, never says). */
+  readonly deliveryReports: boolean
+  start(): Promise<void>
+  stop(): Promise<void>
+  /** Hand one SMS to the network; resolves with its reference, or throws SmsBackendError(reason). */
+  send(to: string, body: string): Promise<string>
+}
+
+/** `--sms` → a backend; `none` → undefined (this device is no proxy). */
+export function createBackend (uri: string, handlers: BackendHandlers): SmsBackend | undefined {
+  if (uri === 'none') return undefined
+  if (uri.startsWith('sim://')) return new SimBackend(uri, handlers)
+  if (/^(at:|at\+tcp:|mmcli|termux|gammu-smsd:)/.test(uri)) throw new InvalidSmsError(`SMS backend "${uri}" is not available in this version; use sim://HOST:PORT/NUMBER (a simulated carrier) or none`)
+  throw new InvalidSmsError(`unknown SMS backend "${uri}": use none or sim://HOST:PORT/NUMBER`)
+}

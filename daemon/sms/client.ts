@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto'
+import type { Logger } from '@libp2p/interface'
+import type { SimFacts } from '../../node/identity/records.ts'
+import { MAX_BODY_CHARS, MAX_RECIPIENTS } from './constants.ts'
+import { InvalidSmsError } from './errors.ts'
+import { prepared } from './materialize.ts'
+import { countryCode, normalizeNumber } from './numbers.ts'
+import type { SmsStore } from './store.ts'
+
+/** A device that could carry a message: a member (or this device) with an SMS backend. */
+export interface ProxyCandidate {
+  id: string
+  /** Has an active link now (or is this device, with its backend ready). */
+  reachable: boolean
+  sim?: SimFacts
+}
+
+/**
+ * Best proxy first: reachable, then with a SIM of the recipients' country, not roaming,
+ * better signal; the device id breaks ties so every choice is repeatable.
+ */
+export function rankProxies (candidates: ProxyCandidate[], recipients: string[]): ProxyCandidate[] {
+  const home = (c: ProxyCandidate): number => {
+    const cc = c.sim?.number == null ? undefined : countryCode(c.sim.number)
+    return cc != null && recipients.every(r => countryCode(r) === cc) ? 1 : 0
+  }
+  const key = (c: ProxyCandidate): number[] => [Number(c.reachable), home(c), Number(c.sim?.roaming !== true), c.sim?.signal ?? 0]
+  return [...candidates].sort((a, b) => {
+    const ka = key(a)
+    const kb = key(b)
+    for (let i = 0; i < ka.length; i++) if ((ka[i] ?? 0) !== (kb[i] ?? 0)) return (kb[i] ?? 0) - (ka[i] ?? 0)
+    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+  })
+}
+
+export interface SmsClientInit {
+  store: SmsStore
+  candidates(): ProxyCandidate[]
+  log: Logger
+}
+
+export interface NewMessage {
+  id: string
+  to: string[]
+  via: string | null
+}
+
+/** Check what the user typed; the normalized recipients, or InvalidSmsError. */
+export function checkDraft (to: string[], body: string): string[] {
+  if (!Array.isArray(to) || to.length === 0) throw new InvalidSmsError('give at least one recipient')
+  if (to.length > MAX_RECIPIENTS) throw new InvalidSmsError(`at most ${MAX_RECIPIENTS} recipients`)
+  if (typeof body !== 'string' || body.length === 0) throw new InvalidSmsError('the text is empty')
+  if (body.length > MAX_BODY_CHARS) throw new InvalidSmsError(`the text is longer than ${MAX_BODY_CHARS} characters`)
+  return [...new Set(to.map(normalizeNumber))]
+}
+
+/**
+ * The client role, on every device: a message is stored as pending and returned at once;
+ * it is handed to a proxy (an `assign` event, replicated like everything) as soon as one is
+ * reachable. Once handed, it stays with that proxy: only the proxy says what became of it.
+ */
+export class SmsClient {
+  private readonly init: SmsClientInit
+
+  constructor (init: SmsClientInit) {
+    this.init = init
+  }
+
+  /** Store a new message; `via` is a proxy chosen by the user, else the best reachable one. */
+  async send (to: string[], body: string, via?: string): Promise<NewMessage> {
+    const recipients = checkDraft(to, body)
+    const proxy = via ?? rankProxies(this.init.candidates(), recipients).find(c => c.reachable)?.id
+    const id = randomUUID()
+    const { store } = this.init
+    await store.write(tx => {
+      tx.append({ type: 'message', id, direction: 'out', from: null, to: recipients, body, author: store.self, createdAt: Date.now(), ...(proxy == null ? {} : { via: proxy }) })
+    })
+    return { id, to: recipients, via: proxy ?? null }
+  }
+
+  /** Hand every waiting message of this device to the best reachable proxy (when one appears). */
+  async assignWaiting (): Promise<number> {
+    const { store } = this.init
+    const waiting = prepared(store.db, "SELECT id, recipients FROM messages WHERE via IS NULL AND author = ? AND status = 'pending' ORDER BY created_at").all(store.self) as Array<{ id: string, recipients: string }>
+    if (waiting.length === 0) return 0
+    const candidates = this.init.candidates()
+    const choices = waiting.flatMap(m => {
+      const best = rankProxies(candidates, JSON.parse(m.recipients) as string[]).find(c => c.reachable)
+      return best == null ? [] : [{ id: m.id, via: best.id }]
+    })
+    if (choices.length === 0) return 0
+    await store.write(tx => {
+      for (const c of choices) {
+        // still unassigned inside the transaction: never two proxies for one message
+        if (prepared(tx.db, 'SELECT 1 FROM messages WHERE id = ? AND via IS NULL').get(c.id) != null) tx.append({ type: 'assign', id: c.id, via: c.via })
+      }
+    })
+    this.init.log('handed %d waiting messages to proxies', choices.length)
+    return choices.length
+  }
+
+  /** A message a device outside the account answered (it cannot be synced there): record the answer. */
+  async recordAnswer (to: string[], body: string, via: string, status: 'unauthorized' | 'failed', reason: string): Promise<NewMessage> {
+    const recipients = checkDraft(to, body)
+    const id = randomUUID()
+    const { store } = this.init
+    await store.write(tx => {
+      tx.append({ type: 'message', id, direction: 'out', from: null, to: recipients, body, author: store.self, createdAt: Date.now(), via })
+      tx.append({ type: 'status', id, status, at: Date.now(), reason })
+    })
+    return { id, to: recipients, via }
+  }
+}

@@ -1,0 +1,36 @@
+/** SMS service: channel names, limits and defaults. All documented in docs/PROTOCOL.md §8. */
+
+/** Tunnel channel on which a device replicates the message log to another member. */
+export const SYNC_CHANNEL = 'sms-sync'
+/** libp2p protocol a proxy answers for devices outside its account (always `unauthorized`). */
+export const SMS_SUBMIT_PROTOCOL = '/companion/sms-submit/1.0.0'
+/** Signature context of a log event. */
+export const EVENT_SIGNATURE_CONTEXT = 'companion-sms-event-v1\n'
+
+export const MAX_BODY_CHARS = 4_000
+export const MAX_RECIPIENTS = 20
+export const MAX_READ_IDS = 500
+/** One sync frame (an event with its signature, or a hello). */
+export const MAX_SYNC_FRAME_BYTES = 64 * 1024
+/** Events a sync sender puts in one catch-up query. */
+export const CATCH_UP_PAGE = 500
+/** Events the store applies in one transaction. */
+export const MAX_BATCH = 1_000
+
+/** Default per-device rate limit on a proxy, messages per minute (`--sms-rate`). */
+export const DEFAULT_SMS_RATE = 30
+export const RATE_WINDOW_MS = 60_000
+
+/** Message statuses, in the order a message moves through them. */
+export const STATUSES = ['pending', 'accepted', 'sent', 'delivered', 'failed', 'unauthorized', 'received'] as const
+export type SmsStatus = typeof STATUSES[number]
+
+/**
+ * Which status wins when several are known: later stages beat earlier ones and an end
+ * (failed, unauthorized) beats everything, so every device picks the same one.
+ */
+export const STATUS_RANK: Record<SmsStatus, number> = { pending: 0, received: 0, accepted: 1, sent: 2, delivered: 3, failed: 4, unauthorized: 4 }
+export const FINAL_STATUSES: ReadonlySet<SmsStatus> = new Set(['delivered', 'failed', 'unauthorized', 'received'])
+
+/** The reason a proxy gives for a message whose fate it cannot know (crash while sending). */
+export const OUTCOME_UNKNOWN = 'outcome unknown'

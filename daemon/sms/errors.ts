@@ -1,0 +1,27 @@
+/** Named errors of the SMS service. */
+
+/** A request the user can fix: a bad number, an empty text, an unknown message. */
+export class InvalidSmsError extends Error {
+  override readonly name = 'InvalidSmsError'
+}
+
+export class UnknownMessageError extends Error {
+  override readonly name = 'UnknownMessageError'
+}
+
+/** A sync peer sent something that is not a valid event: it is disconnected. */
+export class SyncProtocolError extends Error {
+  override readonly name = 'SyncProtocolError'
+}
+
+/** The SMS backend could not send; `message` is the reason a user reads in `failed(reason)`. */
+export class SmsBackendError extends Error {
+  override readonly name = 'SmsBackendError'
+  /** The message certainly did not reach the network (safe to try again later). */
+  readonly notSent: boolean
+
+  constructor (reason: string, options: { notSent?: boolean } = {}) {
+    super(reason)
+    this.notSent = options.notSent ?? false
+  }
+}

@@ -1,0 +1,96 @@
+import type { DatabaseSync, StatementSync } from 'node:sqlite'
+import { STATUS_RANK, type SmsStatus } from './constants.ts'
+import type { EventPayload, MessageEvent } from './events.ts'
+import { conversationOf } from './numbers.ts'
+
+/** A message whose view changed, and how; `proxy` when this device now has to carry it. */
+export interface ViewChange {
+  type: 'message' | 'status' | 'read'
+  id: string
+  proxy?: boolean
+}
+
+const cache = new WeakMap<DatabaseSync, Map<string, StatementSync>>()
+
+/** Prepared once per database: these run for every event. */
+export function prepared (db: DatabaseSync, sql: string): StatementSync {
+  let stmts = cache.get(db)
+  if (stmts == null) cache.set(db, stmts = new Map())
+  let stmt = stmts.get(sql)
+  if (stmt == null) stmts.set(sql, stmt = db.prepare(sql))
+  return stmt
+}
+
+/**
+ * Apply one log event to the views. Every rule is commutative and idempotent (insert-if-absent,
+ * set union, highest-ranked status), so devices that receive the same events in any order
+ * end with the same views.
+ */
+export function applyEvent (db: DatabaseSync, payload: EventPayload, self: string): ViewChange[] {
+  const { event, origin } = payload
+  switch (event.type) {
+    case 'message':
+      return insertMessage(db, event, self)
+    case 'assign': {
+      prepared(db, 'INSERT OR IGNORE INTO assignments (id, via) VALUES (?, ?)').run(event.id, event.via)
+      // only the author hands its message to a proxy, and only once
+      const row = prepared(db, 'SELECT author, via, recipients, body FROM messages WHERE id = ?').get(event.id) as { author: string, via: string | null, recipients: string, body: string } | undefined
+      if (row == null || row.author !== origin || row.via != null) return []
+      prepared(db, 'UPDATE messages SET via = ? WHERE id = ?').run(event.via, event.id)
+      const proxy = event.via === self && enqueueProxyWork(db, event.id, row.author, JSON.parse(row.recipients) as string[], row.body)
+      return [{ type: 'status', id: event.id, proxy }]
+    }
+    case 'status': {
+      prepared(db, 'INSERT OR IGNORE INTO statuses (id, status, at, device, reason) VALUES (?, ?, ?, ?, ?)').run(event.id, event.status, event.at, origin, event.reason ?? null)
+      if (event.from != null) prepared(db, 'UPDATE messages SET sender = ? WHERE id = ? AND sender IS NULL').run(event.from, event.id)
+      return refreshStatus(db, event.id) ? [{ type: 'status', id: event.id }] : []
+    }
+    case 'read': {
+      const changed: ViewChange[] = []
+      for (const id of event.ids) {
+        prepared(db, 'INSERT OR IGNORE INTO reads (id, at) VALUES (?, ?)').run(id, event.at)
+        if (prepared(db, 'UPDATE messages SET read = 1 WHERE id = ? AND read = 0').run(id).changes > 0) changed.push({ type: 'read', id })
+      }
+      return changed
+    }
+  }
+}
+
+function insertMessage (db: DatabaseSync, m: MessageEvent, self: string): ViewChange[] {
+  const conversation = conversationOf(m.direction === 'out' ? m.to : [m.from ?? 'unknown'])
+  const via = m.via ?? (prepared(db, 'SELECT via FROM assignments WHERE id = ?').get(m.id) as { via: string } | undefined)?.via ?? null
+  const read = prepared(db, 'SELECT 1 FROM reads WHERE id = ?').get(m.id) != null ? 1 : 0
+  const initial: SmsStatus = m.direction === 'out' ? 'pending' : 'received'
+  const inserted = prepared(db, `INSERT OR IGNORE INTO messages (id, conversation, direction, sender, recipients, body, author, via, created_at, status, read)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(m.id, conversation, m.direction, m.from, JSON.stringify(m.to), m.body, m.author, via, m.createdAt, initial, read)
+  if (inserted.changes === 0) return []
+  prepared(db, 'INSERT OR IGNORE INTO statuses (id, status, at, device, reason) VALUES (?, ?, ?, ?, NULL)').run(m.id, initial, m.createdAt, m.author)
+  refreshStatus(db, m.id)
+  const proxy = m.direction === 'out' && via === self && enqueueProxyWork(db, m.id, m.author, m.to, m.body)
+  return [{ type: 'message', id: m.id, proxy }]
+}
+
+/** This device is the proxy of a message: one unit of work per recipient, once ever. */
+function enqueueProxyWork (db: DatabaseSync, id: string, author: string, to: string[], body: string): boolean {
+  // once ever: a message that comes again (replayed, relayed twice) finds its parts and adds nothing
+  if (prepared(db, 'SELECT 1 FROM proxy_parts WHERE id = ?').get(id) != null) return false
+  const insert = prepared(db, "INSERT OR IGNORE INTO proxy_parts (id, recipient, author, body, state, received_at) VALUES (?, ?, ?, ?, 'new', ?)")
+  for (const recipient of new Set(to)) insert.run(id, recipient, author, body, Date.now())
+  return true
+}
+
+/** Recompute a message's current status from its history; true if it changed. */
+function refreshStatus (db: DatabaseSync, id: string): boolean {
+  const current = prepared(db, 'SELECT status, reason FROM messages WHERE id = ?').get(id) as { status: SmsStatus, reason: string | null } | undefined
+  if (current == null) return false
+  const history = prepared(db, 'SELECT status, at, device, reason FROM statuses WHERE id = ?').all(id) as Array<{ status: SmsStatus, at: number, device: string, reason: string | null }>
+  let best = history[0]
+  for (const s of history) {
+    if (best == null) { best = s; continue }
+    const order = STATUS_RANK[s.status] - STATUS_RANK[best.status] || s.at - best.at || (s.device > best.device ? 1 : s.device < best.device ? -1 : 0)
+    if (order > 0) best = s
+  }
+  if (best == null || (best.status === current.status && best.reason === current.reason)) return false
+  prepared(db, 'UPDATE messages SET status = ?, reason = ? WHERE id = ?').run(best.status, best.reason, id)
+  return true
+}

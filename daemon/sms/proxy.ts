@@ -1,0 +1,204 @@
+import { createHash } from 'node:crypto'
+import type { Logger } from '@libp2p/interface'
+import type { SmsBackend, DeliveryReport, IncomingSms } from './backend.ts'
+import { OUTCOME_UNKNOWN, RATE_WINDOW_MS } from './constants.ts'
+import { SmsBackendError } from './errors.ts'
+import { prepared } from './materialize.ts'
+import { isPremium, isShortCode } from './numbers.ts'
+import type { SmsStore, Tx } from './store.ts'
+
+/** What the proxy enforces, from the daemon's settings. */
+export interface ProxyPolicy {
+  /** Messages per minute per device. */
+  rate: number
+  /** Numbers this phone never texts. */
+  deny: string[]
+  /** Short codes and premium numbers this phone may text anyway. */
+  allow: string[]
+}
+
+export interface SmsProxyInit {
+  store: SmsStore
+  backend: SmsBackend
+  /** May this device use `sms.send` here (the master list)? */
+  maySend(device: string): boolean
+  /** Who may see incoming SMS (`sms.receive`); undefined when every member may. */
+  receivers(): string[] | undefined
+  policy(): ProxyPolicy
+  log: Logger
+}
+
+/** Hand at most this many messages to the backend at once. */
+const MAX_IN_FLIGHT = 64
+
+interface Part { id: string, recipient: string, author: string, body: string }
+
+/**
+ * The proxy role of a device with an SMS backend. A message assigned to this device is
+ * stored with its parts (one per recipient) in the same transaction as the message itself;
+ * this worker then says `accepted` (or why not), marks each part `handing` on disk, gives it
+ * to the backend and records `sent` / `failed`. A part found `handing` after a restart may or
+ * may not have left: it ends `failed(outcome unknown)`, never sent again.
+ */
+export class SmsProxy {
+  private readonly init: SmsProxyInit
+  private readonly sentAt = new Map<string, number[]>()
+  private running = false
+  private again = false
+  private inFlight = 0
+  private stopped = false
+
+  constructor (init: SmsProxyInit) {
+    this.init = init
+    this.onChanges = this.onChanges.bind(this)
+  }
+
+  async start (): Promise<void> {
+    const unknown = prepared(this.init.store.db, "SELECT DISTINCT id FROM proxy_parts WHERE state = 'handing'").all() as Array<{ id: string }>
+    if (unknown.length > 0) {
+      this.init.log('%d messages were being handed to the network when this device stopped: failed (%s)', unknown.length, OUTCOME_UNKNOWN)
+      await this.init.store.write(tx => {
+        prepared(tx.db, "UPDATE proxy_parts SET state = 'failed', reason = ? WHERE state = 'handing'").run(OUTCOME_UNKNOWN)
+        for (const { id } of unknown) this.settle(tx, id)
+      })
+    }
+    this.init.store.on('changes', this.onChanges)
+    this.kick()
+  }
+
+  stop (): void {
+    this.stopped = true
+    this.init.store.off('changes', this.onChanges)
+  }
+
+  private onChanges (changes: Array<{ proxy?: boolean }>): void {
+    if (changes.some(c => c.proxy === true)) this.kick()
+  }
+
+  /** Something to do (new work, the backend became ready): run the worker. */
+  kick (): void {
+    if (this.stopped) return
+    if (this.running) { this.again = true; return }
+    this.running = true
+    void this.work().catch(err => { this.init.log.error('the proxy worker failed - %e', err) }).finally(() => {
+      this.running = false
+      if (this.again) { this.again = false; this.kick() }
+    })
+  }
+
+  private async work (): Promise<void> {
+    const { store } = this.init
+    // decide on new messages: accepted, or why not
+    const fresh = prepared(store.db, "SELECT id, recipient, author, body FROM proxy_parts WHERE state = 'new' ORDER BY received_at, id").all() as unknown as Part[]
+    if (fresh.length > 0) await store.write(tx => { this.decide(tx, fresh) })
+    if (!this.init.backend.ready) return
+    while (!this.stopped && this.init.backend.ready) {
+      const room = MAX_IN_FLIGHT - this.inFlight
+      if (room <= 0) return
+      const ready = prepared(store.db, "SELECT id, recipient, author, body FROM proxy_parts WHERE state = 'accepted' ORDER BY received_at, id LIMIT ?").all(room) as unknown as Part[]
+      if (ready.length === 0) return
+      // on disk before the network sees it: after a crash these are `outcome unknown`
+      await store.write(tx => { for (const p of ready) prepared(tx.db, "UPDATE proxy_parts SET state = 'handing' WHERE id = ? AND recipient = ?").run(p.id, p.recipient) })
+      for (const part of ready) void this.hand(part)
+    }
+  }
+
+  private decide (tx: Tx, parts: Part[]): void {
+    const policy = this.init.policy()
+    const byMessage = new Map<string, Part[]>()
+    for (const p of parts) byMessage.set(p.id, [...(byMessage.get(p.id) ?? []), p])
+    const number = this.init.backend.facts.number
+    for (const [id, list] of byMessage) {
+      const author = list[0]?.author ?? ''
+      const refusal = this.refusal(author, list.map(p => p.recipient), policy)
+      const setState = prepared(tx.db, 'UPDATE proxy_parts SET state = ?, reason = ? WHERE id = ?')
+      if (refusal == null) {
+        setState.run('accepted', null, id)
+        tx.append({ type: 'status', id, status: 'accepted', at: Date.now(), ...(number == null ? {} : { from: number }) })
+      } else {
+        setState.run(refusal.status, refusal.reason, id)
+        tx.append({ type: 'status', id, status: refusal.status, at: Date.now(), reason: refusal.reason })
+      }
+    }
+  }
+
+  /** Why this message may not go out, or undefined when it may. */
+  private refusal (author: string, recipients: string[], policy: ProxyPolicy): { status: 'failed' | 'unauthorized', reason: string } | undefined {
+    if (author !== this.init.store.self && !this.init.maySend(author)) {
+      return { status: 'unauthorized', reason: 'this phone does not let your device send SMS (sms.send); grant it on the phone' }
+    }
+    for (const to of recipients) {
+      if (policy.deny.includes(to)) return { status: 'failed', reason: `${to} is on this phone's deny list` }
+      if ((isShortCode(to) || isPremium(to)) && !policy.allow.includes(to)) {
+        return { status: 'failed', reason: `${to} is a short code or premium number; allow it on the phone with --sms-allow ${to}` }
+      }
+    }
+    const now = Date.now()
+    const recent = (this.sentAt.get(author) ?? []).filter(t => t > now - RATE_WINDOW_MS)
+    if (recent.length >= policy.rate) {
+      this.sentAt.set(author, recent)
+      return { status: 'failed', reason: `rate limit: at most ${policy.rate} messages a minute from one device` }
+    }
+    recent.push(now)
+    this.sentAt.set(author, recent)
+    return undefined
+  }
+
+  private async hand (part: Part): Promise<void> {
+    this.inFlight++
+    let outcome: { state: 'sent', ref: string } | { state: 'failed' | 'accepted', reason: string }
+    try {
+      outcome = { state: 'sent', ref: await this.init.backend.send(part.recipient, part.body) }
+    } catch (err) {
+      const reason = err instanceof SmsBackendError ? err.message : `the backend failed: ${(err as Error).message}`
+      // refused before reaching the network: safe to try again once it is back
+      outcome = err instanceof SmsBackendError && err.notSent ? { state: 'accepted', reason } : { state: 'failed', reason }
+    } finally {
+      this.inFlight--
+    }
+    await this.init.store.write(tx => {
+      prepared(tx.db, 'UPDATE proxy_parts SET state = ?, ref = ?, reason = ? WHERE id = ? AND recipient = ?')
+        .run(outcome.state, 'ref' in outcome ? outcome.ref : null, 'reason' in outcome ? outcome.reason : null, part.id, part.recipient)
+      this.settle(tx, part.id)
+    }).catch(err => { this.init.log.error('could not record the outcome of %s - %e', part.id, err) })
+    if (outcome.state !== 'accepted') this.kick()
+  }
+
+  /** When every part of a message is through a stage, the message is: say so once. */
+  private settle (tx: Tx, id: string): void {
+    const states = (prepared(tx.db, 'SELECT state, reason FROM proxy_parts WHERE id = ?').all(id) as Array<{ state: string, reason: string | null }>)
+    const said = new Set((prepared(tx.db, 'SELECT status FROM statuses WHERE id = ? AND device = ?').all(id, tx.self) as Array<{ status: string }>).map(r => r.status))
+    const say = (status: 'sent' | 'delivered' | 'failed', reason?: string): void => {
+      if (said.has(status) || said.has('failed')) return
+      tx.append({ type: 'status', id, status, at: Date.now(), ...(reason == null ? {} : { reason }) })
+    }
+    if (states.some(s => s.state === 'new' || s.state === 'accepted' || s.state === 'handing')) return
+    const failed = states.find(s => s.state === 'failed')
+    if (failed != null) { say('failed', failed.reason ?? 'not sent'); return }
+    if (states.every(s => s.state === 'sent' || s.state === 'delivered')) say('sent')
+    if (states.every(s => s.state === 'delivered')) say('delivered')
+  }
+
+  /** A delivery report from the network. */
+  async report (report: DeliveryReport): Promise<void> {
+    await this.init.store.write(tx => {
+      const part = prepared(tx.db, "SELECT id, recipient FROM proxy_parts WHERE ref = ? AND state = 'sent'").get(report.ref) as { id: string, recipient: string } | undefined
+      if (part == null) return
+      prepared(tx.db, 'UPDATE proxy_parts SET state = ?, reason = ? WHERE id = ? AND recipient = ?')
+        .run(report.delivered ? 'delivered' : 'failed', report.delivered ? null : (report.reason ?? 'not delivered'), part.id, part.recipient)
+      this.settle(tx, part.id)
+    })
+  }
+
+  /** An SMS from the network: stored (then acknowledged by the backend), for every device allowed to see it. */
+  async incoming (sms: IncomingSms): Promise<void> {
+    const number = this.init.backend.facts.number
+    // the same SMS delivered again (the network resends until acknowledged) gets the same id
+    const id = 'in-' + createHash('sha256').update(`${this.init.store.self}\n${sms.from}\n${sms.at}\n${sms.body}`).digest('hex').slice(0, 32)
+    const audience = this.init.receivers()
+    await this.init.store.write(tx => {
+      if (prepared(tx.db, 'SELECT 1 FROM messages WHERE id = ?').get(id) != null) return
+      tx.append({ type: 'message', id, direction: 'in', from: sms.from, to: number == null ? [] : [number], body: sms.body, author: tx.self, createdAt: sms.at, via: tx.self }, audience)
+    })
+  }
+}

@@ -1,0 +1,225 @@
+import { join } from 'node:path'
+import type { Libp2p, Logger, PrivateKey } from '@libp2p/interface'
+import type { Capability } from '../../node/identity/records.ts'
+import type { LinkManager } from '../../link/link-manager.ts'
+import type { Tunnels } from '../../link/tunnels.ts'
+import { createBackend, type SmsBackend } from './backend.ts'
+import { SmsClient, type NewMessage, type ProxyCandidate } from './client.ts'
+import { FINAL_STATUSES, type SmsStatus } from './constants.ts'
+import { InvalidSmsError, UnknownMessageError } from './errors.ts'
+import { EventSigner } from './events.ts'
+import type { ViewChange } from './materialize.ts'
+import { conversationOf, normalizeNumber } from './numbers.ts'
+import { SmsProxy, type ProxyPolicy } from './proxy.ts'
+import { SmsStore } from './store.ts'
+import { askOutsider, serveOutsiders } from './submit-protocol.ts'
+import { SmsSync } from './sync.ts'
+import { getMessage, listConversations, listMessages, unreadIn, type ConversationView, type MessageView } from './views.ts'
+
+export const SMS_DB_FILE = 'sms.db'
+
+/** A device as the SMS service needs to know it. */
+export interface SmsDevice {
+  id: string
+  relation: 'self' | 'member' | 'nearby'
+  capabilities: Capability[]
+}
+
+export interface SmsServiceInit {
+  dataDir: string
+  deviceKey: PrivateKey
+  libp2p: Libp2p
+  tunnels: Tunnels
+  links: LinkManager
+  /** `--sms` value. */
+  backend: string
+  members(): SmsDevice[]
+  isMember(device: string): boolean
+  /** The master list: may `device` use `capability` here? */
+  may(device: string, capability: string): boolean
+  policy(): ProxyPolicy
+  /** This device's SMS capabilities changed (backend ready, SIM facts): republish the profile. */
+  capabilitiesChanged(): void
+  /** Every change of a message, for the event stream. */
+  onChange(type: ViewChange['type'], message: MessageView): void
+  log: Logger
+}
+
+export interface SendRequest { to: string[], body: string, via?: SmsDevice }
+
+/** The SMS service of one device: store, replication, and the client and proxy roles. */
+export class SmsService {
+  private readonly init: SmsServiceInit
+  readonly store: SmsStore
+  private readonly backend?: SmsBackend
+  private readonly proxy?: SmsProxy
+  private readonly client: SmsClient
+  private readonly sync: SmsSync
+  private readonly onActive: () => void
+
+  private constructor (init: SmsServiceInit) {
+    this.init = init
+    const self = init.libp2p.peerId.toString()
+    this.store = new SmsStore({ path: join(init.dataDir, SMS_DB_FILE), self, signer: new EventSigner(init.deviceKey) })
+    this.backend = createBackend(init.backend, {
+      incoming: async (sms) => { await this.proxy?.incoming(sms) },
+      report: async (report) => { await this.proxy?.report(report) },
+      changed: () => {
+        init.capabilitiesChanged()
+        this.proxy?.kick()
+        this.assignWaiting()
+      }
+    })
+    if (this.backend != null) {
+      this.proxy = new SmsProxy({
+        store: this.store,
+        backend: this.backend,
+        maySend: (device) => init.may(device, 'sms.send'),
+        receivers: () => this.receivers(),
+        policy: init.policy,
+        log: init.log
+      })
+    }
+    this.client = new SmsClient({ store: this.store, candidates: () => this.candidates(), log: init.log })
+    this.sync = new SmsSync({ store: this.store, tunnels: init.tunnels, links: init.links, isMember: init.isMember, log: init.log })
+    this.onActive = () => { this.assignWaiting() }
+  }
+
+  static async start (init: SmsServiceInit): Promise<SmsService> {
+    const service = new SmsService(init)
+    try {
+      await service.proxy?.start()
+      await service.backend?.start()
+      service.store.on('changes', (changes) => { service.publish(changes) })
+      await serveOutsiders(init.libp2p)
+      service.sync.start(init.members().map(m => m.id).filter(id => init.links.active(id) != null))
+      init.links.addEventListener('link:active', service.onActive)
+      service.assignWaiting()
+    } catch (err) {
+      await service.stop()
+      throw err
+    }
+    return service
+  }
+
+  async stop (): Promise<void> {
+    this.init.links.removeEventListener('link:active', this.onActive)
+    this.sync.stop()
+    this.proxy?.stop()
+    await this.backend?.stop()
+    await this.init.libp2p.unhandle('/companion/sms-submit/1.0.0').catch(() => {})
+    // let queued writes finish before closing the file
+    await this.store.write(() => {}).catch(() => {})
+    this.store.close()
+  }
+
+  /** What this device offers as a proxy, for its capability profile. */
+  capabilities (): Capability[] {
+    if (this.backend == null) return []
+    const sim = this.backend.facts
+    return [{ name: 'sms.send', sim }, { name: 'sms.receive', sim }]
+  }
+
+  status (): { backend: string, ready: boolean, number?: string } {
+    const number = this.backend?.facts.number
+    return { backend: this.init.backend, ready: this.backend?.ready ?? false, ...(number == null ? {} : { number }) }
+  }
+
+  private publish (changes: ViewChange[]): void {
+    for (const change of changes) {
+      const message = getMessage(this.store.db, change.id)
+      if (message != null) this.init.onChange(change.type, message)
+    }
+  }
+
+  private assignWaiting (): void {
+    void this.client.assignWaiting().catch(err => { this.init.log.error('could not hand waiting messages to a proxy - %e', err) })
+  }
+
+  private candidates (): ProxyCandidate[] {
+    const list: ProxyCandidate[] = this.init.members().flatMap(m => {
+      const cap = m.capabilities.find(c => c.name === 'sms.send')
+      if (cap == null) return []
+      return [{ id: m.id, reachable: this.init.links.active(m.id) != null, ...(cap.sim == null ? {} : { sim: cap.sim }) }]
+    })
+    if (this.backend != null) list.push({ id: this.store.self, reachable: this.backend.ready, sim: this.backend.facts })
+    return list
+  }
+
+  /** Devices that may see incoming SMS; undefined when every member may. */
+  private receivers (): string[] | undefined {
+    const members = this.init.members().map(m => m.id)
+    const allowed = members.filter(id => this.init.may(id, 'sms.receive'))
+    return allowed.length === members.length ? undefined : [this.store.self, ...allowed]
+  }
+
+  async send (req: SendRequest): Promise<NewMessage & { status: SmsStatus }> {
+    const via = req.via
+    if (via?.relation === 'nearby') {
+      // outside the account: no tunnel, no log; ask, and record the answer here
+      const answer = await askOutsider(this.init.libp2p, via.id, { id: 'outsider', to: req.to, body: req.body })
+      const sent = await this.client.recordAnswer(req.to, req.body, via.id, answer.status, answer.reason)
+      return { ...sent, status: answer.status }
+    }
+    if (via != null) {
+      const proxy = via.relation === 'self' ? this.backend != null : via.capabilities.some(c => c.name === 'sms.send')
+      if (!proxy) throw new InvalidSmsError(`${via.id} has no SMS backend; choose a phone (see companion devices)`)
+    }
+    const sent = await this.client.send(req.to, req.body, via?.id)
+    return { ...sent, status: 'pending' }
+  }
+
+  get (id: string): MessageView {
+    const message = getMessage(this.store.db, id)
+    if (message == null) throw new UnknownMessageError(`no message has the id ${id}; see companion sms list`)
+    return message
+  }
+
+  list (options: { with?: string, search?: string, limit?: number, before?: number }): MessageView[] {
+    const conversation = options.with == null ? undefined : conversationOf(options.with.split(','))
+    return listMessages(this.store.db, { conversation, search: options.search, limit: options.limit ?? 100, before: options.before })
+  }
+
+  conversations (): ConversationView[] {
+    return listConversations(this.store.db)
+  }
+
+  /** Mark a message, or every unread message of a conversation, read on every device. */
+  async read (target: string): Promise<{ read: number }> {
+    let ids: string[]
+    if (getMessage(this.store.db, target) != null) ids = [target]
+    else {
+      let conversation: string
+      try {
+        conversation = conversationOf(target.split(',').map(normalizeNumber))
+      } catch {
+        throw new UnknownMessageError(`"${target}" is neither a message id nor a phone number; see companion sms list`)
+      }
+      ids = unreadIn(this.store.db, conversation)
+    }
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500)
+      await this.store.write(tx => { tx.append({ type: 'read', ids: chunk, at: Date.now() }) })
+    }
+    return { read: ids.length }
+  }
+
+  /** Resolves when the message reaches `status` (or a later one); rejects on a final failure. */
+  async waitFor (id: string, status: SmsStatus, signal: AbortSignal): Promise<MessageView> {
+    const ORDER: SmsStatus[] = ['pending', 'accepted', 'sent', 'delivered']
+    const reached = (m: MessageView): boolean => ORDER.indexOf(m.status) >= ORDER.indexOf(status) || FINAL_STATUSES.has(m.status)
+    const now = this.get(id)
+    if (reached(now)) return now
+    return await new Promise<MessageView>((resolve, reject) => {
+      const listener = (changes: ViewChange[]): void => {
+        if (!changes.some(c => c.id === id)) return
+        const m = this.get(id)
+        if (reached(m)) { done(); resolve(m) }
+      }
+      const done = (): void => { this.store.off('changes', listener); signal.removeEventListener('abort', onAbort) }
+      const onAbort = (): void => { done(); reject(signal.reason as Error) }
+      this.store.on('changes', listener)
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+}

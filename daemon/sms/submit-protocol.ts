@@ -1,0 +1,45 @@
+import type { Libp2p } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { lpStream } from '@libp2p/utils'
+import { MAX_SYNC_FRAME_BYTES, SMS_SUBMIT_PROTOCOL } from './constants.ts'
+
+const TIMEOUT_MS = 10_000
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+/** The proxy's answer to a device outside its account. */
+export const OUTSIDER_REFUSAL = 'this phone carries messages only for devices of its own account that it granted sms.send'
+
+/**
+ * Devices outside the account cannot reach a proxy's tunnel, so a send request from one comes
+ * on this protocol, and the answer is always `unauthorized`: nothing is stored or sent.
+ */
+export async function serveOutsiders (libp2p: Libp2p): Promise<void> {
+  await libp2p.handle(SMS_SUBMIT_PROTOCOL, async (stream) => {
+    const signal = AbortSignal.timeout(TIMEOUT_MS)
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES })
+      await lp.read({ signal })
+      await lp.write(encoder.encode(JSON.stringify({ status: 'unauthorized', reason: OUTSIDER_REFUSAL })), { signal })
+      await stream.close({ signal })
+    } catch (err) {
+      stream.abort(err as Error)
+    }
+  }, { maxInboundStreams: 4 })
+}
+
+/** Ask a device outside the account to carry a message; returns its answer. */
+export async function askOutsider (libp2p: Libp2p, device: string, request: { id: string, to: string[], body: string }): Promise<{ status: 'unauthorized' | 'failed', reason: string }> {
+  const signal = AbortSignal.timeout(TIMEOUT_MS)
+  try {
+    const stream = await libp2p.dialProtocol(peerIdFromString(device), SMS_SUBMIT_PROTOCOL, { signal })
+    const lp = lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES })
+    await lp.write(encoder.encode(JSON.stringify(request)), { signal })
+    const answer = JSON.parse(decoder.decode((await lp.read({ signal })).subarray())) as { status?: unknown, reason?: unknown }
+    await stream.close({ signal }).catch(() => {})
+    const reason = typeof answer.reason === 'string' ? answer.reason.slice(0, 200) : 'refused'
+    return { status: answer.status === 'unauthorized' ? 'unauthorized' : 'failed', reason }
+  } catch (err) {
+    return { status: 'failed', reason: `could not reach that device: ${(err as Error).message}` }
+  }
+}

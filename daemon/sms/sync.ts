@@ -1,0 +1,199 @@
+import type { Logger } from '@libp2p/interface'
+import type { Channel } from '../../link/channel.ts'
+import { Priority } from '../../link/constants.ts'
+import type { LinkManager } from '../../link/link-manager.ts'
+import type { Tunnels } from '../../link/tunnels.ts'
+import { SYNC_CHANNEL } from './constants.ts'
+import { SyncProtocolError } from './errors.ts'
+import { readJsonFrames, writeJsonFrames } from './frames.ts'
+import type { LogEntry, SmsStore, VersionVector } from './store.ts'
+
+/** A subscriber this far behind is dropped; it reconnects and catches up from the log. */
+const MAX_FEED_BACKLOG = 20_000
+const CATCH_UP_PAGE = 500
+/** Retry a broken subscription after this long; a peer that sent garbage waits longer. */
+const RESUBSCRIBE_MS = 2_000
+const MISBEHAVED_MS = 30_000
+
+type WireEntry = { t: 'e', p: string, s: string } | { t: 'h', o: string, q: number }
+
+export interface SmsSyncInit {
+  store: SmsStore
+  tunnels: Tunnels
+  links: LinkManager
+  isMember(device: string): boolean
+  log: Logger
+}
+
+function toWire (entry: LogEntry, device: string): WireEntry {
+  // an event meant for some devices only travels to the others as a numbered gap
+  if (entry.hidden || (entry.payload.audience != null && !entry.payload.audience.includes(device))) return { t: 'h', o: entry.origin, q: entry.seq }
+  return { t: 'e', p: entry.signed.payload, s: Buffer.from(entry.signed.sig).toString('base64') }
+}
+
+function fromWire (value: unknown): { origin: string, seq: number, hidden: true } | { signed: { payload: string, sig: Uint8Array } } {
+  const v = value as Partial<Record<string, unknown>> | null
+  if (v?.t === 'e' && typeof v.p === 'string' && typeof v.s === 'string' && v.s.length <= 128) return { signed: { payload: v.p, sig: Buffer.from(v.s, 'base64') } }
+  if (v?.t === 'h' && typeof v.o === 'string' && v.o.length <= 64 && Number.isSafeInteger(v.q) && (v.q as number) > 0) return { origin: v.o, seq: v.q as number, hidden: true }
+  throw new SyncProtocolError('a frame is not a log entry')
+}
+
+/** One subscriber's feed: the catch-up first, then every new entry, in order. */
+class Feed {
+  private readonly channel: Channel
+  private readonly device: string
+  private backlog: LogEntry[] = []
+  private live = false
+  private pumping = false
+
+  constructor (channel: Channel) {
+    this.channel = channel
+    this.device = channel.peer
+  }
+
+  async catchUp (store: SmsStore, theirs: VersionVector): Promise<void> {
+    for (const [origin] of Object.entries(store.versionVector())) {
+      if (origin === this.device) continue
+      let after = theirs[origin] ?? 0
+      while (true) {
+        const page = store.entriesAfter(origin, after, CATCH_UP_PAGE)
+        if (page.length === 0) break
+        await writeJsonFrames(this.channel, page.map(e => toWire(e, this.device)))
+        after = page[page.length - 1]?.seq ?? after
+      }
+    }
+    this.live = true
+    void this.pump()
+  }
+
+  push (entries: LogEntry[]): void {
+    for (const e of entries) if (e.origin !== this.device) this.backlog.push(e)
+    if (this.backlog.length > MAX_FEED_BACKLOG) {
+      this.channel.reset('the device fell too far behind; it will catch up from the log')
+      this.backlog = []
+      return
+    }
+    if (this.live) void this.pump()
+  }
+
+  private async pump (): Promise<void> {
+    if (this.pumping) return
+    this.pumping = true
+    try {
+      while (this.backlog.length > 0) {
+        const batch = this.backlog.splice(0, CATCH_UP_PAGE)
+        await writeJsonFrames(this.channel, batch.map(e => toWire(e, this.device)))
+      }
+    } catch {
+      // the channel failed: the subscriber resubscribes and catches up
+    } finally {
+      this.pumping = false
+    }
+  }
+}
+
+/**
+ * Replication of the message log between the account's devices (anti-entropy). Each device
+ * subscribes to every member it has a link to: it sends its version vector, the member sends
+ * every entry it has beyond it and then each new entry as it is stored. Entries carry their
+ * origin's signature, so a device can pass on what it heard from others: a device that was
+ * offline catches up from whichever member it meets first.
+ */
+export class SmsSync {
+  private readonly init: SmsSyncInit
+  private readonly feeds = new Set<Feed>()
+  private readonly subscriptions = new Map<string, Channel | 'opening'>()
+  private readonly pausedUntil = new Map<string, number>()
+  private stopped = false
+
+  constructor (init: SmsSyncInit) {
+    this.init = init
+    this.onActive = this.onActive.bind(this)
+    this.onEntries = this.onEntries.bind(this)
+  }
+
+  start (devicesWithLinks: string[]): void {
+    this.init.tunnels.handle(SYNC_CHANNEL, (channel) => { void this.serve(channel) })
+    this.init.links.addEventListener('link:active', this.onActive)
+    this.init.store.on('entries', this.onEntries)
+    for (const device of devicesWithLinks) this.subscribe(device)
+  }
+
+  stop (): void {
+    this.stopped = true
+    this.init.tunnels.unhandle(SYNC_CHANNEL)
+    this.init.links.removeEventListener('link:active', this.onActive)
+    this.init.store.off('entries', this.onEntries)
+    for (const sub of this.subscriptions.values()) if (sub !== 'opening') sub.reset('shutting down')
+  }
+
+  private onActive (evt: CustomEvent<{ device: string, connection?: unknown }>): void {
+    if (evt.detail.connection != null) this.subscribe(evt.detail.device)
+  }
+
+  private onEntries (entries: LogEntry[]): void {
+    for (const feed of this.feeds) feed.push(entries)
+  }
+
+  /** Follow a member's log (once per device at a time). */
+  subscribe (device: string): void {
+    if (this.stopped || this.subscriptions.has(device) || !this.init.isMember(device)) return
+    if ((this.pausedUntil.get(device) ?? 0) > Date.now()) return
+    this.subscriptions.set(device, 'opening')
+    void this.follow(device)
+  }
+
+  private async follow (device: string): Promise<void> {
+    const { store, log } = this.init
+    let channel: Channel | undefined
+    let retryMs = RESUBSCRIBE_MS
+    try {
+      channel = await this.init.tunnels.open(device, SYNC_CHANNEL, Priority.INTERACTIVE)
+      this.subscriptions.set(device, channel)
+      await writeJsonFrames(channel, [{ t: 'hello', v: 1, vv: store.versionVector() }])
+      for await (const batch of readJsonFrames(channel)) {
+        // only the account's devices write the log; anything else is not stored
+        await store.ingest(batch.map(fromWire), origin => this.known(origin))
+      }
+    } catch (err) {
+      if (err instanceof SyncProtocolError) {
+        log.error('device %s sent a bad sync frame, dropping it for %d s - %s', device, MISBEHAVED_MS / 1000, err.message)
+        channel?.reset(err.message)
+        this.pausedUntil.set(device, Date.now() + MISBEHAVED_MS)
+        retryMs = MISBEHAVED_MS
+      } else {
+        log('sync from %s ended - %s', device, (err as Error).message)
+      }
+    } finally {
+      this.subscriptions.delete(device)
+    }
+    if (this.stopped) return
+    setTimeout(() => { if (this.init.links.active(device) != null) this.subscribe(device) }, retryMs + 10).unref()
+  }
+
+  private known (origin: string): boolean {
+    return origin === this.init.store.self || this.init.isMember(origin)
+  }
+
+  /** A member follows this device's log. */
+  private async serve (channel: Channel): Promise<void> {
+    const feed = new Feed(channel)
+    try {
+      const frames = readJsonFrames(channel)
+      const first = await frames.next()
+      const hello = first.done === true ? undefined : first.value[0] as { t?: unknown, vv?: unknown } | undefined
+      if (hello?.t !== 'hello' || hello.vv == null || typeof hello.vv !== 'object' || Array.isArray(hello.vv)) throw new SyncProtocolError('expected hello')
+      const vv: VersionVector = {}
+      for (const [origin, seq] of Object.entries(hello.vv)) if (Number.isSafeInteger(seq)) vv[origin] = seq as number
+      this.feeds.add(feed)
+      await feed.catchUp(this.init.store, vv)
+      // the subscriber sends nothing more; reading notices when it goes away
+      for await (const batch of frames) if (batch.length > 0) throw new SyncProtocolError('unexpected frame after hello')
+    } catch (err) {
+      this.init.log('feed to %s ended - %s', channel.peer, (err as Error).message)
+      if (err instanceof SyncProtocolError) channel.reset(err.message)
+    } finally {
+      this.feeds.delete(feed)
+    }
+  }
+}

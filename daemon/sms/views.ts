@@ -1,0 +1,115 @@
+import type { DatabaseSync } from 'node:sqlite'
+import type { SmsStatus } from './constants.ts'
+import { prepared } from './materialize.ts'
+
+export interface StatusEntry {
+  status: SmsStatus
+  at: number
+  /** The device that said it. */
+  device: string
+  reason?: string
+}
+
+/** A message as `companion sms list --json` shows it (CLI.md contract). */
+export interface MessageView {
+  id: string
+  conversation: string
+  direction: 'out' | 'in'
+  from: string | null
+  to: string[]
+  body: string
+  author: string
+  via: string | null
+  status: SmsStatus
+  reason?: string
+  statusHistory: StatusEntry[]
+  createdAt: number
+  read: boolean
+}
+
+export interface ConversationView {
+  conversation: string
+  numbers: string[]
+  messages: number
+  unread: number
+  last: { id: string, direction: 'out' | 'in', body: string, status: SmsStatus, createdAt: number }
+}
+
+interface MessageRow {
+  id: string
+  conversation: string
+  direction: 'out' | 'in'
+  sender: string | null
+  recipients: string
+  body: string
+  author: string
+  via: string | null
+  created_at: number
+  status: SmsStatus
+  reason: string | null
+  read: number
+}
+
+const COLUMNS = 'id, conversation, direction, sender, recipients, body, author, via, created_at, status, reason, read'
+
+function history (db: DatabaseSync, id: string): StatusEntry[] {
+  const rows = prepared(db, 'SELECT status, at, device, reason FROM statuses WHERE id = ? ORDER BY at, status').all(id) as Array<{ status: SmsStatus, at: number, device: string, reason: string | null }>
+  return rows.map(r => r.reason == null ? { status: r.status, at: r.at, device: r.device } : { status: r.status, at: r.at, device: r.device, reason: r.reason })
+}
+
+function view (db: DatabaseSync, r: MessageRow): MessageView {
+  const v: MessageView = {
+    id: r.id,
+    conversation: r.conversation,
+    direction: r.direction,
+    from: r.sender,
+    to: JSON.parse(r.recipients) as string[],
+    body: r.body,
+    author: r.author,
+    via: r.via,
+    status: r.status,
+    statusHistory: history(db, r.id),
+    createdAt: r.created_at,
+    read: r.read === 1
+  }
+  if (r.reason != null) v.reason = r.reason
+  return v
+}
+
+export function getMessage (db: DatabaseSync, id: string): MessageView | undefined {
+  const row = prepared(db, `SELECT ${COLUMNS} FROM messages WHERE id = ?`).get(id) as MessageRow | undefined
+  return row == null ? undefined : view(db, row)
+}
+
+/** The newest `limit` messages (of one conversation, or matching a search), oldest first. */
+export function listMessages (db: DatabaseSync, options: { conversation?: string, search?: string, limit: number, before?: number }): MessageView[] {
+  const where: string[] = []
+  const args: Array<string | number> = []
+  if (options.conversation != null) { where.push('conversation = ?'); args.push(options.conversation) }
+  if (options.search != null) { where.push("body LIKE ? ESCAPE '\\'"); args.push(`%${options.search.replace(/[\\%_]/g, c => '\\' + c)}%`) }
+  if (options.before != null) { where.push('created_at < ?'); args.push(options.before) }
+  const sql = `SELECT ${COLUMNS} FROM messages ${where.length > 0 ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, rowid DESC LIMIT ?`
+  const rows = db.prepare(sql).all(...args, options.limit) as unknown as MessageRow[]
+  return rows.reverse().map(r => view(db, r))
+}
+
+export function listConversations (db: DatabaseSync): ConversationView[] {
+  const rows = db.prepare(`SELECT conversation, COUNT(*) AS messages, SUM(CASE WHEN read = 0 AND direction = 'in' THEN 1 ELSE 0 END) AS unread, MAX(created_at) AS last_at
+    FROM messages GROUP BY conversation ORDER BY last_at DESC`).all() as Array<{ conversation: string, messages: number, unread: number }>
+  const last = prepared(db, 'SELECT id, direction, body, status, created_at FROM messages WHERE conversation = ? ORDER BY created_at DESC, rowid DESC LIMIT 1')
+  return rows.map(r => {
+    const m = last.get(r.conversation) as { id: string, direction: 'out' | 'in', body: string, status: SmsStatus, created_at: number }
+    return {
+      conversation: r.conversation,
+      numbers: r.conversation.split(','),
+      messages: r.messages,
+      unread: r.unread,
+      last: { id: m.id, direction: m.direction, body: m.body, status: m.status, createdAt: m.created_at }
+    }
+  })
+}
+
+/** Ids of the unread messages of a conversation (what `sms read NUMBER` marks). */
+export function unreadIn (db: DatabaseSync, conversation: string): string[] {
+  return (prepared(db, 'SELECT id FROM messages WHERE conversation = ? AND read = 0').all(conversation) as Array<{ id: string }>).map(r => r.id)
+}
