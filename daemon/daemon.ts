@@ -224,6 +224,7 @@ export class Daemon implements DaemonApi {
     libp2p.services.profiles.addEventListener('device:profile', (evt) => {
       const { peerId, profile, relation } = evt.detail
       this.events.emit('device', { id: peerId.toString(), online: true, name: profile.name, kind: profile.kind, relation })
+      this.sms?.devicesChanged()
     })
     libp2p.services.pairing.addEventListener('pair:request', (evt) => { this.events.emit('pair', { type: 'request', ...evt.detail }) })
     libp2p.services.pairing.addEventListener('pair:ended', (evt) => { this.events.emit('pair', { type: 'ended', ...evt.detail }) })

@@ -5,7 +5,7 @@ import type { LinkManager } from '../../link/link-manager.ts'
 import type { Tunnels } from '../../link/tunnels.ts'
 import { createBackend, type SmsBackend } from './backend.ts'
 import { SmsClient, type NewMessage, type ProxyCandidate } from './client.ts'
-import { FINAL_STATUSES, type SmsStatus } from './constants.ts'
+import { FINAL_STATUSES, SMS_SUBMIT_PROTOCOL, type SmsStatus } from './constants.ts'
 import { InvalidSmsError, UnknownMessageError } from './errors.ts'
 import { EventSigner } from './events.ts'
 import type { ViewChange } from './materialize.ts'
@@ -17,6 +17,8 @@ import { SmsSync } from './sync.ts'
 import { getMessage, listConversations, listMessages, unreadIn, type ConversationView, type MessageView } from './views.ts'
 
 export const SMS_DB_FILE = 'sms.db'
+/** How often waiting messages look for a proxy, besides every link and profile change. */
+const ASSIGN_INTERVAL_MS = 5_000
 
 /** A device as the SMS service needs to know it. */
 export interface SmsDevice {
@@ -56,6 +58,7 @@ export class SmsService {
   private readonly client: SmsClient
   private readonly sync: SmsSync
   private readonly onActive: () => void
+  private assignTimer?: ReturnType<typeof setInterval>
 
   private constructor (init: SmsServiceInit) {
     this.init = init
@@ -95,6 +98,9 @@ export class SmsService {
       service.sync.start(init.members().map(m => m.id).filter(id => init.links.active(id) != null))
       init.links.addEventListener('link:active', service.onActive)
       service.assignWaiting()
+      // a proxy may also appear by a profile change; a cheap query now and then catches every case
+      service.assignTimer = setInterval(() => { service.assignWaiting() }, ASSIGN_INTERVAL_MS)
+      service.assignTimer.unref()
     } catch (err) {
       await service.stop()
       throw err
@@ -103,11 +109,12 @@ export class SmsService {
   }
 
   async stop (): Promise<void> {
+    clearInterval(this.assignTimer)
     this.init.links.removeEventListener('link:active', this.onActive)
     this.sync.stop()
     this.proxy?.stop()
     await this.backend?.stop()
-    await this.init.libp2p.unhandle('/companion/sms-submit/1.0.0').catch(() => {})
+    await this.init.libp2p.unhandle(SMS_SUBMIT_PROTOCOL).catch(() => {})
     // let queued writes finish before closing the file
     await this.store.write(() => {}).catch(() => {})
     this.store.close()
@@ -132,6 +139,11 @@ export class SmsService {
     }
   }
 
+  /** Devices or their profiles changed: a proxy may have appeared. */
+  devicesChanged (): void {
+    this.assignWaiting()
+  }
+
   private assignWaiting (): void {
     void this.client.assignWaiting().catch(err => { this.init.log.error('could not hand waiting messages to a proxy - %e', err) })
   }
@@ -153,13 +165,13 @@ export class SmsService {
     return allowed.length === members.length ? undefined : [this.store.self, ...allowed]
   }
 
-  async send (req: SendRequest): Promise<NewMessage & { status: SmsStatus }> {
+  async send (req: SendRequest): Promise<NewMessage & { status: SmsStatus, reason?: string }> {
     const via = req.via
     if (via?.relation === 'nearby') {
       // outside the account: no tunnel, no log; ask, and record the answer here
       const answer = await askOutsider(this.init.libp2p, via.id, { id: 'outsider', to: req.to, body: req.body })
       const sent = await this.client.recordAnswer(req.to, req.body, via.id, answer.status, answer.reason)
-      return { ...sent, status: answer.status }
+      return { ...sent, status: answer.status, reason: answer.reason }
     }
     if (via != null) {
       const proxy = via.relation === 'self' ? this.backend != null : via.capabilities.some(c => c.name === 'sms.send')

@@ -1,0 +1,76 @@
+import { CLI, eventually, type Device } from './device.ts'
+import { startHelper, type Helper } from './processes.ts'
+
+/** A message as `companion sms list --json` prints it. */
+export interface Sms {
+  id: string
+  conversation: string
+  direction: 'out' | 'in'
+  from: string | null
+  to: string[]
+  body: string
+  author: string
+  via: string | null
+  status: string
+  reason?: string
+  statusHistory: Array<{ status: string, at: number, device: string, reason?: string }>
+  createdAt: number
+  read: boolean
+}
+
+export interface Carried { id: number, from: string, to: string, body: string, at: number }
+
+/** A simulated carrier, run by the real `companion carrier` in a namespace. */
+export class SimCarrier {
+  readonly ns: string
+  readonly port: number
+  private helper?: Helper
+
+  constructor (ns: string, port = 7700) {
+    this.ns = ns
+    this.port = port
+  }
+
+  async start (...args: string[]): Promise<void> {
+    this.helper = startHelper([process.execPath, CLI, 'carrier', '--listen', `0.0.0.0:${this.port}`, ...args], this.ns)
+    await this.helper.line(/^ready /)
+  }
+
+  stop (): void {
+    this.helper?.kill()
+  }
+
+  private async admin (...args: string[]): Promise<string> {
+    const run = startHelper([process.execPath, CLI, 'carrier', ...args, '--carrier', `127.0.0.1:${this.port}`], this.ns)
+    const code = await run.exited
+    if (code !== 0) throw new Error(`companion carrier ${args.join(' ')} exited ${String(code)}`)
+    return run.stdout()
+  }
+
+  async log (): Promise<Carried[]> {
+    return JSON.parse(await this.admin('log', '--json')) as Carried[]
+  }
+
+  /** An SMS from the outside world. */
+  async inject (from: string, to: string, body: string): Promise<void> {
+    await this.admin('send', '--from', from, '--to', to, body)
+  }
+}
+
+export async function messagesOn (device: Device, query = ''): Promise<Sms[]> {
+  return await device.api.call<Sms[]>('GET', `/v1/sms?limit=10000${query}`)
+}
+
+/** Wait until `device` holds message `id` in a state `check` accepts. */
+export async function messageOn (device: Device, id: string, check: (m: Sms) => boolean, timeoutMs = 15_000): Promise<Sms> {
+  return await eventually(`message ${id} on ${device.init.name ?? ''}`, timeoutMs, async () => {
+    const m = (await messagesOn(device)).find(x => x.id === id)
+    return m != null && check(m) ? m : undefined
+  })
+}
+
+/** Send through the control API (what `companion sms send` does), returning the new id. */
+export async function send (device: Device, to: string, body: string, via?: string): Promise<string> {
+  const res = await device.api.call<{ id: string }>('POST', '/v1/sms', { to: [to], body, ...(via == null ? {} : { via }) })
+  return res.id
+}
