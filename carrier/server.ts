@@ -16,7 +16,7 @@ export interface CarrierOptions {
 
 export interface CarriedSms { id: number, from: string, to: string, body: string, at: number }
 
-const NUMBER = /^(\+[1-9]\d{6,14}|\d{3,8})$/
+const NUMBER = /^(\+[1-9]\d{6,14}|\d{3,6})$/
 
 /**
  * A simulated mobile network on loopback for demos and tests. Phones attach with a number;

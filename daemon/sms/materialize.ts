@@ -41,7 +41,7 @@ export function applyEvent (db: DatabaseSync, payload: EventPayload, self: strin
       return [{ type: 'status', id: event.id, proxy }]
     }
     case 'status': {
-      prepared(db, 'INSERT OR IGNORE INTO statuses (id, status, at, device, reason) VALUES (?, ?, ?, ?, ?)').run(event.id, event.status, event.at, origin, event.reason ?? null)
+      prepared(db, 'INSERT OR IGNORE INTO statuses (id, status, at, device, reason, sender) VALUES (?, ?, ?, ?, ?, ?)').run(event.id, event.status, event.at, origin, event.reason ?? null, event.from ?? null)
       if (event.from != null) prepared(db, 'UPDATE messages SET sender = ? WHERE id = ? AND sender IS NULL').run(event.from, event.id)
       return refreshStatus(db, event.id) ? [{ type: 'status', id: event.id }] : []
     }
@@ -60,9 +60,11 @@ function insertMessage (db: DatabaseSync, m: MessageEvent, self: string): ViewCh
   const conversation = conversationOf(m.direction === 'out' ? m.to : [m.from ?? 'unknown'])
   const via = m.via ?? (prepared(db, 'SELECT via FROM assignments WHERE id = ?').get(m.id) as { via: string } | undefined)?.via ?? null
   const read = prepared(db, 'SELECT 1 FROM reads WHERE id = ?').get(m.id) != null ? 1 : 0
+  // the proxy's number may have come (with its status) before the message
+  const sender = m.from ?? (prepared(db, 'SELECT sender FROM statuses WHERE id = ? AND sender IS NOT NULL LIMIT 1').get(m.id) as { sender: string } | undefined)?.sender ?? null
   const initial: SmsStatus = m.direction === 'out' ? 'pending' : 'received'
   const inserted = prepared(db, `INSERT OR IGNORE INTO messages (id, conversation, direction, sender, recipients, body, author, via, created_at, status, read)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(m.id, conversation, m.direction, m.from, JSON.stringify(m.to), m.body, m.author, via, m.createdAt, initial, read)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(m.id, conversation, m.direction, sender, JSON.stringify(m.to), m.body, m.author, via, m.createdAt, initial, read)
   if (inserted.changes === 0) return []
   prepared(db, 'INSERT OR IGNORE INTO statuses (id, status, at, device, reason) VALUES (?, ?, ?, ?, NULL)').run(m.id, initial, m.createdAt, m.author)
   refreshStatus(db, m.id)

@@ -2,8 +2,8 @@ import { InvalidSmsError } from './errors.ts'
 
 /** E.164: a plus, a country code not starting with 0, at most 15 digits in all. */
 const E164 = /^\+[1-9]\d{6,14}$/
-/** Short codes (service numbers): 3 to 8 digits, no plus. */
-const SHORT_CODE = /^\d{3,8}$/
+/** Short codes (service numbers): 3 to 6 digits, no plus. */
+const SHORT_CODE = /^\d{3,6}$/
 /** Separators people type inside numbers. */
 const SEPARATORS = /[\s\-().]/g
 
@@ -25,7 +25,7 @@ export function normalizeNumber (input: string): string {
   if (typeof input !== 'string' || input.length > 40) throw new InvalidSmsError('a phone number is a string of at most 40 characters')
   const compact = input.replace(SEPARATORS, '').replace(/^00/, '+')
   if (E164.test(compact) || SHORT_CODE.test(compact)) return compact
-  throw new InvalidSmsError(`"${input}" is not a phone number: use the international form, e.g. +15550102030 (or a short code of 3-8 digits)`)
+  throw new InvalidSmsError(`"${input}" is not a phone number: use the international form, e.g. +15550102030 (or a short code of 3-6 digits)`)
 }
 
 /** The normalized, sorted, de-duplicated set of numbers a conversation is about, as one key. */

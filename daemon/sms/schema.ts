@@ -16,7 +16,7 @@ CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (conversation, c
 CREATE INDEX IF NOT EXISTS messages_by_time ON messages (created_at);
 CREATE INDEX IF NOT EXISTS messages_unassigned ON messages (author, status) WHERE via IS NULL;
 CREATE TABLE IF NOT EXISTS statuses (
-  id TEXT NOT NULL, status TEXT NOT NULL, at INTEGER NOT NULL, device TEXT NOT NULL, reason TEXT,
+  id TEXT NOT NULL, status TEXT NOT NULL, at INTEGER NOT NULL, device TEXT NOT NULL, reason TEXT, sender TEXT,
   PRIMARY KEY (id, status, device, at)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS assignments (id TEXT PRIMARY KEY, via TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS reads (id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
