@@ -5,13 +5,15 @@
 import { discoveryBenchmarks } from './discovery.ts'
 import { tunnelThroughput } from './tunnel-throughput.ts'
 import { tunnelLan } from './tunnel-lan.ts'
+import { smsBurst } from './sms-burst.ts'
 import { printTable, saveResults, type BenchRow } from './results.ts'
 
 /** Benchmark groups by name; a group may produce several rows. */
 const GROUPS: Record<string, { rows: string[], run: () => Promise<BenchRow[]> }> = {
   discovery: { rows: ['discovery-seen', 'idle-rss'], run: discoveryBenchmarks },
   throughput: { rows: ['tunnel-throughput-vs-stream', 'tunnel-throughput-vs-tcp'], run: tunnelThroughput },
-  tunnel: { rows: ['tunnel-interactive-p99', 'tunnel-failover'], run: tunnelLan }
+  tunnel: { rows: ['tunnel-interactive-p99', 'tunnel-failover'], run: tunnelLan },
+  sms: { rows: ['sms-burst-rate', 'sms-burst-p50', 'sms-burst-p99'], run: smsBurst }
 }
 
 const wanted = process.argv.slice(2)

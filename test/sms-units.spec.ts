@@ -32,7 +32,7 @@ describe('SMS building blocks', function () {
   async function copy (from: SmsStore, to: SmsStore, order: (a: unknown[]) => unknown[] = a => a): Promise<void> {
     const entries = Object.keys(from.versionVector()).flatMap(origin => from.entriesAfter(origin, 0, 10_000))
     const wire = order(entries.map(e => e.hidden ? e : { signed: e.signed })) as Parameters<SmsStore['ingest']>[0]
-    for (const e of wire) await to.ingest([e], () => true)
+    for (const e of wire) await to.ingest([e], 'relayed', () => true)
   }
 
   describe('numbers', () => {
@@ -134,12 +134,15 @@ describe('SMS building blocks', function () {
       await a.store.write(tx => { tx.append({ type: 'read', ids: ['abcdefgh-2'], at: 2 }) })
       const [first, second] = a.store.entriesAfter(a.id, 0, 10)
       assert.ok(first != null && !first.hidden && second != null && !second.hidden)
-      assert.equal(await b.store.ingest([{ signed: second.signed }], () => true), 1)
+      assert.equal(await b.store.ingest([{ signed: second.signed }], 'relayed', () => true), 1)
       assert.deepEqual(b.store.versionVector(), { [a.id]: 0 }, 'a gap: nothing contiguous yet')
-      assert.equal(await b.store.ingest([{ signed: second.signed }], () => true), 0)
-      assert.equal(await b.store.ingest([{ origin: a.id, seq: 1, hidden: true }], () => true), 1)
+      assert.equal(await b.store.ingest([{ signed: second.signed }], 'relayed', () => true), 0)
+      assert.equal(await b.store.ingest([{ origin: a.id, seq: 1, hidden: true }], 'relayed', () => true), 1)
       assert.deepEqual(b.store.versionVector(), { [a.id]: 2 })
-      assert.equal(await b.store.ingest([{ signed: first.signed }], () => false), 0, 'an origin the device does not trust is not stored')
+      assert.equal(await b.store.ingest([{ signed: first.signed }], 'relayed', () => false), 0, 'an origin the device does not trust is not stored')
+      const forged = new EventSigner(b.key).seal({ origin: a.id, seq: 3, event: { type: 'read', ids: ['abcdefgh-3'], at: 3 } })
+      await assert.rejects(b.store.ingest([{ signed: forged }], 'relayed', () => true), /bad signature/, 'a relayed event must carry its origin\'s signature')
+      assert.deepEqual(b.store.versionVector(), { [a.id]: 2 })
     })
   })
 

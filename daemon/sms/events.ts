@@ -150,13 +150,18 @@ function publicKeyOf (device: string): KeyObject {
   return key
 }
 
-/** Check the signature and the contents; returns the payload, or throws SyncProtocolError. */
+/** Check the contents and the signature; returns the payload, or throws SyncProtocolError. */
 export function openEvent (signed: SignedEvent): EventPayload {
   const payload = checkPayload(signed.payload)
+  verifySignature(signed, payload)
+  return payload
+}
+
+/** Throws SyncProtocolError unless `payload.origin` signed `signed`. */
+export function verifySignature (signed: SignedEvent, payload: EventPayload): void {
   let good = false
   try {
     good = verify(null, toSign(signed.payload), publicKeyOf(payload.origin), signed.sig)
   } catch {}
   if (!good) fail('bad signature')
-  return payload
 }

@@ -133,9 +133,12 @@ export class SmsService {
   }
 
   private publish (changes: ViewChange[]): void {
-    for (const change of changes) {
-      const message = getMessage(this.store.db, change.id)
-      if (message != null) this.init.onChange(change.type, message)
+    // one event per message and batch, with its newest view: the first kind of change names it
+    const byId = new Map<string, ViewChange['type']>()
+    for (const change of changes) if (!byId.has(change.id)) byId.set(change.id, change.type)
+    for (const [id, type] of byId) {
+      const message = getMessage(this.store.db, id)
+      if (message != null) this.init.onChange(type, message)
     }
   }
 

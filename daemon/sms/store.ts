@@ -1,12 +1,15 @@
 import { EventEmitter } from 'node:events'
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import { MAX_BATCH } from './constants.ts'
-import { openEvent, type EventPayload, type EventSigner, type SignedEvent, type SmsEvent } from './events.ts'
+import { checkPayload, verifySignature, type EventPayload, type EventSigner, type SignedEvent, type SmsEvent } from './events.ts'
 import { applyEvent, type ViewChange } from './materialize.ts'
 import { SCHEMA } from './schema.ts'
 
 /** A stored event, as the log sends it on: real, or a placeholder for one the receiver may not see. */
 export type LogEntry = { origin: string, seq: number, hidden: false, signed: SignedEvent, payload: EventPayload } | { origin: string, seq: number, hidden: true }
+
+/** An entry as a sync peer sends it: signed, or a numbered placeholder. */
+export type IncomingEntry = { origin: string, seq: number, hidden: true } | { signed: SignedEvent }
 
 /** Per origin device, the highest sequence number up to which this device has every event. */
 export type VersionVector = Record<string, number>
@@ -77,13 +80,25 @@ export class SmsStore extends EventEmitter<StoreEvents> {
     })
   }
 
-  /** Check signatures (outside the transaction: it is CPU work) and store what is new from devices `accept` trusts. */
-  async ingest (entries: Array<{ origin: string, seq: number, hidden: true } | { signed: SignedEvent }>, accept: (origin: string) => boolean): Promise<number> {
-    const checked: LogEntry[] = entries.map(e => {
-      if ('hidden' in e) return e
-      const payload = openEvent(e.signed)
-      return { origin: payload.origin, seq: payload.seq, hidden: false as const, signed: e.signed, payload }
-    }).filter(e => accept(e.origin))
+  /**
+   * Store what is new in a batch from the sync peer `from`, of devices `accept` trusts. The
+   * contents are always checked; a signature only when the event is new here and was relayed
+   * (an event its origin sent itself came over that device's authenticated tunnel). Checking
+   * happens outside the transaction: it is the CPU-heavy part.
+   */
+  async ingest (entries: IncomingEntry[], from: string, accept: (origin: string) => boolean): Promise<number> {
+    const checked: LogEntry[] = []
+    for (const e of entries) {
+      if ('hidden' in e) {
+        if (accept(e.origin)) checked.push(e)
+        continue
+      }
+      const payload = checkPayload(e.signed.payload)
+      if (!accept(payload.origin) || this.stmts.has.get(payload.origin, payload.seq) != null) continue
+      if (payload.origin !== from) verifySignature(e.signed, payload)
+      checked.push({ origin: payload.origin, seq: payload.seq, hidden: false, signed: e.signed, payload })
+    }
+    if (checked.length === 0) return 0
     return await this.write(tx => checked.filter(e => tx.ingest(e)).length)
   }
 

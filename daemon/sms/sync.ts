@@ -6,7 +6,7 @@ import type { Tunnels } from '../../link/tunnels.ts'
 import { SYNC_CHANNEL } from './constants.ts'
 import { SyncProtocolError } from './errors.ts'
 import { readJsonFrames, writeJsonFrames } from './frames.ts'
-import type { LogEntry, SmsStore, VersionVector } from './store.ts'
+import type { IncomingEntry, LogEntry, SmsStore, VersionVector } from './store.ts'
 
 /** A subscriber this far behind is dropped; it reconnects and catches up from the log. */
 const MAX_FEED_BACKLOG = 20_000
@@ -31,7 +31,7 @@ function toWire (entry: LogEntry, device: string): WireEntry {
   return { t: 'e', p: entry.signed.payload, s: Buffer.from(entry.signed.sig).toString('base64') }
 }
 
-function fromWire (value: unknown): { origin: string, seq: number, hidden: true } | { signed: { payload: string, sig: Uint8Array } } {
+function fromWire (value: unknown): IncomingEntry {
   const v = value as Partial<Record<string, unknown>> | null
   if (v?.t === 'e' && typeof v.p === 'string' && typeof v.s === 'string' && v.s.length <= 128) return { signed: { payload: v.p, sig: Buffer.from(v.s, 'base64') } }
   if (v?.t === 'h' && typeof v.o === 'string' && v.o.length <= 64 && Number.isSafeInteger(v.q) && (v.q as number) > 0) return { origin: v.o, seq: v.q as number, hidden: true }
@@ -153,7 +153,7 @@ export class SmsSync {
       await writeJsonFrames(channel, [{ t: 'hello', v: 1, vv: store.versionVector() }])
       for await (const batch of readJsonFrames(channel)) {
         // only the account's devices write the log; anything else is not stored
-        await store.ingest(batch.map(fromWire), origin => this.known(origin))
+        await store.ingest(batch.map(fromWire), device, origin => this.known(origin))
       }
     } catch (err) {
       if (err instanceof SyncProtocolError) {

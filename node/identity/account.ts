@@ -52,8 +52,12 @@ export class AccountStore {
   }
 
   get id (): string {
-    return accountIdOf(this.accountKey.publicKey)
+    // asked for every membership check (per message event): encode once per key
+    if (this.idCache?.key !== this.accountKey) this.idCache = { key: this.accountKey, id: accountIdOf(this.accountKey.publicKey) }
+    return this.idCache.id
   }
+
+  private idCache?: { key: PrivateKey, id: string }
 
   get key (): PrivateKey {
     return this.accountKey
