@@ -5,7 +5,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Device, eventually, runCli } from '../test/harness/device.ts'
+import { CLI, Device, eventually, runCli } from '../test/harness/device.ts'
+import { startHelper } from '../test/harness/processes.ts'
 import { startPairing } from '../test/harness/pairing.ts'
 
 const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
@@ -18,16 +19,28 @@ async function show (device: Device, ...args: string[]): Promise<void> {
   process.stdout.write(res.stdout + res.stderr)
 }
 
-const phone = new Device({ dataDir: join(root, 'phone'), name: 'phone', args: [...LOOPBACK, '--kind', 'phone'] })
-const devices = [phone]
+const devices: Device[] = []
+const carrier = startHelper([process.execPath, CLI, 'carrier', '--listen', '127.0.0.1:0', '--latency', '150'])
 
 async function seenBy (viewer: Device, ids: string[]): Promise<boolean> {
   const rows = await viewer.api.call<Array<{ id: string, online: boolean }>>('GET', '/v1/devices')
   return ids.every(id => rows.some(r => r.id === id && r.online))
 }
 
+async function carrierCli (address: string, ...args: string[]): Promise<void> {
+  process.stdout.write(`$ companion carrier ${args.join(' ')}\n`)
+  const res = await runCli(['carrier', ...args, '--carrier', address])
+  process.stdout.write(res.stdout + res.stderr)
+}
+
 try {
-  say('Start the phone\'s daemon')
+  say('Start a simulated mobile network (the phone attaches to it instead of a real SIM)')
+  const network = (await carrier.line(/^ready /)).split(' ')[1] ?? ''
+  process.stdout.write(`$ companion carrier --listen ${network}\n`)
+
+  say('Start the phone\'s daemon, attached to the network as +15550100002')
+  const phone = new Device({ dataDir: join(root, 'phone'), name: 'phone', args: [...LOOPBACK, '--kind', 'phone', '--sms', `sim://${network}/+15550100002`] })
+  devices.push(phone)
   await phone.start()
   const phoneAddr = (await phone.api.call<{ addresses: string[] }>('GET', '/v1/status')).addresses[0] ?? ''
   await show(phone, 'status')
@@ -70,17 +83,35 @@ try {
   const echoed = await runCli(['--data-dir', laptop.dataDir, 'connect', 'phone', 'echo'], { input: 'hello, phone\n' })
   process.stdout.write(echoed.stdout + echoed.stderr)
 
+  say('Text from the laptop through the phone')
+  await eventually('the laptop knows the phone can text', 10_000, async () =>
+    (await laptop.api.call<Array<{ id: string, capabilities: string[] }>>('GET', '/v1/devices')).find(d => d.id === phone.id)?.capabilities.includes('sms.send') === true ? true : undefined)
+  await show(laptop, 'sms', 'send', '+15550109999', 'Running late, there in 10', '--wait', 'sent')
+  await carrierCli(network, 'log')
+
+  say('A reply from the outside world arrives on the phone, and on every device of the account')
+  await carrierCli(network, 'send', '--from', '+15550109999', '--to', '+15550100002', 'No problem, see you soon!')
+  await eventually('the reply on the laptop', 10_000, async () => (await laptop.api.call<unknown[]>('GET', '/v1/sms')).length >= 2 ? true : undefined)
+  await show(laptop, 'sms', 'list')
+  await eventually('the reply on the tablet', 10_000, async () => (await tablet.api.call<unknown[]>('GET', '/v1/sms')).length >= 2 ? true : undefined)
+  await show(tablet, 'sms', 'conversations')
+  await show(tablet, 'sms', 'read', '+15550109999')
+  await eventually('read on the laptop', 10_000, async () => (await laptop.api.call<Array<{ read: boolean }>>('GET', '/v1/sms')).every(m => m.read) ? true : undefined)
+  await show(laptop, 'sms', 'conversations')
+
   say('Restart the laptop: same device id, and it reconnects from what it remembers')
   await laptop.stop()
   laptop.init.args = [...LOOPBACK]
   await laptop.start()
   await eventually('laptop back', 20_000, async () => await seenBy(tablet, [laptop.id]) ? true : undefined)
   await show(tablet, 'devices')
-  say('Done: SMS through the phone arrives in the next version; see README.md')
+  await show(laptop, 'sms', 'list', '--limit', '1')
+  say('Done: see README.md for running daemons on real devices')
 } catch (err) {
   process.stderr.write(`demo failed: ${(err as Error).message}\n`)
   process.exitCode = 1
 } finally {
   await Promise.allSettled(devices.map(async d => await d.stop()))
+  carrier.kill()
   rmSync(root, { recursive: true, force: true })
 }

@@ -59,7 +59,8 @@ export function applyEvent (db: DatabaseSync, payload: EventPayload, self: strin
 function insertMessage (db: DatabaseSync, m: MessageEvent, self: string): ViewChange[] {
   const conversation = conversationOf(m.direction === 'out' ? m.to : [m.from ?? 'unknown'])
   const via = m.via ?? (prepared(db, 'SELECT via FROM assignments WHERE id = ?').get(m.id) as { via: string } | undefined)?.via ?? null
-  const read = prepared(db, 'SELECT 1 FROM reads WHERE id = ?').get(m.id) != null ? 1 : 0
+  // what this account wrote is read by nature; what came in waits for the user
+  const read = m.direction === 'out' || prepared(db, 'SELECT 1 FROM reads WHERE id = ?').get(m.id) != null ? 1 : 0
   // the proxy's number may have come (with its status) before the message
   const sender = m.from ?? (prepared(db, 'SELECT sender FROM statuses WHERE id = ? AND sender IS NOT NULL LIMIT 1').get(m.id) as { sender: string } | undefined)?.sender ?? null
   const initial: SmsStatus = m.direction === 'out' ? 'pending' : 'received'
