@@ -38,7 +38,7 @@ function printStatus (s: Status): void {
     ['id', s.id],
     ['name', `${s.name} (${s.kind})`],
     ['account', s.account ?? 'none'],
-    ['sms', s.sms.backend === 'none' ? 'no backend' : `${s.sms.backend} (${s.sms.ready ? 'ready' : 'not ready'})`],
+    ['sms', s.sms.backend === 'none' ? 'no backend' : `${s.sms.backend} (${s.sms.ready ? 'ready' : 'not ready'})${s.sms.number == null ? '' : ` as ${s.sms.number}`}`],
     ['uptime', duration(s.uptimeMs)],
     ['version', s.version],
     ...s.addresses.map((a, i) => [i === 0 ? 'addresses' : '', a])

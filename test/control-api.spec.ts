@@ -89,7 +89,23 @@ describe('daemon and control API', function () {
       ['POST', '/v1/dial', '{"multiaddr":"not an address"}', json, 400],
       ['POST', '/v1/dial', '{"multiaddr":7}', json, 400],
       ['GET', '/v1/devices/%E0%A4%A', undefined, {}, 400],
-      ['GET', '/v1/devices/nobody-has-this-name', undefined, {}, 404]
+      ['GET', '/v1/devices/nobody-has-this-name', undefined, {}, 404],
+      ['POST', '/v1/sms', '{"body":"hi"}', json, 400],
+      ['POST', '/v1/sms', '{"to":"+15550102030","body":"hi"}', json, 400],
+      ['POST', '/v1/sms', '{"to":[],"body":"hi"}', json, 400],
+      ['POST', '/v1/sms', '{"to":["hello"],"body":"hi"}', json, 400],
+      ['POST', '/v1/sms', '{"to":["+15550102030"],"body":""}', json, 400],
+      ['POST', '/v1/sms', '{"to":["+15550102030"],"body":7}', json, 400],
+      ['POST', '/v1/sms', JSON.stringify({ to: ['+15550102030'], body: 'x'.repeat(4001) }), json, 400],
+      ['POST', '/v1/sms', JSON.stringify({ to: Array.from({ length: 21 }, (_, i) => `+1555010${String(i).padStart(4, '0')}`), body: 'hi' }), json, 400],
+      ['POST', '/v1/sms', '{"to":["+15550102030"],"body":"hi","via":"nobody-has-this-name"}', json, 404],
+      ['POST', '/v1/sms', '{"to":["+15550102030"],"body":"hi","via":"alpha"}', json, 400],
+      ['POST', '/v1/sms', '{"to":["+15550102030"],"body":"hi","priority":1}', json, 400],
+      ['GET', '/v1/sms?limit=0', undefined, {}, 400],
+      ['GET', '/v1/sms/not-a-message-id', undefined, {}, 404],
+      ['GET', '/v1/sms/not-a-message-id/wait?status=sent', undefined, {}, 404],
+      ['POST', '/v1/sms/read', '{"target":"nothing-like-this"}', json, 404],
+      ['POST', '/v1/sms/read', '{}', json, 400]
     ]
     for (const [method, path, body, headers, expected] of cases) {
       const reply = await raw(sock, method, path, body, headers)
@@ -100,6 +116,7 @@ describe('daemon and control API', function () {
     }
     assert.equal(await readFile(join(device.dataDir, 'settings.json'), 'utf8'), settings, 'settings untouched')
     assert.equal((await device.json<{ name: string }>('status')).name, 'alpha')
+    assert.deepEqual(await device.json('sms', 'list'), [], 'no message stored')
   })
 
   it('survives garbage on the control socket', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { Testbed, eventually, type Device, type DeviceRow } from './harness/index.ts'
+import { Testbed, eventually, runCli, type Device, type DeviceRow } from './harness/index.ts'
 import { pair } from './harness/pairing.ts'
 import { SimCarrier, messageOn, messagesOn, send, type Sms } from './harness/sms.ts'
 
@@ -7,6 +7,7 @@ const PHONE_NUMBER = '+15550100002'
 const PHONE2_NUMBER = '+15550100004'
 const DENIED = '+15550100666'
 const FINAL = new Set(['sent', 'delivered', 'failed', 'unauthorized'])
+const SYNC = 'sms-sync'
 
 /** How many times the carrier carried each text. */
 function carriedCounts (log: Array<{ body: string }>): Map<string, number> {
@@ -86,6 +87,27 @@ describe('SMS through the phone', function () {
     assert.deepEqual(conversations.find(c => c.conversation === '+15550109999'), { ...conversations.find(c => c.conversation === '+15550109999'), unread: 0, messages: 2 })
   })
 
+  it('cuts off a member that sends garbage on the sync channel; the daemon keeps running and loses nothing', async () => {
+    const before = await messagesOn(laptop)
+    const frame = (text: string): Buffer => Buffer.concat([Buffer.from([0, 0, 0, Buffer.byteLength(text)]), Buffer.from(text)])
+    const garbage = [
+      'plain text, no frames at all',
+      frame('{"t":"event"}'),
+      frame('[1,2,3]'),
+      Buffer.concat([frame('{"t":"hello","v":1,"vv":{}}'), frame('{"t":"e","p":"x","s":"y"}')]),
+      Buffer.from([0x7f, 0xff, 0xff, 0xff])
+    ]
+    for (const input of garbage) {
+      const res = await runCli(['--data-dir', tablet.dataDir, 'connect', 'laptop', SYNC], { input: input.toString('latin1'), timeoutMs: 10_000 })
+      assert.notEqual(res.code, null)
+    }
+    assert.ok(laptop.running, 'the laptop daemon is still running')
+    assert.deepEqual((await messagesOn(laptop)).map(m => m.id), before.map(m => m.id))
+    // and replication still works afterwards
+    const id = await send(laptop, '+15550109999', 'after the garbage')
+    await messageOn(tablet, id, m => m.status === 'sent')
+  })
+
   it('delivers between two attached phones with a delivery report', async () => {
     const sent = await laptop.json<{ id: string, status: string }>('sms', 'send', PHONE2_NUMBER, 'ping phone two', '--via', 'device-2', '--wait', 'delivered')
     assert.equal(sent.status, 'delivered')
@@ -143,6 +165,8 @@ describe('SMS through the phone', function () {
     })()
     await eventually('some of the burst carried', 20_000, async () => (await carrier.log()).filter(e => e.body.startsWith('burst ')).length >= 20 ? true : undefined, 20)
     await phone.stop('SIGKILL')
+    const carriedAtKill = (await carrier.log()).filter(e => e.body.startsWith('burst ')).length
+    assert.ok(carriedAtKill < 200, `the kill came in the middle of the burst (${carriedAtKill} carried)`)
     await burst
     await phone.start()
     const ends = await eventually('every message of the burst settled on the laptop', 60_000, async () => {

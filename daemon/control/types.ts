@@ -34,7 +34,7 @@ export interface Status {
   kind: string
   account: string | null
   addresses: string[]
-  sms: { backend: string, ready: boolean }
+  sms: { backend: string, ready: boolean, number?: string }
   uptimeMs: number
   version: string
   dataDir: string
