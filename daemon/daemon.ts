@@ -300,9 +300,13 @@ export class Daemon implements DaemonApi {
 
   async stop (): Promise<void> {
     if (this.powerTimer != null) clearInterval(this.powerTimer)
+    const started = Date.now()
     await this.control?.close().catch(err => { log.error('closing the control API failed - %e', err) })
+    log('control API closed after %d ms', Date.now() - started)
     await this.sms?.stop().catch(err => { log.error('stopping the SMS service failed - %e', err) })
+    log('SMS service stopped after %d ms', Date.now() - started)
     await this.node?.stop().catch(err => { log.error('stopping the node failed - %e', err) })
+    log('node stopped after %d ms', Date.now() - started)
     await this.lock.release()
   }
 }

@@ -9,6 +9,7 @@ import { conversationOf, countryCode, isPremium, isShortCode, normalizeNumber } 
 import { EventSigner, openEvent, type SmsEvent } from '../daemon/sms/events.ts'
 import { SmsStore } from '../daemon/sms/store.ts'
 import { SmsProxy } from '../daemon/sms/proxy.ts'
+import { rankProxies, type ProxyCandidate } from '../daemon/sms/client.ts'
 import { SimBackend } from '../daemon/sms/sim-backend.ts'
 import { readJsonFrames, encodeJsonFrame } from '../daemon/sms/frames.ts'
 import { getMessage, listMessages } from '../daemon/sms/views.ts'
@@ -143,6 +144,37 @@ describe('SMS building blocks', function () {
       const forged = new EventSigner(b.key).seal({ origin: a.id, seq: 3, event: { type: 'read', ids: ['abcdefgh-3'], at: 3 } })
       await assert.rejects(b.store.ingest([{ signed: forged }], 'relayed', () => true), /bad signature/, 'a relayed event must carry its origin\'s signature')
       assert.deepEqual(b.store.versionVector(), { [a.id]: 2 })
+    })
+  })
+
+  describe('proxy choice', () => {
+    it('prefers a reachable phone, then a SIM of the recipients\' country, not roaming, better signal', () => {
+      const us = { number: '+15550100001', roaming: false, signal: 2 }
+      const de = { number: '+4915100000001', roaming: false, signal: 4 }
+      const order = (cs: ProxyCandidate[], to: string[]): string[] => rankProxies(cs, to).map(c => c.id)
+      assert.deepEqual(order([{ id: 'de', reachable: true, sim: de }, { id: 'us', reachable: true, sim: us }], ['+15550109999']), ['us', 'de'])
+      assert.deepEqual(order([{ id: 'de', reachable: true, sim: de }, { id: 'us', reachable: true, sim: us }], ['+4917600000000']), ['de', 'us'])
+      assert.deepEqual(order([{ id: 'us', reachable: false, sim: us }, { id: 'de', reachable: true, sim: de }], ['+15550109999']), ['de', 'us'])
+      assert.deepEqual(order([{ id: 'a', reachable: true, sim: { ...us, roaming: true, signal: 4 } }, { id: 'b', reachable: true, sim: us }], ['+15550109999']), ['b', 'a'])
+      assert.deepEqual(order([{ id: 'a', reachable: true, sim: { ...us, signal: 1 } }, { id: 'b', reachable: true, sim: { ...us, signal: 3 } }], ['+15550109999']), ['b', 'a'])
+    })
+  })
+
+  describe('the simulated carrier', () => {
+    it('refuses the fraction of messages it is told to, and the phone reports the reason', async () => {
+      const carrier = new Carrier({ host: '127.0.0.1', port: 0, failRate: 1 })
+      const { port } = await carrier.listen()
+      const ready = Promise.withResolvers<void>()
+      const backend = new SimBackend(`sim://127.0.0.1:${port}/+15550100002`, { incoming: async () => {}, report: async () => {}, changed: () => { ready.resolve() } })
+      try {
+        await backend.start()
+        await ready.promise
+        await assert.rejects(backend.send('+15550102030', 'doomed'), { name: 'SmsBackendError', message: 'network failure (simulated)' })
+        assert.deepEqual(carrier.log(), [])
+      } finally {
+        await backend.stop()
+        await carrier.close()
+      }
     })
   })
 

@@ -206,14 +206,41 @@ describe('SMS through the phone', function () {
     assert.equal(viaTwo.via, phone2.id)
     assert.equal(viaTwo.from, PHONE2_NUMBER)
 
-    await phone.stop()
+    assert.equal(await phone.stop(), 0, 'a phone with members and a carrier stops cleanly')
     await eventually('the laptop sees the phone gone', 15_000, async () => await online(laptop, phone) ? undefined : true)
     const failover = await send(laptop, '+15550103333', 'phone one is down')
     const m = await messageOn(laptop, failover, x => x.status === 'sent')
     assert.equal(m.via, phone2.id)
-    await phone.start()
     const log = await carrier.log()
     assert.deepEqual(log.filter(e => e.body === 'phone one is down').map(e => e.from), [PHONE2_NUMBER])
     assert.deepEqual(log.filter(e => e.body === 'through phone two').map(e => e.from), [PHONE2_NUMBER])
+
+    // no phone at all: the message waits, survives a restart of the laptop, and goes when a phone returns
+    assert.equal(await phone2.stop(), 0)
+    await eventually('the laptop sees phone two gone', 15_000, async () => await online(laptop, phone2) ? undefined : true)
+    const waiting = await send(laptop, '+15550103333', 'no phone anywhere')
+    assert.equal((await messageOn(laptop, waiting, m => m.status === 'pending')).via, null)
+    assert.equal(await laptop.stop(), 0)
+    await laptop.start()
+    assert.equal((await messagesOn(laptop)).find(m => m.id === waiting)?.status, 'pending')
+    await phone.start()
+    const went = await messageOn(laptop, waiting, m => m.status === 'sent', 30_000)
+    assert.equal(went.via, phone.id)
+    await phone2.start()
+    assert.deepEqual((await carrier.log()).filter(e => e.body === 'no phone anywhere').map(e => e.from), [PHONE_NUMBER])
+  })
+
+  it('shows incoming texts only to devices the phone grants sms.receive, and keeps the others in sync', async () => {
+    assert.equal((await phone.cli('revoke', 'device-3', 'sms.receive')).code, 0)
+    try {
+      await carrier.inject('+15550106666', PHONE_NUMBER, 'for the laptop only')
+      await eventually('on the laptop', 10_000, async () => (await messagesOn(laptop)).find(m => m.body === 'for the laptop only'))
+      // the tablet's log moves past it (a placeholder), so what comes next still arrives
+      const next = await send(laptop, '+15550106666', 'everyone sees this one')
+      await messageOn(tablet, next, m => m.status === 'sent')
+      assert.equal((await messagesOn(tablet)).find(m => m.body === 'for the laptop only'), undefined)
+    } finally {
+      assert.equal((await phone.cli('grant', 'device-3', 'sms.receive')).code, 0)
+    }
   })
 })

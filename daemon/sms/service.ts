@@ -59,6 +59,7 @@ export class SmsService {
   private readonly sync: SmsSync
   private readonly onActive: () => void
   private assignTimer?: ReturnType<typeof setInterval>
+  private stopped = false
 
   private constructor (init: SmsServiceInit) {
     this.init = init
@@ -109,6 +110,7 @@ export class SmsService {
   }
 
   async stop (): Promise<void> {
+    this.stopped = true
     clearInterval(this.assignTimer)
     this.init.links.removeEventListener('link:active', this.onActive)
     this.sync.stop()
@@ -148,6 +150,7 @@ export class SmsService {
   }
 
   private assignWaiting (): void {
+    if (this.stopped) return
     void this.client.assignWaiting().catch(err => { this.init.log.error('could not hand waiting messages to a proxy - %e', err) })
   }
 

@@ -27,6 +27,7 @@ export class OwnProfile {
   private readonly describe: () => SelfDescription
   private seq = 0
   private cache?: { seq: number, full: Uint8Array, public: Uint8Array, profile: DeviceProfile }
+  private signing?: { seq: number, done: Promise<{ seq: number, full: Uint8Array, public: Uint8Array, profile: DeviceProfile }> }
 
   constructor (init: { dataDir: string, deviceKey: PrivateKey, account: AccountStore, describe: () => SelfDescription }) {
     this.dataDir = init.dataDir
@@ -52,16 +53,23 @@ export class OwnProfile {
   /** The full profile (for members) and the public one (name and kind, for everyone else). */
   async envelopes (): Promise<{ full: Uint8Array, public: Uint8Array, profile: DeviceProfile }> {
     if (this.cache?.seq === this.seq) return this.cache
+    // one signing per number: two callers at once must not sign two different records with it
+    if (this.signing?.seq !== this.seq) this.signing = { seq: this.seq, done: this.sign(this.seq) }
+    return await this.signing.done
+  }
+
+  private async sign (seq: number): Promise<{ seq: number, full: Uint8Array, public: Uint8Array, profile: DeviceProfile }> {
     const self = this.describe()
-    const base = { v: 1 as const, device: peerIdFromPrivateKey(this.deviceKey).toString(), account: this.account.id, name: self.name, kind: self.kind, seq: this.seq, time: Date.now() }
+    const base = { v: 1 as const, device: peerIdFromPrivateKey(this.deviceKey).toString(), account: this.account.id, name: self.name, kind: self.kind, seq, time: Date.now() }
     const profile: DeviceProfile = { ...base, public: false, capabilities: self.capabilities, ...(self.power == null ? {} : { power: self.power }) }
     const cache = {
-      seq: this.seq,
+      seq,
       profile,
       full: await sealProfile(profile, this.deviceKey),
       public: await sealProfile({ ...base, public: true, capabilities: [] }, this.deviceKey)
     }
-    this.cache = cache
+    if (seq === this.seq) this.cache = cache
     return cache
   }
+
 }
