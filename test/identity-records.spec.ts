@@ -11,6 +11,7 @@ import { AccountStore } from '../node/identity/account.ts'
 import { CERT_CODEC, CERT_DOMAIN, PROFILE_CODEC, PROFILE_DOMAIN } from '../node/identity/constants.ts'
 import { accountSecrets, dhtProfileValidator, profileKey, sealDhtProfile, dhtProfileSelector } from '../node/identity/dht-profile.ts'
 import { ProfileBook } from '../node/identity/profile-book.ts'
+import { OwnProfile } from '../node/identity/own-profile.ts'
 import { sealCertificate, sealProfile, sealRevocations, type DeviceProfile } from '../node/identity/records.ts'
 import { SqliteDatastore } from '../node/sqlite-datastore.ts'
 import { tempDir } from './harness/index.ts'
@@ -194,5 +195,18 @@ describe('identity records: what a device accepts', function () {
     assert.deepEqual(await account.mergeRevocations(await sealRevocations(list, account.key)), [idOf(other)])
     assert.ok(account.isRevoked(idOf(other)) && account.isRevoked(idOf(revoked)), 'both removals kept')
     assert.ok(account.revocations.list.version > 50)
+  })
+
+  it('signs one profile per sequence number, even when two exchanges ask for it at once', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const dir = join(tmp.path, 'own-profile')
+    await import('node:fs/promises').then(async fs => await fs.mkdir(dir))
+    const own = new OwnProfile({ dataDir: dir, deviceKey: key, account: await AccountStore.open(dir, key), describe: () => ({ name: 'phone', kind: 'phone', capabilities: [] }) })
+    await own.start()
+    const [a, b] = await Promise.all([own.envelopes(), own.envelopes()])
+    assert.deepEqual(a.full, b.full)
+    await own.bump()
+    const c = await own.envelopes()
+    assert.ok(c.profile.seq > a.profile.seq)
   })
 })
