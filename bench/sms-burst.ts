@@ -6,6 +6,7 @@
  * SQLite inserts (WAL, synchronous = FULL, one transaction each), the floor of any design
  * that makes each message durable before answering.
  */
+import { readFileSync } from 'node:fs'
 import { DatabaseSync } from 'node:sqlite'
 import { join } from 'node:path'
 import { Device, eventually, CLI } from '../test/harness/device.ts'
@@ -61,6 +62,12 @@ export async function smsBurst (): Promise<BenchRow[]> {
     })
     await new Promise(resolve => setTimeout(resolve, 500))
 
+    const cpu = (pid: number | undefined): number => {
+      const f = readFileSync(`/proc/${pid ?? 0}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+      return (Number(f[11]) + Number(f[12])) * 10
+    }
+    const pids = [...devices.map(d => d.pid), carrier.child.pid, process.pid]
+    const cpuBefore = pids.map(cpu)
     const sendAt = new Map<string, number>()
     const start = performance.now()
     let next = 0
@@ -73,6 +80,7 @@ export async function smsBurst (): Promise<BenchRow[]> {
     }))
     const sendsDone = performance.now()
     await eventually('every message sent on every device', 120_000, async () => sentAt.every(m => m.size >= MESSAGES) ? true : undefined, 100)
+    process.stderr.write(`cpu ms (phone, laptop, tablet, carrier, bench): ${pids.map((p, i) => cpu(p) - (cpuBefore[i] ?? 0)).join(', ')}\n`)
     const end = Math.max(...sentAt.flatMap(m => [...m.values()]))
     process.stderr.write(`sends returned after ${(sendsDone - start).toFixed(0)} ms; sent on ${devices.map((d, i) => `${d.init.name ?? ''} ${(Math.max(...(sentAt[i]?.values() ?? [])) - start).toFixed(0)} ms`).join(', ')}\n`)
     const rate = MESSAGES / ((end - start) / 1000)

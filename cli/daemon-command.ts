@@ -21,6 +21,9 @@ export interface DaemonCommandOptions {
  * `companion daemon`: run in the foreground until SIGINT/SIGTERM. The daemon is loaded only
  * here, so every other command stays a thin client that never loads libp2p.
  */
+/** After a clean stop, how long the process may take to exit by itself. */
+const EXIT_GRACE_MS = 200
+
 export async function runDaemon (options: DaemonCommandOptions): Promise<void> {
   // errors are worth seeing by default; everything else with DEBUG=companion:*
   if (process.env.DEBUG == null || process.env.DEBUG === '') enable('companion:*:error')
@@ -61,7 +64,12 @@ export async function runDaemon (options: DaemonCommandOptions): Promise<void> {
     onSignal = (): void => {
       const force = setTimeout(() => { process.exit(1) }, 10_000)
       force.unref()
-      void daemon.stop().finally(resolve)
+      void daemon.stop().finally(() => {
+        // everything is closed and flushed; libp2p's relay client can leave a refresh timer
+        // behind when a reservation completes during shutdown: do not wait hours for it
+        setTimeout(() => { process.exit() }, EXIT_GRACE_MS).unref()
+        resolve()
+      })
     }
     if (requested) onSignal()
     else process.stdout.write(`ready ${daemon.id.toString()} ${daemon.socketPath}\n`)

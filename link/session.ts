@@ -62,6 +62,7 @@ export class TunnelSession implements ChannelHost {
   private interactiveAt = -Infinity
   /** Set when the grace period ran out with no link; cleared when a link returns. */
   private linkLost?: string
+  private wasAttached = false
 
   constructor (init: SessionInit) {
     this.peer = init.peer
@@ -79,17 +80,20 @@ export class TunnelSession implements ChannelHost {
 
   /** A responder's session made before the other side ever connected takes the initiator's id. */
   adopt (id: Uint8Array): void {
-    if (this.used || this.attached) throw new Error('only an unused session can take another id')
+    if (this.established) throw new Error('only a session that never had a stream can take another id')
     this.sessionId = id
+  }
+
+  /**
+   * Has this session ever had a stream (so the other side knows its sequence numbers)? One
+   * that has not may still hold queued frames: they start at 1, which any fresh peer accepts.
+   */
+  get established (): boolean {
+    return this.wasAttached
   }
 
   get attached (): boolean {
     return this.stream != null
-  }
-
-  /** Has this session sent or received anything (a fresh peer session cannot resume it)? */
-  get used (): boolean {
-    return this.nextSeq > 1 || this.received > 0
   }
 
   /** Open a channel by name; resolves once the other side accepted it. */
@@ -125,6 +129,7 @@ export class TunnelSession implements ChannelHost {
   attach (stream: Stream, peerReceived: number, source: AsyncIterator<Uint8Array | Uint8ArrayList>, rest: Uint8Array): void {
     const previous = this.stream
     this.stream = stream
+    this.wasAttached = true
     if (this.graceTimer != null) clearTimeout(this.graceTimer)
     this.graceTimer = undefined
     this.linkLost = undefined

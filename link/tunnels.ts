@@ -156,7 +156,7 @@ class DefaultTunnels implements Tunnels, Startable {
       stream.send(encodeFrame({ type: FrameType.RESUME, session: session.id, received: session.received }))
       const { frame, rest } = await firstFrame(source, signal)
       if (frame.type !== FrameType.RESUME_OK) throw new TunnelProtocolError('expected RESUME_OK')
-      if (frame.fresh && session.used) {
+      if (frame.fresh && session.established) {
         // the other side lost our session (it restarted): its channels are gone, start over
         session.close('the device restarted; open the channel again')
         this.sessions.delete(device)
@@ -187,13 +187,15 @@ class DefaultTunnels implements Tunnels, Startable {
       let session = this.sessions.get(device)
       let fresh = false
       if (session != null && !bytesEqual(session.id, frame.session)) {
-        if (session.attached || session.used) {
+        if (session.established) {
           session.close('the device restarted; open the channel again')
           this.sessions.delete(device)
           session = undefined
         } else {
-          // opened before the other side ever connected: take its session id, keep what is queued
+          // opened before the other side ever connected: take its session id, keep what is
+          // queued, and say it is new to us (the other side must not resume an older one)
           session.adopt(frame.session)
+          fresh = true
         }
       }
       if (session == null) {

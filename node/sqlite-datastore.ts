@@ -55,9 +55,10 @@ export class SqliteDatastore extends BaseDatastore {
 
   override * _all (q: Query): Generator<Pair> {
     const prefix = q.prefix ?? ''
-    for (const row of this.stmts.prefix.iterate(prefix, prefix + '\uffff') as Iterable<{ key: string, value: Uint8Array }>) {
-      yield { key: new Key(row.key), value: row.value }
-    }
+    // read the rows at once: a consumer awaits between items, and another query on the same
+    // statement (or a write) meanwhile would invalidate a lazy iterator
+    const rows = this.stmts.prefix.all(prefix, prefix + '\uffff') as Array<{ key: string, value: Uint8Array }>
+    for (const row of rows) yield { key: new Key(row.key), value: row.value }
   }
 
   override * _allKeys (q: KeyQuery): Generator<Key> {

@@ -67,6 +67,19 @@ describe('sqlite datastore', () => {
     assert.throws(() => ds.get(new Key('/peers/a')), { name: 'NotFoundError' })
     ds.close()
   })
+
+  it('finishes a query while another query and writes run in between (the peer store does this)', async () => {
+    const ds = new SqliteDatastore(join(tmp.path, 'interleaved.db'))
+    for (let i = 0; i < 5; i++) ds.put(new Key(`/peers/${i}`), new Uint8Array([i]))
+    const seen: string[] = []
+    for await (const pair of ds.query({ prefix: '/peers' })) {
+      seen.push(pair.key.toString())
+      await all(ds.query({ prefix: '/peers' }))
+      ds.put(new Key(`/other/${seen.length}`), new Uint8Array([1]))
+    }
+    assert.deepEqual(seen, ['/peers/0', '/peers/1', '/peers/2', '/peers/3', '/peers/4'])
+    ds.close()
+  })
 })
 
 describe('device key', () => {

@@ -45,6 +45,7 @@ export class SmsStore extends EventEmitter<StoreEvents> {
   private ownSeq: number
   private queue: Array<{ work: (tx: Tx) => unknown, resolve: (v: unknown) => void, reject: (e: Error) => void }> = []
   private scheduled = false
+  private readonly ingesting = new Set<string>()
   private readonly stmts: Record<'insert' | 'contiguous' | 'setContiguous' | 'has', StatementSync>
 
   constructor (init: { path: string, self: string, signer: EventSigner }) {
@@ -94,12 +95,23 @@ export class SmsStore extends EventEmitter<StoreEvents> {
         continue
       }
       const payload = checkPayload(e.signed.payload)
-      if (!accept(payload.origin) || this.stmts.has.get(payload.origin, payload.seq) != null) continue
+      if (!accept(payload.origin) || this.held(payload.origin, payload.seq)) continue
       if (payload.origin !== from) verifySignature(e.signed, payload)
       checked.push({ origin: payload.origin, seq: payload.seq, hidden: false, signed: e.signed, payload })
     }
     if (checked.length === 0) return 0
-    return await this.write(tx => checked.filter(e => tx.ingest(e)).length)
+    const keys = checked.map(e => `${e.origin}/${e.seq}`)
+    for (const key of keys) this.ingesting.add(key)
+    try {
+      return await this.write(tx => checked.filter(e => tx.ingest(e)).length)
+    } finally {
+      for (const key of keys) this.ingesting.delete(key)
+    }
+  }
+
+  /** Stored, or on its way into the store (a copy from another member may still be committing). */
+  private held (origin: string, seq: number): boolean {
+    return this.ingesting.has(`${origin}/${seq}`) || this.stmts.has.get(origin, seq) != null
   }
 
   private flush (): void {

@@ -38,17 +38,30 @@ function fromWire (value: unknown): IncomingEntry {
   throw new SyncProtocolError('a frame is not a log entry')
 }
 
-/** One subscriber's feed: the catch-up first, then every new entry, in order. */
+/**
+ * Entries of other devices are passed on live after this long: a subscriber linked to their
+ * origin has them by then (and skips the copy without checking its signature again).
+ */
+const RELAY_DELAY_MS = 250
+
+/** One subscriber's feed: the catch-up first, then every new entry, in order per origin. */
 class Feed {
   private readonly channel: Channel
   private readonly device: string
+  private readonly self: string
+  private closed = false
   private backlog: LogEntry[] = []
   private live = false
   private pumping = false
 
-  constructor (channel: Channel) {
+  constructor (channel: Channel, self: string) {
     this.channel = channel
     this.device = channel.peer
+    this.self = self
+  }
+
+  close (): void {
+    this.closed = true
   }
 
   async catchUp (store: SmsStore, theirs: VersionVector): Promise<void> {
@@ -67,7 +80,15 @@ class Feed {
   }
 
   push (entries: LogEntry[]): void {
-    for (const e of entries) if (e.origin !== this.device) this.backlog.push(e)
+    const own = entries.filter(e => e.origin === this.self)
+    const relayed = entries.filter(e => e.origin !== this.self && e.origin !== this.device)
+    this.enqueue(own)
+    if (relayed.length > 0) setTimeout(() => { this.enqueue(relayed) }, RELAY_DELAY_MS).unref()
+  }
+
+  private enqueue (entries: LogEntry[]): void {
+    if (this.closed || entries.length === 0) return
+    this.backlog.push(...entries)
     if (this.backlog.length > MAX_FEED_BACKLOG) {
       this.channel.reset('the device fell too far behind; it will catch up from the log')
       this.backlog = []
@@ -177,7 +198,7 @@ export class SmsSync {
 
   /** A member follows this device's log. */
   private async serve (channel: Channel): Promise<void> {
-    const feed = new Feed(channel)
+    const feed = new Feed(channel, this.init.store.self)
     try {
       const frames = readJsonFrames(channel)
       const first = await frames.next()
@@ -193,6 +214,7 @@ export class SmsSync {
       this.init.log('feed to %s ended - %s', channel.peer, (err as Error).message)
       if (err instanceof SyncProtocolError) channel.reset(err.message)
     } finally {
+      feed.close()
       this.feeds.delete(feed)
     }
   }
