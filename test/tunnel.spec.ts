@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
-import { Testbed, CLI, eventually, type Device } from './harness/index.ts'
+import { Testbed, CLI, eventually, runCli, type Device } from './harness/index.ts'
 import { pair } from './harness/pairing.ts'
 import { startHelper } from './harness/processes.ts'
 import { echoRoundTrips, openChannel, percentile, saturate } from './harness/channels.ts'
@@ -67,6 +67,21 @@ describe('links and the user tunnel', function () {
     const result = await done
     assert.equal(result.reply.bytes, 24 * MiB, 'every byte arrived, none twice')
     assert.equal(result.reply.sha256, result.sha256, 'byte-identical')
+  })
+
+  it('resumes the tunnel after either device is killed and restarted, whichever side opens it', async () => {
+    const [d1, d2] = await pairedWithTwoLinks()
+    for (const [victim, other] of [[d1, d2], [d2, d1]] as const) {
+      await victim.stop('SIGKILL')
+      // the restarted device opens channels (message sync) before its first tunnel stream
+      await victim.start()
+      const echoed = await eventually(`echo through ${victim.init.name ?? ''} after its restart`, 15_000, async () => {
+        const res = await runCli(['--data-dir', other.dataDir, 'connect', victim.id, 'echo'], { input: 'still here\n', timeoutMs: 5_000 })
+        return res.code === 0 && res.stdout === 'still here\n' ? res : undefined
+      }, 250)
+      assert.equal(echoed.stdout, 'still here\n')
+      assert.doesNotMatch(victim.log + other.log, /broke the tunnel protocol/)
+    }
   })
 
   it('completes a stream when both links are down for less than the grace period', async () => {
