@@ -189,6 +189,7 @@ export class Daemon implements DaemonApi {
       members,
       isMember: (id) => book.relation(id) === 'member',
       may: (device, capability) => grants.may(device, capability),
+      denied: (capability) => grants.deniedFor(capability),
       policy: () => ({ rate, deny: this.settings.smsDeny, allow: this.settings.smsAllow }),
       capabilitiesChanged: () => { void this.node.changed() },
       onChange: (type, message) => { this.events.emit('sms', { type, message }) },

@@ -72,6 +72,8 @@ export class IdentityApi {
   async setGrant (device: string, capability: string, allowed: boolean): Promise<Array<GrantEntry & { name: string }>> {
     const target = await this.directory.find(device)
     await this.grantStore.set(target.id, capability, allowed)
+    // the profile tells members what this device refuses them
+    void this.node.changed()
     return this.grantStore.list([target.id]).map(e => ({ ...e, name: target.name }))
   }
 

@@ -157,6 +157,7 @@ describe('SMS building blocks', function () {
       assert.deepEqual(order([{ id: 'us', reachable: false, sim: us }, { id: 'de', reachable: true, sim: de }], ['+15550109999']), ['de', 'us'])
       assert.deepEqual(order([{ id: 'a', reachable: true, sim: { ...us, roaming: true, signal: 4 } }, { id: 'b', reachable: true, sim: us }], ['+15550109999']), ['b', 'a'])
       assert.deepEqual(order([{ id: 'a', reachable: true, sim: { ...us, signal: 1 } }, { id: 'b', reachable: true, sim: { ...us, signal: 3 } }], ['+15550109999']), ['b', 'a'])
+      assert.deepEqual(order([{ id: 'a', reachable: true, sim: us, refusesUs: true }, { id: 'b', reachable: false, sim: de }], ['+15550109999']), ['b'], 'a phone that refuses us is never chosen')
     })
   })
 

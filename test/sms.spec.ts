@@ -136,6 +136,18 @@ describe('SMS through the phone', function () {
     assert.equal(carried.get('from a stranger'), undefined)
     assert.equal(carried.get('from a member without the grant'), undefined)
     assert.equal((await phone.cli('grant', 'device-4', 'sms.send')).code, 0)
+
+    // a phone that refuses a device says so in its profile: that device chooses another phone
+    assert.equal((await phone.cli('revoke', 'device-1', 'sms.send')).code, 0)
+    try {
+      await eventually('the laptop learns the phone refuses it', 10_000, async () => {
+        const id = await send(laptop, '+15550107777', 'not through the phone that refuses me')
+        const m = await messageOn(laptop, id, x => FINAL.has(x.status))
+        return m.via === phone2.id && m.status === 'sent' ? true : undefined
+      }, 500)
+    } finally {
+      assert.equal((await phone.cli('grant', 'device-1', 'sms.send')).code, 0)
+    }
   })
 
   it('blocks short codes and denied numbers, and enforces the per-device rate limit', async () => {

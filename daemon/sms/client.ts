@@ -13,11 +13,14 @@ export interface ProxyCandidate {
   /** Has an active link now (or is this device, with its backend ready). */
   reachable: boolean
   sim?: SimFacts
+  /** Its master list refuses this device `sms.send`: never chosen. */
+  refusesUs?: boolean
 }
 
 /**
- * Best proxy first: reachable, then with a SIM of the recipients' country, not roaming,
- * better signal; the device id breaks ties so every choice is repeatable.
+ * Best proxy first (leaving out those that refuse this device): reachable, then with a SIM of
+ * the recipients' country, not roaming, better signal; the device id breaks ties so every
+ * choice is repeatable.
  */
 export function rankProxies (candidates: ProxyCandidate[], recipients: string[]): ProxyCandidate[] {
   const home = (c: ProxyCandidate): number => {
@@ -25,7 +28,7 @@ export function rankProxies (candidates: ProxyCandidate[], recipients: string[])
     return cc != null && recipients.every(r => countryCode(r) === cc) ? 1 : 0
   }
   const key = (c: ProxyCandidate): number[] => [Number(c.reachable), home(c), Number(c.sim?.roaming !== true), c.sim?.signal ?? 0]
-  return [...candidates].sort((a, b) => {
+  return candidates.filter(c => c.refusesUs !== true).sort((a, b) => {
     const ka = key(a)
     const kb = key(b)
     for (let i = 0; i < ka.length; i++) if ((ka[i] ?? 0) !== (kb[i] ?? 0)) return (kb[i] ?? 0) - (ka[i] ?? 0)

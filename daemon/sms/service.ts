@@ -39,6 +39,8 @@ export interface SmsServiceInit {
   isMember(device: string): boolean
   /** The master list: may `device` use `capability` here? */
   may(device: string, capability: string): boolean
+  /** Members the master list refuses `capability`. */
+  denied(capability: string): string[]
   policy(): ProxyPolicy
   /** This device's SMS capabilities changed (backend ready, SIM facts): republish the profile. */
   capabilitiesChanged(): void
@@ -126,7 +128,8 @@ export class SmsService {
   capabilities (): Capability[] {
     if (this.backend == null) return []
     const sim = this.backend.facts
-    return [{ name: 'sms.send', sim }, { name: 'sms.receive', sim }]
+    const denied = this.init.denied('sms.send')
+    return [{ name: 'sms.send', sim, ...(denied.length === 0 ? {} : { denied }) }, { name: 'sms.receive', sim }]
   }
 
   status (): { backend: string, ready: boolean, number?: string } {
@@ -158,7 +161,8 @@ export class SmsService {
     const list: ProxyCandidate[] = this.init.members().flatMap(m => {
       const cap = m.capabilities.find(c => c.name === 'sms.send')
       if (cap == null) return []
-      return [{ id: m.id, reachable: this.init.links.active(m.id) != null, ...(cap.sim == null ? {} : { sim: cap.sim }) }]
+      const refusesUs = cap.denied?.includes(this.store.self) === true
+      return [{ id: m.id, reachable: this.init.links.active(m.id) != null, refusesUs, ...(cap.sim == null ? {} : { sim: cap.sim }) }]
     })
     if (this.backend != null) list.push({ id: this.store.self, reachable: this.backend.ready, sim: this.backend.facts })
     return list

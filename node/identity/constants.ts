@@ -24,6 +24,8 @@ export const MAX_REVOCATION_BYTES = 64 * 1024
 export const MAX_REVOKED_DEVICES = 512
 export const MAX_DHT_RECORD_BYTES = 16 * 1024
 export const MAX_CAPABILITIES = 32
+/** Devices one capability of a profile may name as refused. */
+export const MAX_DENIED = 64
 
 /** The profile exchange and each pairing message must complete within these. */
 export const PROFILE_TIMEOUT_MS = 5_000

@@ -58,6 +58,11 @@ export class Grants {
     return may(this.table, device, capability, this.isMember(device))
   }
 
+  /** Members explicitly refused `capability` (what a profile tells them, so they look elsewhere). */
+  deniedFor (capability: string): string[] {
+    return Object.entries(this.table).filter(([device, caps]) => caps[capability] === false && this.isMember(device)).map(([device]) => device)
+  }
+
   async set (device: string, capability: string, allowed: boolean): Promise<void> {
     if (!isCapability(capability)) throw new InvalidGrantError(`unknown capability "${capability}": one of ${CAPABILITIES.join(', ')} or channel:<name>`)
     if (!this.isMember(device)) throw new NotAMemberError('that device is not a member of this account; pair it first (devices outside the account may use nothing)')

@@ -3,7 +3,7 @@ import type { PrivateKey, PublicKey } from '@libp2p/interface'
 import { validateDeviceKind, validateDeviceName } from '../device-names.ts'
 import type { DeviceKind } from '../constants.ts'
 import {
-  CAPABILITIES, CERT_CODEC, CERT_DOMAIN, MAX_CAPABILITIES, MAX_CERT_BYTES, MAX_PROFILE_BYTES, MAX_REVOCATION_BYTES,
+  CAPABILITIES, MAX_DENIED, CERT_CODEC, CERT_DOMAIN, MAX_CAPABILITIES, MAX_CERT_BYTES, MAX_PROFILE_BYTES, MAX_REVOCATION_BYTES,
   MAX_REVOKED_DEVICES, PROFILE_CODEC, PROFILE_DOMAIN, REVOCATION_CODEC, REVOCATION_DOMAIN
 } from './constants.ts'
 import { InvalidCertificateError, InvalidProfileError, InvalidRevocationListError } from './errors.ts'
@@ -33,6 +33,8 @@ export interface Capability {
   /** `sms.send`, `sms.receive`, `tunnel`, `channels`, or `channel:<name>` for an app channel. */
   name: string
   sim?: SimFacts
+  /** Members this device refuses the capability (its master list), so they look elsewhere. */
+  denied?: string[]
 }
 
 export interface PowerFacts {
@@ -117,6 +119,12 @@ function checkSim (sim: unknown): SimFacts | undefined {
   return sim as SimFacts
 }
 
+function checkDenied (denied: unknown): string[] | undefined {
+  if (denied === undefined) return undefined
+  if (!Array.isArray(denied) || denied.length > MAX_DENIED || !denied.every(d => typeof d === 'string' && /^[1-9A-HJ-NP-Za-km-z]{40,64}$/.test(d))) throw new InvalidProfileError('malformed denied devices')
+  return denied as string[]
+}
+
 function checkCapabilities (caps: unknown): Capability[] {
   if (!Array.isArray(caps) || caps.length > MAX_CAPABILITIES) throw new InvalidProfileError('malformed capabilities')
   return caps.map((c: unknown) => {
@@ -126,7 +134,8 @@ function checkCapabilities (caps: unknown): Capability[] {
     const channel = typeof name === 'string' && /^channel:[a-z0-9][a-z0-9._-]{0,63}$/.test(name)
     if (!known && !channel) throw new InvalidProfileError(`unknown capability ${String(name).slice(0, 40)}`)
     const checked = checkSim(sim)
-    return checked == null ? { name: name as string } : { name: name as string, sim: checked }
+    const denied = checkDenied((c as Record<string, unknown>).denied)
+    return { name: name as string, ...(checked == null ? {} : { sim: checked }), ...(denied == null ? {} : { denied }) }
   })
 }
 
