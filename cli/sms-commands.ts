@@ -40,15 +40,20 @@ export function smsCommands (program: Command, client: (cmd: Command) => Control
       const recipients = to.split(',').map(s => s.trim()).filter(Boolean)
       if (recipients.length === 0) throw new UsageError('give at least one recipient')
       const api = client(cmd)
-      let message = await api.call<{ id: string, to: string[], via: string | null, status: string, reason?: string }>('POST', '/v1/sms', { to: recipients, body: text, ...(opts.via == null ? {} : { via: opts.via }) })
-      if (opts.json !== true) process.stdout.write(`${message.id}\n`)
+      const sent = await api.call<{ id: string, to: string[], via: string | null, status: string, reason?: string, parts: number, encoding: string }>('POST', '/v1/sms', { to: recipients, body: text, ...(opts.via == null ? {} : { via: opts.via }) })
+      let message: { id: string, to: string[], via: string | null, status: string, reason?: string } = sent
+      if (opts.json !== true) {
+        process.stdout.write(`${message.id}\n`)
+        // stdout stays the id alone, for scripts; how it goes out is for the person
+        process.stderr.write(`${sent.parts} SMS part${sent.parts === 1 ? '' : 's'} per recipient, ${sent.encoding === 'gsm7' ? 'GSM-7' : 'UCS-2'}\n`)
+      }
       if (opts.wait != null && !FAILED.has(message.status)) {
         for await (const line of api.lines('GET', `/v1/sms/${encodeURIComponent(message.id)}/wait?status=${opts.wait}`, undefined)) {
           const m = line as unknown as MessageView
           message = { id: m.id, to: m.to, via: m.via, status: m.status, ...(m.reason == null ? {} : { reason: m.reason }) }
         }
       }
-      if (opts.json === true) printJson(message)
+      if (opts.json === true) printJson({ ...message, parts: sent.parts, encoding: sent.encoding })
       if (FAILED.has(message.status)) throw new CliError(`the message ${message.status === 'unauthorized' ? 'was refused' : 'failed'}: ${message.reason ?? message.status}`)
       if (opts.wait != null && opts.json !== true) process.stdout.write(`${message.status}\n`)
     })

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { decodePdu, encodeSubmit, type DeliverPdu, type SubmitPduDecoded } from '../daemon/sms/pdu/pdu.ts'
 import { planMessage } from '../daemon/sms/pdu/plan.ts'
+import { Reassembler, type Reassembled } from '../daemon/sms/pdu/reassembly.ts'
 
 const ORACLE = fileURLToPath(new URL('./tools/gammu-oracle.py', import.meta.url))
 
@@ -133,6 +134,22 @@ describe('SMS PDU codec, checked against libGammu', function () {
     assert.deepEqual(failed.type === 'status-report' ? [failed.delivered, failed.final] : [], [false, true])
     const theirs = gammu<GammuDecoded>([{ op: 'decode', hex: report('00') }, { op: 'decode', hex: report('46') }])
     assert.deepEqual(theirs.map(t => [t.type, t.number, t.reference, t.status]), [['Status_Report', '+15550102030', 42, 0], ['Status_Report', '+15550102030', 42, 0x46]])
+  })
+
+  it('puts parts back together in any order, ignores duplicates, and delivers an incomplete message after the timeout', async () => {
+    const out: Reassembled[] = []
+    const r = new Reassembler(m => out.push(m), 100)
+    const pdus = encodeSubmit('+15550102030', 'p'.repeat(153) + 'q'.repeat(153) + 'r'.repeat(10), { concatRef: 7 })
+    const parts = pdus.map(p => decodePdu(p.hex) as SubmitPduDecoded).map(p => ({ from: '+4915123456789', text: p.text, timestamp: 1, ...(p.concat == null ? {} : { concat: p.concat }) }))
+    const [one, two, three] = parts as [typeof parts[0], typeof parts[0], typeof parts[0]]
+    for (const p of [three, one, three, two]) r.add(p)
+    assert.deepEqual(out.map(m => [m.text.length, m.incomplete]), [[316, false]])
+    assert.equal(out[0]?.text, 'p'.repeat(153) + 'q'.repeat(153) + 'r'.repeat(10))
+    // the same reference from another sender is another message; a lost middle part
+    r.add({ ...one, from: '+15550100000' })
+    r.add({ ...three, from: '+15550100000' })
+    await new Promise(resolve => setTimeout(resolve, 200))
+    assert.deepEqual(out.slice(1).map(m => [m.from, m.text, m.incomplete, m.missing]), [['+15550100000', 'p'.repeat(153) + 'r'.repeat(10), true, [2]]])
   })
 
   it('refuses truncated and malformed PDUs with a clear error', () => {

@@ -57,10 +57,15 @@ describe('SMS through the phone', function () {
   })
 
   it('sends from the laptop through the phone once; the reply and every status reach the laptop and the tablet; read on one is read on all', async () => {
-    const sent = await laptop.json<{ id: string, to: string[], via: string, status: string }>('sms', 'send', '+15550109999', 'dinner at 8?', '--wait', 'sent')
+    const sent = await laptop.json<{ id: string, to: string[], via: string, status: string, parts: number, encoding: string }>('sms', 'send', '+15550109999', 'dinner at 8?', '--wait', 'sent')
+    assert.deepEqual([sent.parts, sent.encoding], [1, 'gsm7'])
     // +15550109999 is attached to no phone: the network carries it, and it stays `sent`
     assert.equal(sent.status, 'sent')
     assert.equal(sent.via, phone.id, 'the best proxy is the phone with the better signal')
+    const human = await laptop.cli('sms', 'send', '+15550109999', 'Grüße aus Köln, 5 € 😀')
+    assert.equal(human.code, 0)
+    assert.match(human.stdout, /^[0-9a-f-]{36}\n$/, 'stdout is the id alone')
+    assert.match(human.stderr, /1 SMS part per recipient, UCS-2/)
     const onTablet = await messageOn(tablet, sent.id, m => m.status === 'sent')
     assert.equal(onTablet.direction, 'out')
     assert.equal(onTablet.author, laptop.id)
@@ -84,7 +89,7 @@ describe('SMS through the phone', function () {
     const carried = carriedCounts(await carrier.log())
     assert.equal(carried.get('dinner at 8?'), 1)
     const conversations = await laptop.json<Array<{ conversation: string, unread: number, messages: number }>>('sms', 'conversations')
-    assert.deepEqual(conversations.find(c => c.conversation === '+15550109999'), { ...conversations.find(c => c.conversation === '+15550109999'), unread: 0, messages: 2 })
+    assert.deepEqual(conversations.find(c => c.conversation === '+15550109999'), { ...conversations.find(c => c.conversation === '+15550109999'), unread: 0, messages: 3 })
   })
 
   it('cuts off a member that sends garbage on the sync channel; the daemon keeps running and loses nothing', async () => {

@@ -14,6 +14,7 @@ import { SmsProxy, type ProxyPolicy } from './proxy.ts'
 import { SmsStore } from './store.ts'
 import { askOutsider, serveOutsiders } from './submit-protocol.ts'
 import { SmsSync } from './sync.ts'
+import { planMessage, type Encoding } from './pdu/plan.ts'
 import { getMessage, listConversations, listMessages, unreadIn, type ConversationView, type MessageView } from './views.ts'
 
 export const SMS_DB_FILE = 'sms.db'
@@ -175,7 +176,13 @@ export class SmsService {
     return allowed.length === members.length ? undefined : [this.store.self, ...allowed]
   }
 
-  async send (req: SendRequest): Promise<NewMessage & { status: SmsStatus, reason?: string }> {
+  async send (req: SendRequest): Promise<NewMessage & { status: SmsStatus, reason?: string, parts: number, encoding: Encoding }> {
+    const plan = planMessage(typeof req.body === 'string' ? req.body : '')
+    const shape = { parts: plan.parts.length, encoding: plan.encoding }
+    return { ...await this.submit(req), ...shape }
+  }
+
+  private async submit (req: SendRequest): Promise<NewMessage & { status: SmsStatus, reason?: string }> {
     const via = req.via
     if (via?.relation === 'nearby') {
       // outside the account: no tunnel, no log; ask, and record the answer here
