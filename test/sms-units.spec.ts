@@ -61,6 +61,8 @@ describe('SMS building blocks', function () {
       const signer = new EventSigner(a.key)
       const good = signer.seal({ origin: a.id, seq: 1, event: { type: 'read', ids: ['abcdefgh-1'], at: 1 } })
       assert.equal(openEvent(good).origin, a.id)
+      const fromService = signer.seal({ origin: a.id, seq: 1, event: { type: 'message', id: 'abcdefgh', direction: 'in', from: 'DHL Express', to: [], body: 'parcel', author: a.id, createdAt: 1 } })
+      assert.equal((openEvent(fromService).event as { from: string }).from, 'DHL Express', 'an alphanumeric sender id is a sender')
       const tampered = { ...good, payload: good.payload.replace('abcdefgh-1', 'abcdefgh-2') }
       assert.throws(() => openEvent(tampered), /bad signature/)
       const forged = new EventSigner(b.key).seal({ origin: a.id, seq: 1, event: { type: 'read', ids: ['abcdefgh-1'], at: 1 } })
@@ -74,6 +76,8 @@ describe('SMS building blocks', function () {
         { type: 'status', id: 'abcdefgh', status: 'teleported', at: 1 },
         { type: 'status', id: '../../etc', status: 'sent', at: 1 },
         { type: 'read', ids: [], at: 1 },
+        { type: 'message', id: 'abcdefgh', direction: 'in', from: '<script>', to: [], body: 'x', author: a.id, createdAt: 1 },
+        { type: 'message', id: 'abcdefgh', direction: 'in', from: 'A sender id too long', to: [], body: 'x', author: a.id, createdAt: 1 },
         { type: 'assign', id: 'abcdefgh', via: 'somebody' }
       ]
       for (const event of garbage) {

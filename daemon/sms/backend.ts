@@ -1,6 +1,7 @@
 import type { SimFacts } from '../../node/identity/records.ts'
 import { InvalidSmsError } from './errors.ts'
 import { SimBackend } from './sim-backend.ts'
+import { TermuxBackend } from './termux-backend.ts'
 
 /** An SMS the radio received. `ref` identifies it to the backend (to acknowledge it). */
 export interface IncomingSms {
@@ -45,6 +46,7 @@ export interface SmsBackend {
 export function createBackend (uri: string, handlers: BackendHandlers): SmsBackend | undefined {
   if (uri === 'none') return undefined
   if (uri.startsWith('sim://')) return new SimBackend(uri, handlers)
-  if (/^(at:|at\+tcp:|mmcli|termux|gammu-smsd:)/.test(uri)) throw new InvalidSmsError(`SMS backend "${uri}" is not available in this version; use sim://HOST:PORT/NUMBER (a simulated carrier) or none`)
-  throw new InvalidSmsError(`unknown SMS backend "${uri}": use none or sim://HOST:PORT/NUMBER`)
+  if (uri === 'termux' || uri.startsWith('termux?')) return new TermuxBackend(uri, handlers)
+  if (/^(at:|at\+tcp:|mmcli|gammu-smsd:)/.test(uri)) throw new InvalidSmsError(`SMS backend "${uri}" is not available in this version; use sim://HOST:PORT/NUMBER (a simulated carrier), termux, or none`)
+  throw new InvalidSmsError(`unknown SMS backend "${uri}": use none, sim://HOST:PORT/NUMBER or termux`)
 }

@@ -3,7 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { EVENT_SIGNATURE_CONTEXT, MAX_BODY_CHARS, MAX_READ_IDS, MAX_RECIPIENTS, STATUSES, type SmsStatus } from './constants.ts'
 import { SyncProtocolError } from './errors.ts'
-import { normalizeNumber } from './numbers.ts'
+import { normalizeNumber, normalizeSender } from './numbers.ts'
 
 /** A message enters the log (written by its author: a client, or the proxy for incoming SMS). */
 export interface MessageEvent {
@@ -65,6 +65,15 @@ function checkNumber (n: unknown): string {
   }
 }
 
+function checkSender (n: unknown): string {
+  if (typeof n !== 'string') fail('a sender is not a string')
+  try {
+    return normalizeSender(n)
+  } catch {
+    fail('malformed sender')
+  }
+}
+
 /** Validate a decoded event completely: whatever the network sends, only these shapes pass. */
 export function checkEvent (e: unknown): SmsEvent {
   if (e == null || typeof e !== 'object' || Array.isArray(e)) fail('not an object')
@@ -75,7 +84,7 @@ export function checkEvent (e: unknown): SmsEvent {
       if (typeof v.body !== 'string' || v.body.length > MAX_BODY_CHARS) fail('malformed body')
       if (!Array.isArray(v.to) || (v.to.length === 0 && v.direction === 'out') || v.to.length > MAX_RECIPIENTS) fail('malformed recipients')
       if (v.via !== undefined && !isDevice(v.via)) fail('malformed proxy')
-      const from = v.from == null ? null : checkNumber(v.from)
+      const from = v.from == null ? null : checkSender(v.from)
       const message: MessageEvent = { type: 'message', id: v.id, direction: v.direction, from, to: v.to.map(checkNumber), body: v.body, author: v.author, createdAt: v.createdAt }
       return v.via === undefined ? message : { ...message, via: v.via as string }
     }

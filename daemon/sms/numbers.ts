@@ -28,9 +28,22 @@ export function normalizeNumber (input: string): string {
   throw new InvalidSmsError(`"${input}" is not a phone number: use the international form, e.g. +15550102030 (or a short code of 3-6 digits)`)
 }
 
-/** The normalized, sorted, de-duplicated set of numbers a conversation is about, as one key. */
+/** Alphanumeric sender ids (3GPP TS 23.040: up to 11 GSM characters), e.g. `VODAFONE`, `DHL Express`. */
+const SENDER_ID = /^[A-Za-z0-9][A-Za-z0-9 .&'_+-]{0,10}$/
+
+/** Who an incoming SMS is from: a phone number (normalized) or a sender id (as written). */
+export function normalizeSender (input: string): string {
+  try {
+    return normalizeNumber(input)
+  } catch (err) {
+    if (typeof input === 'string' && SENDER_ID.test(input) && /[A-Za-z]/.test(input)) return input
+    throw err
+  }
+}
+
+/** The normalized, sorted, de-duplicated set of parties a conversation is about, as one key. */
 export function conversationOf (numbers: string[]): string {
-  return [...new Set(numbers.map(normalizeNumber))].sort().join(',')
+  return [...new Set(numbers.map(normalizeSender))].sort().join(',')
 }
 
 export function isShortCode (number: string): boolean {

@@ -24,6 +24,8 @@ export interface DeviceInit {
   name?: string
   /** Extra `companion daemon` arguments. */
   args?: string[]
+  /** Extra environment of the daemon (e.g. PATH with stand-in tools). */
+  env?: NodeJS.ProcessEnv
 }
 
 const running = new Set<ChildProcess>()
@@ -79,7 +81,7 @@ export class Device {
   async start (): Promise<string> {
     const args = [CLI, 'daemon', '--data-dir', this.init.dataDir, ...(this.init.name == null ? [] : ['--name', this.init.name]), ...(this.init.args ?? [])]
     const [cmd, argv] = this.init.ns == null ? [process.execPath, args] : ['ip', ['netns', 'exec', this.init.ns, process.execPath, ...args]]
-    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env })
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.init.env } })
     this.child = child
     running.add(child)
     this.exited = new Promise(resolve => child.on('exit', (code) => {

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Device, eventually, tempDir, type DeviceRow } from './harness/index.ts'
+import { pair } from './harness/pairing.ts'
+import { messageOn, messagesOn, send } from './harness/sms.ts'
+
+const STUBS = fileURLToPath(new URL('./tools/termux', import.meta.url))
+const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
+
+describe('the Termux backend (Termux:API stand-ins on PATH)', function () {
+  this.timeout(90_000)
+  const tmp = tempDir()
+  const stub = join(tmp.path, 'termux')
+  let phone: Device, laptop: Device
+
+  const inbox = (entries: Array<{ _id: number, number: string, body: string }>): void => {
+    writeFileSync(join(stub, 'inbox.json'), JSON.stringify(entries.map(e => ({ threadid: 1, type: 'inbox', read: false, received: '2026-11-23 10:00:00', ...e }))))
+  }
+  const sent = (): Array<{ number: string, body: string }> => {
+    try {
+      return readFileSync(join(stub, 'sent.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map(l => JSON.parse(l) as { number: string, body: string })
+    } catch {
+      return []
+    }
+  }
+
+  before(async () => {
+    const { mkdirSync } = await import('node:fs')
+    mkdirSync(stub)
+    inbox([{ _id: 5, number: '+15550109999', body: 'an older text' }, { _id: 6, number: 'DHL Express', body: 'Your parcel is on its way' }])
+    writeFileSync(join(stub, 'fail-numbers'), '+15550106666\n')
+    phone = new Device({
+      dataDir: join(tmp.path, 'phone'),
+      name: 'phone',
+      args: [...LOOPBACK, '--kind', 'phone', '--sms', 'termux?number=+15550100002'],
+      env: { PATH: `${STUBS}:${process.env.PATH ?? ''}`, TERMUX_STUB_DIR: stub }
+    })
+    await phone.start()
+    const address = (await phone.api.call<{ addresses: string[] }>('GET', '/v1/status')).addresses[0] ?? ''
+    laptop = new Device({ dataDir: join(tmp.path, 'laptop'), name: 'laptop', args: [...LOOPBACK, '--bootstrap', address] })
+    await laptop.start()
+    await eventually('connected', 10_000, async () => (await laptop.api.call<DeviceRow[]>('GET', '/v1/devices')).some(d => d.id === phone.id && d.online) ? true : undefined)
+    await pair(laptop, phone)
+  })
+
+  after(async () => {
+    await phone?.stop()
+    await laptop?.stop()
+    tmp.cleanup()
+  })
+
+  it('is ready once it reads the inbox, and sends through termux-sms-send; statuses stop at sent', async () => {
+    const status = await phone.json<{ sms: { backend: string, ready: boolean, number?: string } }>('status')
+    assert.deepEqual(status.sms, { backend: 'termux?number=+15550100002', ready: true, number: '+15550100002' })
+    const id = await send(laptop, '+15550109999', 'from the laptop, through Termux')
+    const m = await messageOn(laptop, id, x => x.status === 'sent')
+    assert.equal(m.from, '+15550100002')
+    assert.deepEqual(sent(), [{ number: '+15550109999', body: 'from the laptop, through Termux' }])
+    await new Promise(resolve => setTimeout(resolve, 500))
+    assert.equal((await messagesOn(laptop)).find(x => x.id === id)?.status, 'sent', 'Termux never reports delivery')
+  })
+
+  it('reports what termux-sms-send says when it fails', async () => {
+    const id = await send(laptop, '+15550106666', 'this one fails')
+    const m = await messageOn(laptop, id, x => x.status === 'failed')
+    assert.match(m.reason ?? '', /termux-sms-send failed: Generic failure sending SMS/)
+  })
+
+  it('reads the inbox by highest _id, sender ids included, and never twice across a restart', async () => {
+    await eventually('the inbox on the laptop', 10_000, async () => {
+      const incoming = (await messagesOn(laptop)).filter(m => m.direction === 'in')
+      return incoming.length === 2 ? incoming : undefined
+    })
+    const dhl = (await messagesOn(laptop)).find(m => m.body === 'Your parcel is on its way')
+    assert.equal(dhl?.from, 'DHL Express')
+    inbox([{ _id: 5, number: '+15550109999', body: 'an older text' }, { _id: 6, number: 'DHL Express', body: 'Your parcel is on its way' }, { _id: 7, number: '+1 555 010 9999', body: 'a new reply' }])
+    const reply = await eventually('the new reply', 10_000, async () => (await messagesOn(laptop)).find(m => m.body === 'a new reply'))
+    assert.equal(reply.from, '+15550109999')
+    assert.equal(await phone.stop(), 0)
+    await phone.start()
+    await eventually('the phone reads its inbox again', 10_000, async () => (await phone.json<{ sms: { ready: boolean } }>('status')).sms.ready ? true : undefined)
+    await new Promise(resolve => setTimeout(resolve, 1_000))
+    assert.equal((await messagesOn(phone)).filter(m => m.direction === 'in').length, 3)
+  })
+})
