@@ -56,23 +56,18 @@ const isTime = (t: unknown): t is number => Number.isSafeInteger(t) && (t as num
 const isId = (s: unknown): s is string => typeof s === 'string' && ID.test(s)
 const isDevice = (s: unknown): s is string => typeof s === 'string' && DEVICE.test(s)
 
-function checkNumber (n: unknown): string {
+/** A number (or, with `normalizeSender`, a sender id) from the network, normalized; else a violation. */
+function checkParty (n: unknown, normalize: (s: string) => string = normalizeNumber): string {
   if (typeof n !== 'string') fail('a number is not a string')
   try {
-    return normalizeNumber(n)
+    return normalize(n)
   } catch {
     fail('malformed number')
   }
 }
 
-function checkSender (n: unknown): string {
-  if (typeof n !== 'string') fail('a sender is not a string')
-  try {
-    return normalizeSender(n)
-  } catch {
-    fail('malformed sender')
-  }
-}
+const checkNumber = (n: unknown): string => checkParty(n)
+const checkSender = (n: unknown): string => checkParty(n, normalizeSender)
 
 /** Validate a decoded event completely: whatever the network sends, only these shapes pass. */
 export function checkEvent (e: unknown): SmsEvent {
