@@ -2,6 +2,7 @@ import type { SimFacts } from '../../node/identity/records.ts'
 import { InvalidSmsError } from './errors.ts'
 import { SimBackend } from './sim-backend.ts'
 import { TermuxBackend } from './termux-backend.ts'
+import { GammuSmsdBackend } from './gammu-backend.ts'
 
 /** An SMS the radio received. `ref` identifies it to the backend (to acknowledge it). */
 export interface IncomingSms {
@@ -47,6 +48,7 @@ export function createBackend (uri: string, handlers: BackendHandlers): SmsBacke
   if (uri === 'none') return undefined
   if (uri.startsWith('sim://')) return new SimBackend(uri, handlers)
   if (uri === 'termux' || uri.startsWith('termux?')) return new TermuxBackend(uri, handlers)
-  if (/^(at:|at\+tcp:|mmcli|gammu-smsd:)/.test(uri)) throw new InvalidSmsError(`SMS backend "${uri}" is not available in this version; use sim://HOST:PORT/NUMBER (a simulated carrier), termux, or none`)
-  throw new InvalidSmsError(`unknown SMS backend "${uri}": use none, sim://HOST:PORT/NUMBER or termux`)
+  if (uri.startsWith('gammu-smsd:')) return new GammuSmsdBackend(uri, handlers)
+  if (/^(at:|at\+tcp:|mmcli)/.test(uri)) throw new InvalidSmsError(`SMS backend "${uri}" is not available in this version; use sim://HOST:PORT/NUMBER (a simulated carrier), termux, gammu-smsd:SPOOLDIR, or none`)
+  throw new InvalidSmsError(`unknown SMS backend "${uri}": use none, sim://HOST:PORT/NUMBER, termux or gammu-smsd:SPOOLDIR`)
 }

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Device, eventually, tempDir, type DeviceRow } from './harness/index.ts'
+import { pair } from './harness/pairing.ts'
+import { startHelper, type Helper } from './harness/processes.ts'
+import { messageOn, messagesOn, send } from './harness/sms.ts'
+import { decodeSpoolText } from '../daemon/sms/gammu-backend.ts'
+
+const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
+
+describe('the gammu-smsd backend (real gammu-smsd, dummy phone driver)', function () {
+  this.timeout(90_000)
+  const tmp = tempDir()
+  const spool = join(tmp.path, 'spool')
+  const rc = join(tmp.path, 'smsdrc')
+  let smsd: Helper
+  let phone: Device, laptop: Device
+
+  before(async () => {
+    for (const sub of ['inbox', 'outbox', 'sent', 'error']) mkdirSync(join(spool, sub), { recursive: true })
+    mkdirSync(join(tmp.path, 'dummy'))
+    writeFileSync(rc, [
+      '[gammu]', `device = ${join(tmp.path, 'dummy')}`, 'connection = none', 'model = dummy', '',
+      '[smsd]', 'service = files', `inboxpath = ${spool}/inbox/`, `outboxpath = ${spool}/outbox/`,
+      `sentsmspath = ${spool}/sent/`, `errorsmspath = ${spool}/error/`, 'inboxformat = unicode', 'outboxformat = unicode',
+      'transmitformat = auto', `logfile = ${tmp.path}/smsd.log`, 'debuglevel = 1', 'commtimeout = 1', 'receivefrequency = 1',
+      'loopsleep = 1', 'checksecurity = 0', 'checkbattery = 0', 'checksignal = 0', 'checknetwork = 0', ''
+    ].join('\n'))
+    smsd = startHelper(['gammu-smsd', '-c', rc])
+    phone = new Device({ dataDir: join(tmp.path, 'phone'), name: 'phone', args: [...LOOPBACK, '--kind', 'phone', '--sms', `gammu-smsd:${spool}`] })
+    await phone.start()
+    const address = (await phone.api.call<{ addresses: string[] }>('GET', '/v1/status')).addresses[0] ?? ''
+    laptop = new Device({ dataDir: join(tmp.path, 'laptop'), name: 'laptop', args: [...LOOPBACK, '--bootstrap', address] })
+    await laptop.start()
+    await eventually('connected', 10_000, async () => (await laptop.api.call<DeviceRow[]>('GET', '/v1/devices')).some(d => d.id === phone.id && d.online) ? true : undefined)
+    await pair(laptop, phone)
+  })
+
+  after(async () => {
+    await phone?.stop()
+    await laptop?.stop()
+    smsd?.kill()
+    await smsd?.exited
+    tmp.cleanup()
+  })
+
+  it('queues a message in gammu\'s naming scheme that gammu-smsd sends, and follows it to sent/', async () => {
+    const body = 'Grüße from the laptop € 😀'
+    const id = await send(laptop, '+15550109999', body)
+    await messageOn(laptop, id, m => m.status === 'sent', 20_000)
+    const files = readdirSync(join(spool, 'sent'))
+    assert.equal(files.length, 1)
+    assert.match(files[0] ?? '', /^OUTC\d{8}_\d{6}_\d{2}_\+15550109999_.+\.txtd$/)
+    assert.equal(decodeSpoolText(readFileSync(join(spool, 'sent', files[0] ?? ''))), body)
+    assert.match(readFileSync(join(tmp.path, 'smsd.log'), 'utf8'), /Transmitted OUTC.*to \+15550109999/)
+  })
+
+  it('takes what gammu-smsd receives (a message saved on the phone with gammu savesms), once', async () => {
+    execFileSync('gammu', ['-c', rc, 'savesms', 'TEXT', '-folder', '1', '-sender', '+15550109999', '-text', 'Réponse reçue ✓'])
+    const reply = await eventually('the reply on the laptop', 20_000, async () => (await messagesOn(laptop)).find(m => m.direction === 'in'))
+    assert.equal(reply.from, '+15550109999')
+    assert.equal(reply.body, 'Réponse reçue ✓')
+    assert.deepEqual(readdirSync(join(spool, 'inbox')), [], 'read files leave the inbox')
+    assert.equal(await phone.stop(), 0)
+    await phone.start()
+    await new Promise(resolve => setTimeout(resolve, 1_500))
+    assert.equal((await messagesOn(phone)).filter(m => m.direction === 'in').length, 1)
+  })
+})
