@@ -2,13 +2,10 @@ import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Device, eventually, tempDir, type DeviceRow } from './harness/index.ts'
-import { pair } from './harness/pairing.ts'
+import { eventually, tempDir, type Device } from './harness/index.ts'
 import { startHelper, type Helper } from './harness/processes.ts'
-import { messageOn, messagesOn, send } from './harness/sms.ts'
+import { messageOn, messagesOn, phoneAndLaptop, send } from './harness/sms.ts'
 import { decodeSpoolText } from '../daemon/sms/gammu-backend.ts'
-
-const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
 
 describe('the gammu-smsd backend (real gammu-smsd, dummy phone driver)', function () {
   this.timeout(90_000)
@@ -29,13 +26,7 @@ describe('the gammu-smsd backend (real gammu-smsd, dummy phone driver)', functio
       'loopsleep = 1', 'checksecurity = 0', 'checkbattery = 0', 'checksignal = 0', 'checknetwork = 0', ''
     ].join('\n'))
     smsd = startHelper(['gammu-smsd', '-c', rc])
-    phone = new Device({ dataDir: join(tmp.path, 'phone'), name: 'phone', args: [...LOOPBACK, '--kind', 'phone', '--sms', `gammu-smsd:${spool}`] })
-    await phone.start()
-    const address = (await phone.api.call<{ addresses: string[] }>('GET', '/v1/status')).addresses[0] ?? ''
-    laptop = new Device({ dataDir: join(tmp.path, 'laptop'), name: 'laptop', args: [...LOOPBACK, '--bootstrap', address] })
-    await laptop.start()
-    await eventually('connected', 10_000, async () => (await laptop.api.call<DeviceRow[]>('GET', '/v1/devices')).some(d => d.id === phone.id && d.online) ? true : undefined)
-    await pair(laptop, phone)
+    ;({ phone, laptop } = await phoneAndLaptop(tmp.path, ['--sms', `gammu-smsd:${spool}`]))
   })
 
   after(async () => {

@@ -2,12 +2,10 @@ import assert from 'node:assert/strict'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Device, eventually, tempDir, type DeviceRow } from './harness/index.ts'
-import { pair } from './harness/pairing.ts'
-import { messageOn, messagesOn, send } from './harness/sms.ts'
+import { eventually, tempDir, type Device } from './harness/index.ts'
+import { messageOn, messagesOn, phoneAndLaptop, send } from './harness/sms.ts'
 
 const STUBS = fileURLToPath(new URL('./tools/termux', import.meta.url))
-const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
 
 describe('the Termux backend (Termux:API stand-ins on PATH)', function () {
   this.timeout(90_000)
@@ -31,18 +29,7 @@ describe('the Termux backend (Termux:API stand-ins on PATH)', function () {
     mkdirSync(stub)
     inbox([{ _id: 5, number: '+15550109999', body: 'an older text' }, { _id: 6, number: 'DHL Express', body: 'Your parcel is on its way' }])
     writeFileSync(join(stub, 'fail-numbers'), '+15550106666\n')
-    phone = new Device({
-      dataDir: join(tmp.path, 'phone'),
-      name: 'phone',
-      args: [...LOOPBACK, '--kind', 'phone', '--sms', 'termux?number=+15550100002'],
-      env: { PATH: `${STUBS}:${process.env.PATH ?? ''}`, TERMUX_STUB_DIR: stub }
-    })
-    await phone.start()
-    const address = (await phone.api.call<{ addresses: string[] }>('GET', '/v1/status')).addresses[0] ?? ''
-    laptop = new Device({ dataDir: join(tmp.path, 'laptop'), name: 'laptop', args: [...LOOPBACK, '--bootstrap', address] })
-    await laptop.start()
-    await eventually('connected', 10_000, async () => (await laptop.api.call<DeviceRow[]>('GET', '/v1/devices')).some(d => d.id === phone.id && d.online) ? true : undefined)
-    await pair(laptop, phone)
+    ;({ phone, laptop } = await phoneAndLaptop(tmp.path, ['--sms', 'termux?number=+15550100002'], { PATH: `${STUBS}:${process.env.PATH ?? ''}`, TERMUX_STUB_DIR: stub }))
   })
 
   after(async () => {

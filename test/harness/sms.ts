@@ -1,4 +1,6 @@
-import { CLI, eventually, type Device } from './device.ts'
+import { join } from 'node:path'
+import { CLI, Device, eventually } from './device.ts'
+import { pair } from './pairing.ts'
 import { startHelper, type Helper } from './processes.ts'
 
 /** A message as `companion sms list --json` prints it. */
@@ -73,4 +75,21 @@ export async function messageOn (device: Device, id: string, check: (m: Sms) => 
 export async function send (device: Device, to: string, body: string, via?: string): Promise<string> {
   const res = await device.api.call<{ id: string }>('POST', '/v1/sms', { to: [to], body, ...(via == null ? {} : { via }) })
   return res.id
+}
+
+const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
+
+/**
+ * A phone (with the given `companion daemon` SMS arguments and environment) and a laptop on
+ * loopback, connected and paired, for backend tests that need no LAN.
+ */
+export async function phoneAndLaptop (dir: string, phoneArgs: string[], env?: NodeJS.ProcessEnv): Promise<{ phone: Device, laptop: Device }> {
+  const phone = new Device({ dataDir: join(dir, 'phone'), name: 'phone', args: [...LOOPBACK, '--kind', 'phone', ...phoneArgs], ...(env == null ? {} : { env }) })
+  await phone.start()
+  const address = (await phone.api.call<{ addresses: string[] }>('GET', '/v1/status')).addresses[0] ?? ''
+  const laptop = new Device({ dataDir: join(dir, 'laptop'), name: 'laptop', args: [...LOOPBACK, '--bootstrap', address] })
+  await laptop.start()
+  await eventually('laptop and phone connected', 10_000, async () => (await laptop.api.call<Array<{ id: string, online: boolean }>>('GET', '/v1/devices')).some(d => d.id === phone.id && d.online) ? true : undefined)
+  await pair(laptop, phone)
+  return { phone, laptop }
 }
