@@ -1,17 +1,8 @@
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { decodePdu, encodeSubmit, type DeliverPdu, type SubmitPduDecoded } from '../daemon/sms/pdu/pdu.ts'
 import { planMessage } from '../daemon/sms/pdu/plan.ts'
 import { Reassembler, type Reassembled } from '../daemon/sms/pdu/reassembly.ts'
-
-const ORACLE = fileURLToPath(new URL('./tools/gammu-oracle.py', import.meta.url))
-
-/** Ask libGammu (Debian's python3-gammu): one process for a whole list of requests. */
-function gammu<T> (requests: Array<Record<string, unknown>>): T[] {
-  const out = execFileSync('/usr/bin/python3', [ORACLE], { input: JSON.stringify(requests), maxBuffer: 64 * 1024 * 1024 })
-  return JSON.parse(out.toString()) as T[]
-}
+import { gammu } from './harness/gammu.ts'
 
 interface GammuDecoded { type: string, number: string, text: string, coding: string, parts: number, part: number, ref: number, status: number, reference: number, error?: string }
 
@@ -138,12 +129,14 @@ describe('SMS PDU codec, checked against libGammu', function () {
 
   it('puts parts back together in any order, ignores duplicates, and delivers an incomplete message after the timeout', async () => {
     const out: Reassembled[] = []
-    const r = new Reassembler(m => out.push(m), 100)
+    const duplicates: unknown[] = []
+    const r = new Reassembler(m => out.push(m), { timeoutMs: 100, duplicate: (tag) => { duplicates.push(tag) } })
     const pdus = encodeSubmit('+15550102030', 'p'.repeat(153) + 'q'.repeat(153) + 'r'.repeat(10), { concatRef: 7 })
     const parts = pdus.map(p => decodePdu(p.hex) as SubmitPduDecoded).map(p => ({ from: '+4915123456789', text: p.text, timestamp: 1, ...(p.concat == null ? {} : { concat: p.concat }) }))
     const [one, two, three] = parts as [typeof parts[0], typeof parts[0], typeof parts[0]]
-    for (const p of [three, one, three, two]) r.add(p)
+    for (const p of [three, one, three, two, { ...one, tag: 'again' }]) r.add(p)
     assert.deepEqual(out.map(m => [m.text.length, m.incomplete]), [[316, false]])
+    assert.deepEqual(duplicates, ['again'], 'a part that comes again after its message is only reported')
     assert.equal(out[0]?.text, 'p'.repeat(153) + 'q'.repeat(153) + 'r'.repeat(10))
     // the same reference from another sender is another message; a lost middle part
     r.add({ ...one, from: '+15550100000' })

@@ -28,6 +28,9 @@ export interface SmsProxyInit {
   log: Logger
 }
 
+/** A message the backend could not hand to the network is tried again after this long. */
+const NOT_SENT_RETRY_MS = 3_000
+
 /** Hand at most this many messages to the backend at once. */
 const MAX_IN_FLIGHT = 64
 
@@ -162,6 +165,8 @@ export class SmsProxy {
       this.settle(tx, part.id)
     }).catch(err => { this.init.log.error('could not record the outcome of %s - %e', part.id, err) })
     if (outcome.state !== 'accepted') this.kick()
+    // it never left: try again in a while (the backend also says when it is ready again)
+    else setTimeout(() => { this.kick() }, NOT_SENT_RETRY_MS).unref()
   }
 
   /** When every part of a message is through a stage, the message is: say so once. */

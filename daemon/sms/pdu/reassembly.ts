@@ -11,6 +11,8 @@ export interface IncomingPart {
   /** Service centre time stamp of this part (ms). */
   timestamp: number
   concat?: Concat
+  /** The caller's handle of this part (e.g. the modem's storage index), given back with the message. */
+  tag?: unknown
 }
 
 export interface Reassembled {
@@ -20,12 +22,16 @@ export interface Reassembled {
   /** Some parts never came: `text` is what did, in order. */
   incomplete: boolean
   missing: number[]
+  /** The tags of the parts it was made of. */
+  tags: unknown[]
 }
 
 interface Pending {
   from: string
   total: number
   parts: Map<number, IncomingPart>
+  /** Tags of copies of parts already held (deleted along with the message). */
+  duplicates: unknown[]
   timer: ReturnType<typeof setTimeout>
 }
 
@@ -35,30 +41,42 @@ interface Pending {
  */
 export class Reassembler {
   private readonly pending = new Map<string, Pending>()
+  /** Messages delivered lately, so a part sent again does not start a new one. */
+  private readonly done = new Map<string, number>()
   private readonly deliver: (message: Reassembled) => void
+  private readonly duplicate: (tag: unknown) => void
   private readonly timeoutMs: number
 
-  constructor (deliver: (message: Reassembled) => void, timeoutMs = REASSEMBLY_TIMEOUT_MS) {
+  /** `duplicate` gets the tag of a part that came again after its message was delivered. */
+  constructor (deliver: (message: Reassembled) => void, options: { timeoutMs?: number, duplicate?: (tag: unknown) => void } = {}) {
     this.deliver = deliver
-    this.timeoutMs = timeoutMs
+    this.duplicate = options.duplicate ?? (() => {})
+    this.timeoutMs = options.timeoutMs ?? REASSEMBLY_TIMEOUT_MS
   }
 
   add (part: IncomingPart): void {
     const c = part.concat
     if (c == null || c.total <= 1) {
-      this.deliver({ from: part.from, text: part.text, timestamp: part.timestamp, incomplete: false, missing: [] })
+      this.deliver({ from: part.from, text: part.text, timestamp: part.timestamp, incomplete: false, missing: [], tags: [part.tag] })
       return
     }
     if (c.seq < 1 || c.seq > c.total) return
     const key = `${part.from}/${c.ref}/${c.total}`
+    const now = Date.now()
+    for (const [k, at] of this.done) if (at < now - this.timeoutMs) this.done.delete(k)
+    if (this.done.has(key)) {
+      this.duplicate(part.tag)
+      return
+    }
     let entry = this.pending.get(key)
     if (entry == null) {
       if (this.pending.size >= MAX_PENDING_MESSAGES) this.flush(this.pending.keys().next().value as string)
-      entry = { from: part.from, total: c.total, parts: new Map(), timer: setTimeout(() => { this.flush(key) }, this.timeoutMs) }
+      entry = { from: part.from, total: c.total, parts: new Map(), duplicates: [], timer: setTimeout(() => { this.flush(key) }, this.timeoutMs) }
       entry.timer.unref?.()
       this.pending.set(key, entry)
     }
     if (!entry.parts.has(c.seq)) entry.parts.set(c.seq, part)
+    else entry.duplicates.push(part.tag)
     if (entry.parts.size === entry.total) this.flush(key)
   }
 
@@ -71,6 +89,7 @@ export class Reassembler {
     const entry = this.pending.get(key)
     if (entry == null) return
     this.pending.delete(key)
+    this.done.set(key, Date.now())
     clearTimeout(entry.timer)
     const seqs = Array.from({ length: entry.total }, (_, i) => i + 1)
     const present = seqs.filter(s => entry.parts.has(s))
@@ -80,7 +99,8 @@ export class Reassembler {
       text: present.map(s => entry.parts.get(s)?.text ?? '').join(''),
       timestamp: Math.min(...present.map(s => entry.parts.get(s)?.timestamp ?? Infinity)),
       incomplete: missing.length > 0,
-      missing
+      missing,
+      tags: [...present.map(s => entry.parts.get(s)?.tag), ...entry.duplicates]
     })
   }
 }

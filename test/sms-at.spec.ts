@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict'
+import { eventually, tempDir, type Device } from './harness/index.ts'
+import { deliverPdus } from './harness/gammu.ts'
+import { messageOn, messagesOn, phoneAndLaptop, send } from './harness/sms.ts'
+import { ModemSim } from './tools/modem-sim.ts'
+
+describe('the AT modem backend (27.005 PDU mode, against a modem simulator)', function () {
+  this.timeout(90_000)
+  const tmp = tempDir()
+  const modem = new ModemSim()
+  let phone: Device, laptop: Device
+
+  before(async () => {
+    const port = await modem.listen()
+    ;({ phone, laptop } = await phoneAndLaptop(tmp.path, ['--sms', `at+tcp://127.0.0.1:${port}?timeout=1500`]))
+    await eventually('the modem ready', 10_000, async () => (await phone.json<{ sms: { ready: boolean } }>('status')).sms.ready ? true : undefined)
+  })
+
+  after(async () => {
+    await phone?.stop()
+    await laptop?.stop()
+    await modem.close()
+    tmp.cleanup()
+  })
+
+  it('initialises the modem and tells its number; sends with +CMGS and reports delivered from +CDS', async () => {
+    const status = await phone.json<{ sms: { number?: string } }>('status')
+    assert.equal(status.sms.number, '+15550100002', 'from +CNUM')
+    const id = await send(laptop, '+15550109999', 'hello through a modem')
+    const m = await messageOn(laptop, id, x => x.status === 'delivered')
+    assert.deepEqual(m.statusHistory.map(s => s.status), ['pending', 'accepted', 'sent', 'delivered'])
+    assert.deepEqual(modem.sent.map(s => [s.to, s.text, s.statusReport]), [['+15550109999', 'hello through a modem', true]])
+  })
+
+  it('sends a long text in parts with one concatenation reference, delivered when every part is', async () => {
+    const body = 'Plain GSM-7 with € and [brackets]. '.repeat(5)
+    modem.sent.length = 0
+    const id = await send(laptop, '+15550109999', body)
+    await messageOn(laptop, id, x => x.status === 'delivered')
+    assert.deepEqual(modem.sent.map(s => [s.part, s.parts]), [[1, 2], [2, 2]])
+    assert.equal(modem.sent.map(s => s.text).join(''), body)
+  })
+
+  it('maps +CMS ERROR to a reason; a refusal before the network is retried, once', async () => {
+    modem.failNextSend = 500
+    const failed = await send(laptop, '+15550109999', 'the modem fails this one')
+    assert.match((await messageOn(laptop, failed, x => x.status === 'failed')).reason ?? '', /unknown modem error \(\+CMS ERROR: 500\)/)
+    modem.sent.length = 0
+    modem.failNextSend = 331
+    const retried = await send(laptop, '+15550109999', 'no network for a moment')
+    await messageOn(laptop, retried, x => x.status === 'delivered', 20_000)
+    assert.deepEqual(modem.sent.map(s => s.text), ['no network for a moment'])
+  })
+
+  it('takes incoming texts (+CMTI, +CMGR), deletes them once stored, and joins parts that come out of order or twice', async () => {
+    modem.deliver(deliverPdus('a short reply', '+15550109999')[0] ?? '')
+    const reply = await eventually('the reply', 10_000, async () => (await messagesOn(laptop)).find(m => m.body === 'a short reply'))
+    assert.equal(reply.from, '+15550109999')
+    const long = 'A long answer that needs several parts, with an emoji 😀 to make it UCS-2. '.repeat(3)
+    const parts = deliverPdus(long, '+15550109999')
+    assert.ok(parts.length >= 3)
+    // last first, then the rest, with the last one again
+    for (const pdu of [parts[parts.length - 1], ...parts.slice(0, -1), parts[parts.length - 1]]) modem.deliver(pdu ?? '')
+    await eventually('the long answer, whole', 10_000, async () => (await messagesOn(laptop)).find(m => m.body === long))
+    await eventually('the SIM emptied', 5_000, async () => modem.storage.size === 0 ? true : undefined)
+    assert.equal((await messagesOn(laptop)).filter(m => m.body === long).length, 1)
+  })
+
+  it('handles an unsolicited line in the middle of an answer', async () => {
+    const index = 90
+    modem.storage.set(index, deliverPdus('arrived while sending', '+15550108888')[0] ?? '')
+    modem.urcInsideNextSend = `+CMTI: "SM",${index}`
+    const id = await send(laptop, '+15550109999', 'sent while a text arrives')
+    await messageOn(laptop, id, x => x.status === 'delivered')
+    await eventually('the text that arrived meanwhile', 10_000, async () => (await messagesOn(laptop)).find(m => m.body === 'arrived while sending'))
+  })
+
+  it('reopens a modem that stops answering; the message it swallowed ends outcome unknown, never sent twice', async () => {
+    const before = modem.connections
+    modem.silentNextSend = true
+    modem.sent.length = 0
+    const lost = await send(laptop, '+15550109999', 'swallowed by the modem')
+    const m = await messageOn(laptop, lost, x => x.status === 'failed', 20_000)
+    assert.match(m.reason ?? '', /outcome unknown/)
+    await eventually('the modem reopened', 10_000, async () => modem.connections > before ? true : undefined)
+    const next = await send(laptop, '+15550109999', 'after the reopen')
+    await messageOn(laptop, next, x => x.status === 'delivered', 20_000)
+    assert.deepEqual(modem.sent.map(s => s.text), ['after the reopen'])
+  })
+})
