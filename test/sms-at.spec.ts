@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict'
+import { fileURLToPath } from 'node:url'
 import { eventually, tempDir, type Device } from './harness/index.ts'
 import { deliverPdus } from './harness/gammu.ts'
 import { messageOn, messagesOn, phoneAndLaptop, send } from './harness/sms.ts'
 import { ModemSim } from './tools/modem-sim.ts'
+import { startHelper, type Helper } from './harness/processes.ts'
+
+const PTY_BRIDGE = fileURLToPath(new URL('./tools/pty-bridge.py', import.meta.url))
 
 describe('the AT modem backend (27.005 PDU mode, against a modem simulator)', function () {
   this.timeout(90_000)
@@ -86,5 +90,34 @@ describe('the AT modem backend (27.005 PDU mode, against a modem simulator)', fu
     const next = await send(laptop, '+15550109999', 'after the reopen')
     await messageOn(laptop, next, x => x.status === 'delivered', 20_000)
     assert.deepEqual(modem.sent.map(s => s.text), ['after the reopen'])
+  })
+})
+
+describe('the AT modem backend on a serial device (a pty)', function () {
+  this.timeout(60_000)
+  const tmp = tempDir()
+  const modem = new ModemSim()
+  let bridge: Helper | undefined
+  let phone: Device, laptop: Device
+
+  after(async () => {
+    await phone?.stop()
+    await laptop?.stop()
+    bridge?.kill()
+    await modem.close()
+    tmp.cleanup()
+  })
+
+  it('opens the device through serialport and sends and receives as over TCP', async () => {
+    const port = await modem.listen()
+    bridge = startHelper(['/usr/bin/python3', PTY_BRIDGE, String(port)])
+    const device = (await bridge.line(/^\/dev\//)).trim()
+    ;({ phone, laptop } = await phoneAndLaptop(tmp.path, ['--sms', `at://${device}?baud=115200&timeout=1500`]))
+    await eventually('the modem ready', 10_000, async () => (await phone.json<{ sms: { ready: boolean } }>('status')).sms.ready ? true : undefined)
+    const id = await send(laptop, '+15550109999', 'over a serial line')
+    await messageOn(laptop, id, x => x.status === 'delivered')
+    assert.deepEqual(modem.sent.map(s => s.text), ['over a serial line'])
+    modem.deliver(deliverPdus('and back', '+15550109999')[0] ?? '')
+    await eventually('the answer', 10_000, async () => (await messagesOn(laptop)).find(m => m.body === 'and back'))
   })
 })
