@@ -20,8 +20,9 @@ export const BUNDLE_OPTIONS: BuildOptions = {
   keepNames: true,
   sourcemap: true,
   logLevel: 'warning',
-  // native serial port bindings load their prebuilt binary at run time, from node_modules
-  external: ['serialport', '@serialport/*'],
+  // native serial port bindings load their prebuilt binary at run time, from node_modules;
+  // dbus-next has optional native parts it looks for at run time too
+  external: ['serialport', '@serialport/*', 'dbus-next'],
   // some dependencies still call require(); give the ES module bundle one
   banner: { js: "import { createRequire as __companionRequire } from 'node:module'; const require = __companionRequire(import.meta.url);" }
 }

@@ -4,6 +4,7 @@ import { SimBackend } from './sim-backend.ts'
 import { TermuxBackend } from './termux-backend.ts'
 import { GammuSmsdBackend } from './gammu-backend.ts'
 import { AtBackend } from './at/at-backend.ts'
+import { ModemManagerBackend } from './mm-backend.ts'
 
 /** An SMS the radio received. `ref` identifies it to the backend (to acknowledge it). */
 export interface IncomingSms {
@@ -51,6 +52,6 @@ export function createBackend (uri: string, handlers: BackendHandlers): SmsBacke
   if (uri === 'termux' || uri.startsWith('termux?')) return new TermuxBackend(uri, handlers)
   if (uri.startsWith('gammu-smsd:')) return new GammuSmsdBackend(uri, handlers)
   if (uri.startsWith('at:') || uri.startsWith('at+tcp:')) return new AtBackend(uri, handlers)
-  if (/^mmcli/.test(uri)) throw new InvalidSmsError(`SMS backend "${uri}" is not available in this version; use sim://HOST:PORT/NUMBER (a simulated carrier), at:///dev/ttyX, at+tcp://HOST:PORT, termux, gammu-smsd:SPOOLDIR, or none`)
-  throw new InvalidSmsError(`unknown SMS backend "${uri}": use none, sim://HOST:PORT/NUMBER, at:///dev/ttyX, at+tcp://HOST:PORT, termux or gammu-smsd:SPOOLDIR`)
+  if (uri === 'mmcli' || uri.startsWith('mmcli:')) return new ModemManagerBackend(uri, handlers)
+  throw new InvalidSmsError(`unknown SMS backend "${uri}": use none, sim://HOST:PORT/NUMBER, at:///dev/ttyX, at+tcp://HOST:PORT, mmcli[:MODEM], termux or gammu-smsd:SPOOLDIR`)
 }

@@ -11,22 +11,25 @@ export interface Helper {
   line(pattern: RegExp, timeoutMs?: number): Promise<string>
   exited: Promise<number | null>
   kill(signal?: NodeJS.Signals): void
+  /** Write to its stdin (started with `{ stdin: true }`). */
+  write(text: string): void
 }
 
-export function startHelper (argv: string[], ns?: string): Helper {
+export function startHelper (argv: string[], ns?: string, options: { stdin?: boolean } = {}): Helper {
   const [cmd, args] = ns == null ? [argv[0] as string, argv.slice(1)] : ['ip', ['netns', 'exec', ns, ...argv]]
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(cmd, args, { stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'] })
   started.add(child)
   let out = ''
   let err = ''
-  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-  child.stderr.on('data', (d: Buffer) => { err += d.toString() })
+  child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
+  child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
   const exited = new Promise<number | null>(resolve => child.on('close', (code) => { started.delete(child); resolve(code) }))
   return {
     child,
     stdout: () => out,
     exited,
     kill: (signal = 'SIGTERM') => { child.kill(signal) },
+    write: (text) => { child.stdin?.write(text) },
     line: async (pattern, timeoutMs = 20_000) => {
       const deadline = Date.now() + timeoutMs
       while (Date.now() < deadline) {
