@@ -70,6 +70,7 @@ export class DeviceDirectory {
     const conns = this.openConnections(peer.id)
     // the active link of a member; for other devices the best-ranked connection
     const link = this.links.links(known.id).sort((a, b) => Number(b.active) - Number(a.active) || b.rank - a.rank)[0]
+    const sim = relation === 'member' ? known.profile.capabilities.find(c => c.name === 'sms.send')?.sim : undefined
     const best = link == null ? null : { id: link.id, kind: link.kind, rank: link.rank, rttMs: link.rttMs, remote: link.remote }
     return {
       id: known.id,
@@ -80,7 +81,8 @@ export class DeviceDirectory {
       // what a device outside the account can do is none of our business (and it does not tell)
       capabilities: relation === 'member' ? known.profile.capabilities.map(c => c.name) : [],
       link: best,
-      addresses: peer.addresses.map(a => a.multiaddr.toString())
+      addresses: peer.addresses.map(a => a.multiaddr.toString()),
+      ...(sim == null ? {} : { sim })
     }
   }
 

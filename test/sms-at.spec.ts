@@ -30,6 +30,10 @@ describe('the AT modem backend (27.005 PDU mode, against a modem simulator)', fu
   it('initialises the modem and tells its number; sends with +CMGS and reports delivered from +CDS', async () => {
     const status = await phone.json<{ sms: { number?: string } }>('status')
     assert.equal(status.sms.number, '+15550100002', 'from +CNUM')
+    // the other devices see what the modem told, in the phone's profile
+    const seen = await eventually('the SIM facts on the laptop', 10_000, async () =>
+      (await laptop.json<Array<{ id: string, sim?: Record<string, unknown> }>>('devices')).find(d => d.id === phone.id)?.sim)
+    assert.deepEqual(seen, { number: '+15550100002', carrier: 'Sim Mobile', signal: 4 })
     const id = await send(laptop, '+15550109999', 'hello through a modem')
     const m = await messageOn(laptop, id, x => x.status === 'delivered')
     assert.deepEqual(m.statusHistory.map(s => s.status), ['pending', 'accepted', 'sent', 'delivered'])
@@ -70,13 +74,28 @@ describe('the AT modem backend (27.005 PDU mode, against a modem simulator)', fu
     assert.equal((await messagesOn(laptop)).filter(m => m.body === long).length, 1)
   })
 
-  it('handles an unsolicited line in the middle of an answer', async () => {
+  it('waits for a modem that answers late (within its timeout)', async () => {
+    modem.lateMs = 600
+    try {
+      const id = await send(laptop, '+15550109999', 'a slow modem')
+      await messageOn(laptop, id, x => x.status === 'delivered')
+    } finally {
+      modem.lateMs = 0
+    }
+  })
+
+  it('handles unsolicited lines in the middle of an answer and before the > prompt', async () => {
     const index = 90
     modem.storage.set(index, deliverPdus('arrived while sending', '+15550108888')[0] ?? '')
     modem.urcInsideNextSend = `+CMTI: "SM",${index}`
     const id = await send(laptop, '+15550109999', 'sent while a text arrives')
     await messageOn(laptop, id, x => x.status === 'delivered')
     await eventually('the text that arrived meanwhile', 10_000, async () => (await messagesOn(laptop)).find(m => m.body === 'arrived while sending'))
+    modem.storage.set(91, deliverPdus('arrived before the prompt', '+15550108888')[0] ?? '')
+    modem.urcBeforeNextPrompt = '+CMTI: "SM",91'
+    const second = await send(laptop, '+15550109999', 'a prompt after a URC')
+    await messageOn(laptop, second, x => x.status === 'delivered')
+    await eventually('the text that came before the prompt', 10_000, async () => (await messagesOn(laptop)).find(m => m.body === 'arrived before the prompt'))
   })
 
   it('reopens a modem that stops answering; the message it swallowed ends outcome unknown, never sent twice', async () => {

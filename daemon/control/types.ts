@@ -25,6 +25,8 @@ export interface DeviceEntry {
   link: LinkSummary | null
   /** Known addresses of the device. */
   addresses: string[]
+  /** What a member phone's SMS backend knows of its SIM (number, carrier, country, roaming, signal 0–4). */
+  sim?: { number?: string, carrier?: string, country?: string, roaming?: boolean, signal?: number }
 }
 
 /** `companion status`. */

@@ -17,8 +17,10 @@ export class ModemSim {
   failNextSend?: number
   /** Swallow the next +CMGS without any answer. */
   silentNextSend = false
-  /** Put a +CMTI for this stored index in the middle of the next +CMGS answer. */
+  /** Put this unsolicited line in the middle of the next +CMGS answer. */
   urcInsideNextSend?: string
+  /** Put this unsolicited line just before the next `> ` prompt. */
+  urcBeforeNextPrompt?: string
   /** Delay every answer. */
   lateMs = 0
   /** Report every sent part delivered after this long (undefined: no reports). */
@@ -88,7 +90,9 @@ export class ModemSim {
             continue
           }
           payloadFor = Number(send[1])
-          this.write('\r\n> ')
+          const urc = this.urcBeforeNextPrompt
+          this.urcBeforeNextPrompt = undefined
+          this.write(`${urc == null ? '' : `\r\n${urc}\r\n`}\r\n> `)
           continue
         }
         this.write(this.answer(command))
