@@ -110,7 +110,8 @@ export class ControlClient {
         if (type != null && data != null) yield { type, data: JSON.parse(data) }
       }
     } catch (err) {
-      if ((err as Error).name !== 'AbortError') throw err
+      // interrupted on purpose: the socket reports "aborted" or an AbortError, either is the end
+      if ((err as Error).name !== 'AbortError' && signal?.aborted !== true) throw err
     }
   }
 }

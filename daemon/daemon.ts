@@ -193,6 +193,7 @@ export class Daemon implements DaemonApi {
       policy: () => ({ rate, deny: this.settings.smsDeny, allow: this.settings.smsAllow }),
       capabilitiesChanged: () => { void this.node.changed() },
       onChange: (type, message) => { this.events.emit('sms', { type, message }) },
+      watched: () => this.events.watched,
       log: logger('companion:sms')
     })
   }

@@ -25,6 +25,11 @@ export class DaemonEvents {
     this.emitter.emit('event', type, data)
   }
 
+  /** Is anyone listening (so events are worth building)? */
+  get watched (): boolean {
+    return this.emitter.listenerCount('event') > 0
+  }
+
   /** Subscribe to every event; returns the unsubscribe function. */
   subscribe (listener: (type: DaemonEventType, data: DaemonEventMap[DaemonEventType]) => void): () => void {
     this.emitter.on('event', listener)

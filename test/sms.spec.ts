@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import { Testbed, eventually, runCli, type Device, type DeviceRow } from './harness/index.ts'
+import { Testbed, CLI, eventually, runCli, type Device, type DeviceRow } from './harness/index.ts'
+import { startHelper } from './harness/processes.ts'
 import { pair } from './harness/pairing.ts'
 import { SimCarrier, messageOn, messagesOn, send, type Sms } from './harness/sms.ts'
 
@@ -111,6 +112,22 @@ describe('SMS through the phone', function () {
     // and replication still works afterwards
     const id = await send(laptop, '+15550109999', 'after the garbage')
     await messageOn(tablet, id, m => m.status === 'sent')
+  })
+
+  it('streams messages and statuses to `sms watch --json` as they happen', async () => {
+    const watch = startHelper([process.execPath, CLI, '--data-dir', tablet.dataDir, 'sms', 'watch', '--json'])
+    try {
+      await new Promise(resolve => setTimeout(resolve, 500))
+      const id = await send(laptop, '+15550109999', 'watched from the tablet')
+      await watch.line(new RegExp(`"status":"sent".*"id":"${id}"|"id":"${id}".*"status":"sent"`), 15_000)
+      const events = watch.stdout().trim().split('\n').map(l => JSON.parse(l) as { type: string, message: Sms }).filter(e => e.message.id === id)
+      assert.equal(events[0]?.type, 'message')
+      assert.deepEqual([...new Set(events.map(e => e.message.status))], ['pending', 'accepted', 'sent'].filter(st => events.some(e => e.message.status === st)))
+      assert.equal(events.at(-1)?.message.body, 'watched from the tablet')
+    } finally {
+      watch.kill('SIGINT')
+      assert.equal(await watch.exited, 0, 'Ctrl-C ends watch cleanly')
+    }
   })
 
   it('delivers between two attached phones with a delivery report', async () => {

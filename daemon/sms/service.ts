@@ -47,6 +47,8 @@ export interface SmsServiceInit {
   capabilitiesChanged(): void
   /** Every change of a message, for the event stream. */
   onChange(type: ViewChange['type'], message: MessageView): void
+  /** Whether anyone follows the event stream (else changes are not worth a view). */
+  watched(): boolean
   log: Logger
 }
 
@@ -139,6 +141,7 @@ export class SmsService {
   }
 
   private publish (changes: ViewChange[]): void {
+    if (!this.init.watched()) return
     // one event per message and batch, with its newest view: the first kind of change names it
     const byId = new Map<string, ViewChange['type']>()
     for (const change of changes) if (!byId.has(change.id)) byId.set(change.id, change.type)
