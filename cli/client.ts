@@ -92,10 +92,15 @@ export class ControlClient {
   /** A long request whose answer is one JSON object per line (e.g. pairing progress). */
   async * lines (method: string, path: string, body: unknown, signal?: AbortSignal): AsyncGenerator<Record<string, unknown>> {
     const res = await this.open(method, path, body, signal)
-    for await (const line of this.records(res, '\n')) {
-      const value = JSON.parse(line) as Record<string, unknown> & { error?: { message?: string } }
-      if ((res.statusCode ?? 200) >= 400) throw new CliError(value.error?.message ?? `HTTP ${res.statusCode ?? '?'}`)
-      yield value
+    try {
+      for await (const line of this.records(res, '\n')) {
+        const value = JSON.parse(line) as Record<string, unknown> & { error?: { message?: string } }
+        if ((res.statusCode ?? 200) >= 400) throw new CliError(value.error?.message ?? `HTTP ${res.statusCode ?? '?'}`)
+        yield value
+      }
+    } catch (err) {
+      // interrupted on purpose (Ctrl-C): the end, not an error
+      if (signal?.aborted !== true) throw err
     }
   }
 

@@ -31,6 +31,7 @@ export function identityCommands (program: Command, client: (cmd: Command) => Co
             throw new CliError(String(line.message))
           }
         }
+        if (abort.signal.aborted) throw new CliError('pairing cancelled')
         throw new CliError('the daemon ended the pairing without an answer')
       } catch (err) {
         if ((err as Error).name === 'AbortError') throw new CliError('pairing cancelled')

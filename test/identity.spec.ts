@@ -88,7 +88,9 @@ describe('accounts and pairing', function () {
     await cancelled.code
     await eventually('request listed', 5_000, async () => (await requestsOn(d1)).length === 1 ? true : undefined)
     cancelled.cancel()
-    assert.equal((await cancelled.result).code, 1)
+    const ended = await cancelled.result
+    assert.equal(ended.code, 1)
+    assert.match(ended.stderr, /pairing cancelled/)
     await eventually('cancelled request gone', 5_000, async () => (await requestsOn(d1)).length === 0 ? true : undefined)
   })
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
 import { Testbed, CLI, eventually, runCli, type Device } from './harness/index.ts'
 import { pair } from './harness/pairing.ts'
-import { startHelper } from './harness/processes.ts'
+import { startHelper, type Helper } from './harness/processes.ts'
 import { echoRoundTrips, openChannel, percentile, saturate } from './harness/channels.ts'
 
 const TOOLS = fileURLToPath(new URL('./harness/tcp-tools.ts', import.meta.url))
@@ -43,19 +43,19 @@ describe('links and the user tunnel', function () {
   }
 
   /** Stream `bytes` from device 1 through `forward` to the sink on device 2, at `rate` bytes/s. */
-  async function streamThroughForward (d1: Device, d2: Device, bytes: number, rate: number): Promise<{ done: Promise<{ sent: number, sha256: string, reply: { bytes: number, sha256: string }, error?: string }> }> {
+  async function streamThroughForward (d1: Device, d2: Device, bytes: number, rate: number): Promise<{ done: Promise<{ sent: number, sha256: string, reply: { bytes: number, sha256: string }, error?: string }>, forward: Helper }> {
     const sink = startHelper([process.execPath, TOOLS, 'sink', String(SINK_PORT)], d2.init.ns)
     await sink.line(/listening/)
     const forward = startHelper([process.execPath, CLI, '--data-dir', d1.dataDir, 'forward', String(FORWARD_PORT), `device-2:${SINK_PORT}`])
     await forward.line(/forwarding/)
     const source = startHelper([process.execPath, TOOLS, 'source', String(FORWARD_PORT), String(bytes), String(rate)], d1.init.ns)
     const done = source.line(/sha256|error/, 120_000).then(line => JSON.parse(line))
-    return { done }
+    return { done, forward }
   }
 
   it('keeps a 24 MiB forward byte-identical while the active link is cut, and moves back when it returns', async () => {
     const [d1, d2] = await pairedWithTwoLinks()
-    const { done } = await streamThroughForward(d1, d2, 24 * MiB, 6 * MiB)
+    const { done, forward } = await streamThroughForward(d1, d2, 24 * MiB, 6 * MiB)
     await new Promise(resolve => setTimeout(resolve, 1_000))
     bed!.lan.setLink(1, 'a', false)
     await eventually('the Wi-Fi link took over', 3_000, async () => await activeKind(d1) === 'wifi' ? true : undefined)
@@ -67,6 +67,8 @@ describe('links and the user tunnel', function () {
     const result = await done
     assert.equal(result.reply.bytes, 24 * MiB, 'every byte arrived, none twice')
     assert.equal(result.reply.sha256, result.sha256, 'byte-identical')
+    forward.kill('SIGINT')
+    assert.equal(await forward.exited, 0, 'Ctrl-C ends the forward cleanly')
   })
 
   it('resumes the tunnel after either device is killed and restarted, whichever side opens it', async () => {
