@@ -21,7 +21,7 @@ import { IdentityApi } from './identity.ts'
 import { DataDirLock } from './lock.ts'
 import { controlSocketPath } from './paths.ts'
 import { loadSettings, parseInterfaceKind, parsePort, saveSettings, type Settings } from './settings.ts'
-import { DEFAULT_SMS_RATE, SYNC_CHANNEL } from './sms/constants.ts'
+import { DEFAULT_SMS_RATE } from './sms/constants.ts'
 import { normalizeNumber } from './sms/numbers.ts'
 import { SmsService, type SmsDevice } from './sms/service.ts'
 import { smsRoutes } from './control/sms-routes.ts'
@@ -144,8 +144,7 @@ export class Daemon implements DaemonApi {
       mdns: options.mdns,
       bootstrap,
       describe: () => this.describe(),
-      // the message log is every member's (what it may see is decided per event)
-      authorizeChannel: (device: string, name: string) => { if (name !== SYNC_CHANNEL) LinkService.authorize(grants, () => this.linkService?.forwards, device, name) },
+      authorizeChannel: (device: string, name: string) => { LinkService.authorize(grants, () => this.linkService?.forwards, device, name) },
       interfaceKinds: settings.interfaceKinds,
       tunnelGraceMs: options.tunnelGraceS == null ? undefined : options.tunnelGraceS * 1000
     }

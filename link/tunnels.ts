@@ -34,8 +34,11 @@ export interface TunnelsInit {
 
 /** The user tunnel: the services' one way to talk to another device of the account. */
 export interface Tunnels {
-  /** Serve a channel name (`tcp:*` serves every name starting with `tcp:`). */
-  handle(name: string, handler: ChannelHandler): void
+  /**
+   * Serve a channel name (`tcp:*` serves every name starting with `tcp:`). A channel that is
+   * `everyMember`'s (the account's own, like the message log) skips the grant check.
+   */
+  handle(name: string, handler: ChannelHandler, options?: { everyMember?: boolean }): void
   unhandle(name: string): void
   open(device: string, name: string, priority?: Priority): Promise<Channel>
 }
@@ -62,7 +65,7 @@ class DefaultTunnels implements Tunnels, Startable {
   private readonly log: Logger
   private readonly sessions = new Map<string, TunnelSession>()
   private readonly carriers = new Map<string, string>()
-  private readonly handlers = new Map<string, ChannelHandler>()
+  private readonly handlers = new Map<string, { handler: ChannelHandler, everyMember: boolean }>()
   private readonly relinking = new Map<string, Promise<void>>()
 
   constructor (components: TunnelsComponents, init: TunnelsInit) {
@@ -86,8 +89,8 @@ class DefaultTunnels implements Tunnels, Startable {
     await this.components.registrar.unhandle(TUNNEL_PROTOCOL)
   }
 
-  handle (name: string, handler: ChannelHandler): void {
-    this.handlers.set(name, handler)
+  handle (name: string, handler: ChannelHandler, options: { everyMember?: boolean } = {}): void {
+    this.handlers.set(name, { handler, everyMember: options.everyMember === true })
   }
 
   unhandle (name: string): void {
@@ -122,13 +125,13 @@ class DefaultTunnels implements Tunnels, Startable {
   }
 
   private handlerFor (device: string, name: string): ChannelHandler {
-    this.init.authorize(device, name)
-    const exact = this.handlers.get(name)
-    if (exact != null) return exact
-    const prefix = [...this.handlers.entries()].find(([key]) => key.endsWith('*') && name.startsWith(key.slice(0, -1)))
-    if (prefix != null) return prefix[1]
-    throw new ChannelError(`no service for channel "${name}" on that device`)
+    const entry = this.handlers.get(name) ?? [...this.handlers.entries()].find(([key]) => key.endsWith('*') && name.startsWith(key.slice(0, -1)))?.[1]
+    // membership is checked for every tunnel; the grant only where the channel asks for one
+    if (entry?.everyMember !== true) this.init.authorize(device, name)
+    if (entry == null) throw new ChannelError(`no service for channel "${name}" on that device`)
+    return entry.handler
   }
+
 
   private onActive (evt: CustomEvent<{ device: string }>): void {
     if (this.initiates(evt.detail.device)) void this.relink(evt.detail.device)

@@ -1,4 +1,4 @@
-import { STATUSES, type SmsStatus } from '../sms/constants.ts'
+import type { SmsStatus } from '../sms/constants.ts'
 import type { SmsService } from '../sms/service.ts'
 import type { DeviceDirectory } from '../devices.ts'
 import { ControlError } from '../errors.ts'
@@ -53,7 +53,7 @@ export function smsRoutes (sms: SmsService, directory: DeviceDirectory): Route[]
       path: '/v1/sms/:id/wait',
       stream: (req, res) => {
         const status = req.query.get('status') as SmsStatus
-        if (!WAITABLE.includes(status) || !STATUSES.includes(status)) throw new ControlError(400, 'invalid_query', `status must be one of ${WAITABLE.join(', ')}`)
+        if (!WAITABLE.includes(status)) throw new ControlError(400, 'invalid_query', `status must be one of ${WAITABLE.join(', ')}`)
         const abort = new AbortController()
         res.on('close', () => { abort.abort() })
         sms.get(req.params.id ?? '')

@@ -6,7 +6,7 @@ import { GammuSmsdBackend } from './gammu-backend.ts'
 import { AtBackend } from './at/at-backend.ts'
 import { ModemManagerBackend } from './mm-backend.ts'
 
-/** An SMS the radio received. `ref` identifies it to the backend (to acknowledge it). */
+/** An SMS the radio received; `from` as the radio gives it (the proxy normalizes it). */
 export interface IncomingSms {
   from: string
   body: string
@@ -37,8 +37,6 @@ export interface SmsBackend {
   readonly uri: string
   readonly ready: boolean
   readonly facts: SimFacts
-  /** Whether `delivered` ever comes (Termux, for one, never says). */
-  readonly deliveryReports: boolean
   start(): Promise<void>
   stop(): Promise<void>
   /** Hand one SMS to the network; resolves with its reference, or throws SmsBackendError(reason). */

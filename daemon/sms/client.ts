@@ -5,7 +5,7 @@ import { MAX_BODY_CHARS, MAX_RECIPIENTS } from './constants.ts'
 import { InvalidSmsError } from './errors.ts'
 import { prepared } from './materialize.ts'
 import { countryCode, normalizeNumber } from './numbers.ts'
-import type { SmsStore } from './store.ts'
+import type { SmsStore, Tx } from './store.ts'
 
 /** A device that could carry a message: a member (or this device) with an SMS backend. */
 export interface ProxyCandidate {
@@ -73,12 +73,18 @@ export class SmsClient {
   async send (to: string[], body: string, via?: string): Promise<NewMessage> {
     const recipients = checkDraft(to, body)
     const proxy = via ?? rankProxies(this.init.candidates(), recipients).find(c => c.reachable)?.id
+    return await this.store(recipients, body, proxy)
+  }
+
+  /** One new outgoing message of this device in the log (and, with `then`, more events with it). */
+  private async store (recipients: string[], body: string, via: string | undefined, then?: (tx: Tx, id: string) => void): Promise<NewMessage> {
     const id = randomUUID()
     const { store } = this.init
     await store.write(tx => {
-      tx.append({ type: 'message', id, direction: 'out', from: null, to: recipients, body, author: store.self, createdAt: Date.now(), ...(proxy == null ? {} : { via: proxy }) })
+      tx.append({ type: 'message', id, direction: 'out', from: null, to: recipients, body, author: store.self, createdAt: Date.now(), ...(via == null ? {} : { via }) })
+      then?.(tx, id)
     })
-    return { id, to: recipients, via: proxy ?? null }
+    return { id, to: recipients, via: via ?? null }
   }
 
   /** Hand every waiting message of this device to the best reachable proxy (when one appears). */
@@ -104,13 +110,6 @@ export class SmsClient {
 
   /** A message a device outside the account answered (it cannot be synced there): record the answer. */
   async recordAnswer (to: string[], body: string, via: string, status: 'unauthorized' | 'failed', reason: string): Promise<NewMessage> {
-    const recipients = checkDraft(to, body)
-    const id = randomUUID()
-    const { store } = this.init
-    await store.write(tx => {
-      tx.append({ type: 'message', id, direction: 'out', from: null, to: recipients, body, author: store.self, createdAt: Date.now(), via })
-      tx.append({ type: 'status', id, status, at: Date.now(), reason })
-    })
-    return { id, to: recipients, via }
+    return await this.store(checkDraft(to, body), body, via, (tx, id) => { tx.append({ type: 'status', id, status, at: Date.now(), reason }) })
   }
 }

@@ -4,7 +4,6 @@ import { logger } from '@libp2p/logger'
 import type { SimFacts } from '../../node/identity/records.ts'
 import type { BackendHandlers, SmsBackend } from './backend.ts'
 import { InvalidSmsError, SmsBackendError } from './errors.ts'
-import { normalizeSender } from './numbers.ts'
 
 const log = logger('companion:sms:gammu')
 
@@ -44,7 +43,6 @@ export function decodeSpoolText (bytes: Uint8Array): string {
  */
 export class GammuSmsdBackend implements SmsBackend {
   readonly uri: string
-  readonly deliveryReports = false
   private readonly dir: string
   private readonly handlers: BackendHandlers
   private isReady = false
@@ -140,18 +138,12 @@ export class GammuSmsdBackend implements SmsBackend {
     for (const [key, files] of groups) {
       const newest = Math.max(...await Promise.all(files.map(async f => (await stat(join(inbox, f.file))).mtimeMs)))
       // parts of one message come one after the other: wait until they stop coming
-      if (Date.now() - newest < PARTS_SETTLE_MS && files.length > 0 && !this.stopped) continue
+      if (Date.now() - newest < PARTS_SETTLE_MS) continue
       files.sort((a, b) => a.seq - b.seq)
       const text = (await Promise.all(files.map(async f => decodeSpoolText(await readFile(join(inbox, f.file)))))).join('')
       const [date = '', time = '', , sender = ''] = key.split('_')
-      let from: string
-      try {
-        from = normalizeSender(sender)
-      } catch {
-        from = 'Unknown'
-      }
       const at = new Date(Number(date.slice(0, 4)), Number(date.slice(4, 6)) - 1, Number(date.slice(6, 8)), Number(time.slice(0, 2)), Number(time.slice(2, 4)), Number(time.slice(4, 6))).getTime()
-      await this.handlers.incoming({ from, body: text, at: Number.isFinite(at) ? at : Date.now() })
+      await this.handlers.incoming({ from: sender, body: text, at: Number.isFinite(at) ? at : Date.now() })
       for (const f of files) await rename(join(inbox, f.file), join(this.dir, READ_DIR, f.file))
     }
   }

@@ -2,7 +2,6 @@ import { logger } from '@libp2p/logger'
 import type { SimFacts } from '../../node/identity/records.ts'
 import type { BackendHandlers, SmsBackend } from './backend.ts'
 import { InvalidSmsError, SmsBackendError } from './errors.ts'
-import { normalizeSender } from './numbers.ts'
 
 const log = logger('companion:sms:mm')
 
@@ -40,7 +39,6 @@ type Call = (...args: unknown[]) => Promise<unknown>
  */
 export class ModemManagerBackend implements SmsBackend {
   readonly uri: string
-  readonly deliveryReports = true
   private readonly handlers: BackendHandlers
   private readonly modemIndex?: string
   private bus?: MessageBus
@@ -180,14 +178,8 @@ export class ModemManagerBackend implements SmsBackend {
         else if (ref != null && delivery !== DELIVERY_UNKNOWN && delivery >= 0x40) await this.handlers.report({ ref, delivered: false, reason: `the network could not deliver it (state 0x${delivery.toString(16)})`, at: Date.now() })
       } else if (value('PduType') === PDU_DELIVER) {
         this.handled.add(path)
-        let from: string
-        try {
-          from = normalizeSender(String(value('Number')))
-        } catch {
-          from = 'Unknown'
-        }
         const at = Date.parse(String(value('Timestamp')))
-        await this.handlers.incoming({ from, body: String(value('Text') ?? ''), at: Number.isFinite(at) ? at : Date.now() })
+        await this.handlers.incoming({ from: String(value('Number')), body: String(value('Text') ?? ''), at: Number.isFinite(at) ? at : Date.now() })
       } else {
         return
       }

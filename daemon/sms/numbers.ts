@@ -41,6 +41,15 @@ export function normalizeSender (input: string): string {
   }
 }
 
+/** The sender of an incoming SMS as the radio wrote it; neither a number nor a sender id: `Unknown` (the message still counts). */
+export function senderOf (raw: string): string {
+  try {
+    return normalizeSender(raw)
+  } catch {
+    return 'Unknown'
+  }
+}
+
 /** The normalized, sorted, de-duplicated set of parties a conversation is about, as one key. */
 export function conversationOf (numbers: string[]): string {
   return [...new Set(numbers.map(normalizeSender))].sort().join(',')

@@ -4,7 +4,7 @@ import type { SmsBackend, DeliveryReport, IncomingSms } from './backend.ts'
 import { OUTCOME_UNKNOWN, RATE_WINDOW_MS } from './constants.ts'
 import { SmsBackendError } from './errors.ts'
 import { prepared } from './materialize.ts'
-import { isPremium, isShortCode } from './numbers.ts'
+import { isPremium, isShortCode, senderOf } from './numbers.ts'
 import type { SmsStore, Tx } from './store.ts'
 
 /** What the proxy enforces, from the daemon's settings. */
@@ -198,12 +198,13 @@ export class SmsProxy {
   /** An SMS from the network: stored (then acknowledged by the backend), for every device allowed to see it. */
   async incoming (sms: IncomingSms): Promise<void> {
     const number = this.init.backend.facts.number
+    const from = senderOf(sms.from)
     // the same SMS delivered again (the network resends until acknowledged) gets the same id
-    const id = 'in-' + createHash('sha256').update(`${this.init.store.self}\n${sms.from}\n${sms.at}\n${sms.body}`).digest('hex').slice(0, 32)
+    const id = 'in-' + createHash('sha256').update(`${this.init.store.self}\n${from}\n${sms.at}\n${sms.body}`).digest('hex').slice(0, 32)
     const audience = this.init.receivers()
     await this.init.store.write(tx => {
       if (prepared(tx.db, 'SELECT 1 FROM messages WHERE id = ?').get(id) != null) return
-      tx.append({ type: 'message', id, direction: 'in', from: sms.from, to: number == null ? [] : [number], body: sms.body, author: tx.self, createdAt: sms.at, via: tx.self }, audience)
+      tx.append({ type: 'message', id, direction: 'in', from, to: number == null ? [] : [number], body: sms.body, author: tx.self, createdAt: sms.at, via: tx.self }, audience)
     })
   }
 }

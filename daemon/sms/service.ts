@@ -5,7 +5,7 @@ import type { LinkManager } from '../../link/link-manager.ts'
 import type { Tunnels } from '../../link/tunnels.ts'
 import { createBackend, type SmsBackend } from './backend.ts'
 import { SmsClient, type NewMessage, type ProxyCandidate } from './client.ts'
-import { FINAL_STATUSES, SMS_SUBMIT_PROTOCOL, type SmsStatus } from './constants.ts'
+import { FINAL_STATUSES, SMS_SUBMIT_PROTOCOL, STATUS_RANK, type SmsStatus } from './constants.ts'
 import { InvalidSmsError, UnknownMessageError } from './errors.ts'
 import { EventSigner } from './events.ts'
 import type { ViewChange } from './materialize.ts'
@@ -180,7 +180,7 @@ export class SmsService {
   }
 
   async send (req: SendRequest): Promise<NewMessage & { status: SmsStatus, reason?: string, parts: number, encoding: Encoding }> {
-    const plan = planMessage(typeof req.body === 'string' ? req.body : '')
+    const plan = planMessage(req.body)
     const shape = { parts: plan.parts.length, encoding: plan.encoding }
     return { ...await this.submit(req), ...shape }
   }
@@ -238,8 +238,7 @@ export class SmsService {
 
   /** Resolves when the message reaches `status` (or a later one); rejects on a final failure. */
   async waitFor (id: string, status: SmsStatus, signal: AbortSignal): Promise<MessageView> {
-    const ORDER: SmsStatus[] = ['pending', 'accepted', 'sent', 'delivered']
-    const reached = (m: MessageView): boolean => ORDER.indexOf(m.status) >= ORDER.indexOf(status) || FINAL_STATUSES.has(m.status)
+    const reached = (m: MessageView): boolean => STATUS_RANK[m.status] >= STATUS_RANK[status] || FINAL_STATUSES.has(m.status)
     const now = this.get(id)
     if (reached(now)) return now
     return await new Promise<MessageView>((resolve, reject) => {

@@ -19,7 +19,6 @@ const RECONNECT_MAX_MS = 5_000
  */
 export class SimBackend implements SmsBackend {
   readonly uri: string
-  readonly deliveryReports = true
   private readonly host: string
   private readonly port: number
   private readonly number: string
@@ -136,7 +135,7 @@ export class SimBackend implements SmsBackend {
         try {
           if (msg.op === 'deliver') {
             if (typeof msg.from !== 'string' || typeof msg.body !== 'string') throw new Error('malformed delivery')
-            await this.handlers.incoming({ from: normalizeNumber(msg.from), body: msg.body, at: Number(msg.at) || Date.now() })
+            await this.handlers.incoming({ from: msg.from, body: msg.body, at: Number(msg.at) || Date.now() })
           } else {
             if (typeof msg.ref !== 'string') throw new Error('malformed report')
             await this.handlers.report({ ref: msg.ref, delivered: msg.status === 'delivered', at: Number(msg.at) || Date.now(), ...(typeof msg.reason === 'string' ? { reason: msg.reason } : {}) })

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events'
-import { DatabaseSync, type StatementSync } from 'node:sqlite'
+import { DatabaseSync } from 'node:sqlite'
 import { MAX_BATCH } from './constants.ts'
 import { checkPayload, verifySignature, type EventPayload, type EventSigner, type SignedEvent, type SmsEvent } from './events.ts'
-import { applyEvent, type ViewChange } from './materialize.ts'
+import { applyEvent, prepared, type ViewChange } from './materialize.ts'
 import { SCHEMA } from './schema.ts'
 
 /** A stored event, as the log sends it on: real, or a placeholder for one the receiver may not see. */
@@ -46,7 +46,6 @@ export class SmsStore extends EventEmitter<StoreEvents> {
   private queue: Array<{ work: (tx: Tx) => unknown, resolve: (v: unknown) => void, reject: (e: Error) => void }> = []
   private scheduled = false
   private readonly ingesting = new Set<string>()
-  private readonly stmts: Record<'insert' | 'contiguous' | 'setContiguous' | 'has', StatementSync>
 
   constructor (init: { path: string, self: string, signer: EventSigner }) {
     super()
@@ -56,14 +55,7 @@ export class SmsStore extends EventEmitter<StoreEvents> {
     this.db.exec('PRAGMA journal_mode = WAL')
     this.db.exec('PRAGMA synchronous = FULL')
     this.db.exec(SCHEMA)
-    this.stmts = {
-      insert: this.db.prepare('INSERT OR IGNORE INTO events (origin, seq, payload, sig, hidden) VALUES (?, ?, ?, ?, ?)'),
-      contiguous: this.db.prepare('SELECT contiguous FROM origins WHERE origin = ?'),
-      setContiguous: this.db.prepare('INSERT INTO origins (origin, contiguous) VALUES (?, ?) ON CONFLICT(origin) DO UPDATE SET contiguous = excluded.contiguous'),
-      has: this.db.prepare('SELECT 1 FROM events WHERE origin = ? AND seq = ?')
-    }
-    const row = this.db.prepare('SELECT MAX(seq) AS seq FROM events WHERE origin = ?').get(this.self) as { seq: number | null }
-    this.ownSeq = row.seq ?? 0
+    this.ownSeq = this.storedOwnSeq()
   }
 
   close (): void {
@@ -111,7 +103,16 @@ export class SmsStore extends EventEmitter<StoreEvents> {
 
   /** Stored, or on its way into the store (a copy from another member may still be committing). */
   private held (origin: string, seq: number): boolean {
-    return this.ingesting.has(`${origin}/${seq}`) || this.stmts.has.get(origin, seq) != null
+    return this.ingesting.has(`${origin}/${seq}`) || this.has(origin, seq)
+  }
+
+  private has (origin: string, seq: number): boolean {
+    return prepared(this.db, 'SELECT 1 FROM events WHERE origin = ? AND seq = ?').get(origin, seq) != null
+  }
+
+  /** The last number this device gave an event of its own, as the file has it. */
+  private storedOwnSeq (): number {
+    return (prepared(this.db, 'SELECT MAX(seq) AS seq FROM events WHERE origin = ?').get(this.self) as { seq: number | null }).seq ?? 0
   }
 
   private flush (): void {
@@ -146,7 +147,7 @@ export class SmsStore extends EventEmitter<StoreEvents> {
       this.db.exec('COMMIT')
     } catch (err) {
       try { this.db.exec('ROLLBACK') } catch {}
-      this.ownSeq = (this.db.prepare('SELECT MAX(seq) AS seq FROM events WHERE origin = ?').get(this.self) as { seq: number | null }).seq ?? 0
+      this.ownSeq = this.storedOwnSeq()
       for (const item of batch) item.reject(err as Error)
       return
     }
@@ -190,29 +191,29 @@ export class SmsStore extends EventEmitter<StoreEvents> {
   /** Insert one log entry and move its origin's contiguous mark; false if it was there. */
   private store (entry: LogEntry): boolean {
     const { origin, seq } = entry
-    const inserted = entry.hidden
-      ? this.stmts.insert.run(origin, seq, '', new Uint8Array(0), 1)
-      : this.stmts.insert.run(origin, seq, entry.signed.payload, entry.signed.sig, 0)
+    const insert = prepared(this.db, 'INSERT OR IGNORE INTO events (origin, seq, payload, sig, hidden) VALUES (?, ?, ?, ?, ?)')
+    const inserted = entry.hidden ? insert.run(origin, seq, '', new Uint8Array(0), 1) : insert.run(origin, seq, entry.signed.payload, entry.signed.sig, 0)
+    const setContiguous = prepared(this.db, 'INSERT INTO origins (origin, contiguous) VALUES (?, ?) ON CONFLICT(origin) DO UPDATE SET contiguous = excluded.contiguous')
     if (inserted.changes === 0) return false
-    let contiguous = (this.stmts.contiguous.get(origin) as { contiguous: number } | undefined)?.contiguous ?? 0
+    let contiguous = (prepared(this.db, 'SELECT contiguous FROM origins WHERE origin = ?').get(origin) as { contiguous: number } | undefined)?.contiguous ?? 0
     if (seq === contiguous + 1) {
       contiguous = seq
-      while (this.stmts.has.get(origin, contiguous + 1) != null) contiguous++
-      this.stmts.setContiguous.run(origin, contiguous)
+      while (this.has(origin, contiguous + 1)) contiguous++
+      setContiguous.run(origin, contiguous)
     } else if (contiguous === 0 && seq > 1) {
-      this.stmts.setContiguous.run(origin, 0)
+      setContiguous.run(origin, 0)
     }
     return true
   }
 
   versionVector (): VersionVector {
-    const rows = this.db.prepare('SELECT origin, contiguous FROM origins').all() as Array<{ origin: string, contiguous: number }>
+    const rows = prepared(this.db, 'SELECT origin, contiguous FROM origins').all() as Array<{ origin: string, contiguous: number }>
     return Object.fromEntries(rows.map(r => [r.origin, r.contiguous]))
   }
 
   /** Entries of `origin` after `after`, oldest first, at most `limit`. */
   entriesAfter (origin: string, after: number, limit: number): LogEntry[] {
-    const rows = this.db.prepare('SELECT seq, payload, sig, hidden FROM events WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?').all(origin, after, limit) as Array<{ seq: number, payload: string, sig: Uint8Array, hidden: number }>
+    const rows = prepared(this.db, 'SELECT seq, payload, sig, hidden FROM events WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?').all(origin, after, limit) as Array<{ seq: number, payload: string, sig: Uint8Array, hidden: number }>
     return rows.map(r => r.hidden === 1
       ? { origin, seq: r.seq, hidden: true as const }
       : { origin, seq: r.seq, hidden: false as const, signed: { payload: r.payload, sig: r.sig }, payload: JSON.parse(r.payload) as EventPayload })

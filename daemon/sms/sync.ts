@@ -3,14 +3,13 @@ import type { Channel } from '../../link/channel.ts'
 import { Priority } from '../../link/constants.ts'
 import type { LinkManager } from '../../link/link-manager.ts'
 import type { Tunnels } from '../../link/tunnels.ts'
-import { SYNC_CHANNEL } from './constants.ts'
+import { CATCH_UP_PAGE, SYNC_CHANNEL } from './constants.ts'
 import { SyncProtocolError } from './errors.ts'
 import { readJsonFrames, writeJsonFrames } from './frames.ts'
 import type { IncomingEntry, LogEntry, SmsStore, VersionVector } from './store.ts'
 
 /** A subscriber this far behind is dropped; it reconnects and catches up from the log. */
 const MAX_FEED_BACKLOG = 20_000
-const CATCH_UP_PAGE = 500
 /** Retry a broken subscription after this long; a peer that sent garbage waits longer. */
 const RESUBSCRIBE_MS = 2_000
 const MISBEHAVED_MS = 30_000
@@ -134,7 +133,8 @@ export class SmsSync {
   }
 
   start (devicesWithLinks: string[]): void {
-    this.init.tunnels.handle(SYNC_CHANNEL, (channel) => { void this.serve(channel) })
+    // the message log is every member's (what each may see is decided per event)
+    this.init.tunnels.handle(SYNC_CHANNEL, (channel) => { void this.serve(channel) }, { everyMember: true })
     this.init.links.addEventListener('link:active', this.onActive)
     this.init.store.on('entries', this.onEntries)
     for (const device of devicesWithLinks) this.subscribe(device)

@@ -3,7 +3,7 @@ import { logger } from '@libp2p/logger'
 import type { SimFacts } from '../../node/identity/records.ts'
 import type { BackendHandlers, SmsBackend } from './backend.ts'
 import { InvalidSmsError, SmsBackendError } from './errors.ts'
-import { normalizeNumber, normalizeSender } from './numbers.ts'
+import { normalizeNumber } from './numbers.ts'
 
 const log = logger('companion:sms:termux')
 
@@ -44,7 +44,6 @@ function parseReceived (text: unknown): number {
  */
 export class TermuxBackend implements SmsBackend {
   readonly uri: string
-  readonly deliveryReports = false
   private readonly handlers: BackendHandlers
   private readonly number?: string
   private sim: SimFacts = {}
@@ -111,15 +110,8 @@ export class TermuxBackend implements SmsBackend {
         .filter(e => Number.isSafeInteger(e._id) && (e._id as number) > this.lastId && typeof e.number === 'string' && typeof e.body === 'string')
         .sort((a, b) => (a._id as number) - (b._id as number))
       for (const entry of fresh) {
-        let from: string
-        try {
-          from = normalizeSender(entry.number as string)
-        } catch {
-          // neither a number nor a sender id: the message still counts, its sender is unknown
-          from = 'Unknown'
-        }
         // stored (the id is derived from it, so reading it again after a restart adds nothing), then seen
-        await this.handlers.incoming({ from, body: entry.body as string, at: parseReceived(entry.received) })
+        await this.handlers.incoming({ from: entry.number as string, body: entry.body as string, at: parseReceived(entry.received) })
         this.lastId = entry._id as number
       }
       if (!this.isReady) {

@@ -1,24 +1,11 @@
 import { join } from 'node:path'
 import { CLI, Device, eventually } from './device.ts'
 import { pair } from './pairing.ts'
+import type { MessageView } from '../../daemon/sms/views.ts'
 import { startHelper, type Helper } from './processes.ts'
 
 /** A message as `companion sms list --json` prints it. */
-export interface Sms {
-  id: string
-  conversation: string
-  direction: 'out' | 'in'
-  from: string | null
-  to: string[]
-  body: string
-  author: string
-  via: string | null
-  status: string
-  reason?: string
-  statusHistory: Array<{ status: string, at: number, device: string, reason?: string }>
-  createdAt: number
-  read: boolean
-}
+export type Sms = MessageView
 
 export interface Carried { id: number, from: string, to: string, body: string, at: number }
 

@@ -3,7 +3,6 @@ import { logger } from '@libp2p/logger'
 import type { SimFacts } from '../../../node/identity/records.ts'
 import type { BackendHandlers, SmsBackend } from '../backend.ts'
 import { InvalidSmsError, SmsBackendError } from '../errors.ts'
-import { normalizeSender } from '../numbers.ts'
 import { decodePdu, encodeSubmit, type DecodedPdu, type StatusReportPdu } from '../pdu/pdu.ts'
 import { Reassembler, type Reassembled } from '../pdu/reassembly.ts'
 import { AtChannel, type AtTransport, type Unsolicited } from './channel.ts'
@@ -57,7 +56,6 @@ function parseTarget (uri: string): Target {
  */
 export class AtBackend implements SmsBackend {
   readonly uri: string
-  readonly deliveryReports = true
   private readonly target: Target
   private readonly handlers: BackendHandlers
   private readonly channel: AtChannel
@@ -250,13 +248,7 @@ export class AtBackend implements SmsBackend {
       return
     }
     if (pdu.type !== 'deliver') return
-    let from: string
-    try {
-      from = normalizeSender(pdu.from)
-    } catch {
-      from = 'Unknown'
-    }
-    this.reassembler.add({ from, text: pdu.text, timestamp: pdu.timestamp, ...(pdu.concat == null ? {} : { concat: pdu.concat }), tag: index })
+    this.reassembler.add({ from: pdu.from, text: pdu.text, timestamp: pdu.timestamp, ...(pdu.concat == null ? {} : { concat: pdu.concat }), tag: index })
   }
 
   /** A whole message: stored, then deleted from the SIM (never the other way round). */

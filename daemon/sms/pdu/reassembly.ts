@@ -80,11 +80,6 @@ export class Reassembler {
     if (entry.parts.size === entry.total) this.flush(key)
   }
 
-  /** Deliver whatever arrived of every pending message (at shutdown). */
-  flushAll (): void {
-    for (const key of [...this.pending.keys()]) this.flush(key)
-  }
-
   private flush (key: string): void {
     const entry = this.pending.get(key)
     if (entry == null) return
