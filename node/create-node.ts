@@ -171,6 +171,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     changed: async () => { await changed() },
     async stop () {
       watcher.stop()
+      dhtProfiles.stop()
       await libp2p.stop()
       datastore.close()
     }
