@@ -15,6 +15,8 @@ export interface DaemonCommandOptions {
   interfaceKinds?: string[]
   allowPorts?: string[]
   tunnelGraceS?: number
+  uiPort?: number
+  ui: boolean
 }
 
 /**
@@ -51,7 +53,9 @@ export async function runDaemon (options: DaemonCommandOptions): Promise<void> {
       smsAllow: options.smsAllow,
       interfaceKinds: options.interfaceKinds,
       allowPorts: options.allowPorts,
-      tunnelGraceS: options.tunnelGraceS
+      tunnelGraceS: options.tunnelGraceS,
+      uiPort: options.uiPort,
+      ui: options.ui
     })
   } catch (err) {
     throw new CliError(`the daemon could not start: ${(err as Error).message}`)

@@ -9,6 +9,7 @@ import { identityCommands } from './identity-commands.ts'
 import { linkCommands } from './link-commands.ts'
 import { smsCommands } from './sms-commands.ts'
 import { carrierCommands } from './carrier-commands.ts'
+import { uiCommand } from './ui-command.ts'
 import type { DeviceEntry as Device, Status } from '../daemon/control/types.ts'
 
 
@@ -68,13 +69,17 @@ export function buildProgram (): Command {
     .option('--interface-kind <iface=kind>', 'override an interface\'s link class, repeatable, remembered (e.g. eth1=wifi; kinds: wired usb wifi bluetooth)', collect)
     .option('--allow-port <port>', 'a local TCP port other devices of the account may reach with forward, repeatable, remembered (replaces the list)', collect)
     .option('--tunnel-grace <seconds>', 'how long channels survive with no link to their device', '30')
-    .action(async (opts: { name?: string, kind?: string, sms?: string, smsRate: string, smsDeny?: string[], smsAllow?: string[], listen?: string[], mdns: boolean, bootstrap?: string[], interfaceKind?: string[], allowPort?: string[], tunnelGrace: string }, cmd: Command) => {
+    .option('--ui-port <port>', 'port of the web page on 127.0.0.1 (default: the remembered one, else any free port)')
+    .option('--no-ui', 'do not serve the web page')
+    .action(async (opts: { name?: string, kind?: string, sms?: string, smsRate: string, smsDeny?: string[], smsAllow?: string[], listen?: string[], mdns: boolean, bootstrap?: string[], interfaceKind?: string[], allowPort?: string[], tunnelGrace: string, uiPort?: string, ui: boolean }, cmd: Command) => {
       const rate = /^([1-9]\d{0,5})(\/min)?$/.exec(opts.smsRate)?.[1]
       if (rate == null) throw new UsageError(`--sms-rate takes N/min, e.g. 30/min, not "${opts.smsRate}"`)
       const grace = Number(opts.tunnelGrace)
       if (!Number.isInteger(grace) || grace < 1 || grace > 3600) throw new UsageError('--tunnel-grace is a whole number of seconds from 1 to 3600')
-      const { interfaceKind, allowPort, tunnelGrace: _g, smsRate: _r, ...rest } = opts
-      await runDaemon({ ...rest, smsRate: Number(rate), interfaceKinds: interfaceKind, allowPorts: allowPort, tunnelGraceS: grace, dataDir: client(cmd).dataDir })
+      const uiPort = opts.uiPort == null ? undefined : Number(opts.uiPort)
+      if (uiPort != null && !(Number.isInteger(uiPort) && uiPort >= 0 && uiPort <= 65535)) throw new UsageError('--ui-port is a port from 1 to 65535 (0: any free port)')
+      const { interfaceKind, allowPort, tunnelGrace: _g, smsRate: _r, uiPort: _u, ...rest } = opts
+      await runDaemon({ ...rest, smsRate: Number(rate), interfaceKinds: interfaceKind, allowPorts: allowPort, tunnelGraceS: grace, uiPort, dataDir: client(cmd).dataDir })
     })
 
   program.command('status')
@@ -120,6 +125,7 @@ export function buildProgram (): Command {
   linkCommands(program, client)
   smsCommands(program, client)
   carrierCommands(program)
+  uiCommand(program, client)
   return program
 }
 

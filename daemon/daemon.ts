@@ -1,4 +1,5 @@
 import { chmod, mkdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
@@ -28,6 +29,12 @@ import { smsRoutes } from './control/sms-routes.ts'
 import { LinkService } from './link-api.ts'
 import { linkRoutes } from './control/link-routes.ts'
 import { VERSION } from './version.ts'
+import type { Route } from './control/router.ts'
+import { uiRoutes } from './control/ui-routes.ts'
+import { UiServer, UI_HOST } from './ui/server.ts'
+import { UiSessions } from './ui/sessions.ts'
+import { defaultUiDir, StaticFiles } from './ui/static-files.ts'
+import { UI_SESSIONS_FILE } from './paths.ts'
 
 const log = logger('companion:daemon')
 
@@ -57,6 +64,10 @@ export interface DaemonOptions {
   allowPorts?: string[]
   /** Seconds channels survive without any link. */
   tunnelGraceS?: number
+  /** Loopback port of the web page (remembered); default the remembered one, else any free port. */
+  uiPort?: number
+  /** Serve the web page at all. @default true */
+  ui?: boolean
 }
 
 function parseAddrs (addrs: string[], what: string): Multiaddr[] {
@@ -88,6 +99,7 @@ export class Daemon implements DaemonApi {
   private node!: DeviceNode
   private directory!: DeviceDirectory
   private control!: ControlServer
+  private ui?: UiServer
   identity!: IdentityApi
   private linkService?: LinkService
   sms?: SmsService
@@ -169,9 +181,33 @@ export class Daemon implements DaemonApi {
     if (this.sms.capabilities().length > 0) void this.node.changed()
     this.wireEvents()
     this.watchPower()
-    this.control = new ControlServer([...controlRoutes(this), ...identityRoutes(this.identity), ...linkRoutes(this.linkService), ...smsRoutes(this.sms, this.directory)])
+    const routes = [...controlRoutes(this), ...identityRoutes(this.identity), ...linkRoutes(this.linkService), ...smsRoutes(this.sms, this.directory)]
+    if (options.ui !== false) this.ui = await this.startUi(routes, options.uiPort)
+    this.control = new ControlServer([...routes, ...uiRoutes(this.ui)])
     await this.control.listen(this.socketPath)
     log('device %p serving %s', this.node.libp2p.peerId, this.socketPath)
+  }
+
+  /** The web page on 127.0.0.1: the remembered port, or any free one (remembered from then on). */
+  private async startUi (routes: Route[], port: number | undefined): Promise<UiServer> {
+    const sessions = new UiSessions({ file: join(this.dataDir, UI_SESSIONS_FILE) })
+    await sessions.load()
+    const dir = defaultUiDir()
+    if (dir == null) log.error('the web page was not built (no dist/ui): its API answers, the page does not')
+    const ui = new UiServer({ routes, sessions, files: dir == null ? undefined : await StaticFiles.load(dir) })
+    const wanted = port ?? this.settings.uiPort
+    try {
+      await ui.listen(wanted)
+    } catch (err) {
+      if (port != null || wanted === 0 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw new DataDirError(`the web page cannot listen on ${UI_HOST}:${wanted}: ${(err as Error).message}`)
+      log('web page port %d is in use, taking another', wanted)
+      await ui.listen(0)
+    }
+    if (ui.port !== this.settings.uiPort) {
+      this.settings.uiPort = ui.port
+      await saveSettings(this.dataDir, this.settings)
+    }
+    return ui
   }
 
   private async startSms (options: DaemonOptions, deviceKey: PrivateKey, grants: Grants): Promise<SmsService> {
@@ -303,6 +339,7 @@ export class Daemon implements DaemonApi {
     if (this.powerTimer != null) clearInterval(this.powerTimer)
     const started = Date.now()
     await this.control?.close().catch(err => { log.error('closing the control API failed - %e', err) })
+    await this.ui?.close().catch(err => { log.error('closing the web page failed - %e', err) })
     log('control API closed after %d ms', Date.now() - started)
     await this.sms?.stop().catch(err => { log.error('stopping the SMS service failed - %e', err) })
     log('SMS service stopped after %d ms', Date.now() - started)

@@ -1,17 +1,7 @@
 import { EventEmitter } from 'node:events'
-import type { MessageView } from './sms/views.ts'
+import type { DaemonEventMap, DaemonEventType } from './control/types.ts'
 
-/** Events the daemon publishes on its control API's event stream. */
-export interface DaemonEventMap {
-  /** A device came online, went offline, or showed a new profile. */
-  device: { id: string, online: boolean, name?: string, kind?: string, relation?: string }
-  /** A pairing request arrived or ended (member side). */
-  pair: { type: 'request' | 'ended', id: string, name?: string, kind?: string, expiresAt?: number, paired?: boolean, reason?: string }
-  /** A message appeared, changed status, or was read (on any device of the account). */
-  sms: { type: 'message' | 'status' | 'read', message: MessageView }
-}
-
-export type DaemonEventType = keyof DaemonEventMap
+export type { DaemonEventMap, DaemonEventType } from './control/types.ts'
 
 /** A small typed bus between the daemon's parts and event-stream subscribers. */
 export class DaemonEvents {

@@ -1,7 +1,8 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { DeviceNode } from '../node/create-node.ts'
-import type { GrantEntry, Grants } from '../node/identity/grants.ts'
+import type { Grants } from '../node/identity/grants.ts'
 import type { PairRequest } from '../node/identity/pairing.ts'
+import type { GrantView, PairRequestView } from './control/types.ts'
 import type { DeviceDirectory } from './devices.ts'
 import { ControlError } from './errors.ts'
 
@@ -25,7 +26,7 @@ export class IdentityApi {
     return { ...result, device: target.id }
   }
 
-  requests (): PairRequest[] {
+  requests (): PairRequestView[] {
     return this.node.libp2p.services.pairing.requests()
   }
 
@@ -69,7 +70,7 @@ export class IdentityApi {
     return { device: target.id, left: false }
   }
 
-  async setGrant (device: string, capability: string, allowed: boolean): Promise<Array<GrantEntry & { name: string }>> {
+  async setGrant (device: string, capability: string, allowed: boolean): Promise<GrantView[]> {
     const target = await this.directory.find(device)
     await this.grantStore.set(target.id, capability, allowed)
     // the profile tells members what this device refuses them
@@ -78,7 +79,7 @@ export class IdentityApi {
   }
 
   /** The master list for every member device, with names. */
-  async grants (): Promise<Array<GrantEntry & { name: string }>> {
+  async grants (): Promise<GrantView[]> {
     const members = (await this.directory.list()).filter(d => d.relation === 'member')
     const names = new Map(members.map(d => [d.id, d.name]))
     return this.grantStore.list(members.map(d => d.id)).map(e => ({ ...e, name: names.get(e.device) ?? e.device }))

@@ -7,6 +7,8 @@ import { join } from 'node:path'
 export const CONTROL_SOCKET_FILE = 'control.sock'
 export const LOCK_FILE = 'daemon.lock'
 export const SETTINGS_FILE = 'settings.json'
+/** Hashes of the web page's browser sessions. */
+export const UI_SESSIONS_FILE = 'ui-sessions.json'
 
 export function controlSocketPath (dataDir: string): string {
   return join(dataDir, CONTROL_SOCKET_FILE)

@@ -1,4 +1,4 @@
-import { readFile, rename, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -7,6 +7,7 @@ import type { DeviceKind } from '../node/constants.ts'
 import type { LinkKind } from '../link/interface-class.ts'
 import { DataDirError } from './errors.ts'
 import { SETTINGS_FILE } from './paths.ts'
+import { writeJsonFile } from './json-file.ts'
 import { normalizeNumber } from './sms/numbers.ts'
 
 /** What a device remembers about itself between runs, besides its key. */
@@ -23,6 +24,8 @@ export interface Settings {
   smsDeny: string[]
   /** Short codes and premium numbers it may text anyway (`--sms-allow`). */
   smsAllow: string[]
+  /** Loopback TCP port of the web page, remembered so an open page finds the daemon again. 0 = none yet. */
+  uiPort: number
 }
 
 const LINK_KINDS: LinkKind[] = ['wired', 'usb', 'wifi', 'bluetooth', 'relayed', 'loopback', 'unknown']
@@ -57,7 +60,11 @@ export function guessKind (): DeviceKind {
 
 export function defaultSettings (): Settings {
   const name = hostname().slice(0, 64) || 'device'
-  return { name, kind: guessKind(), port: 0, interfaceKinds: {}, allowedPorts: [], smsDeny: [], smsAllow: [] }
+  return { name, kind: guessKind(), port: 0, interfaceKinds: {}, allowedPorts: [], smsDeny: [], smsAllow: [], uiPort: 0 }
+}
+
+function rememberedPort (value: unknown): number {
+  return Number.isInteger(value) && (value as number) >= 0 && (value as number) < 65536 ? value as number : 0
 }
 
 export async function loadSettings (dataDir: string): Promise<Settings> {
@@ -71,12 +78,13 @@ export async function loadSettings (dataDir: string): Promise<Settings> {
   }
   try {
     const raw = JSON.parse(text) as Partial<Settings>
-    const port = Number.isInteger(raw.port) && (raw.port as number) >= 0 && (raw.port as number) < 65536 ? raw.port as number : 0
+    const port = rememberedPort(raw.port)
+    const uiPort = rememberedPort(raw.uiPort)
     const interfaceKinds = Object.fromEntries(Object.entries(raw.interfaceKinds ?? {}).map(([i, k]) => parseInterfaceKind(`${i}=${String(k)}`)))
     const allowedPorts = (raw.allowedPorts ?? []).map(p => parsePort(String(p)))
     const smsDeny = (raw.smsDeny ?? []).map(n => normalizeNumber(String(n)))
     const smsAllow = (raw.smsAllow ?? []).map(n => normalizeNumber(String(n)))
-    return { name: validateDeviceName(raw.name), kind: validateDeviceKind(raw.kind), port, interfaceKinds, allowedPorts, smsDeny, smsAllow }
+    return { name: validateDeviceName(raw.name), kind: validateDeviceKind(raw.kind), port, interfaceKinds, allowedPorts, smsDeny, smsAllow, uiPort }
   } catch (err) {
     throw new DataDirError(`${path} is damaged (${(err as Error).message}); fix or delete it (the device keeps its id)`)
   }
@@ -84,8 +92,5 @@ export async function loadSettings (dataDir: string): Promise<Settings> {
 
 /** Atomic replace: a crash leaves the old file or the new one, never half of one. */
 export async function saveSettings (dataDir: string, settings: Settings): Promise<void> {
-  const path = join(dataDir, SETTINGS_FILE)
-  const tmp = `${path}.${process.pid}.tmp`
-  await writeFile(tmp, JSON.stringify(settings, null, 2) + '\n', { mode: 0o600 })
-  await rename(tmp, path)
+  await writeJsonFile(join(dataDir, SETTINGS_FILE), settings)
 }

@@ -3,9 +3,11 @@ import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os'
 import { basename, join } from 'node:path'
 import { BlockList, isIPv4 } from 'node:net'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { LinkKind } from './link-types.ts'
+
+export type { LinkKind } from './link-types.ts'
 
 /** How a link reaches the other device, by the class of the local interface it leaves from. */
-export type LinkKind = 'wired' | 'usb' | 'wifi' | 'bluetooth' | 'relayed' | 'loopback' | 'unknown'
 
 /** Predetermined rank by interface class: wired/USB > Wi-Fi > Bluetooth PAN > relayed. */
 export const PREDETERMINED_RANK: Readonly<Record<LinkKind, number>> = {

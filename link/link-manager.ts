@@ -4,24 +4,15 @@ import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import { PROBE_PROTOCOL } from './constants.ts'
 import { classifyInterface, interfaceForAddress, ipOf, type LinkKind } from './interface-class.ts'
 import { answerProbes, runProbes } from './probe.ts'
+import type { LinkInfo } from './link-types.ts'
+
+export type { LinkInfo } from './link-types.ts'
 import { chooseActive, linkScore, type LinkFacts } from './rank.ts'
 
 /** How often standby links are checked for and dialled. */
 const MAINTAIN_MS = 1_000
 /** Failures older than this no longer count against a path. */
 const FAILURE_MEMORY_MS = 5 * 60_000
-
-export interface LinkInfo {
-  device: string
-  id: string
-  kind: LinkKind
-  local: string | null
-  remote: string
-  state: 'active' | 'standby' | 'probing'
-  rank: number
-  rttMs: number | null
-  active: boolean
-}
 
 export interface LinkManagerComponents {
   peerId: PeerId

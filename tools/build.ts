@@ -5,6 +5,7 @@
  * kept, so stack traces stay readable.
  */
 import { build, type BuildOptions } from 'esbuild'
+import { build as buildPage } from 'vite'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('../', import.meta.url))
@@ -31,6 +32,20 @@ export async function bundle (entry: string, outfile: string): Promise<void> {
   await build({ ...BUNDLE_OPTIONS, entryPoints: [entry], outfile, absWorkingDir: root })
 }
 
+/**
+ * The web page (ui/, Preact) into dist/ui, which the daemon serves from memory. No source maps
+ * and no inline scripts: the page's Content-Security-Policy allows scripts from itself only.
+ */
+export async function page (): Promise<void> {
+  await buildPage({
+    configFile: false,
+    root: `${root}ui`,
+    logLevel: 'warn',
+    oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
+    build: { outDir: `${root}dist/ui`, emptyOutDir: true, assetsInlineLimit: 0, modulePreload: { polyfill: false }, reportCompressedSize: false }
+  })
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  await bundle('cli/main.ts', 'dist/companion.mjs')
+  await Promise.all([bundle('cli/main.ts', 'dist/companion.mjs'), page()])
 }

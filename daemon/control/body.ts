@@ -1,5 +1,5 @@
 import { ControlError } from '../errors.ts'
-import type { ControlRequest } from './server.ts'
+import type { ControlRequest } from './router.ts'
 
 /** The request's JSON object body with only `allowed` fields; 400 otherwise. */
 export function objectBody (req: ControlRequest, allowed: string[]): Record<string, unknown> {

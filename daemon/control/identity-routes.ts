@@ -1,6 +1,6 @@
 import { ControlError } from '../errors.ts'
 import type { IdentityApi } from '../identity.ts'
-import type { Route } from './server.ts'
+import type { Route } from './router.ts'
 import { objectBody, text } from './body.ts'
 
 /** Pairing, unpairing and grants. */

@@ -3,7 +3,7 @@ import { Priority } from '../../link/constants.ts'
 import type { Channel } from '../../link/channel.ts'
 import type { LinkInfo } from '../../link/link-manager.ts'
 import { ControlError } from '../errors.ts'
-import type { ControlRequest, Route } from './server.ts'
+import type { ControlRequest, Route } from './router.ts'
 
 /** What the link routes ask of the daemon. */
 export interface LinkApi {

@@ -1,7 +1,7 @@
 import { ControlError } from '../errors.ts'
 import type { DaemonEvents } from '../events.ts'
 import type { DeviceEntry, DevicePatch, Status } from './types.ts'
-import { openEventStream, type Route } from './server.ts'
+import { openEventStream, type Route } from './router.ts'
 import { objectBody } from './body.ts'
 
 /** What the control API asks of the daemon. */

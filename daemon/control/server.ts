@@ -1,107 +1,25 @@
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { chmod, unlink } from 'node:fs/promises'
-import { logger } from '@libp2p/logger'
 import { ControlError } from '../errors.ts'
+import { Router, type Route } from './router.ts'
 
-/** Limits of the control API. */
-export const MAX_BODY_BYTES = 64 * 1024
-export const MAX_EVENT_CLIENTS = 64
-export const EVENT_KEEPALIVE_MS = 15_000
 /** Unix socket paths are limited by sockaddr_un (108 bytes on Linux, including the NUL). */
 export const MAX_SOCKET_PATH_BYTES = 107
-
-const log = logger('companion:control')
-
-/** Errors of lower layers that refuse what was asked, for a reason the user can act on (409). */
-const REFUSALS: Record<string, string> = { PairingError: 'pairing_failed', NotAMemberError: 'not_a_member' }
-
-export interface ControlRequest {
-  params: Record<string, string>
-  query: URLSearchParams
-  /** The parsed JSON body; undefined when the request had none. */
-  body: unknown
-}
-
-export type JsonHandler = (req: ControlRequest) => unknown
-/** A long-lived response (the event stream): write to `res` until the client goes away. */
-export type StreamHandler = (req: ControlRequest, res: ServerResponse) => void
-
-/** An HTTP upgrade: the socket becomes a raw byte stream (e.g. a channel for `companion connect`). */
-export type UpgradeHandler = (req: ControlRequest, socket: Duplex, head: Buffer) => Promise<void>
-
-export interface Route {
-  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'
-  /** Path with `:name` segments, e.g. `/v1/devices/:id`. */
-  path: string
-  json?: JsonHandler
-  stream?: StreamHandler
-  upgrade?: UpgradeHandler
-}
-
-interface CompiledRoute extends Route {
-  pattern: RegExp
-  names: string[]
-}
-
-function compile (route: Route): CompiledRoute {
-  const names: string[] = []
-  const source = route.path.split('/').map(seg => {
-    if (!seg.startsWith(':')) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-    names.push(seg.slice(1))
-    return '([^/]+)'
-  }).join('/')
-  return { ...route, pattern: new RegExp(`^${source}$`), names }
-}
-
-export function sendJson (res: ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value ?? null)
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) })
-  res.end(body)
-}
-
-function sendError (res: ServerResponse, err: ControlError): void {
-  if (res.headersSent) {
-    res.destroy()
-    return
-  }
-  sendJson(res, err.status, { error: { code: err.code, message: err.message } })
-}
-
-async function readBody (req: IncomingMessage): Promise<unknown> {
-  const declared = Number(req.headers['content-length'] ?? 0)
-  if (declared > MAX_BODY_BYTES) throw new ControlError(413, 'body_too_large', `request bodies are at most ${MAX_BODY_BYTES} bytes`)
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.byteLength
-    if (size > MAX_BODY_BYTES) throw new ControlError(413, 'body_too_large', `request bodies are at most ${MAX_BODY_BYTES} bytes`)
-    chunks.push(chunk)
-  }
-  if (size === 0) return undefined
-  const type = req.headers['content-type'] ?? ''
-  if (!type.startsWith('application/json')) throw new ControlError(415, 'unsupported_media_type', 'request bodies must be application/json')
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
-  } catch {
-    throw new ControlError(400, 'invalid_json', 'the request body is not valid JSON')
-  }
-}
 
 /**
  * The control API: HTTP + JSON on a Unix socket that only this user can open (mode 0600, in a
  * 0700 data directory). Every error is JSON `{ error: { code, message } }` with a 4xx/5xx status.
  */
 export class ControlServer {
-  private readonly routes: CompiledRoute[]
+  private readonly router: Router
   private readonly server: Server
-  private readonly streams = new Set<ServerResponse>()
   private socketPath?: string
 
   constructor (routes: Route[]) {
-    this.routes = routes.map(compile)
-    this.server = createServer((req, res) => { void this.dispatch(req, res) })
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => { void this.upgrade(req, socket, head) })
+    this.router = new Router(routes)
+    this.server = createServer((req, res) => { void this.router.dispatch(req, res) })
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => { void this.router.upgrade(req, socket, head) })
     this.server.headersTimeout = 10_000
     this.server.requestTimeout = 30_000
   }
@@ -129,95 +47,9 @@ export class ControlServer {
   }
 
   async close (): Promise<void> {
-    for (const res of this.streams) res.end?.()
-    this.streams.clear()
+    this.router.close()
     this.server.closeAllConnections()
     await new Promise<void>(resolve => { this.server.close(() => { resolve() }) })
     if (this.socketPath != null) await unlink(this.socketPath).catch(() => {})
-  }
-
-  private match (method: string, path: string): { route: CompiledRoute, params: Record<string, string> } {
-    let pathMatched = false
-    for (const route of this.routes) {
-      const m = route.pattern.exec(path)
-      if (m == null) continue
-      pathMatched = true
-      if (route.method !== method) continue
-      const params: Record<string, string> = {}
-      route.names.forEach((name, i) => {
-        try {
-          params[name] = decodeURIComponent(m[i + 1] ?? '')
-        } catch {
-          throw new ControlError(400, 'invalid_path', `the path segment for ${name} is not valid percent-encoding`)
-        }
-      })
-      return { route, params }
-    }
-    if (pathMatched) throw new ControlError(405, 'method_not_allowed', `${method} is not allowed on ${path}`)
-    throw new ControlError(404, 'not_found', `no such endpoint: ${path}`)
-  }
-
-  private async upgrade (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    try {
-      const url = new URL(req.url ?? '/', 'http://daemon')
-      const { route, params } = this.match(req.method ?? 'GET', url.pathname)
-      if (route.upgrade == null) throw new ControlError(400, 'no_upgrade', `${url.pathname} does not upgrade`)
-      this.streams.add(socket as unknown as ServerResponse)
-      socket.on('close', () => this.streams.delete(socket as unknown as ServerResponse))
-      await route.upgrade({ params, query: url.searchParams, body: undefined }, socket, head)
-    } catch (err) {
-      const e = err instanceof ControlError ? err : new ControlError(err instanceof Error && err.name.startsWith('Invalid') ? 400 : 409, 'refused', (err as Error).message)
-      const body = JSON.stringify({ error: { code: e.code, message: e.message } })
-      socket.end(`HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
-    }
-  }
-
-  private async dispatch (req: IncomingMessage, res: ServerResponse): Promise<void> {
-    try {
-      let url: URL
-      try {
-        url = new URL(req.url ?? '/', 'http://daemon')
-      } catch {
-        throw new ControlError(400, 'invalid_url', 'the request URL is malformed')
-      }
-      const { route, params } = this.match(req.method ?? 'GET', url.pathname)
-      const body = await readBody(req)
-      const request: ControlRequest = { params, query: url.searchParams, body }
-      if (route.stream != null) {
-        if (this.streams.size >= MAX_EVENT_CLIENTS) throw new ControlError(503, 'too_many_streams', `at most ${MAX_EVENT_CLIENTS} event streams at once`)
-        this.streams.add(res)
-        res.on('close', () => this.streams.delete(res))
-        route.stream(request, res)
-        return
-      }
-      const result = await route.json?.(request)
-      sendJson(res, req.method === 'POST' ? 201 : 200, result)
-    } catch (err) {
-      if (err instanceof ControlError) {
-        sendError(res, err)
-      } else if ((err as Error).name?.startsWith('Invalid')) {
-        // validation errors of lower layers (InvalidDeviceInfoError, ...) are the caller's fault
-        sendError(res, new ControlError(400, 'invalid_request', (err as Error).message))
-      } else if ((err as Error).name?.startsWith('Unknown')) {
-        sendError(res, new ControlError(404, 'not_found', (err as Error).message))
-      } else if (REFUSALS[(err as Error).name] != null) {
-        sendError(res, new ControlError(409, REFUSALS[(err as Error).name] as string, (err as Error).message))
-      } else {
-        log.error('control request %s %s failed - %e', req.method, req.url, err)
-        sendError(res, new ControlError(500, 'internal', `the daemon failed: ${(err as Error).message}`))
-      }
-    }
-  }
-}
-
-/** Start a Server-Sent Events response; returns a writer for events. */
-export function openEventStream (res: ServerResponse): (type: string, data: unknown) => void {
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' })
-  res.write(': companion events\n\n')
-  const keepalive = setInterval(() => res.write(': keepalive\n\n'), EVENT_KEEPALIVE_MS)
-  keepalive.unref()
-  res.on('close', () => { clearInterval(keepalive) })
-  return (type, data) => {
-    if (!res.writableEnded) res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`)
   }
 }

@@ -3,7 +3,7 @@ import type { SmsService } from '../sms/service.ts'
 import type { DeviceDirectory } from '../devices.ts'
 import { ControlError } from '../errors.ts'
 import { objectBody, text } from './body.ts'
-import type { ControlRequest, Route } from './server.ts'
+import type { ControlRequest, Route } from './router.ts'
 
 const WAITABLE: SmsStatus[] = ['accepted', 'sent', 'delivered']
 

@@ -2,7 +2,8 @@
  * The shapes the control API answers with: the CLI contract (`--json` fields). Type imports
  * only, so the CLI can share them without loading anything of the daemon.
  */
-import type { LinkKind } from '../../link/interface-class.ts'
+import type { LinkKind } from '../../link/link-types.ts'
+import type { MessageView } from '../sms/view-types.ts'
 
 export type Relation = 'self' | 'member' | 'nearby'
 
@@ -45,4 +46,34 @@ export interface Status {
 export interface DevicePatch {
   name?: string
   kind?: string
+}
+
+/** Events the daemon publishes on its control API's event stream. */
+export interface DaemonEventMap {
+  /** A device came online, went offline, or showed a new profile. */
+  device: { id: string, online: boolean, name?: string, kind?: string, relation?: string }
+  /** A pairing request arrived or ended (member side). */
+  pair: { type: 'request' | 'ended', id: string, name?: string, kind?: string, expiresAt?: number, paired?: boolean, reason?: string }
+  /** A message appeared, changed status, or was read (on any device of the account). */
+  sms: { type: 'message' | 'status' | 'read', message: MessageView }
+}
+
+export type DaemonEventType = keyof DaemonEventMap
+
+/** One row of `companion grants --json`: may `device` use `capability` of this device? */
+export interface GrantView {
+  device: string
+  name: string
+  capability: string
+  allowed: boolean
+  /** `default` (members may use everything) or `explicit` (grant/revoke). */
+  source: 'default' | 'explicit'
+}
+
+/** A device waiting to join the account (`companion pair requests --json`). */
+export interface PairRequestView {
+  id: string
+  name: string
+  kind: string
+  expiresAt: number
 }

@@ -9,7 +9,7 @@ import { FINAL_STATUSES, SMS_SUBMIT_PROTOCOL, STATUS_RANK, type SmsStatus } from
 import { InvalidSmsError, UnknownMessageError } from './errors.ts'
 import { EventSigner } from './events.ts'
 import type { ViewChange } from './materialize.ts'
-import { conversationOf, normalizeNumber } from './numbers.ts'
+import { conversationOf } from './numbers.ts'
 import { SmsProxy, type ProxyPolicy } from './proxy.ts'
 import { SmsStore } from './store.ts'
 import { askOutsider, serveOutsiders } from './submit-protocol.ts'
@@ -223,7 +223,7 @@ export class SmsService {
     else {
       let conversation: string
       try {
-        conversation = conversationOf(target.split(',').map(normalizeNumber))
+        conversation = conversationOf(target.split(','))
       } catch {
         throw new UnknownMessageError(`"${target}" is neither a message id nor a phone number; see companion sms list`)
       }

@@ -1,39 +1,10 @@
 import type { DatabaseSync } from 'node:sqlite'
 import type { SmsStatus } from './constants.ts'
+import type { ConversationView, MessageView, StatusEntry } from './view-types.ts'
+
+export type { ConversationView, MessageView, StatusEntry } from './view-types.ts'
 import { prepared } from './materialize.ts'
 
-export interface StatusEntry {
-  status: SmsStatus
-  at: number
-  /** The device that said it. */
-  device: string
-  reason?: string
-}
-
-/** A message as `companion sms list --json` shows it (CLI.md contract). */
-export interface MessageView {
-  id: string
-  conversation: string
-  direction: 'out' | 'in'
-  from: string | null
-  to: string[]
-  body: string
-  author: string
-  via: string | null
-  status: SmsStatus
-  reason?: string
-  statusHistory: StatusEntry[]
-  createdAt: number
-  read: boolean
-}
-
-export interface ConversationView {
-  conversation: string
-  numbers: string[]
-  messages: number
-  unread: number
-  last: { id: string, direction: 'out' | 'in', body: string, status: SmsStatus, createdAt: number }
-}
 
 interface MessageRow {
   id: string

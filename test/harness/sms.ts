@@ -11,18 +11,21 @@ export interface Carried { id: number, from: string, to: string, body: string, a
 
 /** A simulated carrier, run by the real `companion carrier` in a namespace. */
 export class SimCarrier {
-  readonly ns: string
-  readonly port: number
+  /** Its namespace; none = this one, listening on loopback only. */
+  readonly ns: string | undefined
+  /** Its port (0 before `start` = any free port, known once started). */
+  port: number
   private helper?: Helper
 
-  constructor (ns: string, port = 7700) {
+  constructor (ns: string | undefined, port = 7700) {
     this.ns = ns
     this.port = port
   }
 
   async start (...args: string[]): Promise<void> {
-    this.helper = startHelper([process.execPath, CLI, 'carrier', '--listen', `0.0.0.0:${this.port}`, ...args], this.ns)
-    await this.helper.line(/^ready /)
+    this.helper = startHelper([process.execPath, CLI, 'carrier', '--listen', `${this.ns == null ? '127.0.0.1' : '0.0.0.0'}:${this.port}`, ...args], this.ns)
+    const ready = await this.helper.line(/^ready /)
+    this.port = Number(/:(\d+)\b/.exec(ready)?.[1] ?? this.port)
   }
 
   stop (): void {

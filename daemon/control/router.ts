@@ -1,0 +1,194 @@
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { logger } from '@libp2p/logger'
+import { ControlError } from '../errors.ts'
+
+/** Limits of the control API. */
+export const MAX_BODY_BYTES = 64 * 1024
+export const MAX_EVENT_CLIENTS = 64
+export const EVENT_KEEPALIVE_MS = 15_000
+
+const log = logger('companion:control')
+
+/** Errors of lower layers that refuse what was asked, for a reason the user can act on (409). */
+const REFUSALS: Record<string, string> = { PairingError: 'pairing_failed', NotAMemberError: 'not_a_member' }
+
+export interface ControlRequest {
+  params: Record<string, string>
+  query: URLSearchParams
+  /** The parsed JSON body; undefined when the request had none. */
+  body: unknown
+}
+
+export type JsonHandler = (req: ControlRequest) => unknown
+/** A long-lived response (the event stream): write to `res` until the client goes away. */
+export type StreamHandler = (req: ControlRequest, res: ServerResponse) => void
+
+/** An HTTP upgrade: the socket becomes a raw byte stream (e.g. a channel for `companion connect`). */
+export type UpgradeHandler = (req: ControlRequest, socket: Duplex, head: Buffer) => Promise<void>
+
+export interface Route {
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'
+  /** Path with `:name` segments, e.g. `/v1/devices/:id`. */
+  path: string
+  json?: JsonHandler
+  stream?: StreamHandler
+  upgrade?: UpgradeHandler
+}
+
+interface CompiledRoute extends Route {
+  pattern: RegExp
+  names: string[]
+}
+
+function compile (route: Route): CompiledRoute {
+  const names: string[] = []
+  const source = route.path.split('/').map(seg => {
+    if (!seg.startsWith(':')) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    names.push(seg.slice(1))
+    return '([^/]+)'
+  }).join('/')
+  return { ...route, pattern: new RegExp(`^${source}$`), names }
+}
+
+export function sendJson (res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value ?? null)
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' })
+  res.end(body)
+}
+
+export function sendError (res: ServerResponse, err: ControlError): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  sendJson(res, err.status, { error: { code: err.code, message: err.message } })
+}
+
+/** A lower layer's error as the caller should see it: its fault (4xx) or ours (500). */
+function asControlError (err: unknown, what: string): ControlError {
+  if (err instanceof ControlError) return err
+  const name = (err as Error).name ?? ''
+  const message = (err as Error).message
+  // validation errors of lower layers (InvalidDeviceInfoError, ...) are the caller's fault
+  if (name.startsWith('Invalid')) return new ControlError(400, 'invalid_request', message)
+  if (name.startsWith('Unknown')) return new ControlError(404, 'not_found', message)
+  const refusal = REFUSALS[name]
+  if (refusal != null) return new ControlError(409, refusal, message)
+  log.error('control request %s failed - %e', what, err)
+  return new ControlError(500, 'internal', `the daemon failed: ${message}`)
+}
+
+async function readBody (req: IncomingMessage): Promise<unknown> {
+  const declared = Number(req.headers['content-length'] ?? 0)
+  if (declared > MAX_BODY_BYTES) throw new ControlError(413, 'body_too_large', `request bodies are at most ${MAX_BODY_BYTES} bytes`)
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.byteLength
+    if (size > MAX_BODY_BYTES) throw new ControlError(413, 'body_too_large', `request bodies are at most ${MAX_BODY_BYTES} bytes`)
+    chunks.push(chunk)
+  }
+  if (size === 0) return undefined
+  const type = req.headers['content-type'] ?? ''
+  if (!type.startsWith('application/json')) throw new ControlError(415, 'unsupported_media_type', 'request bodies must be application/json')
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+  } catch {
+    throw new ControlError(400, 'invalid_json', 'the request body is not valid JSON')
+  }
+}
+
+export function parseUrl (req: IncomingMessage): URL {
+  try {
+    return new URL(req.url ?? '/', 'http://daemon')
+  } catch {
+    throw new ControlError(400, 'invalid_url', 'the request URL is malformed')
+  }
+}
+
+/**
+ * Routes of the control API and how a request reaches one. Shared by the Unix socket server
+ * (every route) and the web page's loopback server (the routes a page may use).
+ */
+export class Router {
+  private readonly routes: CompiledRoute[]
+  /** Open event streams and upgraded sockets, ended on close(). */
+  private readonly streams = new Set<ServerResponse | Duplex>()
+
+  constructor (routes: Route[]) {
+    this.routes = routes.map(compile)
+  }
+
+  close (): void {
+    for (const res of this.streams) res.end()
+    this.streams.clear()
+  }
+
+  private match (method: string, path: string): { route: CompiledRoute, params: Record<string, string> } {
+    let pathMatched = false
+    for (const route of this.routes) {
+      const m = route.pattern.exec(path)
+      if (m == null) continue
+      pathMatched = true
+      if (route.method !== method) continue
+      const params: Record<string, string> = {}
+      route.names.forEach((name, i) => {
+        try {
+          params[name] = decodeURIComponent(m[i + 1] ?? '')
+        } catch {
+          throw new ControlError(400, 'invalid_path', `the path segment for ${name} is not valid percent-encoding`)
+        }
+      })
+      return { route, params }
+    }
+    if (pathMatched) throw new ControlError(405, 'method_not_allowed', `${method} is not allowed on ${path}`)
+    throw new ControlError(404, 'not_found', `no such endpoint: ${path}`)
+  }
+
+  async upgrade (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL = parseUrl(req)): Promise<void> {
+    try {
+      const { route, params } = this.match(req.method ?? 'GET', url.pathname)
+      if (route.upgrade == null) throw new ControlError(400, 'no_upgrade', `${url.pathname} does not upgrade`)
+      this.streams.add(socket)
+      socket.on('close', () => this.streams.delete(socket))
+      await route.upgrade({ params, query: url.searchParams, body: undefined }, socket, head)
+    } catch (err) {
+      const e = err instanceof ControlError ? err : new ControlError((err as Error).name?.startsWith('Invalid') ? 400 : 409, 'refused', (err as Error).message)
+      const body = JSON.stringify({ error: { code: e.code, message: e.message } })
+      socket.end(`HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+    }
+  }
+
+  /** Answer one request; `url` is the path as the routes know it. */
+  async dispatch (req: IncomingMessage, res: ServerResponse, url: URL = parseUrl(req)): Promise<void> {
+    try {
+      const { route, params } = this.match(req.method ?? 'GET', url.pathname)
+      const body = await readBody(req)
+      const request: ControlRequest = { params, query: url.searchParams, body }
+      if (route.stream != null) {
+        if (this.streams.size >= MAX_EVENT_CLIENTS) throw new ControlError(503, 'too_many_streams', `at most ${MAX_EVENT_CLIENTS} event streams at once`)
+        this.streams.add(res)
+        res.on('close', () => this.streams.delete(res))
+        route.stream(request, res)
+        return
+      }
+      const result = await route.json?.(request)
+      sendJson(res, req.method === 'POST' ? 201 : 200, result)
+    } catch (err) {
+      sendError(res, asControlError(err, `${req.method ?? ''} ${url.pathname}`))
+    }
+  }
+}
+
+/** Start a Server-Sent Events response; returns a writer for events. */
+export function openEventStream (res: ServerResponse): (type: string, data: unknown) => void {
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' })
+  res.write(': companion events\n\n')
+  const keepalive = setInterval(() => res.write(': keepalive\n\n'), EVENT_KEEPALIVE_MS)
+  keepalive.unref()
+  res.on('close', () => { clearInterval(keepalive) })
+  return (type, data) => {
+    if (!res.writableEnded) res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`)
+  }
+}

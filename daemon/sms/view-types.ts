@@ -1,0 +1,38 @@
+/**
+ * Messages and conversations as the control API, the CLI and the web page show them.
+ * Type imports only: a browser build can use them too.
+ */
+import type { SmsStatus } from './constants.ts'
+
+export interface StatusEntry {
+  status: SmsStatus
+  at: number
+  /** The device that said it. */
+  device: string
+  reason?: string
+}
+
+/** A message as `companion sms list --json` shows it (CLI.md contract). */
+export interface MessageView {
+  id: string
+  conversation: string
+  direction: 'out' | 'in'
+  from: string | null
+  to: string[]
+  body: string
+  author: string
+  via: string | null
+  status: SmsStatus
+  reason?: string
+  statusHistory: StatusEntry[]
+  createdAt: number
+  read: boolean
+}
+
+export interface ConversationView {
+  conversation: string
+  numbers: string[]
+  messages: number
+  unread: number
+  last: { id: string, direction: 'out' | 'in', body: string, status: SmsStatus, createdAt: number }
+}

@@ -1,0 +1,142 @@
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
+import { api, type DeviceEntry, type MessageView } from '../api.ts'
+import { useEvents } from '../live.ts'
+import { conversationTitle, dayLabel, deviceName, fullTime, shortTime, statusText } from '../format.ts'
+import { Icon } from '../icons.tsx'
+import { Avatar } from './avatar.tsx'
+import { Composer } from './composer.tsx'
+
+/** Messages fetched per page; older pages load as the user scrolls up. */
+export const PAGE_SIZE = 50
+/** Within this many pixels of the bottom, new messages keep the view at the bottom. */
+const STICK_PX = 80
+
+/** Insert or replace by id, keeping the list in time order. */
+function upsert (list: MessageView[], message: MessageView): MessageView[] {
+  const rest = list.filter(m => m.id !== message.id)
+  const at = rest.findIndex(m => m.createdAt > message.createdAt)
+  if (at < 0) return [...rest, message]
+  return [...rest.slice(0, at), message, ...rest.slice(at)]
+}
+
+function Bubble ({ m, devices, multi }: { m: MessageView, devices: DeviceEntry[] | undefined, multi: boolean }) {
+  const out = m.direction === 'out'
+  const history = m.statusHistory.map(s => `${s.status} ${fullTime(s.at)}${s.reason == null ? '' : ` (${s.reason})`}`).join('\n')
+  return (
+    <li class={`bubble-row ${out ? 'out' : 'in'}`} data-id={m.id} data-status={m.status}>
+      <div class={`bubble ${out ? 'out' : 'in'} ${m.status}`}>
+        {multi && !out && <span class='sender'>{m.from}</span>}
+        <p class='body'>{m.body}</p>
+        <span class='meta'>
+          <time dateTime={new Date(m.createdAt).toISOString()} title={fullTime(m.createdAt)}>{shortTime(m.createdAt)}</time>
+          {out && <span class='by'> · from {deviceName(devices, m.author)}</span>}
+        </span>
+      </div>
+      {out && (
+        <span class={`status ${m.status}`} data-testid='status' title={history} role='status'>
+          {m.status === 'failed' || m.status === 'unauthorized' ? <Icon name='alert' size={14} /> : m.status === 'delivered' ? <Icon name='check' size={14} /> : null}
+          {statusText(m, devices)}
+        </span>
+      )}
+    </li>
+  )
+}
+
+/** One conversation: bubbles with live statuses, older pages on scroll, read on every device once seen. */
+export function Thread ({ conversation, devices, unread }: { conversation: string, devices: DeviceEntry[] | undefined, unread: number }) {
+  const [messages, setMessages] = useState<MessageView[] | undefined>(undefined)
+  const [more, setMore] = useState(true)
+  const [error, setError] = useState<string | undefined>(undefined)
+  const scroller = useRef<HTMLDivElement>(null)
+  const stick = useRef(true)
+  const loadingOlder = useRef(false)
+  const anchor = useRef<{ height: number, top: number } | undefined>(undefined)
+  const numbers = conversation.split(',')
+
+  useEffect(() => {
+    api.messages({ with: conversation, limit: PAGE_SIZE }).then(
+      (page) => { setMessages(page); setMore(page.length === PAGE_SIZE) },
+      (err: Error) => { setError(err.message) }
+    )
+  }, [conversation])
+
+  // seen here means read everywhere: whenever this conversation has unread messages while open and visible
+  useEffect(() => {
+    if (unread === 0 || document.visibilityState !== 'visible') return
+    api.read(conversation).catch((err: Error) => { setError(err.message) })
+  }, [conversation, unread])
+  useEffect(() => {
+    const onVisible = (): void => { if (document.visibilityState === 'visible' && unread > 0) void api.read(conversation).catch(() => {}) }
+    document.addEventListener('visibilitychange', onVisible)
+    return () => { document.removeEventListener('visibilitychange', onVisible) }
+  }, [conversation, unread])
+
+  useEvents(['sms'], (_type, data) => {
+    const message = (data as { message: MessageView }).message
+    if (message.conversation !== conversation) return
+    setMessages(list => list == null ? list : upsert(list, message))
+  })
+
+  const loadOlder = (): void => {
+    const oldest = messages?.[0]
+    const el = scroller.current
+    if (oldest == null || el == null || !more || loadingOlder.current) return
+    loadingOlder.current = true
+    anchor.current = { height: el.scrollHeight, top: el.scrollTop }
+    api.messages({ with: conversation, limit: PAGE_SIZE, before: oldest.createdAt }).then(
+      (page) => {
+        setMore(page.length === PAGE_SIZE)
+        setMessages(list => [...page.filter(p => !(list ?? []).some(m => m.id === p.id)), ...(list ?? [])])
+      },
+      (err: Error) => { setError(err.message) }
+    ).finally(() => { loadingOlder.current = false })
+  }
+
+  // keep the reader's place: at the bottom for new messages, still when older ones arrive above
+  useLayoutEffect(() => {
+    const el = scroller.current
+    if (el == null) return
+    if (anchor.current != null) {
+      el.scrollTop = anchor.current.top + (el.scrollHeight - anchor.current.height)
+      anchor.current = undefined
+    } else if (stick.current) {
+      el.scrollTop = el.scrollHeight
+    }
+  }, [messages])
+
+  const onScroll = (): void => {
+    const el = scroller.current
+    if (el == null) return
+    stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < STICK_PX
+    if (el.scrollTop < STICK_PX) loadOlder()
+  }
+
+  const title = conversationTitle(numbers)
+  let lastDay = ''
+  return (
+    <div class='thread'>
+      <header class='pane-head thread-head'>
+        <a class='button ghost icon-only back' href='#/messages' aria-label='Back to conversations'><Icon name='back' /></a>
+        <Avatar label={numbers[0] ?? '#'} />
+        <h2>{title}</h2>
+      </header>
+      <div class='scroller' ref={scroller} onScroll={onScroll} tabIndex={0} aria-label={`Messages with ${title}`}>
+        {more && messages != null && messages.length > 0 && <button class='button ghost load-older' onClick={loadOlder}>Load older messages</button>}
+        {messages == null && error == null && <p class='muted pad'>Loading…</p>}
+        {error != null && <p class='error' role='alert'>{error}</p>}
+        <div role='log' aria-live='polite' aria-relevant='additions text'><ol class='bubbles'>
+          {messages?.map(m => {
+            const day = dayLabel(m.createdAt)
+            const separator = day !== lastDay
+            lastDay = day
+            return [
+              separator && <li class='day' key={`day-${day}`} aria-hidden='true'><span>{day}</span></li>,
+              <Bubble key={m.id} m={m} devices={devices} multi={numbers.length > 1} />
+            ]
+          })}
+        </ol></div>
+      </div>
+      <Composer to={numbers} devices={devices} onSent={(m) => { stick.current = true; setMessages(list => upsert(list ?? [], m)) }} />
+    </div>
+  )
+}
