@@ -1,15 +1,18 @@
 import assert from 'node:assert/strict'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { Device, eventually, tempDir } from './harness/index.ts'
 import { pair, startPairing } from './harness/pairing.ts'
-import { SimCarrier, messagesOn } from './harness/sms.ts'
+import { SimCarrier, messagesOn, send } from './harness/sms.ts'
 import { launchBrowser, newPage, recordStatuses, screenshot, statusesSeen } from './harness/browser.ts'
-import { planMessage } from '../daemon/sms/pdu/plan.ts'
 
 const PHONE = '+15550100002'
 const FRIEND = '+15550100077'
 const STRANGER = '+15550100099'
+/** Nobody's phone: the carrier records texts to it as sent. */
+const LONG_THREAD = '+15550100055'
 const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
 
 /** A one-time link to `device`'s page, as `companion ui --no-open --json` prints it. */
@@ -23,13 +26,16 @@ describe('the web page, in Chromium', function () {
   const carrier = new SimCarrier(undefined, 0)
   let phone: Device, laptop: Device, tablet: Device, friend: Device
   let browser: Browser
+  let laptopAddress = ''
+  /** Devices a test started, stopped after all. */
+  const extra: Device[] = []
   let laptopPage: Page, tabletPage: Page
 
   before(async () => {
     // slow enough that a bubble is seen waiting before it is sent, and sent before delivered
     await carrier.start('--latency', '700')
     const sim = (number: string): string => `sim://127.0.0.1:${carrier.port}/${number}`
-    phone = new Device({ dataDir: join(tmp.path, 'phone'), name: 'Pixel', args: [...LOOPBACK, '--kind', 'phone', '--sms', sim(PHONE)] })
+    phone = new Device({ dataDir: join(tmp.path, 'phone'), name: 'Pixel', args: [...LOOPBACK, '--kind', 'phone', '--sms', sim(PHONE), '--sms-rate', '1000/min'] })
     await phone.start()
     const address = (await phone.api.call<{ addresses: string[] }>('GET', '/v1/status')).addresses[0] ?? ''
     laptop = new Device({ dataDir: join(tmp.path, 'laptop'), name: 'ThinkPad', args: [...LOOPBACK, '--kind', 'laptop', '--bootstrap', address] })
@@ -37,6 +43,7 @@ describe('the web page, in Chromium', function () {
     // someone else's phone, so that texts to FRIEND are delivered (with a delivery report)
     friend = new Device({ dataDir: join(tmp.path, 'friend'), name: 'friend', args: [...LOOPBACK, '--kind', 'phone', '--sms', sim(FRIEND), '--no-ui'] })
     await Promise.all([laptop.start(), tablet.start(), friend.start()])
+    laptopAddress = (await laptop.api.call<{ addresses: string[] }>('GET', '/v1/status')).addresses[0] ?? ''
     await pair(laptop, phone)
     await pair(tablet, phone)
     browser = await launchBrowser()
@@ -44,17 +51,188 @@ describe('the web page, in Chromium', function () {
 
   after(async () => {
     await browser?.close().catch(() => {})
-    await Promise.allSettled([phone, laptop, tablet, friend].map(async d => await d?.stop()))
+    await Promise.allSettled([phone, laptop, tablet, friend, ...extra].map(async d => await d?.stop()))
     carrier.stop()
     tmp.cleanup()
   })
 
-  it('signs in with the one-time link and shows the conversations', async () => {
+  /** The bubble of an outgoing or incoming text on `page`. */
+  const bubble = (page: Page, text: string) => page.locator('.bubble-row').filter({ hasText: text })
+  const unreadBadge = (page: Page, number: string) => page.locator('a.conversation', { hasText: number.slice(-3) }).getByTestId('unread')
+
+  it('signs in with the one-time link: the session is an HttpOnly, SameSite=Strict cookie', async () => {
     laptopPage = await newPage(browser)
     await laptopPage.goto(await uiLink(laptop))
-    assert.equal(new URL(laptopPage.url()).pathname, '/')
+    assert.equal(new URL(laptopPage.url()).pathname, '/', 'the token is exchanged and dropped from the address')
     await laptopPage.getByRole('heading', { name: 'Messages' }).waitFor()
     await laptopPage.getByText('No messages yet').waitFor()
+    const [cookie, ...others] = await laptopPage.context().cookies()
+    assert.equal(others.length, 0)
+    assert.match(cookie?.name ?? '', /^companion_session_\d+$/)
+    assert.equal(cookie?.httpOnly, true)
+    assert.equal(cookie?.sameSite, 'Strict')
+    assert.equal(await laptopPage.evaluate('document.cookie'), '', 'scripts cannot read the session')
     await screenshot(laptopPage, 'empty')
+  })
+
+  it('counts parts and encoding while typing, and sends with Enter: the bubble goes pending → sent → delivered live, carried once', async () => {
+    const page = laptopPage
+    await page.getByRole('link', { name: 'New message' }).first().click()
+    await page.getByLabel('To', { exact: true }).fill(FRIEND)
+    const input = page.getByLabel('Message text')
+    const counter = page.getByTestId('counter')
+    await input.fill('Hello')
+    assert.equal(await counter.textContent(), '1 SMS · GSM-7 · 155 left')
+    await input.fill('a'.repeat(161))
+    assert.equal(await counter.textContent(), '2 SMS · GSM-7 · 145 left')
+    // the extension table costs two septets per character: 20 × 12 septets make two parts
+    await input.fill('{curly} €'.repeat(20))
+    assert.match(await counter.textContent() ?? '', /^2 SMS · GSM-7 · \d+ left$/)
+    const text = 'Dinner at 8? 🍝'
+    await input.fill(text)
+    assert.equal(await counter.textContent(), '1 SMS · UCS-2 · 55 left')
+    await recordStatuses(page)
+    await input.press('Enter')
+    await page.waitForURL(url => decodeURIComponent(url.hash) === `#/messages/${FRIEND}`)
+    const mine = bubble(page, text)
+    await mine.waitFor()
+    const id = await mine.getAttribute('data-id') ?? ''
+    await page.locator(`[data-id="${id}"][data-status="delivered"]`).waitFor({ timeout: 20_000 })
+    const seen = await statusesSeen(page, id)
+    assert.equal(seen.at(-1), 'delivered', `statuses shown: ${seen.join(' → ')}`)
+    assert.ok(seen.indexOf('sent') > 0, `a waiting status was shown before sent: ${seen.join(' → ')}`)
+    assert.equal(await mine.getByTestId('status').textContent(), 'Delivered · sent by Pixel')
+    assert.match(await mine.textContent() ?? '', /from ThinkPad \(this device\)/)
+    assert.equal(await input.inputValue(), '', 'the composer is emptied')
+    const carried = (await carrier.log()).filter(e => e.body === text)
+    assert.equal(carried.length, 1, 'carried exactly once')
+    assert.equal(carried[0]?.from, PHONE)
+    await screenshot(page, 'conversation')
+  })
+
+  it('shows an SMS from the network in the open conversation without reload, read at once everywhere', async () => {
+    await carrier.inject(FRIEND, PHONE, 'Sure! See you at 8 🙂')
+    const incoming = bubble(laptopPage, 'See you at 8')
+    await incoming.waitFor({ timeout: 15_000 })
+    assert.equal(await incoming.getAttribute('class'), 'bubble-row in')
+    // open and visible: read on every device, the phone included
+    await eventually('the reply read on the phone', 15_000, async () =>
+      (await messagesOn(phone)).find(m => m.body.startsWith('Sure!'))?.read === true ? true : undefined)
+  })
+
+  it('drops the unread count on another device\'s page when the conversation is read here', async () => {
+    tabletPage = await newPage(browser)
+    await tabletPage.goto(await uiLink(tablet))
+    await laptopPage.locator('nav a[href="#/messages"]').click()
+    await carrier.inject(STRANGER, PHONE, 'Your parcel arrives tomorrow')
+    // both pages learn of it live
+    await unreadBadge(tabletPage, STRANGER).waitFor({ timeout: 15_000 })
+    assert.equal(await unreadBadge(tabletPage, STRANGER).textContent(), '1')
+    await unreadBadge(laptopPage, STRANGER).waitFor({ timeout: 15_000 })
+    await screenshot(tabletPage, 'conversations-unread')
+    await laptopPage.locator('a.conversation', { hasText: STRANGER.slice(-3) }).click()
+    await bubble(laptopPage, 'parcel').waitFor()
+    await unreadBadge(tabletPage, STRANGER).waitFor({ state: 'detached', timeout: 15_000 })
+    assert.equal(await tabletPage.locator('a.conversation').count(), 2)
+  })
+
+  it('finds messages by text', async () => {
+    await laptopPage.getByLabel('Search messages').fill('parcel')
+    const result = laptopPage.getByRole('list', { name: 'Messages containing parcel' }).locator('a.conversation')
+    await result.first().waitFor()
+    assert.equal(await result.count(), 1)
+    await laptopPage.getByLabel('Search messages').fill('')
+  })
+
+  it('loads older messages as the user scrolls up', async () => {
+    // 70 texts to a number no phone answers: the carrier records them as sent
+    for (let i = 0; i < 70; i++) await send(laptop, LONG_THREAD, `history ${i}`)
+    await eventually('70 messages on the laptop', 15_000, async () => (await messagesOn(laptop, `&with=${encodeURIComponent(LONG_THREAD)}`)).length === 70 ? true : undefined)
+    const page = laptopPage
+    await page.locator('a.conversation', { hasText: LONG_THREAD.slice(-3) }).click()
+    await bubble(page, 'history 69').waitFor()
+    const rows = page.locator('.bubble-row')
+    assert.equal(await rows.count(), 50, 'one page first')
+    // as a user does: the mouse wheel, up to the top
+    await page.locator('.scroller').hover()
+    await page.mouse.wheel(0, -100_000)
+    await bubble(page, 'history 0').waitFor()
+    assert.equal(await rows.count(), 70)
+    const texts = await page.locator('.bubble-row .body').allTextContents()
+    assert.deepEqual(texts, Array.from({ length: 70 }, (_, i) => `history ${i}`), 'in order, none twice')
+  })
+
+  it('accepts a pairing request with the code the joining device printed', async () => {
+    const joiner = new Device({ dataDir: join(tmp.path, 'joiner'), name: 'Desk', args: [...LOOPBACK, '--kind', 'desktop', '--bootstrap', laptopAddress, '--no-ui'] })
+    extra.push(joiner)
+    await joiner.start()
+    await laptopPage.locator('nav a[href="#/devices"]').click()
+    await laptopPage.locator('[data-device="Desk"]').waitFor()
+    await screenshot(laptopPage, 'devices-nearby')
+    const attempt = startPairing(joiner, laptop.id)
+    const code = await attempt.code
+    const request = laptopPage.getByRole('form', { name: 'Pairing request from Desk' })
+    await request.waitFor()
+    await screenshot(laptopPage, 'pairing-request')
+    // a wrong code first: refused, and the joiner hears so
+    await request.getByLabel('Type the code it shows').fill(code === '000000' ? '111111' : '000000')
+    await request.getByRole('button', { name: 'Accept' }).click()
+    await request.waitFor({ state: 'detached' })
+    assert.equal((await attempt.result).code, 1)
+    const second = startPairing(joiner, laptop.id)
+    const good = await second.code
+    const again = laptopPage.getByRole('form', { name: 'Pairing request from Desk' })
+    await again.getByLabel('Type the code it shows').fill(good)
+    await again.getByRole('button', { name: 'Accept' }).click()
+    const joined = await second.result
+    assert.equal(joined.code, 0, joined.stderr)
+    await laptopPage.locator('[data-device="Desk"]').getByRole('button', { name: 'Remove from my devices…' }).waitFor()
+    await screenshot(laptopPage, 'devices')
+  })
+
+  it('shows every link with kind, rank, RTT and the active one, updating live', async () => {
+    await laptopPage.locator('nav a[href="#/links"]').click()
+    const phoneLinks = laptopPage.getByRole('region', { name: 'Links to Pixel' })
+    await phoneLinks.locator('tr.active').waitFor()
+    const cells = await phoneLinks.locator('tr.active td').allTextContents()
+    assert.equal(cells[0], 'loopback')
+    assert.match(cells[4] ?? '', /^\d+ ms$/)
+    assert.equal(cells[5], 'active')
+    await screenshot(laptopPage, 'links')
+  })
+
+  it('fits a narrow window: one pane at a time', async () => {
+    const narrow = await newPage(browser, { width: 390, height: 760 })
+    await narrow.goto(await uiLink(laptop))
+    await narrow.locator('a.conversation', { hasText: FRIEND.slice(-3) }).waitFor()
+    await screenshot(narrow, 'narrow-list')
+    await narrow.locator('a.conversation', { hasText: FRIEND.slice(-3) }).click()
+    await bubble(narrow, 'Dinner').waitFor()
+    assert.equal(await narrow.locator('.list-pane').isVisible(), false)
+    await screenshot(narrow, 'narrow-conversation')
+    await narrow.getByRole('link', { name: 'Back to conversations' }).click()
+    await narrow.locator('.list-pane').waitFor()
+    await narrow.context().close()
+  })
+
+  it('lets no other site use the session: a page on another port of 127.0.0.1 can neither read nor send', async () => {
+    // same site as the page (cookies ignore ports), so only the Origin check stands in the way
+    const evil = createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>evil</title>') })
+    await new Promise<void>(resolve => evil.listen(0, '127.0.0.1', resolve))
+    try {
+      const page = await laptopPage.context().newPage()
+      await page.goto(`http://127.0.0.1:${(evil.address() as AddressInfo).port}/`)
+      const ui = new URL(laptopPage.url()).origin
+      const read = await page.evaluate(`fetch(${JSON.stringify(ui + '/api/v1/sms')}, { credentials: 'include' }).then(r => r.status, e => 'blocked: ' + e.message)`)
+      assert.match(String(read), /^blocked/)
+      // a "simple" request goes out without a preflight: the daemon refuses it (foreign Origin; nor is it JSON)
+      const body = JSON.stringify({ to: [FRIEND], body: 'sent by another site' })
+      await page.evaluate(`fetch(${JSON.stringify(ui + '/api/v1/sms')}, { method: 'POST', mode: 'no-cors', credentials: 'include', headers: { 'content-type': 'text/plain' }, body: ${JSON.stringify(body)} }).catch(() => {})`)
+      await page.close()
+      await new Promise(resolve => setTimeout(resolve, 500))
+      assert.equal((await messagesOn(laptop)).filter(m => m.body === 'sent by another site').length, 0)
+    } finally {
+      evil.close()
+    }
   })
 })

@@ -15,13 +15,14 @@ export async function launchBrowser (): Promise<Browser> {
 /** A fresh browser profile (its own cookies) with a page of the given size. */
 export async function newPage (browser: Browser, viewport = { width: 1280, height: 800 }): Promise<Page> {
   const context = await browser.newContext({ viewport, locale: 'en-GB', timezoneId: 'Europe/London', colorScheme: 'light' })
+  context.setDefaultTimeout(15_000)
   return await context.newPage()
 }
 
 export async function screenshot (page: Page, name: string): Promise<string> {
   mkdirSync(SCREENSHOTS, { recursive: true })
   const path = join(SCREENSHOTS, `${name}.png`)
-  await page.screenshot({ path })
+  await page.screenshot({ path, animations: 'disabled' })
   return path
 }
 

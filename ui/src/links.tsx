@@ -37,7 +37,7 @@ export function Links ({ devices }: { devices: DeviceEntry[] | undefined }) {
     <div class='page'>
       <header class='pane-head'><h1>Links</h1></header>
       {links.error != null && <p class='error' role='alert'>{links.error.message}</p>}
-      {members.length === 0 && <p class='muted pad'>Links appear once another device of yours is paired.</p>}
+      {members.length === 0 && <p class='muted'>Links appear once another device of yours is paired.</p>}
       {members.map(d => {
         const rows = byDevice.get(d.id) ?? []
         return (

@@ -95,7 +95,7 @@ export function Devices ({ devices, status }: { devices: Resource<DeviceEntry[]>
       <header class='pane-head'><h1>Devices</h1></header>
       {devices.error != null && <p class='error' role='alert'>{devices.error.message}</p>}
       {status != null && (
-        <p class='muted pad'>
+        <p class='lead'>
           SMS on this device: {status.sms.backend === 'none' ? 'no phone line' : `${status.sms.backend} (${status.sms.ready ? 'ready' : 'not ready'})${status.sms.number == null ? '' : ` as ${displayNumber(status.sms.number)}`}`}
         </p>
       )}
@@ -104,11 +104,11 @@ export function Devices ({ devices, status }: { devices: Resource<DeviceEntry[]>
         <ul class='device-grid'>
           {[...self, ...members].map(d => <DeviceCard key={d.id} device={d} grants={d.relation === 'member' ? grants.data : undefined} onChange={reload} />)}
         </ul>
-        {members.length === 0 && <p class='muted pad'>No other device yet. Start companion on another device on this network and pair it from there, or pair this one with a device below.</p>}
+        {members.length === 0 && <p class='muted'>No other device yet. Start companion on another device on this network and pair it from there, or pair this one with a device below.</p>}
       </section>
       <section aria-labelledby='h-nearby'>
         <h2 id='h-nearby'>Nearby</h2>
-        {nearby.length === 0 && <p class='muted pad'>No other companion device seen on this network.</p>}
+        {nearby.length === 0 && <p class='muted'>No other companion device seen on this network.</p>}
         <ul class='device-grid'>
           {nearby.map(d => <DeviceCard key={d.id} device={d} onChange={reload} />)}
         </ul>

@@ -24,10 +24,10 @@ function Request ({ request, onDone }: { request: PairRequestView, onDone: () =>
   return (
     <form class='pair-request card' onSubmit={(e) => { e.preventDefault(); void act(async () => await api.accept(request.id, code)) }} aria-label={`Pairing request from ${request.name}`}>
       <KindIcon kind={request.kind} size={28} />
-      <div class='pair-text'>
-        <strong>{request.name}</strong> wants to join your devices.
+      <p class='pair-text'>
+        <span><strong>{request.name}</strong> wants to join your devices.</span>
         <label for={inputId}>Type the code it shows:</label>
-      </div>
+      </p>
       <input
         id={inputId} class='code-input' inputMode='numeric' autoComplete='one-time-code' pattern='[0-9]{6}' maxLength={6}
         placeholder='000000' value={code} onInput={(e) => { setCode((e.target as HTMLInputElement).value.replace(/\D/g, '')) }}

@@ -76,7 +76,7 @@ export function Composer ({ to, devices, onSent, disabledReason }: { to: string[
       <div class='composer-foot'>
         <PhoneChoice phones={phonesOf(devices)} value={via} onChange={setVia} />
         <span id='sms-counter' class='counter small' data-testid='counter' aria-live='polite'>
-          {text === '' ? `${count.encoding}` : `${count.parts} SMS · ${count.encoding} · ${count.left} left`}
+          {`${count.parts} SMS · ${count.encoding} · ${count.left} left`}
         </span>
       </div>
     </form>
