@@ -106,6 +106,15 @@ try {
   await eventually('laptop back', 20_000, async () => await seenBy(tablet, [laptop.id]) ? true : undefined)
   await show(tablet, 'devices')
   await show(laptop, 'sms', 'list', '--limit', '1')
+  say('The same conversations in a browser: a one-time link to each device\'s page')
+  await show(laptop, 'ui', '--no-open')
+  if (process.argv.includes('--stay')) {
+    await show(tablet, 'ui', '--no-open')
+    say('Open the links above (each works once, for 5 minutes); Ctrl-C ends the demo')
+    await new Promise<void>(resolve => { process.once('SIGINT', () => { resolve() }) })
+  } else {
+    process.stdout.write('(npm start -- --stay keeps the devices running so you can open it)\n')
+  }
   say('Done: see README.md for running daemons on real devices')
 } catch (err) {
   process.stderr.write(`demo failed: ${(err as Error).message}\n`)
