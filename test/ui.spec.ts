@@ -13,6 +13,7 @@ const FRIEND = '+15550100077'
 const STRANGER = '+15550100099'
 /** Nobody's phone: the carrier records texts to it as sent. */
 const LONG_THREAD = '+15550100055'
+const DESK = '+15550100088'
 const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
 
 /** A one-time link to `device`'s page, as `companion ui --no-open --json` prints it. */
@@ -27,6 +28,8 @@ describe('the web page, in Chromium', function () {
   let phone: Device, laptop: Device, tablet: Device, friend: Device
   let browser: Browser
   let laptopAddress = ''
+  let joiner: Device
+  const sim = (number: string): string => `sim://127.0.0.1:${carrier.port}/${number}`
   /** Devices a test started, stopped after all. */
   const extra: Device[] = []
   let laptopPage: Page, tabletPage: Page
@@ -34,7 +37,6 @@ describe('the web page, in Chromium', function () {
   before(async () => {
     // slow enough that a bubble is seen waiting before it is sent, and sent before delivered
     await carrier.start('--latency', '700')
-    const sim = (number: string): string => `sim://127.0.0.1:${carrier.port}/${number}`
     phone = new Device({ dataDir: join(tmp.path, 'phone'), name: 'Pixel', args: [...LOOPBACK, '--kind', 'phone', '--sms', sim(PHONE), '--sms-rate', '1000/min'] })
     await phone.start()
     const address = (await phone.api.call<{ addresses: string[] }>('GET', '/v1/status')).addresses[0] ?? ''
@@ -163,7 +165,8 @@ describe('the web page, in Chromium', function () {
   })
 
   it('accepts a pairing request with the code the joining device printed', async () => {
-    const joiner = new Device({ dataDir: join(tmp.path, 'joiner'), name: 'Desk', args: [...LOOPBACK, '--kind', 'desktop', '--bootstrap', laptopAddress, '--no-ui'] })
+    // a desktop with a modem of its own: a second phone line for the account
+    joiner = new Device({ dataDir: join(tmp.path, 'joiner'), name: 'Desk', args: [...LOOPBACK, '--kind', 'desktop', '--bootstrap', laptopAddress, '--no-ui', '--sms', sim(DESK)] })
     extra.push(joiner)
     await joiner.start()
     await laptopPage.locator('nav a[href="#/devices"]').click()
@@ -190,6 +193,23 @@ describe('the web page, in Chromium', function () {
     await screenshot(laptopPage, 'devices')
   })
 
+  it('lets the user pick the phone when the account has several', async () => {
+    const page = laptopPage
+    await page.locator('nav a[href="#/messages"]').click()
+    await page.locator('a.conversation', { hasText: FRIEND.slice(-3) }).click()
+    const choice = page.getByLabel('Send via')
+    await choice.waitFor()
+    const options = await choice.locator('option').allTextContents()
+    assert.deepEqual(options.map(o => o.split(' ·')[0]).sort(), ['Best available phone', 'Desk', 'Pixel'])
+    await choice.selectOption(joiner.id)
+    await page.getByLabel('Message text').fill('From the desk modem')
+    await page.getByLabel('Message text').press('Enter')
+    const sent = bubble(page, 'From the desk modem')
+    await sent.locator('[data-testid=status]', { hasText: 'Delivered · sent by Desk' }).waitFor({ timeout: 20_000 })
+    assert.deepEqual((await carrier.log()).filter(e => e.body === 'From the desk modem').map(e => e.from), [DESK])
+    await screenshot(page, 'phone-choice')
+  })
+
   it('shows every link with kind, rank, RTT and the active one, updating live', async () => {
     await laptopPage.locator('nav a[href="#/links"]').click()
     const phoneLinks = laptopPage.getByRole('region', { name: 'Links to Pixel' })
@@ -199,6 +219,27 @@ describe('the web page, in Chromium', function () {
     assert.match(cells[4] ?? '', /^\d+ ms$/)
     assert.equal(cells[5], 'active')
     await screenshot(laptopPage, 'links')
+    // the tablet goes away and comes back: the page follows without a reload
+    const tabLinks = laptopPage.getByRole('region', { name: 'Links to Tab' })
+    await tabLinks.locator('tr.active').waitFor()
+    await tablet.stop()
+    await tabLinks.getByText('offline').waitFor()
+    await tablet.start()
+    await tabLinks.locator('tr.active').waitFor({ timeout: 20_000 })
+  })
+
+  it('changes what a device may use, and removes a device from the account', async () => {
+    await laptopPage.locator('nav a[href="#/devices"]').click()
+    const desk = laptopPage.locator('[data-device="Desk"]')
+    await desk.getByRole('checkbox', { name: 'Channels' }).uncheck()
+    await eventually('the grant revoked', 10_000, async () =>
+      (await laptop.json<Array<{ device: string, capability: string, allowed: boolean }>>('grants')).find(g => g.device === joiner.id && g.capability === 'channels')?.allowed === false ? true : undefined)
+    assert.equal(await desk.getByRole('checkbox', { name: 'Channels' }).isChecked(), false)
+    await desk.getByRole('button', { name: 'Remove from my devices…' }).click()
+    await desk.getByRole('alertdialog').getByRole('button', { name: 'Remove' }).click()
+    await laptopPage.getByRole('region', { name: 'Your devices' }).locator('[data-device="Desk"]').waitFor({ state: 'detached' })
+    const rows = await laptop.json<Array<{ id: string, relation: string }>>('devices')
+    assert.notEqual(rows.find(r => r.id === joiner.id)?.relation, 'member')
   })
 
   it('fits a narrow window: one pane at a time', async () => {
