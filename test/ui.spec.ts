@@ -6,7 +6,7 @@ import type { Browser, Page } from 'playwright-core'
 import { Device, eventually, tempDir } from './harness/index.ts'
 import { pair, startPairing } from './harness/pairing.ts'
 import { SimCarrier, messagesOn, send } from './harness/sms.ts'
-import { launchBrowser, newPage, recordStatuses, screenshot, statusesSeen } from './harness/browser.ts'
+import { accessibilityProblems, launchBrowser, newPage, recordStatuses, screenshot, statusesSeen } from './harness/browser.ts'
 
 const PHONE = '+15550100002'
 const FRIEND = '+15550100077'
@@ -112,7 +112,26 @@ describe('the web page, in Chromium', function () {
     await screenshot(page, 'conversation')
   })
 
+  it('says in words why a message was not sent', async () => {
+    const page = laptopPage
+    await page.getByRole('link', { name: 'New message' }).first().click()
+    await page.getByLabel('To', { exact: true }).fill('not a number')
+    await page.getByText('is not a phone number').waitFor()
+    assert.equal(await page.getByRole('button', { name: 'Send' }).isDisabled(), true)
+    await page.getByLabel('To', { exact: true }).fill('12345')
+    await page.getByLabel('Message text').fill('WIN')
+    await screenshot(page, 'new-message')
+    await page.getByLabel('Message text').press('Enter')
+    const status = bubble(page, 'WIN').getByTestId('status')
+    await status.filter({ hasText: 'Not sent' }).waitFor()
+    assert.equal(await status.textContent(), 'Not sent: 12345 is a short code or premium number; allow it on the phone with --sms-allow 12345')
+    assert.equal((await carrier.log()).filter(e => e.body === 'WIN').length, 0)
+    await screenshot(page, 'failed')
+  })
+
   it('shows an SMS from the network in the open conversation without reload, read at once everywhere', async () => {
+    await laptopPage.locator('a.conversation', { hasText: FRIEND.slice(-3) }).click()
+    await bubble(laptopPage, 'Dinner').waitFor()
     await carrier.inject(FRIEND, PHONE, 'Sure! See you at 8 🙂')
     const incoming = bubble(laptopPage, 'See you at 8')
     await incoming.waitFor({ timeout: 15_000 })
@@ -135,7 +154,7 @@ describe('the web page, in Chromium', function () {
     await laptopPage.locator('a.conversation', { hasText: STRANGER.slice(-3) }).click()
     await bubble(laptopPage, 'parcel').waitFor()
     await unreadBadge(tabletPage, STRANGER).waitFor({ state: 'detached', timeout: 15_000 })
-    assert.equal(await tabletPage.locator('a.conversation').count(), 2)
+    assert.equal(await tabletPage.locator('a.conversation').count(), 3)
   })
 
   it('finds messages by text', async () => {
@@ -275,5 +294,31 @@ describe('the web page, in Chromium', function () {
     } finally {
       evil.close()
     }
+  })
+
+  it('is usable by keyboard and passes axe-core\'s WCAG 2 AA checks on every view', async () => {
+    const page = laptopPage
+    // contrast is judged on the settled page, not halfway through a bubble's fade-in
+    await page.emulateMedia({ reducedMotion: 'reduce' })
+    for (const [view, ready] of [['#/messages', 'a.conversation'], [`#/messages/${encodeURIComponent(FRIEND)}`, '.bubble-row'], ['#/messages/new', '#recipients'], ['#/devices', '.device'], ['#/links', 'table.links']] as const) {
+      await page.goto(new URL(view, page.url()).toString())
+      await page.locator(ready).first().waitFor()
+      assert.deepEqual(await accessibilityProblems(page), [], view)
+    }
+    // from the section links to a conversation and its composer, with Tab and Enter only
+    await page.goto(new URL('#/messages', page.url()).toString())
+    await page.locator('nav a[href="#/messages"]').focus()
+    let focused = ''
+    for (let i = 0; i < 10 && !focused.startsWith('conversation'); i++) {
+      await page.keyboard.press('Tab')
+      focused = await page.evaluate('document.activeElement.className')
+    }
+    assert.match(focused, /^conversation/)
+    await page.keyboard.press('Enter')
+    await page.locator('.thread .bubble-row').first().waitFor()
+    await page.getByLabel('Message text').focus()
+    await page.keyboard.type('typed, not clicked')
+    await page.keyboard.press('Enter')
+    await bubble(page, 'typed, not clicked').waitFor()
   })
 })

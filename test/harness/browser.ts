@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { REPO } from './device.ts'
@@ -53,4 +54,17 @@ export async function recordStatuses (page: Page): Promise<void> {
 /** The statuses the bubble of message `id` went through on `page`. */
 export async function statusesSeen (page: Page, id: string): Promise<string[]> {
   return await page.evaluate(`window.seenStatuses[${JSON.stringify(id)}] ?? []`) as string[]
+}
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
+
+/**
+ * WCAG 2 A/AA problems axe-core finds on the page as it is now (serious and critical ones),
+ * one line each: rule, what it asks, where.
+ */
+export async function accessibilityProblems (page: Page): Promise<string[]> {
+  await page.evaluate(AXE)
+  return await page.evaluate(`axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa'] }).then(r => r.violations
+    .filter(v => v.impact === 'serious' || v.impact === 'critical')
+    .map(v => v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).slice(0, 5).join(', ')))`) as string[]
 }

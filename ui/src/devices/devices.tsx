@@ -18,7 +18,7 @@ function SimFacts ({ sim }: { sim: NonNullable<DeviceEntry['sim']> }) {
     <p class='small muted'>
       {sim.number != null && <span>{displayNumber(sim.number)} · </span>}
       {sim.carrier ?? 'SIM'}{sim.roaming === true ? ' (roaming)' : ''}
-      {sim.signal != null && <span class={`signal s${sim.signal}`} aria-label={`signal ${sim.signal} of 4`} title={`signal ${sim.signal} of 4`}><Icon name='signal' size={14} /></span>}
+      {sim.signal != null && <span class={`signal s${sim.signal}`} role='img' aria-label={`signal ${sim.signal} of 4`} title={`signal ${sim.signal} of 4`}><Icon name='signal' size={14} /></span>}
     </p>
   )
 }
