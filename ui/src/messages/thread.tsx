@@ -83,7 +83,8 @@ export function Thread ({ conversation, devices, unread }: { conversation: strin
     if (oldest == null || el == null || !more || loadingOlder.current) return
     loadingOlder.current = true
     anchor.current = { height: el.scrollHeight, top: el.scrollTop }
-    api.messages({ with: conversation, limit: PAGE_SIZE, before: oldest.createdAt }).then(
+    // `before` is exclusive and in ms: ask from the oldest one's millisecond on (others may share it) and drop what is shown
+    api.messages({ with: conversation, limit: PAGE_SIZE, before: oldest.createdAt + 1 }).then(
       (page) => {
         setMore(page.length === PAGE_SIZE)
         setMessages(list => [...page.filter(p => !(list ?? []).some(m => m.id === p.id)), ...(list ?? [])])
