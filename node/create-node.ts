@@ -3,6 +3,8 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { noiseCrypto } from './noise-crypto.ts'
+import { withWholeWrites } from './whole-writes.ts'
 import { identify, type Identify } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
 import { mdns } from '@libp2p/mdns'
@@ -120,7 +122,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
         announceFilter: (addrs) => announceable(addrs)
       },
       transports: [tcp(), circuitRelayTransport({ reservationConcurrency: 2 })],
-      connectionEncrypters: [noise()],
+      connectionEncrypters: [withWholeWrites(noise({ crypto: noiseCrypto }))],
       streamMuxers: [yamux()],
       connectionGater: {
         ...dialPolicyGater({ loopbackOnly: () => loopbackOnly, isRevoked: (id) => account.isRevoked(id) }),
