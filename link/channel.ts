@@ -119,8 +119,8 @@ export class Channel implements AsyncIterable<Uint8Array> {
     return (this.outBytes > 0 && this.credit > 0) || (this.ending && this.outBytes === 0 && !this.closeSent)
   }
 
-  /** The next DATA payload (at most `max` bytes, bounded by credit), or 'close' when everything was sent and the app ended. */
-  take (max: number): Uint8Array | 'close' | undefined {
+  /** The next DATA payload (bounded by credit), or 'close' when everything was sent and the app ended. */
+  take (): Uint8Array | 'close' | undefined {
     if (this.outBytes === 0) {
       if (this.ending && !this.closeSent) {
         this.closeSent = true
@@ -130,7 +130,7 @@ export class Channel implements AsyncIterable<Uint8Array> {
       return undefined
     }
     const head = this.out[0] as Uint8Array
-    const size = Math.min(head.byteLength, this.credit, max)
+    const size = Math.min(head.byteLength, this.credit)
     if (size <= 0) return undefined
     const chunk = head.subarray(0, size)
     if (size === head.byteLength) this.out.shift()

@@ -21,22 +21,10 @@ export const MAX_BULK_INFLIGHT = 16 * 1024
 export const INTERACTIVE_RECENT_MS = 500
 /** Largest payload of one DATA frame; small enough that an interactive frame never waits long. */
 export const MAX_DATA_PAYLOAD = 16 * 1024
-/** What one Noise transport message holds: 65 535 bytes less the 16-byte tag. */
-export const NOISE_MAX_PLAINTEXT = 65_535 - 16
-/**
- * Largest write to the tunnel's stream: one whole Noise message once Yamux added its 12-byte
- * header, so a write is one muxer frame and one encryption, never a second tiny one for the
- * bytes past it. Measured: larger writes (4 or 16 messages) cost more CPU per byte, not less.
- */
-export const MAX_WRITE = NOISE_MAX_PLAINTEXT - 12
 /** Largest frame on the wire (a DATA frame plus its header, or an OPEN with a long name). */
 export const MAX_FRAME = MAX_DATA_PAYLOAD + 64
-/**
- * The receiver acknowledges after this many bytes, or this long after the first unacknowledged
- * frame, and in every write it sends anyway (WINDOW credit, its own data): in a bulk flow the
- * acknowledgements ride on the credit, with no message of their own.
- */
-export const ACK_BYTES = 1024 * 1024
+/** The receiver acknowledges after this many bytes, or this long after the first unacknowledged frame. */
+export const ACK_BYTES = 64 * 1024
 export const ACK_DELAY_MS = 2
 /** Without any link for this long, channels fail. */
 export const TUNNEL_GRACE_MS = 30_000

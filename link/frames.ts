@@ -45,59 +45,39 @@ function textOf (frame: Frame): Uint8Array {
   return new Uint8Array(0)
 }
 
-/** What a DATA frame adds to its payload on the wire: length, type, seq, channel. */
-export const DATA_HEADER_BYTES = 4 + 1 + 8 + 4
-
-/** The frame's size on the wire, its length prefix included. */
-export function frameBytes (frame: Frame): number {
-  return 4 + bodyBytes(frame, textOf(frame))
-}
-
-function bodyBytes (frame: Frame, text: Uint8Array): number {
-  switch (frame.type) {
-    case FrameType.DATA: return 1 + 8 + 4 + frame.payload.byteLength
-    case FrameType.OPEN: return 1 + 8 + 4 + 1 + text.byteLength
-    case FrameType.OPEN_FAIL: case FrameType.RESET: return 1 + 8 + 4 + text.byteLength
-    case FrameType.OPEN_OK: case FrameType.CLOSE: return 1 + 8 + 4
-    case FrameType.WINDOW: return 1 + 8 + 4 + 4
-    case FrameType.ACK: return 1 + 8
-    case FrameType.RESUME: return 1 + 16 + 8
-    case FrameType.RESUME_OK: return 1 + 8 + 1
-  }
-}
-
-/**
- * Write `frame` into `out` at `at` (the caller checked it fits: frameBytes); returns its size.
- * Frames are written straight into the buffer that goes to the stream: one copy of a payload.
- */
-export function encodeFrameInto (frame: Frame, out: Uint8Array, at: number): number {
+export function encodeFrame (frame: Frame): Uint8Array {
   const text = textOf(frame)
-  const body = bodyBytes(frame, text)
-  const view = new DataView(out.buffer, out.byteOffset + at, 4 + body)
+  let body: number
+  switch (frame.type) {
+    case FrameType.DATA: body = 1 + 8 + 4 + frame.payload.byteLength; break
+    case FrameType.OPEN: body = 1 + 8 + 4 + 1 + text.byteLength; break
+    case FrameType.OPEN_FAIL: case FrameType.RESET: body = 1 + 8 + 4 + text.byteLength; break
+    case FrameType.OPEN_OK: case FrameType.CLOSE: body = 1 + 8 + 4; break
+    case FrameType.WINDOW: body = 1 + 8 + 4 + 4; break
+    case FrameType.ACK: body = 1 + 8; break
+    case FrameType.RESUME: body = 1 + 16 + 8; break
+    case FrameType.RESUME_OK: body = 1 + 8 + 1; break
+  }
+  const out = new Uint8Array(4 + body)
+  const view = new DataView(out.buffer)
   view.setUint32(0, body)
   view.setUint8(4, frame.type)
-  let i = 5
+  let at = 5
   if (isSequenced(frame)) {
-    view.setBigUint64(i, BigInt(frame.seq))
-    view.setUint32(i + 8, frame.channel)
-    i += 12
+    view.setBigUint64(at, BigInt(frame.seq))
+    view.setUint32(at + 8, frame.channel)
+    at += 12
   }
   switch (frame.type) {
-    case FrameType.DATA: out.set(frame.payload, at + i); break
-    case FrameType.OPEN: view.setUint8(i, frame.priority); out.set(text, at + i + 1); break
-    case FrameType.OPEN_FAIL: case FrameType.RESET: out.set(text, at + i); break
-    case FrameType.WINDOW: view.setUint32(i, frame.credit); break
-    case FrameType.ACK: view.setBigUint64(i, BigInt(frame.received)); break
-    case FrameType.RESUME: out.set(frame.session, at + i); view.setBigUint64(i + 16, BigInt(frame.received)); break
-    case FrameType.RESUME_OK: view.setBigUint64(i, BigInt(frame.received)); view.setUint8(i + 8, frame.fresh ? 1 : 0); break
+    case FrameType.DATA: out.set(frame.payload, at); break
+    case FrameType.OPEN: view.setUint8(at, frame.priority); out.set(text, at + 1); break
+    case FrameType.OPEN_FAIL: case FrameType.RESET: out.set(text, at); break
+    case FrameType.WINDOW: view.setUint32(at, frame.credit); break
+    case FrameType.ACK: view.setBigUint64(at, BigInt(frame.received)); break
+    case FrameType.RESUME: out.set(frame.session, at); view.setBigUint64(at + 16, BigInt(frame.received)); break
+    case FrameType.RESUME_OK: view.setBigUint64(at, BigInt(frame.received)); view.setUint8(at + 8, frame.fresh ? 1 : 0); break
     default: break
   }
-  return 4 + body
-}
-
-export function encodeFrame (frame: Frame): Uint8Array {
-  const out = new Uint8Array(frameBytes(frame))
-  encodeFrameInto(frame, out, 0)
   return out
 }
 

@@ -1,9 +1,10 @@
 import type { Logger, Stream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { ACK_BYTES, ACK_DELAY_MS, INTERACTIVE_RECENT_MS, MAX_BULK_INFLIGHT, MAX_CHANNELS, MAX_FRAME, MAX_DATA_PAYLOAD, MAX_INFLIGHT, MAX_WRITE, OPEN_TIMEOUT_MS, Priority, FrameType, TUNNEL_GRACE_MS } from './constants.ts'
+import { concat } from 'uint8arrays/concat'
+import { ACK_BYTES, ACK_DELAY_MS, INTERACTIVE_RECENT_MS, MAX_BULK_INFLIGHT, MAX_CHANNELS, MAX_FRAME, MAX_INFLIGHT, OPEN_TIMEOUT_MS, Priority, FrameType, TUNNEL_GRACE_MS } from './constants.ts'
 import { Channel, type ChannelHost } from './channel.ts'
 import { ChannelError, TunnelProtocolError } from './errors.ts'
-import { DATA_HEADER_BYTES, decodeFrame, encodeFrameInto, type Frame, type Unsequenced } from './frames.ts'
+import { decodeFrame, encodeFrame, type Frame, type Unsequenced } from './frames.ts'
 
 /** Decides on a channel the other side opens: return the handler, or throw to refuse. */
 export type OpenHandler = (name: string, priority: Priority) => (channel: Channel) => void
@@ -22,12 +23,8 @@ export interface SessionInit {
 
 interface Pending { seq: number, bytes: Uint8Array }
 
-/** A write is topped up with more frames while this much room is left (the largest control frame fits). */
-const MIN_ROOM = 1024
-/** Writes up to this size get a buffer of their own size (see shrink). */
-const SMALL_WRITE = 4096
-/** An ACK on the wire: length, type, u64. */
-const ACK_FRAME_BYTES = 4 + 1 + 8
+/** Frames are written together up to this many bytes. */
+const SEND_BATCH = 64 * 1024
 
 /**
  * The tunnel session with one device: it outlives the streams (links) it rides on. Every frame
@@ -206,63 +203,39 @@ export class TunnelSession implements ChannelHost {
     this.wake()
   }
 
-  /** Number `frame`, write it into `out` at `at`, and keep it (a view of `out`) until acknowledged. */
-  private sequence (frame: Unsequenced, out: Uint8Array, at: number): number {
+  private sequence (frame: Unsequenced): Uint8Array {
     const seq = this.nextSeq++
-    const size = encodeFrameInto({ ...frame, seq } as Frame, out, at)
-    this.unacked.push({ seq, bytes: out.subarray(at, at + size) })
-    this.unackedBytes += size
-    return size
+    const bytes = encodeFrame({ ...frame, seq } as Frame)
+    this.unacked.push({ seq, bytes })
+    this.unackedBytes += bytes.byteLength
+    return bytes
   }
 
-  /**
-   * Write the next frame, by priority, into `out` at `at` if it fits in the `room` left;
-   * returns its size, 0 when there is nothing to send (or no room, or no credit).
-   */
-  private next (out: Uint8Array, at: number, room: number): number {
-    const again = this.resend[0]
-    if (again != null) {
-      if (again.bytes.byteLength > room) return 0
-      this.resend.shift()
-      out.set(again.bytes, at)
-      return again.bytes.byteLength
+  /** The next frame to send, by priority; undefined when there is nothing (or no room). */
+  private next (): Uint8Array | undefined {
+    const again = this.resend.shift()
+    if (again != null) return again.bytes
+    if (this.ackDue) {
+      this.ackDue = false
+      this.bytesSinceAck = 0
+      return encodeFrame({ type: FrameType.ACK, received: this.received })
     }
-    if (this.ackDue) return this.ack(out, at)
     const control = this.control.shift()
-    if (control != null) return this.sequence(control, out, at)
-    if (this.unackedBytes >= MAX_INFLIGHT) return 0
+    if (control != null) return this.sequence(control)
+    if (this.unackedBytes >= MAX_INFLIGHT) return undefined
     const interactiveBusy = performance.now() - this.interactiveAt < INTERACTIVE_RECENT_MS
     const classes = interactiveBusy && this.unackedBytes >= MAX_BULK_INFLIGHT ? [Priority.CONTROL, Priority.INTERACTIVE] : [Priority.CONTROL, Priority.INTERACTIVE, Priority.BULK]
     for (const priority of classes) {
       const channel = this.pick(priority)
       if (channel == null) continue
-      const chunk = channel.take(Math.min(MAX_DATA_PAYLOAD, room - DATA_HEADER_BYTES))
-      if (chunk === 'close') return this.sequence({ type: FrameType.CLOSE, channel: channel.id }, out, at)
+      const chunk = channel.take()
+      if (chunk === 'close') return this.sequence({ type: FrameType.CLOSE, channel: channel.id })
       if (chunk != null) {
         if (priority !== Priority.BULK) this.interactiveAt = performance.now()
-        return this.sequence({ type: FrameType.DATA, channel: channel.id, payload: chunk }, out, at)
+        return this.sequence({ type: FrameType.DATA, channel: channel.id, payload: chunk })
       }
     }
-    return 0
-  }
-
-  /** Acknowledge everything received so far (written into `out` at `at`). */
-  private ack (out: Uint8Array, at: number): number {
-    this.ackDue = false
-    this.bytesSinceAck = 0
-    if (this.ackTimer != null) clearTimeout(this.ackTimer)
-    this.ackTimer = undefined
-    return encodeFrameInto({ type: FrameType.ACK, received: this.received }, out, at)
-  }
-
-  /**
-   * A small write (an ACK, a few interactive bytes) in a buffer of its own size, so that the
-   * 64 KiB one is not held while its frames wait for their acknowledgement.
-   */
-  private shrink (out: Uint8Array, size: number, kept: number): Uint8Array {
-    const exact = out.slice(0, size)
-    for (const pending of this.unacked.slice(kept)) pending.bytes = exact.subarray(pending.bytes.byteOffset - out.byteOffset, pending.bytes.byteOffset - out.byteOffset + pending.bytes.byteLength)
-    return exact
+    return undefined
   }
 
   /**
@@ -285,25 +258,24 @@ export class TunnelSession implements ChannelHost {
 
   /**
    * Write frames to `stream` while it is ours; sleep when there is nothing to send. Frames
-   * ready together go out in one write filled up to MAX_WRITE (the last DATA frame cut to
-   * fit): each write costs a muxer frame, an encryption and system calls, so 16 KiB frames
-   * one by one would cost four times as many, and a write just past MAX_WRITE two.
+   * ready together go out in one write of up to SEND_BATCH bytes: each write costs a muxer
+   * frame and an encryption, so 16 KiB frames one by one would cost four times as many.
    */
   private async pump (stream: Stream): Promise<void> {
     try {
       while (this.stream === stream) {
-        // a fresh buffer each time: frames not yet acknowledged are kept as views of it
-        const out = Buffer.allocUnsafe(MAX_WRITE)
-        const kept = this.unacked.length
+        const frames: Uint8Array[] = []
         let size = 0
-        for (let n = this.next(out, 0, MAX_WRITE); n > 0; n = MAX_WRITE - size >= MIN_ROOM ? this.next(out, size, MAX_WRITE - size) : 0) size += n
+        for (let bytes = this.next(); bytes != null; bytes = size < SEND_BATCH ? this.next() : undefined) {
+          frames.push(bytes)
+          size += bytes.byteLength
+        }
         if (size === 0) {
           await new Promise<void>(resolve => { this.wakeup = resolve })
           continue
         }
-        // a write goes out anyway: it carries the acknowledgement too, instead of one of its own later
-        if (this.bytesSinceAck > 0 && MAX_WRITE - size >= ACK_FRAME_BYTES) size += this.ack(out, size)
-        if (!stream.send(size > SMALL_WRITE ? out.subarray(0, size) : this.shrink(out, size, kept))) await stream.onDrain()
+        // one contiguous buffer: the encrypter turns a list into as many pieces, each a write
+        if (!stream.send(frames.length === 1 ? frames[0] as Uint8Array : concat(frames, size))) await stream.onDrain()
       }
     } catch (err) {
       this.log('tunnel stream to %s failed while writing - %s', this.peer, (err as Error).message)
@@ -382,7 +354,6 @@ export class TunnelSession implements ChannelHost {
     } else if (this.ackTimer == null) {
       this.ackTimer = setTimeout(() => {
         this.ackTimer = undefined
-        if (this.bytesSinceAck === 0) return
         this.ackDue = true
         this.wake()
       }, ACK_DELAY_MS)

@@ -3,8 +3,6 @@ import { randomBytes } from 'node:crypto'
 import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { noiseCrypto } from '../node/noise-crypto.ts'
-import { decodeFrame, encodeFrame, encodeFrameInto, frameBytes, type Frame } from '../link/frames.ts'
-import { FrameType } from '../link/constants.ts'
 
 const bytes = (x: Uint8Array | { subarray(): Uint8Array }): Buffer => Buffer.from(x instanceof Uint8Array ? x : x.subarray())
 
@@ -39,27 +37,5 @@ describe('noise crypto with kept key objects', () => {
     noiseCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
     k.set(randomBytes(32))
     assert.deepEqual(bytes(noiseCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)), bytes(defaultCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)))
-  })
-})
-
-describe('tunnel frames written in place', () => {
-  it('encodes every frame type into a shared buffer exactly as on its own', () => {
-    const frames: Frame[] = [
-      { type: FrameType.DATA, seq: 7, channel: 3, payload: new Uint8Array(randomBytes(300)) },
-      { type: FrameType.OPEN, seq: 8, channel: 5, priority: 1, name: 'sms-sync' },
-      { type: FrameType.RESET, seq: 9, channel: 5, reason: 'gone ✗' },
-      { type: FrameType.WINDOW, seq: 10, channel: 3, credit: 262_144 },
-      { type: FrameType.ACK, received: 2 ** 40 }
-    ]
-    const out = new Uint8Array(frames.reduce((n, f) => n + frameBytes(f), 0) + 3)
-    let at = 3
-    for (const frame of frames) {
-      const size = encodeFrameInto(frame, out, at)
-      assert.equal(size, frameBytes(frame))
-      assert.deepEqual(out.subarray(at, at + size), encodeFrame(frame))
-      assert.deepEqual(decodeFrame(out.subarray(at + 4, at + size)), frame)
-      at += size
-    }
-    assert.equal(at, out.byteLength)
   })
 })
