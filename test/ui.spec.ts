@@ -321,4 +321,16 @@ describe('the web page, in Chromium', function () {
     await page.keyboard.press('Enter')
     await bubble(page, 'typed, not clicked').waitFor()
   })
+
+  it('follows its daemon through a restart: reconnects by itself, still signed in, still live', async () => {
+    const page = laptopPage
+    await page.goto(new URL(`#/messages/${encodeURIComponent(FRIEND)}`, page.url()).toString())
+    await bubble(page, 'Dinner').waitFor()
+    await laptop.stop()
+    await page.locator('.rail-foot', { hasText: 'reconnecting' }).waitFor()
+    await laptop.start()
+    await page.locator('.rail-foot', { hasText: 'reconnecting' }).waitFor({ state: 'detached', timeout: 20_000 })
+    await carrier.inject(FRIEND, PHONE, 'Back online?')
+    await bubble(page, 'Back online?').waitFor({ timeout: 20_000 })
+  })
 })
