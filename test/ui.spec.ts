@@ -46,6 +46,11 @@ describe('the web page, in Chromium', function () {
     friend = new Device({ dataDir: join(tmp.path, 'friend'), name: 'friend', args: [...LOOPBACK, '--kind', 'phone', '--sms', sim(FRIEND), '--no-ui'] })
     await Promise.all([laptop.start(), tablet.start(), friend.start()])
     laptopAddress = (await laptop.api.call<{ addresses: string[] }>('GET', '/v1/status')).addresses[0] ?? ''
+    // on loopback with --no-mdns, the bootstrap dial introduces them: pair once each sees the phone
+    for (const device of [laptop, tablet]) {
+      await eventually(`${device.init.name ?? ''} sees the phone`, 10_000, async () =>
+        (await device.api.call<Array<{ id: string, online: boolean }>>('GET', '/v1/devices')).some(d => d.id === phone.id && d.online) ? true : undefined)
+    }
     await pair(laptop, phone)
     await pair(tablet, phone)
     browser = await launchBrowser()
@@ -80,7 +85,8 @@ describe('the web page, in Chromium', function () {
   it('counts parts and encoding while typing, and sends with Enter: the bubble goes pending → sent → delivered live, carried once', async () => {
     const page = laptopPage
     await page.getByRole('link', { name: 'New message' }).first().click()
-    await page.getByLabel('To', { exact: true }).fill(FRIEND)
+    // typed as people write numbers: spaces, brackets, dashes
+    await page.getByLabel('To', { exact: true }).fill('+1 (555) 010-0077')
     const input = page.getByLabel('Message text')
     const counter = page.getByTestId('counter')
     await input.fill('Hello')
@@ -166,21 +172,29 @@ describe('the web page, in Chromium', function () {
   })
 
   it('loads older messages as the user scrolls up', async () => {
-    // 70 texts to a number no phone answers: the carrier records them as sent
+    // 5 replies from a number, then 70 texts to it (no phone answers there: the carrier records them as sent)
+    for (let i = 0; i < 5; i++) await carrier.inject(LONG_THREAD, PHONE, `reply ${i}`)
+    await eventually('5 replies on the laptop', 15_000, async () => (await messagesOn(laptop, `&with=${encodeURIComponent(LONG_THREAD)}`)).length === 5 ? true : undefined)
     for (let i = 0; i < 70; i++) await send(laptop, LONG_THREAD, `history ${i}`)
-    await eventually('70 messages on the laptop', 15_000, async () => (await messagesOn(laptop, `&with=${encodeURIComponent(LONG_THREAD)}`)).length === 70 ? true : undefined)
+    await eventually('75 messages on the laptop', 15_000, async () => (await messagesOn(laptop, `&with=${encodeURIComponent(LONG_THREAD)}`)).length === 75 ? true : undefined)
     const page = laptopPage
     await page.locator('a.conversation', { hasText: LONG_THREAD.slice(-3) }).click()
     await bubble(page, 'history 69').waitFor()
     const rows = page.locator('.bubble-row')
     assert.equal(await rows.count(), 50, 'one page first')
+    // opening it read the 5 older, unread replies everywhere: news of messages older than the
+    // page must not slip into it out of order
+    await eventually('the replies read on the phone', 10_000, async () =>
+      (await messagesOn(phone, `&with=${encodeURIComponent(LONG_THREAD)}`)).every(m => m.read) ? true : undefined)
+    await page.waitForTimeout(300)
+    assert.equal(await rows.count(), 50, 'still one page')
     // as a user does: the mouse wheel, up to the top
     await page.locator('.scroller').hover()
     await page.mouse.wheel(0, -100_000)
-    await bubble(page, 'history 0').waitFor()
-    assert.equal(await rows.count(), 70)
+    await bubble(page, 'reply 0').waitFor()
+    assert.equal(await rows.count(), 75)
     const texts = await page.locator('.bubble-row .body').allTextContents()
-    assert.deepEqual(texts, Array.from({ length: 70 }, (_, i) => `history ${i}`), 'in order, none twice')
+    assert.deepEqual(texts, [...Array.from({ length: 5 }, (_, i) => `reply ${i}`), ...Array.from({ length: 70 }, (_, i) => `history ${i}`)], 'in order, none twice')
   })
 
   it('accepts a pairing request with the code the joining device printed', async () => {

@@ -5,9 +5,9 @@ import { conversationHref, navigate } from '../route.ts'
 import { Icon } from '../icons.tsx'
 import { Composer } from './composer.tsx'
 
-/** The numbers typed so far (comma, semicolon or space separated), or why they are not numbers. */
+/** The numbers typed so far (separated by commas or semicolons; spaces, dashes and brackets inside a number are fine), or why they are not numbers. */
 function parseRecipients (text: string): { numbers: string[], problem?: string } {
-  const parts = text.split(/[,;\s]+/).filter(Boolean)
+  const parts = text.split(/[,;\n]+/).map(p => p.trim()).filter(Boolean)
   if (parts.length === 0) return { numbers: [], problem: 'Type a phone number' }
   const numbers: string[] = []
   for (const part of parts) {

@@ -74,8 +74,12 @@ export function Thread ({ conversation, devices, unread }: { conversation: strin
   useEvents(['sms'], (_type, data) => {
     const message = (data as { message: MessageView }).message
     if (message.conversation !== conversation) return
-    setMessages(list => list == null ? list : upsert(list, message))
+    setMessages(list => list == null || !shown(list, message) ? list : upsert(list, message))
   })
+
+  /** Whether `message` belongs to what is loaded: not older than the oldest shown while older pages remain. */
+  const shown = (list: MessageView[], message: MessageView): boolean =>
+    !more || list.length === 0 || message.createdAt >= (list[0] as MessageView).createdAt || list.some(m => m.id === message.id)
 
   const loadOlder = (): void => {
     const oldest = messages?.[0]
