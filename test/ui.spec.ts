@@ -344,7 +344,9 @@ describe('the web page, in Chromium', function () {
     await page.locator('.rail-foot', { hasText: 'reconnecting' }).waitFor()
     await laptop.start()
     await page.locator('.rail-foot', { hasText: 'reconnecting' }).waitFor({ state: 'detached', timeout: 20_000 })
+    await eventually('the laptop back with the phone', 20_000, async () =>
+      (await laptop.api.call<Array<{ id: string, online: boolean }>>('GET', '/v1/devices')).some(d => d.id === phone.id && d.online) ? true : undefined)
     await carrier.inject(FRIEND, PHONE, 'Back online?')
-    await bubble(page, 'Back online?').waitFor({ timeout: 20_000 })
+    await bubble(page, 'Back online?').waitFor({ timeout: 30_000 })
   })
 })
