@@ -263,6 +263,7 @@ export class Daemon implements DaemonApi {
       this.events.emit('device', { id: peerId.toString(), online: true, name: profile.name, kind: profile.kind, relation })
       this.sms?.devicesChanged()
     })
+    libp2p.services.links.addEventListener('link:active', (evt) => { this.events.emit('link', { device: evt.detail.device, active: evt.detail.connection != null }) })
     libp2p.services.pairing.addEventListener('pair:request', (evt) => { this.events.emit('pair', { type: 'request', ...evt.detail }) })
     libp2p.services.pairing.addEventListener('pair:ended', (evt) => { this.events.emit('pair', { type: 'ended', ...evt.detail }) })
   }

@@ -255,10 +255,23 @@ describe('the web page, in Chromium', function () {
     // the tablet goes away and comes back: the page follows without a reload
     const tabLinks = laptopPage.getByRole('region', { name: 'Links to Tab' })
     await tabLinks.locator('tr.active').waitFor()
+    // the daemon says so on its event stream too: no link to the tablet, then one again
+    const events = laptop.api.events(['link'], AbortSignal.timeout(40_000))
+    const linkEvents: Array<{ device: string, active: boolean }> = []
+    const collecting = (async () => {
+      for await (const e of events) {
+        linkEvents.push(e.data as { device: string, active: boolean })
+        if (linkEvents.some(l => l.device === tablet.id && !l.active) && linkEvents.some(l => l.device === tablet.id && l.active)) return
+      }
+    })().catch(() => {})
     await tablet.stop()
     await tabLinks.getByText('offline').waitFor()
     await tablet.start()
     await tabLinks.locator('tr.active').waitFor({ timeout: 20_000 })
+    await collecting
+    await events.return(undefined)
+    const forTablet = linkEvents.filter(l => l.device === tablet.id).map(l => l.active)
+    assert.deepEqual([forTablet.indexOf(false) >= 0, forTablet.lastIndexOf(true) > forTablet.indexOf(false)], [true, true], `link events: ${JSON.stringify(linkEvents)}`)
   })
 
   it('changes what a device may use, and removes a device from the account', async () => {

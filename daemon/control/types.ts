@@ -54,6 +54,8 @@ export interface DaemonEventMap {
   device: { id: string, online: boolean, name?: string, kind?: string, relation?: string }
   /** A pairing request arrived or ended (member side). */
   pair: { type: 'request' | 'ended', id: string, name?: string, kind?: string, expiresAt?: number, paired?: boolean, reason?: string }
+  /** The link carrying the tunnel to a member device changed: another one, or none (`active: false`). */
+  link: { device: string, active: boolean }
   /** A message appeared, changed status, or was read (on any device of the account). */
   sms: { type: 'message' | 'status' | 'read', message: MessageView }
 }

@@ -2,8 +2,8 @@ import { api, type DeviceEntry, type LinkRow } from './api.ts'
 import { useResource } from './live.ts'
 import { KindIcon } from './icons.tsx'
 
-/** Links change by the second (probes, failover): refresh this often while shown. */
-export const LINKS_REFRESH_MS = 1_000
+/** A change of active link comes as an event; round-trip times change by the probe: refresh them this often. */
+export const LINKS_REFRESH_MS = 2_000
 
 function LinkTable ({ links }: { links: LinkRow[] }) {
   return (
@@ -29,7 +29,7 @@ function LinkTable ({ links }: { links: LinkRow[] }) {
 
 /** Every link to every member device, the active one marked, updating live. */
 export function Links ({ devices }: { devices: DeviceEntry[] | undefined }) {
-  const links = useResource(api.links, ['device'], [], LINKS_REFRESH_MS)
+  const links = useResource(api.links, ['device', 'link'], [], LINKS_REFRESH_MS)
   const byDevice = new Map<string, LinkRow[]>()
   for (const l of links.data ?? []) byDevice.set(l.device, [...(byDevice.get(l.device) ?? []), l])
   const members = (devices ?? []).filter(d => d.relation === 'member')
