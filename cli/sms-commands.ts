@@ -2,7 +2,7 @@ import { Command, Option } from 'commander'
 import type { ControlClient } from './client.ts'
 import { CliError, UsageError } from './errors.ts'
 import { printJson, table } from './output.ts'
-import type { ConversationView, MessageView } from '../daemon/sms/views.ts'
+import type { ConversationView, MessageView } from '../daemon/sms/view-types.ts'
 
 const FAILED = new Set(['failed', 'unauthorized'])
 

@@ -1,8 +1,6 @@
 import { EventEmitter } from 'node:events'
 import type { DaemonEventMap, DaemonEventType } from './control/types.ts'
 
-export type { DaemonEventMap, DaemonEventType } from './control/types.ts'
-
 /** A small typed bus between the daemon's parts and event-stream subscribers. */
 export class DaemonEvents {
   private readonly emitter = new EventEmitter()

@@ -1,10 +1,9 @@
-import { readFile, rename, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
+import { writeSecretFile } from '../node/device-key.ts'
 
-/** Replace a JSON file in one step (write aside, then rename), readable by this user only. */
+/** Replace a JSON file in one step, readable by this user only (writeSecretFile: aside, fsync, rename). */
 export async function writeJsonFile (path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`
-  await writeFile(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 })
-  await rename(tmp, path)
+  await writeSecretFile(path, Buffer.from(JSON.stringify(value, null, 2) + '\n'))
 }
 
 /** A JSON file's value; undefined when there is no such file. */

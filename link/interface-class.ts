@@ -5,8 +5,6 @@ import { BlockList, isIPv4 } from 'node:net'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { LinkKind } from './link-types.ts'
 
-export type { LinkKind } from './link-types.ts'
-
 /** How a link reaches the other device, by the class of the local interface it leaves from. */
 
 /** Predetermined rank by interface class: wired/USB > Wi-Fi > Bluetooth PAN > relayed. */

@@ -2,11 +2,9 @@ import { TypedEventEmitter } from 'main-event'
 import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerStore, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import { PROBE_PROTOCOL } from './constants.ts'
-import { classifyInterface, interfaceForAddress, ipOf, type LinkKind } from './interface-class.ts'
+import { classifyInterface, interfaceForAddress, ipOf } from './interface-class.ts'
 import { answerProbes, runProbes } from './probe.ts'
-import type { LinkInfo } from './link-types.ts'
-
-export type { LinkInfo } from './link-types.ts'
+import type { LinkInfo, LinkKind } from './link-types.ts'
 import { chooseActive, linkScore, type LinkFacts } from './rank.ts'
 
 /** How often standby links are checked for and dialled. */

@@ -1,4 +1,5 @@
-import { PREDETERMINED_RANK, type LinkKind } from './interface-class.ts'
+import { PREDETERMINED_RANK } from './interface-class.ts'
+import type { LinkKind } from './link-types.ts'
 
 /** What the link manager knows of a link, for ranking. */
 export interface LinkFacts {

@@ -26,7 +26,7 @@ import { OwnProfile, type SelfDescription } from './identity/own-profile.ts'
 import { pairing, type Pairing } from './identity/pairing.ts'
 import { ProfileBook } from './identity/profile-book.ts'
 import { profileExchange, type ProfileExchange } from './identity/profile-exchange.ts'
-import type { LinkKind } from '../link/interface-class.ts'
+import type { LinkKind } from '../link/link-types.ts'
 import { linkManager, type LinkManager } from '../link/link-manager.ts'
 import { tunnels, type Tunnels } from '../link/tunnels.ts'
 

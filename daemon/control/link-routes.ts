@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream'
 import { Priority } from '../../link/constants.ts'
 import type { Channel } from '../../link/channel.ts'
-import type { LinkInfo } from '../../link/link-manager.ts'
+import type { LinkInfo } from '../../link/link-types.ts'
 import { ControlError } from '../errors.ts'
 import type { ControlRequest, Route } from './router.ts'
 

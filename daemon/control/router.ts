@@ -1,4 +1,4 @@
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer, STATUS_CODES, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { logger } from '@libp2p/logger'
 import { ControlError } from '../errors.ts'
@@ -7,6 +7,9 @@ import { ControlError } from '../errors.ts'
 export const MAX_BODY_BYTES = 64 * 1024
 export const MAX_EVENT_CLIENTS = 64
 export const EVENT_KEEPALIVE_MS = 15_000
+/** A client has this long to send its headers, and its whole request. */
+export const HEADERS_TIMEOUT_MS = 10_000
+export const REQUEST_TIMEOUT_MS = 30_000
 
 const log = logger('companion:control')
 
@@ -191,4 +194,32 @@ export function openEventStream (res: ServerResponse): (type: string, data: unkn
   return (type, data) => {
     if (!res.writableEnded) res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`)
   }
+}
+
+/** An HTTP server with the control API's timeouts (the Unix socket's and the page's). */
+export function httpServer (handler: RequestListener): Server {
+  const server = createServer(handler)
+  server.headersTimeout = HEADERS_TIMEOUT_MS
+  server.requestTimeout = REQUEST_TIMEOUT_MS
+  return server
+}
+
+/** Listen on a Unix socket path, or a port of `host`; rejects on EADDRINUSE and the like. */
+export async function listenOn (server: Server, where: string | number, host?: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const done = (): void => {
+      server.off('error', reject)
+      resolve()
+    }
+    server.once('error', reject)
+    if (typeof where === 'string') server.listen(where, done)
+    else server.listen(where, host, done)
+  })
+}
+
+/** End the router's streams and every connection, then stop listening. */
+export async function closeServer (server: Server, router: Router): Promise<void> {
+  router.close()
+  server.closeAllConnections()
+  await new Promise<void>(resolve => { server.close(() => { resolve() }) })
 }

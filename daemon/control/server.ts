@@ -1,8 +1,8 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http'
+import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { chmod, unlink } from 'node:fs/promises'
 import { ControlError } from '../errors.ts'
-import { Router, type Route } from './router.ts'
+import { closeServer, httpServer, listenOn, Router, type Route } from './router.ts'
 
 /** Unix socket paths are limited by sockaddr_un (108 bytes on Linux, including the NUL). */
 export const MAX_SOCKET_PATH_BYTES = 107
@@ -18,10 +18,8 @@ export class ControlServer {
 
   constructor (routes: Route[]) {
     this.router = new Router(routes)
-    this.server = createServer((req, res) => { void this.router.dispatch(req, res) })
+    this.server = httpServer((req, res) => { void this.router.dispatch(req, res) })
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => { void this.router.upgrade(req, socket, head) })
-    this.server.headersTimeout = 10_000
-    this.server.requestTimeout = 30_000
   }
 
   async listen (socketPath: string): Promise<void> {
@@ -32,13 +30,7 @@ export class ControlServer {
     await unlink(socketPath).catch(() => {})
     const umask = process.umask(0o177)
     try {
-      await new Promise<void>((resolve, reject) => {
-        this.server.once('error', reject)
-        this.server.listen(socketPath, () => {
-          this.server.off('error', reject)
-          resolve()
-        })
-      })
+      await listenOn(this.server, socketPath)
     } finally {
       process.umask(umask)
     }
@@ -47,9 +39,7 @@ export class ControlServer {
   }
 
   async close (): Promise<void> {
-    this.router.close()
-    this.server.closeAllConnections()
-    await new Promise<void>(resolve => { this.server.close(() => { resolve() }) })
+    await closeServer(this.server, this.router)
     if (this.socketPath != null) await unlink(this.socketPath).catch(() => {})
   }
 }

@@ -15,7 +15,8 @@ import { SmsStore } from './store.ts'
 import { askOutsider, serveOutsiders } from './submit-protocol.ts'
 import { SmsSync } from './sync.ts'
 import { planMessage, type Encoding } from './pdu/plan.ts'
-import { getMessage, listConversations, listMessages, unreadIn, type ConversationView, type MessageView } from './views.ts'
+import { getMessage, listConversations, listMessages, unreadIn } from './views.ts'
+import type { ConversationView, MessageView } from './view-types.ts'
 
 export const SMS_DB_FILE = 'sms.db'
 /** How often waiting messages look for a proxy, besides every link and profile change. */

@@ -1,10 +1,7 @@
 import type { DatabaseSync } from 'node:sqlite'
 import type { SmsStatus } from './constants.ts'
 import type { ConversationView, MessageView, StatusEntry } from './view-types.ts'
-
-export type { ConversationView, MessageView, StatusEntry } from './view-types.ts'
 import { prepared } from './materialize.ts'
-
 
 interface MessageRow {
   id: string

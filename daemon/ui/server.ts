@@ -1,8 +1,8 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { logger } from '@libp2p/logger'
 import { ControlError } from '../errors.ts'
-import { parseUrl, Router, sendError, type Route } from '../control/router.ts'
+import { closeServer, httpServer, listenOn, parseUrl, Router, sendError, type Route } from '../control/router.ts'
 import type { UiSessions } from './sessions.ts'
 import type { StaticFiles } from './static-files.ts'
 import { messagePage } from './pages.ts'
@@ -57,16 +57,16 @@ export class UiServer {
   private readonly files?: StaticFiles
   private readonly server: Server
   private boundPort = 0
+  /** This page's own origins, the only ones it answers (set once listening). */
+  private origins: string[] = []
 
   constructor (init: UiServerInit) {
     this.router = new Router(init.routes.filter(r => r.upgrade == null && !PAGE_EXCLUDED_PATHS.includes(r.path)))
     this.sessions = init.sessions
     this.files = init.files
-    this.server = createServer((req, res) => { void this.handle(req, res) })
+    this.server = httpServer((req, res) => { void this.handle(req, res) })
     // a page never upgrades: no raw channels from a browser
     this.server.on('upgrade', (_req, socket) => { socket.destroy() })
-    this.server.headersTimeout = 10_000
-    this.server.requestTimeout = 30_000
   }
 
   get port (): number {
@@ -79,14 +79,9 @@ export class UiServer {
   }
 
   async listen (port: number): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(port, UI_HOST, () => {
-        this.server.off('error', reject)
-        resolve()
-      })
-    })
+    await listenOn(this.server, port, UI_HOST)
     this.boundPort = (this.server.address() as AddressInfo).port
+    this.origins = [`http://${UI_HOST}:${this.boundPort}`, `http://localhost:${this.boundPort}`]
     return this.boundPort
   }
 
@@ -97,24 +92,19 @@ export class UiServer {
   }
 
   async close (): Promise<void> {
-    this.router.close()
-    this.server.closeAllConnections()
-    await new Promise<void>(resolve => { this.server.close(() => { resolve() }) })
+    await closeServer(this.server, this.router)
   }
 
-  private origins (): string[] {
-    return [`http://${UI_HOST}:${this.boundPort}`, `http://localhost:${this.boundPort}`]
-  }
 
   /** Refuse what did not come from this page on this machine (throws 403). */
   private checkOrigin (req: IncomingMessage): void {
     const host = req.headers.host
-    if (host == null || !this.origins().includes(`http://${host}`)) {
+    if (host == null || !this.origins.includes(`http://${host}`)) {
       throw new ControlError(403, 'foreign_host', `this page answers only to ${UI_HOST}:${this.boundPort}`)
     }
     const origin = req.headers.origin
     const unsafe = !['GET', 'HEAD'].includes(req.method ?? 'GET')
-    if ((origin != null || unsafe) && !this.origins().includes(origin ?? '')) {
+    if ((origin != null || unsafe) && !this.origins.includes(origin ?? '')) {
       throw new ControlError(403, 'foreign_origin', 'requests from other sites are refused')
     }
     const site = req.headers['sec-fetch-site']

@@ -5,22 +5,10 @@
 import type { DaemonEventMap, DeviceEntry, GrantView, PairRequestView, Status } from '../../daemon/control/types.ts'
 import type { ConversationView, MessageView } from '../../daemon/sms/view-types.ts'
 import type { LinkInfo } from '../../link/link-types.ts'
+import { ControlError } from '../../daemon/errors.ts'
 
 export type { DaemonEventMap, DeviceEntry, GrantView, PairRequestView, Status, ConversationView, MessageView, LinkInfo }
 export type LinkRow = LinkInfo & { name: string }
-
-/** What the daemon answered instead of a result: its `{ error: { code, message } }`. */
-export class ApiError extends Error {
-  override readonly name = 'ApiError'
-  readonly status: number
-  readonly code: string
-
-  constructor (status: number, code: string, message: string) {
-    super(message)
-    this.status = status
-    this.code = code
-  }
-}
 
 /** Told when the session is gone (401): the page then says how to get back in. */
 let onSignedOut: () => void = () => {}
@@ -28,7 +16,8 @@ export function whenSignedOut (listener: () => void): void {
   onSignedOut = listener
 }
 
-async function failure (res: Response): Promise<ApiError> {
+/** What the daemon answered instead of a result: its `{ error: { code, message } }`, as the daemon's own ControlError. */
+async function failure (res: Response): Promise<ControlError> {
   let code = 'http_' + String(res.status)
   let message = `the daemon answered ${res.status} ${res.statusText}`
   try {
@@ -37,7 +26,7 @@ async function failure (res: Response): Promise<ApiError> {
     message = body.error?.message ?? message
   } catch {}
   if (res.status === 401) onSignedOut()
-  return new ApiError(res.status, code, message)
+  return new ControlError(res.status, code, message)
 }
 
 async function request (method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
@@ -52,7 +41,7 @@ async function request (method: string, path: string, body?: unknown, signal?: A
     })
   } catch (err) {
     if ((err as Error).name === 'AbortError') throw err
-    throw new ApiError(0, 'unreachable', 'the daemon does not answer; is it still running?')
+    throw new ControlError(0, 'unreachable', 'the daemon does not answer; is it still running?')
   }
   if (!res.ok) throw await failure(res)
   return res
