@@ -5,10 +5,7 @@
 import { createServer, connect } from 'node:net'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { noiseCrypto } from '../node/noise-crypto.ts'
-import { withWholeWrites } from '../node/whole-writes.ts'
+import { connectionStack } from '../node/stack.ts'
 import { identify } from '@libp2p/identify'
 import { linkManager, type LinkManager } from '../link/link-manager.ts'
 import { tunnels, type Tunnels } from '../link/tunnels.ts'
@@ -32,9 +29,8 @@ async function node (): Promise<Node> {
   return await createLibp2p({
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
-    // the daemon's stack (node/create-node.ts): both the tunnel and the raw stream ride it
-    connectionEncrypters: [withWholeWrites(noise({ crypto: noiseCrypto }))],
-    streamMuxers: [yamux()],
+    // the daemon's stack: both the tunnel and the raw stream ride it
+    ...connectionStack(),
     services: {
       identify: identify(),
       links: linkManager({ isMember: () => true }),

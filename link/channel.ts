@@ -55,7 +55,11 @@ export class Channel implements AsyncIterable<Uint8Array> {
     return this.state === 'open'
   }
 
-  /** Queue bytes for the other side; resolves once they fit in this channel's buffer. */
+  /**
+   * Queue bytes for the other side; resolves once they fit in this channel's buffer. The bytes
+   * are not copied: they are sent (and kept until acknowledged) as they are, so don't change
+   * them afterwards.
+   */
   async write (data: Uint8Array): Promise<void> {
     if (this.ending) throw new ChannelError(`channel ${this.name} was ended for writing`)
     for (let at = 0; at < data.byteLength; at += MAX_DATA_PAYLOAD) {
@@ -88,8 +92,9 @@ export class Channel implements AsyncIterable<Uint8Array> {
       if (chunk != null) {
         this.inboxBytes -= chunk.byteLength
         this.unreportedReads += chunk.byteLength
-        // grant in quarters of the window: few WINDOW frames, never a stall
-        if (this.unreportedReads >= CHANNEL_WINDOW / 4 && this.failure == null) {
+        // grant in halves of the window: few WINDOW frames, and the sender still has half a
+        // window to send while the grant travels
+        if (this.unreportedReads >= CHANNEL_WINDOW / 2 && this.failure == null) {
           this.host.grant(this.id, this.unreportedReads)
           this.unreportedReads = 0
         }

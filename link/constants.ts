@@ -23,9 +23,13 @@ export const INTERACTIVE_RECENT_MS = 500
 export const MAX_DATA_PAYLOAD = 16 * 1024
 /** Largest frame on the wire (a DATA frame plus its header, or an OPEN with a long name). */
 export const MAX_FRAME = MAX_DATA_PAYLOAD + 64
-/** The receiver acknowledges after this many bytes, or this long after the first unacknowledged frame. */
-export const ACK_BYTES = 64 * 1024
+/**
+ * The receiver acknowledges after this many bytes, or this long after the first unacknowledged
+ * frame: ACK_DELAY_MS while an interactive channel is busy, ACK_BULK_DELAY_MS otherwise.
+ */
+export const ACK_BYTES = 512 * 1024
 export const ACK_DELAY_MS = 2
+export const ACK_BULK_DELAY_MS = 10
 /** Without any link for this long, channels fail. */
 export const TUNNEL_GRACE_MS = 30_000
 /** An open that is not answered in this long fails. */

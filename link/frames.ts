@@ -45,11 +45,35 @@ function textOf (frame: Frame): Uint8Array {
   return new Uint8Array(0)
 }
 
+/** Bytes of a DATA frame before its payload: length, type, seq, channel. */
+export const DATA_HEADER_BYTES = 4 + 1 + 8 + 4
+
+/**
+ * The bytes of a DATA frame before its payload (encodeFrame's, up to the payload). The tunnel
+ * sends header and payload side by side, so a payload is never copied on its way out.
+ */
+export function encodeDataHeader (seq: number, channel: number, payloadBytes: number): Uint8Array {
+  const header = new Uint8Array(DATA_HEADER_BYTES)
+  const view = new DataView(header.buffer)
+  view.setUint32(0, DATA_HEADER_BYTES - 4 + payloadBytes)
+  view.setUint8(4, FrameType.DATA)
+  // u64 as two halves: sequence numbers stay far below 2^53, and BigInt is slow per frame
+  view.setUint32(5, Math.floor(seq / 2 ** 32))
+  view.setUint32(9, seq >>> 0)
+  view.setUint32(13, channel)
+  return header
+}
+
 export function encodeFrame (frame: Frame): Uint8Array {
+  if (frame.type === FrameType.DATA) {
+    const out = new Uint8Array(DATA_HEADER_BYTES + frame.payload.byteLength)
+    out.set(encodeDataHeader(frame.seq, frame.channel, frame.payload.byteLength))
+    out.set(frame.payload, DATA_HEADER_BYTES)
+    return out
+  }
   const text = textOf(frame)
   let body: number
   switch (frame.type) {
-    case FrameType.DATA: body = 1 + 8 + 4 + frame.payload.byteLength; break
     case FrameType.OPEN: body = 1 + 8 + 4 + 1 + text.byteLength; break
     case FrameType.OPEN_FAIL: case FrameType.RESET: body = 1 + 8 + 4 + text.byteLength; break
     case FrameType.OPEN_OK: case FrameType.CLOSE: body = 1 + 8 + 4; break
@@ -69,7 +93,6 @@ export function encodeFrame (frame: Frame): Uint8Array {
     at += 12
   }
   switch (frame.type) {
-    case FrameType.DATA: out.set(frame.payload, at); break
     case FrameType.OPEN: view.setUint8(at, frame.priority); out.set(text, at + 1); break
     case FrameType.OPEN_FAIL: case FrameType.RESET: out.set(text, at); break
     case FrameType.WINDOW: view.setUint32(at, frame.credit); break

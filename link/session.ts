@@ -1,10 +1,9 @@
 import type { Logger, Stream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { concat } from 'uint8arrays/concat'
-import { ACK_BYTES, ACK_DELAY_MS, INTERACTIVE_RECENT_MS, MAX_BULK_INFLIGHT, MAX_CHANNELS, MAX_FRAME, MAX_INFLIGHT, OPEN_TIMEOUT_MS, Priority, FrameType, TUNNEL_GRACE_MS } from './constants.ts'
+import { ACK_BULK_DELAY_MS, ACK_BYTES, ACK_DELAY_MS, INTERACTIVE_RECENT_MS, MAX_BULK_INFLIGHT, MAX_CHANNELS, MAX_FRAME, MAX_INFLIGHT, OPEN_TIMEOUT_MS, Priority, FrameType, TUNNEL_GRACE_MS } from './constants.ts'
 import { Channel, type ChannelHost } from './channel.ts'
 import { ChannelError, TunnelProtocolError } from './errors.ts'
-import { decodeFrame, encodeFrame, type Frame, type Unsequenced } from './frames.ts'
+import { decodeFrame, encodeDataHeader, encodeFrame, type Frame, type Unsequenced } from './frames.ts'
 
 /** Decides on a channel the other side opens: return the handler, or throw to refuse. */
 export type OpenHandler = (name: string, priority: Priority) => (channel: Channel) => void
@@ -21,10 +20,15 @@ export interface SessionInit {
   graceMs?: number
 }
 
-interface Pending { seq: number, bytes: Uint8Array }
+/** A sequenced frame kept until acknowledged: its bytes in one or two parts (a DATA header and payload). */
+interface Pending { seq: number, parts: Uint8Array[], bytes: number }
 
-/** Frames are written together up to this many bytes. */
-const SEND_BATCH = 64 * 1024
+/**
+ * Frames are written together up to this many bytes. Each write costs a muxer frame, Noise
+ * messages and a system call at both ends; bulk stops at MAX_BULK_INFLIGHT while an
+ * interactive channel is busy, so a large write only happens when nothing waits behind it.
+ */
+const SEND_BATCH = 256 * 1024
 
 /**
  * The tunnel session with one device: it outlives the streams (links) it rides on. Every frame
@@ -184,6 +188,8 @@ export class TunnelSession implements ChannelHost {
   }
 
   grant (channel: number, bytes: number): void {
+    // an acknowledgement that is due soon rides the same write as the credit
+    if (this.bytesSinceAck > 0) this.ackDue = true
     this.queue({ type: FrameType.WINDOW, channel, credit: bytes })
   }
 
@@ -203,18 +209,26 @@ export class TunnelSession implements ChannelHost {
     this.wake()
   }
 
-  private sequence (frame: Unsequenced): Uint8Array {
-    const seq = this.nextSeq++
-    const bytes = encodeFrame({ ...frame, seq } as Frame)
-    this.unacked.push({ seq, bytes })
-    this.unackedBytes += bytes.byteLength
-    return bytes
+  private sequence (frame: Unsequenced): Pending {
+    return this.keep([encodeFrame({ ...frame, seq: this.nextSeq } as Frame)])
+  }
+
+  /** A DATA frame: its header beside the payload, which is sent (and kept) without a copy. */
+  private sequenceData (channel: number, payload: Uint8Array): Pending {
+    return this.keep([encodeDataHeader(this.nextSeq, channel, payload.byteLength), payload])
+  }
+
+  private keep (parts: Uint8Array[]): Pending {
+    const pending = { seq: this.nextSeq++, parts, bytes: parts.reduce((sum, part) => sum + part.byteLength, 0) }
+    this.unacked.push(pending)
+    this.unackedBytes += pending.bytes
+    return pending
   }
 
   /** The next frame to send, by priority; undefined when there is nothing (or no room). */
-  private next (): Uint8Array | undefined {
+  private next (): Pending | Uint8Array | undefined {
     const again = this.resend.shift()
-    if (again != null) return again.bytes
+    if (again != null) return again
     if (this.ackDue) {
       this.ackDue = false
       this.bytesSinceAck = 0
@@ -223,7 +237,7 @@ export class TunnelSession implements ChannelHost {
     const control = this.control.shift()
     if (control != null) return this.sequence(control)
     if (this.unackedBytes >= MAX_INFLIGHT) return undefined
-    const interactiveBusy = performance.now() - this.interactiveAt < INTERACTIVE_RECENT_MS
+    const interactiveBusy = this.interactiveBusy()
     const classes = interactiveBusy && this.unackedBytes >= MAX_BULK_INFLIGHT ? [Priority.CONTROL, Priority.INTERACTIVE] : [Priority.CONTROL, Priority.INTERACTIVE, Priority.BULK]
     for (const priority of classes) {
       const channel = this.pick(priority)
@@ -232,7 +246,7 @@ export class TunnelSession implements ChannelHost {
       if (chunk === 'close') return this.sequence({ type: FrameType.CLOSE, channel: channel.id })
       if (chunk != null) {
         if (priority !== Priority.BULK) this.interactiveAt = performance.now()
-        return this.sequence({ type: FrameType.DATA, channel: channel.id, payload: chunk })
+        return this.sequenceData(channel.id, chunk)
       }
     }
     return undefined
@@ -258,24 +272,22 @@ export class TunnelSession implements ChannelHost {
 
   /**
    * Write frames to `stream` while it is ours; sleep when there is nothing to send. Frames
-   * ready together go out in one write of up to SEND_BATCH bytes: each write costs a muxer
-   * frame and an encryption, so 16 KiB frames one by one would cost four times as many.
+   * ready together go out in one write of up to SEND_BATCH bytes, as a list of their parts:
+   * the muxer and the encrypter take lists, and TCP writes one in a single system call.
    */
   private async pump (stream: Stream): Promise<void> {
     try {
       while (this.stream === stream) {
-        const frames: Uint8Array[] = []
-        let size = 0
-        for (let bytes = this.next(); bytes != null; bytes = size < SEND_BATCH ? this.next() : undefined) {
-          frames.push(bytes)
-          size += bytes.byteLength
+        const write = new Uint8ArrayList()
+        for (let frame = this.next(); frame != null; frame = write.byteLength < SEND_BATCH ? this.next() : undefined) {
+          if (frame instanceof Uint8Array) write.append(frame)
+          else write.appendAll(frame.parts)
         }
-        if (size === 0) {
+        if (write.byteLength === 0) {
           await new Promise<void>(resolve => { this.wakeup = resolve })
           continue
         }
-        // one contiguous buffer: the encrypter turns a list into as many pieces, each a write
-        if (!stream.send(frames.length === 1 ? frames[0] as Uint8Array : concat(frames, size))) await stream.onDrain()
+        if (!stream.send(write)) await stream.onDrain()
       }
     } catch (err) {
       this.log('tunnel stream to %s failed while writing - %s', this.peer, (err as Error).message)
@@ -300,7 +312,7 @@ export class TunnelSession implements ChannelHost {
     try {
       drain()
       for (let next = await source.next(); next.done !== true; next = await source.next()) {
-        buffer.append(next.value.subarray())
+        buffer.append(next.value)
         drain()
       }
     } catch (err) {
@@ -316,7 +328,7 @@ export class TunnelSession implements ChannelHost {
 
   private acknowledged (upTo: number): void {
     while (this.unacked.length > 0 && (this.unacked[0] as Pending).seq <= upTo) {
-      this.unackedBytes -= (this.unacked.shift() as Pending).bytes.byteLength
+      this.unackedBytes -= (this.unacked.shift() as Pending).bytes
     }
     this.wake()
   }
@@ -346,6 +358,16 @@ export class TunnelSession implements ChannelHost {
     }
   }
 
+  /** Has an interactive channel moved data either way lately? Then bulk yields and acknowledgements hurry. */
+  private interactiveBusy (): boolean {
+    return performance.now() - this.interactiveAt < INTERACTIVE_RECENT_MS
+  }
+
+  /**
+   * Acknowledge after ACK_BYTES, or a short delay after the first unacknowledged frame: short
+   * while an interactive channel is busy (bulk then waits on every acknowledgement), longer
+   * otherwise, so a bulk stream is not answered by a stream of tiny writes.
+   */
   private countForAck (bytes: number): void {
     this.bytesSinceAck += bytes
     if (this.bytesSinceAck >= ACK_BYTES) {
@@ -354,11 +376,13 @@ export class TunnelSession implements ChannelHost {
     } else if (this.ackTimer == null) {
       this.ackTimer = setTimeout(() => {
         this.ackTimer = undefined
+        if (this.bytesSinceAck === 0) return
         this.ackDue = true
         this.wake()
-      }, ACK_DELAY_MS)
+      }, this.interactiveBusy() ? ACK_DELAY_MS : ACK_BULK_DELAY_MS)
     }
   }
+
 
   private accept (id: number, name: string, priority: number): void {
     const mine = this.initiator ? id % 2 === 1 : id % 2 === 0

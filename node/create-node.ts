@@ -1,10 +1,7 @@
 import { join } from 'node:path'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { noiseCrypto } from './noise-crypto.ts'
-import { withWholeWrites } from './whole-writes.ts'
+import { connectionStack } from './stack.ts'
 import { identify, type Identify } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
 import { mdns } from '@libp2p/mdns'
@@ -122,8 +119,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
         announceFilter: (addrs) => announceable(addrs)
       },
       transports: [tcp(), circuitRelayTransport({ reservationConcurrency: 2 })],
-      connectionEncrypters: [withWholeWrites(noise({ crypto: noiseCrypto }))],
-      streamMuxers: [yamux()],
+      ...connectionStack(),
       connectionGater: {
         ...dialPolicyGater({ loopbackOnly: () => loopbackOnly, isRevoked: (id) => account.isRevoked(id) }),
         ...relayGater({ isMember: (id) => book.relation(id) === 'member' })
