@@ -16,7 +16,7 @@ const TOTAL = 64 * 1024 * 1024
 const BLOCK = new Uint8Array(64 * 1024).fill(7)
 const RAW = '/companion-bench/sink/1.0.0'
 /** Measured passes per path (after one warm-up pass each); the median is reported. */
-const ROUNDS = 3
+const ROUNDS = 7
 
 function median (values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
@@ -85,6 +85,7 @@ export async function tunnelThroughput (): Promise<BenchRow[]> {
     }
     socket.destroy()
     server.close()
+    if (process.env.BENCH_PASSES != null) console.error(JSON.stringify(runs))
     const [tunnel, raw, plain] = [median(runs.tunnel), median(runs.raw), median(runs.plain)]
     return [
       row('tunnel-throughput-vs-stream', 'MiB/s', tunnel, raw, '>= 0.9x', tunnel / raw >= 0.9),

@@ -24,10 +24,12 @@ export const MAX_DATA_PAYLOAD = 16 * 1024
 /** Largest frame on the wire (a DATA frame plus its header, or an OPEN with a long name). */
 export const MAX_FRAME = MAX_DATA_PAYLOAD + 64
 /**
- * The receiver acknowledges after this many bytes, or this long after the first unacknowledged
- * frame: ACK_DELAY_MS while an interactive channel is busy, ACK_BULK_DELAY_MS otherwise.
+ * The receiver acknowledges after this many bytes (half the unacknowledged window), with the
+ * channel credit it returns (every half channel window; usually first), or this long after the
+ * first unacknowledged frame: ACK_DELAY_MS while an interactive channel is busy,
+ * ACK_BULK_DELAY_MS otherwise.
  */
-export const ACK_BYTES = 512 * 1024
+export const ACK_BYTES = 1024 * 1024
 export const ACK_DELAY_MS = 2
 export const ACK_BULK_DELAY_MS = 10
 /** Without any link for this long, channels fail. */

@@ -53,15 +53,22 @@ export const DATA_HEADER_BYTES = 4 + 1 + 8 + 4
  * sends header and payload side by side, so a payload is never copied on its way out.
  */
 export function encodeDataHeader (seq: number, channel: number, payloadBytes: number): Uint8Array {
+  // byte by byte: a DataView would make V8 move this small array off its heap, per frame
   const header = new Uint8Array(DATA_HEADER_BYTES)
-  const view = new DataView(header.buffer)
-  view.setUint32(0, DATA_HEADER_BYTES - 4 + payloadBytes)
-  view.setUint8(4, FrameType.DATA)
-  // u64 as two halves: sequence numbers stay far below 2^53, and BigInt is slow per frame
-  view.setUint32(5, Math.floor(seq / 2 ** 32))
-  view.setUint32(9, seq >>> 0)
-  view.setUint32(13, channel)
+  putUint32(header, 0, DATA_HEADER_BYTES - 4 + payloadBytes)
+  header[4] = FrameType.DATA
+  // u64 as two halves: sequence numbers stay far below 2^53
+  putUint32(header, 5, Math.floor(seq / 2 ** 32))
+  putUint32(header, 9, seq >>> 0)
+  putUint32(header, 13, channel)
   return header
+}
+
+function putUint32 (into: Uint8Array, at: number, value: number): void {
+  into[at] = value >>> 24
+  into[at + 1] = (value >>> 16) & 0xff
+  into[at + 2] = (value >>> 8) & 0xff
+  into[at + 3] = value & 0xff
 }
 
 export function encodeFrame (frame: Frame): Uint8Array {

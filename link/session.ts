@@ -28,7 +28,7 @@ interface Pending { seq: number, parts: Uint8Array[], bytes: number }
  * messages and a system call at both ends; bulk stops at MAX_BULK_INFLIGHT while an
  * interactive channel is busy, so a large write only happens when nothing waits behind it.
  */
-const SEND_BATCH = 256 * 1024
+const SEND_BATCH = 1024 * 1024
 
 /**
  * The tunnel session with one device: it outlives the streams (links) it rides on. Every frame
