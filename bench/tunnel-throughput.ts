@@ -85,7 +85,6 @@ export async function tunnelThroughput (): Promise<BenchRow[]> {
     }
     socket.destroy()
     server.close()
-    if (process.env.BENCH_PASSES != null) console.error(JSON.stringify(runs))
     const [tunnel, raw, plain] = [median(runs.tunnel), median(runs.raw), median(runs.plain)]
     return [
       row('tunnel-throughput-vs-stream', 'MiB/s', tunnel, raw, '>= 0.9x', tunnel / raw >= 0.9),
