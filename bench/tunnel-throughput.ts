@@ -75,11 +75,14 @@ export async function tunnelThroughput (): Promise<BenchRow[]> {
       plain: async () => { for (let sent = 0; sent < TOTAL; sent += BLOCK.byteLength) if (!socket.write(BLOCK)) await new Promise(resolve => socket.once('drain', resolve)) }
     }
     // steady state, not start-up: one unmeasured pass each (JIT, windows growing), then
-    // ROUNDS alternating passes, of which the median counts
+    // ROUNDS passes each, of which the median counts. The order turns every round, so no path
+    // always follows the same one (and inherits its garbage to collect).
     const runs: Record<keyof typeof paths, number[]> = { tunnel: [], raw: [], plain: [] }
+    const names = Object.keys(paths) as Array<keyof typeof paths>
     for (let round = 0; round <= ROUNDS; round++) {
-      for (const [name, send] of Object.entries(paths) as Array<[keyof typeof paths, () => Promise<void>]>) {
-        const mibs = await rate(arrived, send)
+      for (let i = 0; i < names.length; i++) {
+        const name = names[(round + i) % names.length] as keyof typeof paths
+        const mibs = await rate(arrived, paths[name])
         if (round > 0) runs[name].push(mibs)
       }
     }
