@@ -7,6 +7,10 @@ import { tunnelThroughput } from './tunnel-throughput.ts'
 import { tunnelLan } from './tunnel-lan.ts'
 import { smsBurst } from './sms-burst.ts'
 import { printTable, saveResults, type BenchRow } from './results.ts'
+import { runWithDaemonNodeFlags } from '../cli/node-flags.ts'
+
+// in-process measurements (the tunnel's throughput) run with the daemon's V8 settings
+runWithDaemonNodeFlags()
 
 /** Benchmark groups by name; a group may produce several rows. */
 const GROUPS: Record<string, { rows: string[], run: () => Promise<BenchRow[]> }> = {

@@ -1,5 +1,6 @@
 import { enable } from '@libp2p/logger'
 import { CliError } from './errors.ts'
+import { runWithDaemonNodeFlags } from './node-flags.ts'
 
 export interface DaemonCommandOptions {
   dataDir: string
@@ -27,6 +28,8 @@ export interface DaemonCommandOptions {
 const EXIT_GRACE_MS = 200
 
 export async function runDaemon (options: DaemonCommandOptions): Promise<void> {
+  // before anything is opened: this may replace the process with itself, with V8 flags
+  runWithDaemonNodeFlags()
   // errors are worth seeing by default; everything else with DEBUG=companion:*
   if (process.env.DEBUG == null || process.env.DEBUG === '') enable('companion:*:error')
   // handlers first: a signal that arrives during start-up, or the instant `ready` is printed,

@@ -1,0 +1,32 @@
+/**
+ * V8 settings the daemon runs with. A young generation of 1 MiB instead of Node's default
+ * 16 MiB: the idle daemon's RSS falls by about 11 MB, and the tunnel gets faster, not slower
+ * (the allocation area stays in the CPU's cache: measured 196 → 254 MiB/s, 7.7 → 4.9 ms of
+ * CPU per MiB, bench/tunnel-throughput.ts's stack in one process).
+ */
+export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1']
+
+/** Set on the re-executed process, so it can never loop. */
+const REEXEC_MARK = 'COMPANION_NODE_FLAGS_APPLIED'
+
+function alreadySet (flag: string): boolean {
+  const name = flag.split('=')[0] as string
+  return process.execArgv.some(arg => arg.startsWith(name)) || (process.env.NODE_OPTIONS ?? '').includes(name)
+}
+
+/**
+ * Replace this process by the same command with DAEMON_NODE_FLAGS (same pid, same stdio,
+ * same environment) unless they, or the user's own values for them, are set already. V8
+ * reads them only at start, so they can't be set from inside. Returns only when nothing had
+ * to change, or where Node can't exec (Windows).
+ */
+export function runWithDaemonNodeFlags (): void {
+  if (process.env[REEXEC_MARK] != null) {
+    // this is the re-executed process; processes it starts decide for themselves again
+    delete process.env[REEXEC_MARK]
+    return
+  }
+  const missing = DAEMON_NODE_FLAGS.filter(flag => !alreadySet(flag))
+  if (missing.length === 0 || typeof process.execve !== 'function') return
+  process.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)], { ...process.env, [REEXEC_MARK]: '1' })
+}
