@@ -64,6 +64,16 @@ export function encodeDataHeader (seq: number, channel: number, payloadBytes: nu
   return header
 }
 
+/** Big-endian u32 at `at` (decoding reads bytes directly, as encoding writes them: no DataView per frame). */
+function readUint32 (bytes: Uint8Array, at: number): number {
+  return (bytes[at] as number) * 2 ** 24 + (((bytes[at + 1] as number) << 16) | ((bytes[at + 2] as number) << 8) | (bytes[at + 3] as number))
+}
+
+/** Big-endian u64 as a number (exact below 2^53; a larger sequence number is refused as out of order anyway). */
+function readUint64 (bytes: Uint8Array, at: number): number {
+  return readUint32(bytes, at) * 2 ** 32 + readUint32(bytes, at + 4)
+}
+
 function putUint32 (into: Uint8Array, at: number, value: number): void {
   into[at] = value >>> 24
   into[at + 1] = (value >>> 16) & 0xff
@@ -119,14 +129,13 @@ const SEQUENCED_MIN: Partial<Record<number, number>> = {
 /** Decode one frame body (after its length). Throws TunnelProtocolError on anything malformed. */
 export function decodeFrame (body: Uint8Array): Frame {
   if (body.byteLength < 1 || body.byteLength > MAX_FRAME) throw new TunnelProtocolError(`frame of ${body.byteLength} bytes`)
-  const view = new DataView(body.buffer, body.byteOffset, body.byteLength)
-  const type = view.getUint8(0)
+  const type = body[0] as number
   const rest = body.byteLength - 1
   const min = SEQUENCED_MIN[type]
   if (min != null) {
     if (rest < min) throw new TunnelProtocolError(`short frame of type ${type}`)
-    const seq = Number(view.getBigUint64(1))
-    const channel = view.getUint32(9)
+    const seq = readUint64(body, 1)
+    const channel = readUint32(body, 9)
     const tail = body.subarray(13)
     const text = (): string => {
       try {
@@ -139,17 +148,17 @@ export function decodeFrame (body: Uint8Array): Frame {
       case FrameType.DATA: return { type, seq, channel, payload: tail }
       case FrameType.OPEN: {
         if (tail.byteLength - 1 > MAX_CHANNEL_NAME_BYTES) throw new TunnelProtocolError('channel name too long')
-        return { type, seq, channel, priority: view.getUint8(13), name: text() }
+        return { type, seq, channel, priority: body[13] as number, name: text() }
       }
       case FrameType.OPEN_OK: return { type, seq, channel }
       case FrameType.OPEN_FAIL: return { type, seq, channel, reason: text() }
       case FrameType.CLOSE: return { type, seq, channel }
       case FrameType.RESET: return { type, seq, channel, reason: text() }
-      case FrameType.WINDOW: return { type, seq, channel, credit: view.getUint32(13) }
+      case FrameType.WINDOW: return { type, seq, channel, credit: readUint32(body, 13) }
     }
   }
-  if (type === FrameType.ACK && rest === 8) return { type, received: Number(view.getBigUint64(1)) }
-  if (type === FrameType.RESUME && rest === 24) return { type, session: body.slice(1, 17), received: Number(view.getBigUint64(17)) }
-  if (type === FrameType.RESUME_OK && rest === 9) return { type, received: Number(view.getBigUint64(1)), fresh: view.getUint8(9) === 1 }
+  if (type === FrameType.ACK && rest === 8) return { type, received: readUint64(body, 1) }
+  if (type === FrameType.RESUME && rest === 24) return { type, session: body.slice(1, 17), received: readUint64(body, 17) }
+  if (type === FrameType.RESUME_OK && rest === 9) return { type, received: readUint64(body, 1), fresh: body[9] === 1 }
   throw new TunnelProtocolError(`unknown or malformed frame of type ${type}`)
 }
