@@ -2,22 +2,19 @@
  * `npm run bench [-- NAME...]`: run the benchmarks (all, or those named), print a table and
  * merge the rows into bench/results.json. Each measures against a baseline in the same run.
  */
-import { discoveryBenchmarks } from './discovery.ts'
-import { tunnelThroughput } from './tunnel-throughput.ts'
-import { tunnelLan } from './tunnel-lan.ts'
-import { smsBurst } from './sms-burst.ts'
 import { printTable, saveResults, type BenchRow } from './results.ts'
 import { runWithDaemonNodeFlags } from '../cli/node-flags.ts'
 
-// in-process measurements (the tunnel's throughput) run with the daemon's V8 settings
+// in-process measurements (the tunnel's throughput) run with the daemon's V8 settings; the
+// benchmarks are loaded after, so libp2p is loaded once, in the process that measures
 runWithDaemonNodeFlags()
 
 /** Benchmark groups by name; a group may produce several rows. */
 const GROUPS: Record<string, { rows: string[], run: () => Promise<BenchRow[]> }> = {
-  discovery: { rows: ['discovery-seen', 'idle-rss'], run: discoveryBenchmarks },
-  throughput: { rows: ['tunnel-throughput-vs-stream', 'tunnel-throughput-vs-tcp'], run: tunnelThroughput },
-  tunnel: { rows: ['tunnel-interactive-p99', 'tunnel-failover'], run: tunnelLan },
-  sms: { rows: ['sms-burst-rate', 'sms-burst-p50', 'sms-burst-p99'], run: smsBurst }
+  discovery: { rows: ['discovery-seen', 'idle-rss'], run: async () => await (await import('./discovery.ts')).discoveryBenchmarks() },
+  throughput: { rows: ['tunnel-throughput-vs-stream', 'tunnel-throughput-vs-tcp'], run: async () => await (await import('./tunnel-throughput.ts')).tunnelThroughput() },
+  tunnel: { rows: ['tunnel-interactive-p99', 'tunnel-failover'], run: async () => await (await import('./tunnel-lan.ts')).tunnelLan() },
+  sms: { rows: ['sms-burst-rate', 'sms-burst-p50', 'sms-burst-p99'], run: async () => await (await import('./sms-burst.ts')).smsBurst() }
 }
 
 const wanted = process.argv.slice(2)

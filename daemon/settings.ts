@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -7,7 +6,7 @@ import type { DeviceKind } from '../node/constants.ts'
 import type { LinkKind } from '../link/link-types.ts'
 import { DataDirError } from './errors.ts'
 import { SETTINGS_FILE } from './paths.ts'
-import { writeJsonFile } from './json-file.ts'
+import { readJsonFile, writeJsonFile } from './json-file.ts'
 import { normalizeNumber } from './sms/numbers.ts'
 
 /** What a device remembers about itself between runs, besides its key. */
@@ -69,15 +68,10 @@ function rememberedPort (value: unknown): number {
 
 export async function loadSettings (dataDir: string): Promise<Settings> {
   const path = join(dataDir, SETTINGS_FILE)
-  let text: string
+  const damaged = (err: unknown): DataDirError => new DataDirError(`${path} is damaged (${(err as Error).message}); fix or delete it (the device keeps its id)`)
+  const raw = await readJsonFile(path).catch((err: unknown) => { throw err instanceof SyntaxError ? damaged(err) : err }) as Partial<Settings> | undefined
+  if (raw === undefined) return defaultSettings()
   try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return defaultSettings()
-    throw err
-  }
-  try {
-    const raw = JSON.parse(text) as Partial<Settings>
     const port = rememberedPort(raw.port)
     const uiPort = rememberedPort(raw.uiPort)
     const interfaceKinds = Object.fromEntries(Object.entries(raw.interfaceKinds ?? {}).map(([i, k]) => parseInterfaceKind(`${i}=${String(k)}`)))
@@ -86,7 +80,7 @@ export async function loadSettings (dataDir: string): Promise<Settings> {
     const smsAllow = (raw.smsAllow ?? []).map(n => normalizeNumber(String(n)))
     return { name: validateDeviceName(raw.name), kind: validateDeviceKind(raw.kind), port, interfaceKinds, allowedPorts, smsDeny, smsAllow, uiPort }
   } catch (err) {
-    throw new DataDirError(`${path} is damaged (${(err as Error).message}); fix or delete it (the device keeps its id)`)
+    throw damaged(err)
   }
 }
 

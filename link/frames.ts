@@ -57,14 +57,12 @@ export function encodeDataHeader (seq: number, channel: number, payloadBytes: nu
   const header = new Uint8Array(DATA_HEADER_BYTES)
   putUint32(header, 0, DATA_HEADER_BYTES - 4 + payloadBytes)
   header[4] = FrameType.DATA
-  // u64 as two halves: sequence numbers stay far below 2^53
-  putUint32(header, 5, Math.floor(seq / 2 ** 32))
-  putUint32(header, 9, seq >>> 0)
+  putUint64(header, 5, seq)
   putUint32(header, 13, channel)
   return header
 }
 
-/** Big-endian u32 at `at` (decoding reads bytes directly, as encoding writes them: no DataView per frame). */
+/** Integers are big-endian, read and written byte by byte: no DataView or BigInt per frame. */
 function readUint32 (bytes: Uint8Array, at: number): number {
   return (bytes[at] as number) * 2 ** 24 + (((bytes[at + 1] as number) << 16) | ((bytes[at + 2] as number) << 8) | (bytes[at + 3] as number))
 }
@@ -79,6 +77,12 @@ function putUint32 (into: Uint8Array, at: number, value: number): void {
   into[at + 1] = (value >>> 16) & 0xff
   into[at + 2] = (value >>> 8) & 0xff
   into[at + 3] = value & 0xff
+}
+
+/** u64 as two halves: sequence numbers stay far below 2^53, and BigInt is slow per frame. */
+function putUint64 (into: Uint8Array, at: number, value: number): void {
+  putUint32(into, at, Math.floor(value / 2 ** 32))
+  putUint32(into, at + 4, value >>> 0)
 }
 
 export function encodeFrame (frame: Frame): Uint8Array {
@@ -100,22 +104,21 @@ export function encodeFrame (frame: Frame): Uint8Array {
     case FrameType.RESUME_OK: body = 1 + 8 + 1; break
   }
   const out = new Uint8Array(4 + body)
-  const view = new DataView(out.buffer)
-  view.setUint32(0, body)
-  view.setUint8(4, frame.type)
+  putUint32(out, 0, body)
+  out[4] = frame.type
   let at = 5
   if (isSequenced(frame)) {
-    view.setBigUint64(at, BigInt(frame.seq))
-    view.setUint32(at + 8, frame.channel)
+    putUint64(out, at, frame.seq)
+    putUint32(out, at + 8, frame.channel)
     at += 12
   }
   switch (frame.type) {
-    case FrameType.OPEN: view.setUint8(at, frame.priority); out.set(text, at + 1); break
+    case FrameType.OPEN: out[at] = frame.priority; out.set(text, at + 1); break
     case FrameType.OPEN_FAIL: case FrameType.RESET: out.set(text, at); break
-    case FrameType.WINDOW: view.setUint32(at, frame.credit); break
-    case FrameType.ACK: view.setBigUint64(at, BigInt(frame.received)); break
-    case FrameType.RESUME: out.set(frame.session, at); view.setBigUint64(at + 16, BigInt(frame.received)); break
-    case FrameType.RESUME_OK: view.setBigUint64(at, BigInt(frame.received)); view.setUint8(at + 8, frame.fresh ? 1 : 0); break
+    case FrameType.WINDOW: putUint32(out, at, frame.credit); break
+    case FrameType.ACK: putUint64(out, at, frame.received); break
+    case FrameType.RESUME: out.set(frame.session, at); putUint64(out, at + 16, frame.received); break
+    case FrameType.RESUME_OK: putUint64(out, at, frame.received); out[at + 8] = frame.fresh ? 1 : 0; break
     default: break
   }
   return out

@@ -383,7 +383,6 @@ export class TunnelSession implements ChannelHost {
     }
   }
 
-
   private accept (id: number, name: string, priority: number): void {
     const mine = this.initiator ? id % 2 === 1 : id % 2 === 0
     if (mine || this.channels.has(id)) throw new TunnelProtocolError(`channel id ${id} is not the other side's to open`)

@@ -132,7 +132,6 @@ class DefaultTunnels implements Tunnels, Startable {
     return entry.handler
   }
 
-
   private onActive (evt: CustomEvent<{ device: string }>): void {
     if (this.initiates(evt.detail.device)) void this.relink(evt.detail.device)
   }
