@@ -41,7 +41,8 @@ export function Links ({ devices }: { devices: DeviceEntry[] | undefined }) {
       {members.map(d => {
         const rows = byDevice.get(d.id) ?? []
         return (
-          <section key={d.id} class='card link-card' aria-label={`Links to ${d.name}`}>
+          // focusable: a long (relayed) address makes the card scroll sideways, and keyboard users must reach it
+          <section key={d.id} class='card link-card' aria-label={`Links to ${d.name}`} tabIndex={0}>
             <h2><KindIcon kind={d.kind} /> {d.name} <span class='muted small'>{rows.length === 0 ? 'no link' : `${rows.length} link${rows.length === 1 ? '' : 's'}`}</span></h2>
             {rows.length > 0 ? <LinkTable links={rows} /> : <p class='muted small'>{d.online ? 'connected, links being measured' : 'offline'}</p>}
           </section>
