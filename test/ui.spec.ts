@@ -3,7 +3,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { Device, eventually, tempDir } from './harness/index.ts'
+import { Device, eventually, keepLogsOnFailure, tempDir } from './harness/index.ts'
 import { pair, startPairing } from './harness/pairing.ts'
 import { SimCarrier, messagesOn, send } from './harness/sms.ts'
 import { accessibilityProblems, launchBrowser, newPage, recordStatuses, screenshot, statusesSeen } from './harness/browser.ts'
@@ -54,6 +54,10 @@ describe('the web page, in Chromium', function () {
     await pair(laptop, phone)
     await pair(tablet, phone)
     browser = await launchBrowser()
+  })
+
+  afterEach(async function () {
+    await keepLogsOnFailure(this.currentTest, [phone, laptop, tablet, friend, ...extra])
   })
 
   after(async () => {

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ControlClient } from '../../cli/client.ts'
 
@@ -145,4 +147,25 @@ export async function eventually<T> (what: string, timeoutMs: number, check: () 
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last == null ? '' : ` (last error: ${(last as Error).message})`}`)
     await new Promise(resolve => setTimeout(resolve, intervalMs))
   }
+}
+
+/**
+ * After a failed test, keep what each daemon wrote to stderr and what it saw (devices, links)
+ * in test/out/logs/<test>.log, so a failure that only CI meets can be read afterwards.
+ */
+export async function keepLogsOnFailure (test: Mocha.Test | undefined, devices: Array<Device | undefined>): Promise<void> {
+  if (test?.state !== 'failed') return
+  const parts: string[] = []
+  for (const device of devices) {
+    if (device == null) continue
+    const seen = device.running
+      ? await Promise.all(['/v1/devices', '/v1/links'].map(async path => JSON.stringify(await device.api.call('GET', path).catch((err: Error) => err.message))))
+      : ['(not running)']
+    parts.push(`== ${device.init.name ?? device.dataDir} ${device.id}\n${seen.join('\n')}\n-- stderr\n${device.log}`)
+  }
+  const dir = join(REPO, 'test', 'out', 'logs')
+  await mkdir(dir, { recursive: true })
+  const file = join(dir, `${test.fullTitle().replace(/[^\w-]+/g, '-').slice(0, 120)}.log`)
+  await writeFile(file, parts.join('\n\n'))
+  process.stderr.write(`daemon logs of the failed test: ${file}\n`)
 }

@@ -5,7 +5,7 @@ import { Lan, type LanInit } from './netns.ts'
 import { Device } from './device.ts'
 
 export { Lan, destroyAllLans } from './netns.ts'
-export { Device, runCli, eventually, CLI, REPO } from './device.ts'
+export { Device, runCli, eventually, keepLogsOnFailure, CLI, REPO } from './device.ts'
 export type { CliResult } from './device.ts'
 
 /** Devices as `companion devices --json` lists them. */
