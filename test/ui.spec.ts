@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { Device, eventually, keepLogsOnFailure, tempDir } from './harness/index.ts'
 import { pair, startPairing } from './harness/pairing.ts'
-import { SimCarrier, messagesOn, send } from './harness/sms.ts'
+import { SimCarrier, messageOn, messagesOn, send } from './harness/sms.ts'
 import { accessibilityProblems, launchBrowser, newPage, recordStatuses, screenshot, statusesSeen } from './harness/browser.ts'
 
 const PHONE = '+15550100002'
@@ -37,10 +37,12 @@ describe('the web page, in Chromium', function () {
   before(async () => {
     // slow enough that a bubble is seen waiting before it is sent, and sent before delivered
     await carrier.start('--latency', '700')
-    phone = new Device({ dataDir: join(tmp.path, 'phone'), name: 'Pixel', args: [...LOOPBACK, '--kind', 'phone', '--sms', sim(PHONE), '--sms-rate', '1000/min'] })
+    // the daemons' debug logs are kept (test/out/logs) when a test fails
+    const env = { DEBUG: 'companion:*' }
+    phone = new Device({ dataDir: join(tmp.path, 'phone'), name: 'Pixel', env, args: [...LOOPBACK, '--kind', 'phone', '--sms', sim(PHONE), '--sms-rate', '1000/min'] })
     await phone.start()
     const address = (await phone.api.call<{ addresses: string[] }>('GET', '/v1/status')).addresses[0] ?? ''
-    laptop = new Device({ dataDir: join(tmp.path, 'laptop'), name: 'ThinkPad', args: [...LOOPBACK, '--kind', 'laptop', '--bootstrap', address] })
+    laptop = new Device({ dataDir: join(tmp.path, 'laptop'), name: 'ThinkPad', env, args: [...LOOPBACK, '--kind', 'laptop', '--bootstrap', address] })
     tablet = new Device({ dataDir: join(tmp.path, 'tablet'), name: 'Tab', args: [...LOOPBACK, '--kind', 'tablet', '--bootstrap', address] })
     // someone else's phone, so that texts to FRIEND are delivered (with a delivery report)
     friend = new Device({ dataDir: join(tmp.path, 'friend'), name: 'friend', args: [...LOOPBACK, '--kind', 'phone', '--sms', sim(FRIEND), '--no-ui'] })
@@ -351,6 +353,27 @@ describe('the web page, in Chromium', function () {
     await page.keyboard.type('typed, not clicked')
     await page.keyboard.press('Enter')
     await bubble(page, 'typed, not clicked').waitFor()
+  })
+
+  it('shows statuses that changed while a conversation was still loading', async () => {
+    const page = laptopPage
+    await page.goto(new URL('#/messages', page.url()).toString())
+    const text = 'Running late, start without me'
+    // the conversation's first page is read at once but reaches the page only once the message
+    // is delivered: its statuses arrive as events in between
+    let snapshot: string | undefined
+    await page.route(url => url.pathname === '/api/v1/sms' && url.searchParams.get('with') === FRIEND, async (route) => {
+      const response = await route.fetch()
+      snapshot = ((await response.json()) as Array<{ body: string, status: string }>).find(m => m.body === text)?.status
+      await messageOn(laptop, id, m => m.status === 'delivered', 20_000)
+      await new Promise(resolve => setTimeout(resolve, 500))
+      await route.fulfill({ response })
+    }, { times: 1 })
+    const id = await send(laptop, FRIEND, text)
+    await page.goto(new URL(`#/messages/${encodeURIComponent(FRIEND)}`, page.url()).toString())
+    await page.locator(`[data-id="${id}"][data-status="delivered"]`).waitFor({ timeout: 30_000 })
+    assert.notEqual(snapshot, undefined, 'the page was read while the message was on its way')
+    assert.notEqual(snapshot, 'delivered', 'the page was read before the message was delivered')
   })
 
   it('follows its daemon through a restart: reconnects by itself, still signed in, still live', async () => {

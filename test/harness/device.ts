@@ -150,8 +150,8 @@ export async function eventually<T> (what: string, timeoutMs: number, check: () 
 }
 
 /**
- * After a failed test, keep what each daemon wrote to stderr and what it saw (devices, links)
- * in test/out/logs/<test>.log, so a failure that only CI meets can be read afterwards.
+ * After a failed test, keep what each daemon wrote to stderr and what it saw (devices, links,
+ * its newest messages) in test/out/logs/<test>.log, so a failure that only CI meets can be read afterwards.
  */
 export async function keepLogsOnFailure (test: Mocha.Test | undefined, devices: Array<Device | undefined>): Promise<void> {
   if (test?.state !== 'failed') return
@@ -159,7 +159,7 @@ export async function keepLogsOnFailure (test: Mocha.Test | undefined, devices: 
   for (const device of devices) {
     if (device == null) continue
     const seen = device.running
-      ? await Promise.all(['/v1/devices', '/v1/links'].map(async path => JSON.stringify(await device.api.call('GET', path).catch((err: Error) => err.message))))
+      ? await Promise.all(['/v1/devices', '/v1/links', '/v1/sms?limit=20'].map(async path => JSON.stringify(await device.api.call('GET', path).catch((err: Error) => err.message))))
       : ['(not running)']
     parts.push(`== ${device.init.name ?? device.dataDir} ${device.id}\n${seen.join('\n')}\n-- stderr\n${device.log}`)
   }

@@ -53,6 +53,17 @@ export function useEvents (types: EventType[], listener: Listener): void {
   }, [key])
 }
 
+/** Call `listener` each time the event stream comes back after a break (events may have been missed). */
+export function useReconnected (listener: () => void): void {
+  const latest = useRef(listener)
+  latest.current = listener
+  useEffect(() => {
+    const l = (): void => { latest.current() }
+    reconnectListeners.add(l)
+    return () => { reconnectListeners.delete(l) }
+  }, [])
+}
+
 /** Is the event stream up (the page is live)? */
 export function useConnected (): boolean {
   const [up, setUp] = useState(connected)

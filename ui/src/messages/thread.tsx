@@ -1,6 +1,6 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
 import { api, type DeviceEntry, type MessageView } from '../api.ts'
-import { useEvents } from '../live.ts'
+import { useEvents, useReconnected } from '../live.ts'
 import { conversationTitle, dayLabel, deviceName, fullTime, shortTime, statusText } from '../format.ts'
 import { Icon } from '../icons.tsx'
 import { Avatar } from './avatar.tsx'
@@ -10,6 +10,11 @@ import { Composer } from './composer.tsx'
 export const PAGE_SIZE = 50
 /** Within this many pixels of the bottom, new messages keep the view at the bottom. */
 const STICK_PX = 80
+
+/** Whether `message` belongs to what is loaded: not older than the oldest shown while older pages remain. */
+function shown (list: MessageView[], message: MessageView, more: boolean): boolean {
+  return !more || list.length === 0 || message.createdAt >= (list[0] as MessageView).createdAt || list.some(m => m.id === message.id)
+}
 
 /** Insert or replace by id, keeping the list in time order. */
 function upsert (list: MessageView[], message: MessageView): MessageView[] {
@@ -53,12 +58,30 @@ export function Thread ({ conversation, devices, unread }: { conversation: strin
   const anchor = useRef<{ height: number, top: number } | undefined>(undefined)
   const numbers = conversation.split(',')
 
-  useEffect(() => {
+  /**
+   * Changes that arrive while a page of the newest messages is on its way: the page may have
+   * been read before them (a status follows a send within milliseconds), so they are applied
+   * on top of it once it is in. Undefined while nothing is being loaded.
+   */
+  const early = useRef<MessageView[] | undefined>(undefined)
+  /** Load the newest page: when the conversation opens, and after the event stream was broken. */
+  const refresh = (): void => {
+    const first = messages == null
+    early.current ??= []
     api.messages({ with: conversation, limit: PAGE_SIZE }).then(
-      (page) => { setMessages(page); setMore(page.length === PAGE_SIZE) },
-      (err: Error) => { setError(err.message) }
+      (page) => {
+        const late = early.current ?? []
+        early.current = undefined
+        // a first load decides whether older pages remain; a refresh keeps what was scrolled to
+        const moreNow = first ? page.length === PAGE_SIZE : more
+        if (first) setMore(moreNow)
+        setMessages(list => late.reduce((l, m) => shown(l, m, moreNow) ? upsert(l, m) : l, page.reduce(upsert, list ?? [])))
+      },
+      (err: Error) => { early.current = undefined; setError(err.message) }
     )
-  }, [conversation])
+  }
+  useEffect(refresh, [conversation])
+  useReconnected(refresh)
 
   // seen here means read everywhere: whenever this conversation has unread messages while open and visible
   useEffect(() => {
@@ -74,12 +97,9 @@ export function Thread ({ conversation, devices, unread }: { conversation: strin
   useEvents(['sms'], (_type, data) => {
     const message = (data as { message: MessageView }).message
     if (message.conversation !== conversation) return
-    setMessages(list => list == null || !shown(list, message) ? list : upsert(list, message))
+    if (early.current != null) early.current.push(message)
+    else setMessages(list => list == null || !shown(list, message, more) ? list : upsert(list, message))
   })
-
-  /** Whether `message` belongs to what is loaded: not older than the oldest shown while older pages remain. */
-  const shown = (list: MessageView[], message: MessageView): boolean =>
-    !more || list.length === 0 || message.createdAt >= (list[0] as MessageView).createdAt || list.some(m => m.id === message.id)
 
   const loadOlder = (): void => {
     const oldest = messages?.[0]
