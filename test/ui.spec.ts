@@ -37,8 +37,8 @@ describe('the web page, in Chromium', function () {
   before(async () => {
     // slow enough that a bubble is seen waiting before it is sent, and sent before delivered
     await carrier.start('--latency', '700')
-    // the daemons' debug logs are kept (test/out/logs) when a test fails
-    const env = { DEBUG: 'companion:*' }
+    // the daemons' debug logs (ours, and libp2p's connection refusals) are kept in test/out/logs when a test fails
+    const env = { DEBUG: 'companion:*,libp2p:connection-manager' }
     phone = new Device({ dataDir: join(tmp.path, 'phone'), name: 'Pixel', env, args: [...LOOPBACK, '--kind', 'phone', '--sms', sim(PHONE), '--sms-rate', '1000/min'] })
     await phone.start()
     const address = (await phone.api.call<{ addresses: string[] }>('GET', '/v1/status')).addresses[0] ?? ''
