@@ -5,6 +5,12 @@ import { DIAL_TIMEOUT_MS, KNOWN_DEVICE_TAG, REDIAL_MAX_MS, REDIAL_MIN_MS } from 
 
 /** Retries of a discovered device that could not be dialled yet. */
 const DISCOVERED_RETRY_DELAYS_MS = [2_000, 5_000, 10_000]
+/**
+ * A connection to a known device that lasts this long starts its redial backoff over; one
+ * that ends sooner (a device that cuts this one off at once, as the account's devices do to
+ * a removed one) counts as a failed attempt, so it is not redialled twice a second forever.
+ */
+export const STABLE_CONNECTION_MS = 10_000
 
 /**
  * libp2p 3 has no autodialer. This is ours: a discovered device is dialled at once, every
@@ -30,6 +36,8 @@ export interface DeviceDialerInit {
   redialMin?: number
   /** @default REDIAL_MAX_MS */
   redialMax?: number
+  /** @default STABLE_CONNECTION_MS */
+  stableConnection?: number
 }
 
 export interface DeviceDialer {
@@ -43,9 +51,12 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
   private readonly dialTimeout: number
   private readonly redialMin: number
   private readonly redialMax: number
+  private readonly stableConnection: number
   private readonly log: Logger
   private readonly dialing = new Set<string>()
-  private readonly retries = new Map<string, { timer: ReturnType<typeof setTimeout>, delay: number }>()
+  /** Per known device: the last redial delay, and the pending redial if any. */
+  private readonly retries = new Map<string, { timer?: ReturnType<typeof setTimeout>, delay: number }>()
+  private readonly connectedAt = new Map<string, number>()
   private readonly bootstrapTimers = new Set<ReturnType<typeof setTimeout>>()
   private readonly discoveredRetries = new Map<string, number>()
   private running = false
@@ -56,6 +67,7 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
     this.dialTimeout = init.dialTimeout ?? DIAL_TIMEOUT_MS
     this.redialMin = init.redialMin ?? REDIAL_MIN_MS
     this.redialMax = init.redialMax ?? REDIAL_MAX_MS
+    this.stableConnection = init.stableConnection ?? STABLE_CONNECTION_MS
     this.log = components.logger.forComponent('companion:dialer')
     this.onDiscovery = this.onDiscovery.bind(this)
     this.onConnect = this.onConnect.bind(this)
@@ -89,6 +101,7 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
     this.components.events.removeEventListener('peer:disconnect', this.onDisconnect)
     for (const { timer } of this.retries.values()) clearTimeout(timer)
     this.retries.clear()
+    this.connectedAt.clear()
     for (const timer of this.bootstrapTimers) clearTimeout(timer)
     this.bootstrapTimers.clear()
   }
@@ -103,14 +116,21 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
   }
 
   private onConnect (evt: CustomEvent<PeerId>): void {
-    this.discoveredRetries.delete(evt.detail.toString())
-    const retry = this.retries.get(evt.detail.toString())
-    if (retry != null) clearTimeout(retry.timer)
-    this.retries.delete(evt.detail.toString())
+    const key = evt.detail.toString()
+    this.discoveredRetries.delete(key)
+    this.connectedAt.set(key, Date.now())
+    const retry = this.retries.get(key)
+    if (retry == null) return
+    clearTimeout(retry.timer)
+    retry.timer = undefined
   }
 
   private onDisconnect (evt: CustomEvent<PeerId>): void {
     const peerId = evt.detail
+    const key = peerId.toString()
+    const since = this.connectedAt.get(key)
+    this.connectedAt.delete(key)
+    if (since != null && Date.now() - since >= this.stableConnection) this.retries.delete(key)
     void this.components.peerStore.get(peerId).then(peer => {
       if (peer.tags.has(KNOWN_DEVICE_TAG)) this.scheduleRedial(peerId)
     }, () => {})
@@ -159,11 +179,14 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
     const key = peerId.toString()
     if (!this.running || this.isConnected(peerId)) return
     const previous = this.retries.get(key)
-    if (previous != null) clearTimeout(previous.timer)
-    const delay = previous == null ? this.redialMin : Math.min(previous.delay * 2, this.redialMax)
-    const timer = setTimeout(() => { this.dial(peerId) }, delay)
-    timer.unref()
-    this.retries.set(key, { timer, delay })
+    if (previous?.timer != null) return // one is on its way
+    const retry = { delay: previous == null ? this.redialMin : Math.min(previous.delay * 2, this.redialMax), timer: undefined as ReturnType<typeof setTimeout> | undefined }
+    retry.timer = setTimeout(() => {
+      retry.timer = undefined
+      this.dial(peerId)
+    }, retry.delay)
+    retry.timer.unref()
+    this.retries.set(key, retry)
   }
 
   /** A bootstrap address is kept connected: retried with backoff whenever it is not. */

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import type { PeerId } from '@libp2p/interface'
+import { connectionStack } from '../node/stack.ts'
+import { deviceDialer } from '../node/device-dialer.ts'
+import { KNOWN_DEVICE_TAG } from '../node/constants.ts'
+import { eventually } from './harness/index.ts'
+
+const REDIAL_MIN = 100
+const STABLE = 500
+
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+describe('the device dialer', function () {
+  this.timeout(20_000)
+  let nodes: Libp2p[] = []
+
+  afterEach(async () => {
+    await Promise.all(nodes.map(async n => { await n.stop() }))
+    nodes = []
+  })
+
+  /** A device that refuses `refused()` peers the way the account refuses a removed device: after the handshake. */
+  async function member (refused: (peer: PeerId) => boolean): Promise<Libp2p> {
+    const n = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      ...connectionStack(),
+      connectionGater: { denyInboundEncryptedConnection: refused }
+    })
+    nodes.push(n)
+    return n
+  }
+
+  /** A device running our dialer that knows `other` (a member it has met). */
+  async function knowing (other: Libp2p): Promise<Libp2p> {
+    const n = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      ...connectionStack(),
+      services: { dialer: deviceDialer({ redialMin: REDIAL_MIN, redialMax: 10_000, stableConnection: STABLE }) }
+    })
+    nodes.push(n)
+    await n.peerStore.merge(other.peerId, { multiaddrs: other.getMultiaddrs(), tags: { [KNOWN_DEVICE_TAG]: { value: 50 } } })
+    return n
+  }
+
+  it('backs off from a device that cuts every connection at once, instead of redialling it twice a second', async () => {
+    let attempts = 0
+    let removed: PeerId | undefined
+    const phone = await member(peer => { if (removed?.equals(peer) === true) { attempts++; return true } return false })
+    const desk = await knowing(phone)
+    removed = desk.peerId
+    await desk.dial(phone.getMultiaddrs()[0]!).catch(() => {})
+    await sleep(3_000)
+    // 100, 200, 400, 800, 1600 ms apart: six attempts in three seconds (thirty without a backoff)
+    assert.ok(attempts >= 3, `it keeps trying: ${attempts} attempts`)
+    assert.ok(attempts <= 8, `${attempts} connections in 3 s`)
+  })
+
+  it('redials at once a device whose connection had lasted, even after earlier failures', async () => {
+    let refusing = true
+    const phone = await member(() => refusing)
+    const laptop = await knowing(phone)
+    await laptop.dial(phone.getMultiaddrs()[0]!).catch(() => {})
+    // refused for a while: the backoff grows to seconds
+    await sleep(1_600)
+    refusing = false
+    await eventually('connected again', 10_000, async () => laptop.getConnections(phone.peerId).length > 0 ? true : undefined, 20)
+    await sleep(STABLE + 100)
+    await phone.hangUp(laptop.peerId)
+    const cut = Date.now()
+    await eventually('redialled', 5_000, async () => laptop.getConnections(phone.peerId).length > 0 ? true : undefined, 20)
+    const ms = Date.now() - cut
+    assert.ok(ms < REDIAL_MIN * 4, `redialled after ${ms} ms`)
+  })
+})
