@@ -64,9 +64,11 @@ export class IdentityApi {
     }
     if (target.relation !== 'member') throw new ControlError(409, 'not_a_member', `${target.name} is not a member of this account`)
     await account.revoke(target.id)
+    // the new list goes to every connected member and to the removed device itself (so it
+    // knows, and starts over on its own), then it is cut off
+    await libp2p.services.profiles.announce()
     for (const conn of libp2p.getConnections(peerIdFromString(target.id))) await conn.close().catch(() => {})
     await this.node.book.forget(target.id)
-    await libp2p.services.profiles.announce()
     return { device: target.id, left: false }
   }
 

@@ -143,6 +143,12 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
   libp2p.services.profiles.addEventListener('device:profile', (evt) => { libp2p.services.links.refresh(evt.detail.peerId.toString()) })
   // a removed device is cut off at once, everywhere it is connected
   libp2p.services.profiles.addEventListener('account:revoked', (evt) => {
+    if (evt.detail.devices.includes(libp2p.peerId.toString())) {
+      // told by the device that removed it: start over as an account of one, as after leaving
+      log('this device was removed from its account; it is an account of its own again')
+      void account.becomeAccountOfOne().then(changed).catch((err: Error) => { log.error('could not start a new account - %e', err) })
+      return
+    }
     for (const id of evt.detail.devices) {
       for (const conn of libp2p.getConnections().filter(c => c.remotePeer.toString() === id)) void conn.close().catch(() => {})
       void book.forget(id)

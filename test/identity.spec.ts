@@ -121,7 +121,7 @@ describe('accounts and pairing', function () {
     assert.match(result.stderr, /already a member/)
   })
 
-  it('unpair removes a device on every member, also one that was away and learns it by gossip', async () => {
+  it('unpair removes a device on every member, tells the removed device, and a member that was away learns it by gossip', async () => {
     const [d1, d2, d3] = await threeDevices()
     await pair(d2, d1)
     await pair(d3, d1)
@@ -134,6 +134,11 @@ describe('accounts and pairing', function () {
     const rows1 = await d1.json<DeviceRow[]>('devices')
     assert.ok(!rows1.some(r => r.id === d2.id && r.relation === 'member'), 'no longer a member on 1')
     await eventually('2 cut off from 1', 5_000, async () => !(await bed!.onlineSeenBy(d1)).has(d2.id) ? true : undefined)
+    // it was connected when removed: it is told, and starts over as an account of its own
+    await eventually('2 knows it was removed', 10_000, async () => {
+      const [one, two] = [await d1.json<{ account: string }>('status'), await d2.json<{ account: string }>('status')]
+      return two.account !== one.account && await relationOf(d2, d1) === 'nearby' ? true : undefined
+    })
 
     await d3.start()
     await eventually('3 learns the revocation and cuts 2 off', 10_000, async () => {

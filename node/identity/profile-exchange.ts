@@ -7,7 +7,7 @@ import { InvalidRecordError, ReplayedRecordError } from './errors.ts'
 import type { AccountStore } from './account.ts'
 import type { OwnProfile } from './own-profile.ts'
 import type { ProfileBook, Relation } from './profile-book.ts'
-import type { DeviceProfile } from './records.ts'
+import type { DeviceCertificate, DeviceProfile } from './records.ts'
 
 export interface ProfileExchangeComponents {
   registrar: Registrar
@@ -93,10 +93,15 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
     void this.exchange(connection)
   }
 
-  /** Our profile variant and revocations for a device whose certificate we have just read. */
-  private async ours (memberCert: boolean): Promise<[Uint8Array, Uint8Array]> {
+  /**
+   * Our profile variant and revocations for a device whose certificate we have just read. A
+   * device the account removed gets the public profile and the revocations: that is how it
+   * learns it was removed (when it is still connected to the device that removes it).
+   */
+  private async ours (cert: DeviceCertificate): Promise<[Uint8Array, Uint8Array]> {
     const { full, public: pub } = await this.own.envelopes()
-    return memberCert ? [full, this.account.revocations.bytes] : [pub, EMPTY]
+    if (this.book.isMemberCert(cert)) return [full, this.account.revocations.bytes]
+    return [pub, cert.account === this.account.id ? this.account.revocations.bytes : EMPTY]
   }
 
   private async exchange (connection: Connection): Promise<void> {
@@ -110,8 +115,7 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
       const cert = (await lp.read({ signal })).subarray()
       const profile = (await lp.read({ signal })).subarray()
       const revocations = (await lp.read({ signal })).subarray()
-      const member = this.book.isMemberCert(await this.book.verifyCertificate(peer, cert))
-      await lp.writeV(await this.ours(member), { signal })
+      await lp.writeV(await this.ours(await this.book.verifyCertificate(peer, cert)), { signal })
       await stream.close({ signal })
       await this.take(connection, cert, profile, revocations)
     } catch (err) {
@@ -125,8 +129,7 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
     try {
       const lp: LengthPrefixedStream = lpStream(stream, { maxDataLength: MAX_REVOCATION_BYTES })
       const cert = (await lp.read({ signal })).subarray()
-      const member = this.book.isMemberCert(await this.book.verifyCertificate(peer, cert))
-      await lp.writeV([this.account.certificate, ...await this.ours(member)], { signal })
+      await lp.writeV([this.account.certificate, ...await this.ours(await this.book.verifyCertificate(peer, cert))], { signal })
       const profile = (await lp.read({ signal })).subarray()
       const revocations = (await lp.read({ signal })).subarray()
       await stream.close({ signal })
@@ -139,12 +142,13 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
   /** Accept what a device sent: its records, and (from a member) the account's revocations. */
   private async take (connection: Connection, cert: Uint8Array, profile: Uint8Array, revocations: Uint8Array): Promise<void> {
     const peer = connection.remotePeer.toString()
-    const member = this.book.isMemberCert(await this.book.verifyCertificate(peer, cert))
-    if (!member && revocations.byteLength > 0) throw new InvalidRecordError('revocations from a device outside the account')
-    const verdict = await this.book.accept(peer, cert, profile)
-    const known = this.book.get(peer)
-    if (known == null) return
-    const relation = this.book.relation(peer)
+    const certificate = await this.book.verifyCertificate(peer, cert)
+    const member = this.book.isMemberCert(certificate)
+    // a removed device that does not know it yet still sends the list it has: ignored
+    const removed = certificate.account === this.account.id && !member
+    if (!member && !removed && revocations.byteLength > 0) throw new InvalidRecordError('revocations from a device outside the account')
+    // the account's list first: it stands on its own signature, whatever the profile turns out to
+    // be (a removed device gets only the public one, which it may already hold)
     if (member && revocations.byteLength > 0) {
       const added = await this.account.mergeRevocations(revocations)
       if (added.length > 0) {
@@ -152,6 +156,10 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
         this.safeDispatchEvent('account:revoked', { detail: { devices: added } })
       }
     }
+    const verdict = await this.book.accept(peer, cert, profile)
+    const known = this.book.get(peer)
+    if (known == null) return
+    const relation = this.book.relation(peer)
     if (verdict === 'accepted') {
       this.log('device %p is %s (%s, %s)', connection.remotePeer, known.profile.name, known.profile.kind, relation)
       this.safeDispatchEvent('device:profile', { detail: { peerId: connection.remotePeer, profile: known.profile, relation } })
