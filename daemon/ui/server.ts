@@ -95,7 +95,6 @@ export class UiServer {
     await closeServer(this.server, this.router)
   }
 
-
   /** Refuse what did not come from this page on this machine (throws 403). */
   private checkOrigin (req: IncomingMessage): void {
     const host = req.headers.host

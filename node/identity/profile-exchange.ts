@@ -115,9 +115,10 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
       const cert = (await lp.read({ signal })).subarray()
       const profile = (await lp.read({ signal })).subarray()
       const revocations = (await lp.read({ signal })).subarray()
-      await lp.writeV(await this.ours(await this.book.verifyCertificate(peer, cert)), { signal })
+      const certificate = await this.book.verifyCertificate(peer, cert)
+      await lp.writeV(await this.ours(certificate), { signal })
       await stream.close({ signal })
-      await this.take(connection, cert, profile, revocations)
+      await this.take(connection, certificate, cert, profile, revocations)
     } catch (err) {
       this.onFailure(connection, stream, err as Error)
     }
@@ -129,20 +130,20 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
     try {
       const lp: LengthPrefixedStream = lpStream(stream, { maxDataLength: MAX_REVOCATION_BYTES })
       const cert = (await lp.read({ signal })).subarray()
-      await lp.writeV([this.account.certificate, ...await this.ours(await this.book.verifyCertificate(peer, cert))], { signal })
+      const certificate = await this.book.verifyCertificate(peer, cert)
+      await lp.writeV([this.account.certificate, ...await this.ours(certificate)], { signal })
       const profile = (await lp.read({ signal })).subarray()
       const revocations = (await lp.read({ signal })).subarray()
       await stream.close({ signal })
-      await this.take(connection, cert, profile, revocations)
+      await this.take(connection, certificate, cert, profile, revocations)
     } catch (err) {
       this.onFailure(connection, stream, err as Error)
     }
   }
 
-  /** Accept what a device sent: its records, and (from a member) the account's revocations. */
-  private async take (connection: Connection, cert: Uint8Array, profile: Uint8Array, revocations: Uint8Array): Promise<void> {
+  /** Accept what a device sent (its certificate verified by the caller): its records, and (from a member) the account's revocations. */
+  private async take (connection: Connection, certificate: DeviceCertificate, cert: Uint8Array, profile: Uint8Array, revocations: Uint8Array): Promise<void> {
     const peer = connection.remotePeer.toString()
-    const certificate = await this.book.verifyCertificate(peer, cert)
     const member = this.book.isMemberCert(certificate)
     // a removed device that does not know it yet still sends the list it has: ignored
     const removed = certificate.account === this.account.id && !member

@@ -109,14 +109,13 @@ export function useResource<T> (load: () => Promise<T>, types: EventType[], deps
   useEffect(() => {
     setData(undefined)
     reload()
-    reconnectListeners.add(reload)
     const timer = pollMs == null ? undefined : setInterval(reload, pollMs)
     return () => {
-      reconnectListeners.delete(reload)
       if (timer != null) clearInterval(timer)
       generation.current++
     }
   }, deps)
   useEvents(types, reload)
+  useReconnected(reload)
   return { data, error, reload }
 }
