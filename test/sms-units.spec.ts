@@ -7,7 +7,7 @@ import { tempDir } from './harness/index.ts'
 import { Carrier } from '../carrier/server.ts'
 import { conversationOf, countryCode, isPremium, isShortCode, normalizeNumber } from '../daemon/sms/numbers.ts'
 import { EventSigner, openEvent, type SmsEvent } from '../daemon/sms/events.ts'
-import { SmsStore } from '../daemon/sms/store.ts'
+import { SmsStore, type IncomingEntry } from '../daemon/sms/store.ts'
 import { SmsProxy } from '../daemon/sms/proxy.ts'
 import { rankProxies, type ProxyCandidate } from '../daemon/sms/client.ts'
 import { SimBackend } from '../daemon/sms/sim-backend.ts'
@@ -25,15 +25,15 @@ describe('SMS building blocks', function () {
   async function device (): Promise<TestDevice> {
     const key = await generateKeyPair('Ed25519')
     const id = peerIdFromPrivateKey(key).toString()
-    const store = new SmsStore({ path: join(tmp.path, `sms-${n++}.db`), self: id, signer: new EventSigner(key) })
+    const store = new SmsStore({ path: join(tmp.path, `sms-${n++}.db`), self: id, signer: new EventSigner(key), hasBackend: () => true })
     return { key, id, store }
   }
 
   /** Every entry `from` holds, fed to `to` in the given order. */
   async function copy (from: SmsStore, to: SmsStore, order: (a: unknown[]) => unknown[] = a => a): Promise<void> {
     const entries = Object.keys(from.versionVector()).flatMap(origin => from.entriesAfter(origin, 0, 10_000))
-    const wire = order(entries.map(e => e.hidden ? e : { signed: e.signed })) as Parameters<SmsStore['ingest']>[0]
-    for (const e of wire) await to.ingest([e], 'relayed', () => true)
+    const wire = order(entries.flatMap((e): IncomingEntry[] => e.kind === 'placeholder' ? (e.stub == null ? [] : [{ stub: e.stub }]) : [{ signed: e.signed }])) as Parameters<SmsStore['ingest']>[0]
+    for (const e of wire) await to.ingest([e], () => true)
   }
 
   describe('numbers', () => {
@@ -61,7 +61,7 @@ describe('SMS building blocks', function () {
       const signer = new EventSigner(a.key)
       const good = signer.seal({ origin: a.id, seq: 1, event: { type: 'read', ids: ['abcdefgh-1'], at: 1 } })
       assert.equal(openEvent(good).origin, a.id)
-      const fromService = signer.seal({ origin: a.id, seq: 1, event: { type: 'message', id: 'abcdefgh', direction: 'in', from: 'DHL Express', to: [], body: 'parcel', author: a.id, createdAt: 1 } })
+      const fromService = signer.seal({ origin: a.id, seq: 1, event: { type: 'message', id: 'abcdefgh', direction: 'in', from: 'DHL Express', to: [], body: 'parcel', author: a.id, createdAt: 1, via: a.id } })
       assert.equal((openEvent(fromService).event as { from: string }).from, 'DHL Express', 'an alphanumeric sender id is a sender')
       const tampered = { ...good, payload: good.payload.replace('abcdefgh-1', 'abcdefgh-2') }
       assert.throws(() => openEvent(tampered), /bad signature/)
@@ -72,7 +72,7 @@ describe('SMS building blocks', function () {
         { type: 'message', id: 'abcdefgh', direction: 'sideways', from: null, to: ['+15550102030'], body: 'x', author: a.id, createdAt: 1 },
         { type: 'message', id: 'abcdefgh', direction: 'out', from: null, to: [], body: 'x', author: a.id, createdAt: 1 },
         { type: 'message', id: 'abcdefgh', direction: 'out', from: null, to: ['not a number'], body: 'x', author: a.id, createdAt: 1 },
-        { type: 'message', id: 'abcdefgh', direction: 'out', from: null, to: ['+15550102030'], body: 'x'.repeat(5000), author: a.id, createdAt: 1 },
+        { type: 'message', id: 'abcdefgh', direction: 'out', from: null, to: ['+15550102030'], body: 'x'.repeat(40_000), author: a.id, createdAt: 1 },
         { type: 'status', id: 'abcdefgh', status: 'teleported', at: 1 },
         { type: 'status', id: '../../etc', status: 'sent', at: 1 },
         { type: 'read', ids: [], at: 1 },
@@ -111,7 +111,7 @@ describe('SMS building blocks', function () {
       await phone.store.write(tx => {
         tx.append({ type: 'status', id: 'message-1', status: 'accepted', at: 1001, from: '+15550100002' })
         tx.append({ type: 'status', id: 'message-1', status: 'sent', at: 1002 })
-        tx.append({ type: 'message', id: 'message-2', direction: 'in', from: '+15550102030', to: ['+15550100002'], body: 'hello', author: phone.id, createdAt: 1003 })
+        tx.append({ type: 'message', id: 'message-2', direction: 'in', from: '+15550102030', to: ['+15550100002'], body: 'hello', author: phone.id, createdAt: 1003, via: phone.id })
         tx.append({ type: 'read', ids: ['message-2'], at: 1004 })
       })
       const views = []
@@ -132,21 +132,22 @@ describe('SMS building blocks', function () {
       assert.equal(getMessage(phone.store.db, 'message-1')?.statusHistory.length, 3)
     })
 
-    it('ignores an event twice, and fills a gap with a placeholder for an event the device may not see', async () => {
+    it('ignores an event twice, and fills a gap with the signed placeholder of an event the device may not see', async () => {
       const a = await device()
       const b = await device()
-      await a.store.write(tx => { tx.append({ type: 'read', ids: ['abcdefgh-1'], at: 1 }) })
+      await a.store.write(tx => { tx.append({ type: 'read', ids: ['abcdefgh-1'], at: 1 }, [a.id]) })
       await a.store.write(tx => { tx.append({ type: 'read', ids: ['abcdefgh-2'], at: 2 }) })
       const [first, second] = a.store.entriesAfter(a.id, 0, 10)
-      assert.ok(first != null && !first.hidden && second != null && !second.hidden)
-      assert.equal(await b.store.ingest([{ signed: second.signed }], 'relayed', () => true), 1)
+      assert.ok(first?.kind === 'event' && first.signed.stub != null && second?.kind === 'event')
+      assert.equal(await b.store.ingest([{ signed: second.signed }], () => true), 1)
       assert.deepEqual(b.store.versionVector(), { [a.id]: 0 }, 'a gap: nothing contiguous yet')
-      assert.equal(await b.store.ingest([{ signed: second.signed }], 'relayed', () => true), 0)
-      assert.equal(await b.store.ingest([{ origin: a.id, seq: 1, hidden: true }], 'relayed', () => true), 1)
+      assert.equal(await b.store.ingest([{ signed: second.signed }], () => true), 0)
+      const stub = { text: JSON.stringify({ origin: a.id, seq: 1, audience: [a.id] }), sig: first.signed.stub }
+      assert.equal(await b.store.ingest([{ stub }], () => true), 1)
       assert.deepEqual(b.store.versionVector(), { [a.id]: 2 })
-      assert.equal(await b.store.ingest([{ signed: first.signed }], 'relayed', () => false), 0, 'an origin the device does not trust is not stored')
+      assert.equal(await b.store.ingest([{ signed: first.signed }], () => false), 0, 'an origin the device does not trust is not stored')
       const forged = new EventSigner(b.key).seal({ origin: a.id, seq: 3, event: { type: 'read', ids: ['abcdefgh-3'], at: 3 } })
-      await assert.rejects(b.store.ingest([{ signed: forged }], 'relayed', () => true), /bad signature/, 'a relayed event must carry its origin\'s signature')
+      await assert.rejects(b.store.ingest([{ signed: forged }], () => true), /bad signature/, 'a relayed event must carry its origin\'s signature')
       assert.deepEqual(b.store.versionVector(), { [a.id]: 2 })
     })
   })

@@ -1,4 +1,5 @@
 /** SMS service: channel names, limits and defaults. All documented in docs/PROTOCOL.md §8. */
+import { MAX_PARTS, MULTI_SEPTETS } from './pdu/plan.ts'
 
 /** Tunnel channel on which a device replicates the message log to another member. */
 export const SYNC_CHANNEL = 'sms-sync'
@@ -7,11 +8,26 @@ export const SMS_SUBMIT_PROTOCOL = '/companion/sms-submit/1.0.0'
 /** Signature context of a log event. */
 export const EVENT_SIGNATURE_CONTEXT = 'companion-sms-event-v1\n'
 
-export const MAX_BODY_CHARS = 4_000
+/** Signature context of a placeholder's proof (an event's origin, number and audience). */
+export const STUB_SIGNATURE_CONTEXT = 'companion-sms-stub-v1\n'
+
+/**
+ * The longest text a network can deliver: 255 concatenated parts (the 8-bit reference's
+ * limit) of 153 GSM-7 septets, one UTF-16 unit at least each. Outgoing texts must also fit
+ * in 255 parts as they will be encoded (17,085 UCS-2 units when not GSM-7).
+ */
+export const MAX_BODY_CHARS = MAX_PARTS * MULTI_SEPTETS
 export const MAX_RECIPIENTS = 20
 export const MAX_READ_IDS = 500
-/** One sync frame (an event with its signature, or a hello). */
-export const MAX_SYNC_FRAME_BYTES = 64 * 1024
+export const MAX_AUDIENCE = 256
+export const MAX_REASON_CHARS = 200
+/**
+ * An event's payload text, in UTF-8 bytes: a longest body where every unit is escaped in
+ * JSON (`\u0001`, 6 bytes) fits, with 20 recipients and a full audience.
+ */
+export const MAX_EVENT_BYTES = 256 * 1024
+/** One sync frame: an event inside a JSON string (quotes and backslashes doubled) and its signatures. */
+export const MAX_SYNC_FRAME_BYTES = 2 * MAX_EVENT_BYTES + 4 * 1024
 /** Events a sync sender puts in one catch-up query. */
 export const CATCH_UP_PAGE = 500
 /** Events the store applies in one transaction. */

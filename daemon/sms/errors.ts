@@ -25,3 +25,16 @@ export class SmsBackendError extends Error {
     this.notSent = options.notSent ?? false
   }
 }
+
+/**
+ * This device was about to write an event its peers would refuse (a bug, or input that
+ * slipped past a check): the write fails instead of stalling every other device.
+ */
+export class InvalidEventError extends Error {
+  override readonly name = 'InvalidEventError'
+}
+
+/** The message store could not be written (disk full, busy, I/O error); nothing of the request was kept. */
+export class StorageError extends Error {
+  override readonly name = 'StorageError'
+}

@@ -1,9 +1,10 @@
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { EVENT_SIGNATURE_CONTEXT, MAX_BODY_CHARS, MAX_READ_IDS, MAX_RECIPIENTS, STATUSES, type SmsStatus } from './constants.ts'
+import { EVENT_SIGNATURE_CONTEXT, MAX_AUDIENCE, MAX_BODY_CHARS, MAX_EVENT_BYTES, MAX_READ_IDS, MAX_REASON_CHARS, MAX_RECIPIENTS, STATUSES, STUB_SIGNATURE_CONTEXT, type SmsStatus } from './constants.ts'
 import { SyncProtocolError } from './errors.ts'
 import { normalizeNumber, normalizeSender } from './numbers.ts'
+import { MAX_PARTS, planMessage } from './pdu/plan.ts'
 
 /** A message enters the log (written by its author: a client, or the proxy for incoming SMS). */
 export interface MessageEvent {
@@ -43,6 +44,25 @@ export interface EventPayload {
 export interface SignedEvent {
   payload: string
   sig: Uint8Array
+  /** For an event with an audience: the origin's signature of its stub, the proof of its placeholder. */
+  stub?: Uint8Array
+}
+
+/**
+ * What a device outside an event's audience holds in its place: the origin, the number and
+ * the audience, signed by the origin, so that nobody can make a placeholder hide an event
+ * from a device that may read it.
+ */
+export interface Stub {
+  origin: string
+  seq: number
+  audience: string[]
+}
+
+/** A stub as stored and sent: its exact text and the origin's signature. */
+export interface SignedStub {
+  text: string
+  sig: Uint8Array
 }
 
 const ID = /^[A-Za-z0-9-]{8,64}$/
@@ -76,9 +96,11 @@ export function checkEvent (e: unknown): SmsEvent {
   switch (v.type) {
     case 'message': {
       if (!isId(v.id) || (v.direction !== 'out' && v.direction !== 'in') || !isDevice(v.author) || !isTime(v.createdAt)) fail('malformed message')
-      if (typeof v.body !== 'string' || v.body.length > MAX_BODY_CHARS) fail('malformed body')
+      if (typeof v.body !== 'string' || !bodyFits(v.body, v.direction)) fail(`a body longer than ${MAX_PARTS} SMS parts`)
       if (!Array.isArray(v.to) || (v.to.length === 0 && v.direction === 'out') || v.to.length > MAX_RECIPIENTS) fail('malformed recipients')
       if (v.via !== undefined && !isDevice(v.via)) fail('malformed proxy')
+      // the sender of an outgoing text is the proxy's SIM: only the proxy says it (a status's `from`)
+      if (v.direction === 'out' && v.from != null) fail('an outgoing message names its sender')
       const from = v.from == null ? null : checkSender(v.from)
       const message: MessageEvent = { type: 'message', id: v.id, direction: v.direction, from, to: v.to.map(checkNumber), body: v.body, author: v.author, createdAt: v.createdAt }
       return v.via === undefined ? message : { ...message, via: v.via as string }
@@ -88,7 +110,7 @@ export function checkEvent (e: unknown): SmsEvent {
       return { type: 'assign', id: v.id, via: v.via }
     case 'status': {
       if (!isId(v.id) || !STATUSES.includes(v.status as SmsStatus) || !isTime(v.at)) fail('malformed status')
-      if (v.reason !== undefined && (typeof v.reason !== 'string' || v.reason.length > 200)) fail('malformed reason')
+      if (v.reason !== undefined && (typeof v.reason !== 'string' || v.reason.length > MAX_REASON_CHARS)) fail('malformed reason')
       const status: StatusEvent = { type: 'status', id: v.id, status: v.status as SmsStatus, at: v.at }
       if (v.reason !== undefined) status.reason = v.reason as string
       if (v.from !== undefined) status.from = checkNumber(v.from)
@@ -102,24 +124,75 @@ export function checkEvent (e: unknown): SmsEvent {
   }
 }
 
-export function checkPayload (text: string): EventPayload {
+/**
+ * Does a text fit what a network delivers? Every text at most 255 parts of GSM-7 septets;
+ * an outgoing one also in 255 parts as it will be encoded (UCS-2 parts hold fewer units).
+ */
+export function bodyFits (body: string, direction: 'in' | 'out'): boolean {
+  if (body.length > MAX_BODY_CHARS) return false
+  if (direction === 'in' || body.length <= MAX_PARTS * 67) return true
+  return planMessage(body).parts.length <= MAX_PARTS
+}
+
+/** A reason as an event may carry it (a backend's error text can be long). */
+export function clampReason (reason: string): string {
+  return reason.length <= MAX_REASON_CHARS ? reason : reason.slice(0, MAX_REASON_CHARS - 1) + '…'
+}
+
+const CUT_MARK = ' […text cut: longer than any network delivers]'
+
+/** An incoming text as the log keeps it: a backend that hands over more than a network can deliver is cut, with a mark. */
+export function fitIncomingBody (body: string): string {
+  return body.length <= MAX_BODY_CHARS ? body : body.slice(0, MAX_BODY_CHARS - CUT_MARK.length) + CUT_MARK
+}
+
+/** The origin and number of a payload text, before anything else is trusted (to check its signature). */
+export interface Envelope { origin: string, seq: number, raw: Record<string, unknown> }
+
+/** Parse a payload text as far as its origin and number; throws SyncProtocolError. */
+export function readEnvelope (text: string): Envelope {
+  if (typeof text !== 'string' || text.length > MAX_EVENT_BYTES || Buffer.byteLength(text) > MAX_EVENT_BYTES) fail(`a payload over ${MAX_EVENT_BYTES} bytes`)
   let raw: unknown
   try {
     raw = JSON.parse(text)
   } catch {
     fail('not JSON')
   }
-  if (raw == null || typeof raw !== 'object') fail('not an object')
-  const { origin, seq, event, audience } = raw as Record<string, unknown>
+  if (raw == null || typeof raw !== 'object' || Array.isArray(raw)) fail('not an object')
+  const { origin, seq } = raw as Record<string, unknown>
   if (!isDevice(origin) || !Number.isSafeInteger(seq) || (seq as number) < 1) fail('malformed origin or seq')
-  if (audience !== undefined && (!Array.isArray(audience) || audience.length > 256 || !audience.every(isDevice))) fail('malformed audience')
-  const payload: EventPayload = { origin, seq: seq as number, event: checkEvent(event) }
+  return { origin, seq: seq as number, raw: raw as Record<string, unknown> }
+}
+
+/**
+ * The one check of a payload, on the device that writes it and on every device that
+ * receives it: its shape, its limits, and that it says only what its origin may say of itself.
+ */
+export function checkEnvelope ({ origin, seq, raw }: Envelope): EventPayload {
+  const { event, audience } = raw
+  if (audience !== undefined && (!Array.isArray(audience) || audience.length === 0 || audience.length > MAX_AUDIENCE || !audience.every(isDevice))) fail('malformed audience')
+  const checked = checkEvent(event)
+  if (checked.type === 'message') {
+    if (checked.author !== origin) fail('a message by another device than the one that signed it')
+    if (checked.direction === 'in' && checked.via !== origin) fail('an incoming message not carried by the device that signed it')
+  }
+  const payload: EventPayload = { origin, seq, event: checked }
   if (audience !== undefined) payload.audience = audience as string[]
   return payload
 }
 
+export function checkPayload (text: string): EventPayload {
+  return checkEnvelope(readEnvelope(text))
+}
+
 const encoder = new TextEncoder()
 const toSign = (payload: string): Uint8Array => encoder.encode(EVENT_SIGNATURE_CONTEXT + payload)
+const stubToSign = (text: string): Uint8Array => encoder.encode(STUB_SIGNATURE_CONTEXT + text)
+
+/** The stub text of an event with an audience. */
+export function stubOf (payload: { origin: string, seq: number, audience: string[] }): string {
+  return JSON.stringify({ origin: payload.origin, seq: payload.seq, audience: payload.audience })
+}
 
 // DER prefixes that turn raw Ed25519 keys into node:crypto key objects (RFC 8410)
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
@@ -137,7 +210,9 @@ export class EventSigner {
 
   seal (payload: EventPayload): SignedEvent {
     const text = JSON.stringify(payload)
-    return { payload: text, sig: sign(null, toSign(text), this.key) }
+    const signed: SignedEvent = { payload: text, sig: sign(null, toSign(text), this.key) }
+    if (payload.audience != null) signed.stub = sign(null, stubToSign(stubOf({ ...payload, audience: payload.audience })), this.key)
+    return signed
   }
 }
 
@@ -156,16 +231,42 @@ function publicKeyOf (device: string): KeyObject {
 
 /** Check the contents and the signature; returns the payload, or throws SyncProtocolError. */
 export function openEvent (signed: SignedEvent): EventPayload {
-  const payload = checkPayload(signed.payload)
-  verifySignature(signed, payload)
-  return payload
+  const envelope = readEnvelope(signed.payload)
+  verifySignature(signed, envelope)
+  return checkEnvelope(envelope)
 }
 
 /** Throws SyncProtocolError unless `payload.origin` signed `signed`. */
-export function verifySignature (signed: SignedEvent, payload: EventPayload): void {
-  let good = false
+export function verifySignature (signed: SignedEvent, payload: { origin: string }): void {
+  if (!verifies(toSign(signed.payload), payload.origin, signed.sig)) fail('bad signature')
+}
+
+function verifies (data: Uint8Array, device: string, sig: Uint8Array): boolean {
   try {
-    good = verify(null, toSign(signed.payload), publicKeyOf(payload.origin), signed.sig)
-  } catch {}
-  if (!good) fail('bad signature')
+    return sig.byteLength === 64 && verify(null, data, publicKeyOf(device), sig)
+  } catch {
+    return false
+  }
+}
+
+/** Check a placeholder's stub and its origin's signature; throws SyncProtocolError. */
+export function openStub (stub: SignedStub): Stub {
+  if (typeof stub.text !== 'string' || stub.text.length > 32 * 1024) fail('a stub too large')
+  let raw: unknown
+  try {
+    raw = JSON.parse(stub.text)
+  } catch {
+    fail('a stub is not JSON')
+  }
+  const { origin, seq, audience } = (raw ?? {}) as Record<string, unknown>
+  if (!isDevice(origin) || !Number.isSafeInteger(seq) || (seq as number) < 1) fail('malformed stub')
+  if (!Array.isArray(audience) || audience.length === 0 || audience.length > MAX_AUDIENCE || !audience.every(isDevice)) fail('malformed stub audience')
+  if (!verifies(stubToSign(stub.text), origin, stub.sig)) fail('bad stub signature')
+  return { origin, seq: seq as number, audience: audience as string[] }
+}
+
+/** Throws SyncProtocolError unless `signed.stub` is the origin's proof of this event's stub. */
+export function verifyStub (signed: SignedEvent, payload: EventPayload): void {
+  if (payload.audience == null) return
+  if (signed.stub == null || !verifies(stubToSign(stubOf({ ...payload, audience: payload.audience })), payload.origin, signed.stub)) fail('an event with an audience without its stub signature')
 }

@@ -46,13 +46,27 @@ export async function * readJsonFrames (channel: AsyncIterable<Uint8Array>): Asy
   if (buffer.byteLength > 0) throw new SyncProtocolError('the channel ended inside a frame')
 }
 
+/** Bytes handed to the channel in one write: a page of long texts is not one huge buffer. */
+const MAX_WRITE_BYTES = 1024 * 1024
+
 /** Write frames, and wait while the channel's buffer is full. */
 export async function writeJsonFrames (channel: Channel, values: unknown[]): Promise<void> {
-  if (values.length === 0) return
-  const frames = values.map(encodeJsonFrame)
-  const total = frames.reduce((n, f) => n + f.byteLength, 0)
-  const out = new Uint8Array(total)
-  let at = 0
-  for (const f of frames) { out.set(f, at); at += f.byteLength }
-  await channel.write(out)
+  let frames: Uint8Array[] = []
+  let size = 0
+  const write = async (): Promise<void> => {
+    if (frames.length === 0) return
+    const out = new Uint8Array(size)
+    let at = 0
+    for (const f of frames) { out.set(f, at); at += f.byteLength }
+    frames = []
+    size = 0
+    await channel.write(out)
+  }
+  for (const value of values) {
+    const frame = encodeJsonFrame(value)
+    if (size + frame.byteLength > MAX_WRITE_BYTES) await write()
+    frames.push(frame)
+    size += frame.byteLength
+  }
+  await write()
 }

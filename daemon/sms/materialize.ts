@@ -32,17 +32,19 @@ export function applyEvent (db: DatabaseSync, payload: EventPayload, self: strin
     case 'message':
       return insertMessage(db, event, self)
     case 'assign': {
-      prepared(db, 'INSERT OR IGNORE INTO assignments (id, via) VALUES (?, ?)').run(event.id, event.via)
-      // only the author hands its message to a proxy, and only once
+      // only the author hands its message to a proxy, and only once: an assignment is kept per
+      // device, and only the author's counts (whichever arrives first, the message or it)
+      prepared(db, 'INSERT OR IGNORE INTO assignments (id, device, via) VALUES (?, ?, ?)').run(event.id, origin, event.via)
       const row = prepared(db, 'SELECT author, via, recipients, body FROM messages WHERE id = ?').get(event.id) as { author: string, via: string | null, recipients: string, body: string } | undefined
       if (row == null || row.author !== origin || row.via != null) return []
-      prepared(db, 'UPDATE messages SET via = ? WHERE id = ?').run(event.via, event.id)
+      prepared(db, 'UPDATE messages SET via = ?, sender = ? WHERE id = ?').run(event.via, proxySender(db, event.id, event.via), event.id)
+      refreshStatus(db, event.id)
       const proxy = event.via === self && enqueueProxyWork(db, event.id, row.author, JSON.parse(row.recipients) as string[], row.body)
       return [{ type: 'status', id: event.id, proxy }]
     }
     case 'status': {
       prepared(db, 'INSERT OR IGNORE INTO statuses (id, status, at, device, reason, sender) VALUES (?, ?, ?, ?, ?, ?)').run(event.id, event.status, event.at, origin, event.reason ?? null, event.from ?? null)
-      if (event.from != null) prepared(db, 'UPDATE messages SET sender = ? WHERE id = ? AND sender IS NULL').run(event.from, event.id)
+      if (event.from != null) prepared(db, 'UPDATE messages SET sender = ? WHERE id = ? AND sender IS NULL AND via = ?').run(event.from, event.id, origin)
       return refreshStatus(db, event.id) ? [{ type: 'status', id: event.id }] : []
     }
     case 'read': {
@@ -58,11 +60,11 @@ export function applyEvent (db: DatabaseSync, payload: EventPayload, self: strin
 
 function insertMessage (db: DatabaseSync, m: MessageEvent, self: string): ViewChange[] {
   const conversation = conversationOf(m.direction === 'out' ? m.to : [m.from ?? 'unknown'])
-  const via = m.via ?? (prepared(db, 'SELECT via FROM assignments WHERE id = ?').get(m.id) as { via: string } | undefined)?.via ?? null
+  const via = m.via ?? (prepared(db, 'SELECT via FROM assignments WHERE id = ? AND device = ?').get(m.id, m.author) as { via: string } | undefined)?.via ?? null
   // what this account wrote is read by nature; what came in waits for the user
   const read = m.direction === 'out' || prepared(db, 'SELECT 1 FROM reads WHERE id = ?').get(m.id) != null ? 1 : 0
   // the proxy's number may have come (with its status) before the message
-  const sender = m.from ?? (prepared(db, 'SELECT sender FROM statuses WHERE id = ? AND sender IS NOT NULL LIMIT 1').get(m.id) as { sender: string } | undefined)?.sender ?? null
+  const sender = m.from ?? (via == null ? null : proxySender(db, m.id, via))
   const initial: SmsStatus = m.direction === 'out' ? 'pending' : 'received'
   const inserted = prepared(db, `INSERT OR IGNORE INTO messages (id, conversation, direction, sender, recipients, body, author, via, created_at, status, read)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(m.id, conversation, m.direction, sender, JSON.stringify(m.to), m.body, m.author, via, m.createdAt, initial, read)
@@ -71,6 +73,11 @@ function insertMessage (db: DatabaseSync, m: MessageEvent, self: string): ViewCh
   refreshStatus(db, m.id)
   const proxy = m.direction === 'out' && via === self && enqueueProxyWork(db, m.id, m.author, m.to, m.body)
   return [{ type: 'message', id: m.id, proxy }]
+}
+
+/** The SIM number a message's proxy said it went out from (its status may have come before the message). */
+function proxySender (db: DatabaseSync, id: string, via: string): string | null {
+  return (prepared(db, 'SELECT sender FROM statuses WHERE id = ? AND device = ? AND sender IS NOT NULL LIMIT 1').get(id, via) as { sender: string } | undefined)?.sender ?? null
 }
 
 /** This device is the proxy of a message: one unit of work per recipient, once ever. */
@@ -82,13 +89,26 @@ function enqueueProxyWork (db: DatabaseSync, id: string, author: string, to: str
   return true
 }
 
+/**
+ * Who may say a status of a message: its author `pending` (and `received` for what it
+ * carried in); its proxy what became of it; the author may end its own message `failed` or
+ * `unauthorized` while no proxy has it (a refusal it was told, or heard, itself). A status
+ * said by anyone else is kept in the log but counts for nothing.
+ */
+export function maySay (status: SmsStatus, device: string, message: { author: string, via: string | null }): boolean {
+  if (status === 'pending' || status === 'received') return device === message.author
+  if (message.via != null) return device === message.via
+  return device === message.author && (status === 'failed' || status === 'unauthorized')
+}
+
 /** Recompute a message's current status from its history; true if it changed. */
 function refreshStatus (db: DatabaseSync, id: string): boolean {
-  const current = prepared(db, 'SELECT status, reason FROM messages WHERE id = ?').get(id) as { status: SmsStatus, reason: string | null } | undefined
+  const current = prepared(db, 'SELECT status, reason, author, via FROM messages WHERE id = ?').get(id) as { status: SmsStatus, reason: string | null, author: string, via: string | null } | undefined
   if (current == null) return false
   const history = prepared(db, 'SELECT status, at, device, reason FROM statuses WHERE id = ?').all(id) as Array<{ status: SmsStatus, at: number, device: string, reason: string | null }>
-  let best = history[0]
+  let best: typeof history[number] | undefined
   for (const s of history) {
+    if (!maySay(s.status, s.device, current)) continue
     if (best == null) { best = s; continue }
     const order = STATUS_RANK[s.status] - STATUS_RANK[best.status] || s.at - best.at || (s.device > best.device ? 1 : s.device < best.device ? -1 : 0)
     if (order > 0) best = s

@@ -4,7 +4,8 @@ import type { SmsBackend, DeliveryReport, IncomingSms } from './backend.ts'
 import { OUTCOME_UNKNOWN, RATE_WINDOW_MS } from './constants.ts'
 import { SmsBackendError } from './errors.ts'
 import { prepared } from './materialize.ts'
-import { isPremium, isShortCode, senderOf } from './numbers.ts'
+import { clampReason, fitIncomingBody } from './events.ts'
+import { isPremium, isShortCode, normalizeNumber, senderOf } from './numbers.ts'
 import type { SmsStore, Tx } from './store.ts'
 
 /** What the proxy enforces, from the daemon's settings. */
@@ -34,6 +35,20 @@ const NOT_SENT_RETRY_MS = 3_000
 /** Hand at most this many messages to the backend at once. */
 const MAX_IN_FLIGHT = 64
 
+/** After a failed write (disk full, busy), the worker and an unrecorded outcome try again: from this, doubling, up to the max. */
+const RETRY_MIN_MS = 500
+const RETRY_MAX_MS = 30_000
+
+/** The SIM's number as an event may carry it; a backend's odd answer (`+CNUM` without a plus) is left out. */
+function simNumber (number: string | undefined): string | undefined {
+  if (number == null) return undefined
+  try {
+    return normalizeNumber(number)
+  } catch {
+    return undefined
+  }
+}
+
 interface Part { id: string, recipient: string, author: string, body: string }
 
 /**
@@ -50,6 +65,8 @@ export class SmsProxy {
   private again = false
   private inFlight = 0
   private stopped = false
+  private retryMs = RETRY_MIN_MS
+  private retryTimer?: ReturnType<typeof setTimeout>
 
   constructor (init: SmsProxyInit) {
     this.init = init
@@ -71,6 +88,7 @@ export class SmsProxy {
 
   stop (): void {
     this.stopped = true
+    clearTimeout(this.retryTimer)
     this.init.store.off('changes', this.onChanges)
   }
 
@@ -83,7 +101,11 @@ export class SmsProxy {
     if (this.stopped) return
     if (this.running) { this.again = true; return }
     this.running = true
-    void this.work().catch(err => { this.init.log.error('the proxy worker failed - %e', err) }).finally(() => {
+    void this.work().then(() => { this.retryMs = RETRY_MIN_MS }, err => {
+      // a write failed (disk full, busy): the work is still on disk, try again in a while
+      this.init.log.error('the proxy worker failed, trying again in %d ms - %e', this.retryMs, err)
+      this.retryLater(() => { this.kick() })
+    }).finally(() => {
       this.running = false
       if (this.again) { this.again = false; this.kick() }
     })
@@ -106,11 +128,18 @@ export class SmsProxy {
     }
   }
 
+  private retryLater (fn: () => void): void {
+    clearTimeout(this.retryTimer)
+    this.retryTimer = setTimeout(fn, this.retryMs)
+    this.retryTimer.unref()
+    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS)
+  }
+
   private decide (tx: Tx, parts: Part[]): void {
     const policy = this.init.policy()
     const byMessage = new Map<string, Part[]>()
     for (const p of parts) byMessage.set(p.id, [...(byMessage.get(p.id) ?? []), p])
-    const number = this.init.backend.facts.number
+    const number = simNumber(this.init.backend.facts.number)
     for (const [id, list] of byMessage) {
       const author = list[0]?.author ?? ''
       const refusal = this.refusal(author, list.map(p => p.recipient), policy)
@@ -153,20 +182,39 @@ export class SmsProxy {
     try {
       outcome = { state: 'sent', ref: await this.init.backend.send(part.recipient, part.body) }
     } catch (err) {
-      const reason = err instanceof SmsBackendError ? err.message : `the backend failed: ${(err as Error).message}`
+      const reason = clampReason(err instanceof SmsBackendError ? err.message : `the backend failed: ${(err as Error).message}`)
       // refused before reaching the network: safe to try again once it is back
       outcome = err instanceof SmsBackendError && err.notSent ? { state: 'accepted', reason } : { state: 'failed', reason }
     } finally {
       this.inFlight--
     }
-    await this.init.store.write(tx => {
-      prepared(tx.db, 'UPDATE proxy_parts SET state = ?, ref = ?, reason = ? WHERE id = ? AND recipient = ?')
-        .run(outcome.state, 'ref' in outcome ? outcome.ref : null, 'reason' in outcome ? outcome.reason : null, part.id, part.recipient)
-      this.settle(tx, part.id)
-    }).catch(err => { this.init.log.error('could not record the outcome of %s - %e', part.id, err) })
+    await this.record(part, outcome)
     if (outcome.state !== 'accepted') this.kick()
     // it never left: try again in a while (the backend also says when it is ready again)
     else setTimeout(() => { this.kick() }, NOT_SENT_RETRY_MS).unref()
+  }
+
+  /**
+   * Write what became of a part. The text may have left: an outcome that could not be
+   * written is tried again until it is (never left to end `outcome unknown` and be sent again).
+   */
+  private async record (part: Part, outcome: { state: 'sent', ref: string } | { state: 'failed' | 'accepted', reason: string }): Promise<void> {
+    let waitMs = RETRY_MIN_MS
+    while (true) {
+      try {
+        await this.init.store.write(tx => {
+          prepared(tx.db, 'UPDATE proxy_parts SET state = ?, ref = ?, reason = ? WHERE id = ? AND recipient = ?')
+            .run(outcome.state, 'ref' in outcome ? outcome.ref : null, 'reason' in outcome ? outcome.reason : null, part.id, part.recipient)
+          this.settle(tx, part.id)
+        })
+        return
+      } catch (err) {
+        if (this.stopped) return
+        this.init.log.error('could not record the outcome of %s, trying again in %d ms - %e', part.id, waitMs, err)
+        await new Promise(resolve => setTimeout(resolve, waitMs).unref())
+        waitMs = Math.min(waitMs * 2, RETRY_MAX_MS)
+      }
+    }
   }
 
   /** When every part of a message is through a stage, the message is: say so once. */
@@ -175,7 +223,7 @@ export class SmsProxy {
     const said = new Set((prepared(tx.db, 'SELECT status FROM statuses WHERE id = ? AND device = ?').all(id, tx.self) as Array<{ status: string }>).map(r => r.status))
     const say = (status: 'sent' | 'delivered' | 'failed', reason?: string): void => {
       if (said.has(status) || said.has('failed')) return
-      tx.append({ type: 'status', id, status, at: Date.now(), ...(reason == null ? {} : { reason }) })
+      tx.append({ type: 'status', id, status, at: Date.now(), ...(reason == null ? {} : { reason: clampReason(reason) }) })
     }
     if (states.some(s => s.state === 'new' || s.state === 'accepted' || s.state === 'handing')) return
     const failed = states.find(s => s.state === 'failed')
@@ -197,14 +245,17 @@ export class SmsProxy {
 
   /** An SMS from the network: stored (then acknowledged by the backend), for every device allowed to see it. */
   async incoming (sms: IncomingSms): Promise<void> {
-    const number = this.init.backend.facts.number
+    const number = simNumber(this.init.backend.facts.number)
     const from = senderOf(sms.from)
+    const body = fitIncomingBody(sms.body)
+    // a backend's clock may say nothing useful: the text still counts, at the time it came
+    const at = Number.isSafeInteger(sms.at) && sms.at > 0 ? sms.at : Date.now()
     // the same SMS delivered again (the network resends until acknowledged) gets the same id
     const id = 'in-' + createHash('sha256').update(`${this.init.store.self}\n${from}\n${sms.at}\n${sms.body}`).digest('hex').slice(0, 32)
     const audience = this.init.receivers()
     await this.init.store.write(tx => {
       if (prepared(tx.db, 'SELECT 1 FROM messages WHERE id = ?').get(id) != null) return
-      tx.append({ type: 'message', id, direction: 'in', from, to: number == null ? [] : [number], body: sms.body, author: tx.self, createdAt: sms.at, via: tx.self }, audience)
+      tx.append({ type: 'message', id, direction: 'in', from, to: number == null ? [] : [number], body, author: tx.self, createdAt: at, via: tx.self }, audience)
     })
   }
 }

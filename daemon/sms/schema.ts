@@ -1,13 +1,7 @@
-/**
- * The SMS database (`sms.db`): the replicated log (`events`, `origins`), the views built from
- * it (`messages`, `statuses`, `assignments`, `reads`) and this device's own proxy work
- * (`proxy_parts`, never replicated). See docs/PROTOCOL.md §8.
- */
-export const SCHEMA = `
-CREATE TABLE IF NOT EXISTS events (
-  origin TEXT NOT NULL, seq INTEGER NOT NULL, payload TEXT NOT NULL, sig BLOB NOT NULL, hidden INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (origin, seq)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS origins (origin TEXT PRIMARY KEY, contiguous INTEGER NOT NULL) WITHOUT ROWID;
+import type { DatabaseSync } from 'node:sqlite'
+
+/** The views: everything in them follows from the log, so they can be rebuilt from it. */
+const VIEWS = `
 CREATE TABLE IF NOT EXISTS messages (
   id TEXT PRIMARY KEY, conversation TEXT NOT NULL, direction TEXT NOT NULL, sender TEXT, recipients TEXT NOT NULL,
   body TEXT NOT NULL, author TEXT NOT NULL, via TEXT, created_at INTEGER NOT NULL,
@@ -18,8 +12,22 @@ CREATE INDEX IF NOT EXISTS messages_unassigned ON messages (author, status) WHER
 CREATE TABLE IF NOT EXISTS statuses (
   id TEXT NOT NULL, status TEXT NOT NULL, at INTEGER NOT NULL, device TEXT NOT NULL, reason TEXT, sender TEXT,
   PRIMARY KEY (id, status, device, at)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS assignments (id TEXT PRIMARY KEY, via TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS reads (id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS assignments (id TEXT NOT NULL, device TEXT NOT NULL, via TEXT NOT NULL, PRIMARY KEY (id, device)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reads (id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;`
+
+/**
+ * The SMS database (`sms.db`): the replicated log (`events`, `origins`), the views built from
+ * it (`messages`, `statuses`, `assignments`, `reads`) and this device's own proxy work
+ * (`proxy_parts`, never replicated). See docs/PROTOCOL.md §8.5.
+ */
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  origin TEXT NOT NULL, seq INTEGER NOT NULL, payload TEXT NOT NULL, sig BLOB NOT NULL, hidden INTEGER NOT NULL DEFAULT 0,
+  refused TEXT, stub BLOB,
+  PRIMARY KEY (origin, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_refused ON events (origin, seq) WHERE refused IS NOT NULL;
+CREATE TABLE IF NOT EXISTS origins (origin TEXT PRIMARY KEY, contiguous INTEGER NOT NULL) WITHOUT ROWID;
+${VIEWS}
 CREATE TABLE IF NOT EXISTS proxy_parts (
   id TEXT NOT NULL, recipient TEXT NOT NULL, author TEXT NOT NULL, body TEXT NOT NULL,
   state TEXT NOT NULL, ref TEXT, reason TEXT, received_at INTEGER NOT NULL,
@@ -27,3 +35,29 @@ CREATE TABLE IF NOT EXISTS proxy_parts (
 CREATE INDEX IF NOT EXISTS proxy_parts_by_state ON proxy_parts (state);
 CREATE INDEX IF NOT EXISTS proxy_parts_by_ref ON proxy_parts (ref);
 `
+
+/** `PRAGMA user_version` of the schema above; a file of an older one has its views rebuilt. */
+export const SCHEMA_VERSION = 2
+
+/**
+ * Bring a file of an older schema up to this one; true when its views must be rebuilt from
+ * the log (the rules that build them changed).
+ */
+export function migrate (db: DatabaseSync): boolean {
+  const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version
+  if (version >= SCHEMA_VERSION) return false
+  const columns = (db.prepare('PRAGMA table_info(events)').all() as Array<{ name: string }>).map(c => c.name)
+  const old = columns.length > 0
+  db.exec('BEGIN IMMEDIATE')
+  try {
+    if (old && !columns.includes('refused')) db.exec('ALTER TABLE events ADD COLUMN refused TEXT; ALTER TABLE events ADD COLUMN stub BLOB')
+    if (old) db.exec('DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS statuses; DROP TABLE IF EXISTS assignments; DROP TABLE IF EXISTS reads')
+    db.exec(SCHEMA)
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`)
+    db.exec('COMMIT')
+  } catch (err) {
+    db.exec('ROLLBACK')
+    throw err
+  }
+  return old
+}

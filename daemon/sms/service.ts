@@ -12,7 +12,7 @@ import type { ViewChange } from './materialize.ts'
 import { conversationOf } from './numbers.ts'
 import { SmsProxy, type ProxyPolicy } from './proxy.ts'
 import { SmsStore } from './store.ts'
-import { askOutsider, serveOutsiders } from './submit-protocol.ts'
+import { serveOutsiders } from './submit-protocol.ts'
 import { SmsSync } from './sync.ts'
 import { planMessage, type Encoding } from './pdu/plan.ts'
 import { getMessage, listConversations, listMessages, unreadIn } from './views.ts'
@@ -55,6 +55,14 @@ export interface SmsServiceInit {
 
 export interface SendRequest { to: string[], body: string, via?: SmsDevice }
 
+/** A device with an SMS backend offers sms.receive (and sms.send) in its profile. */
+function hasBackend (device: SmsDevice | undefined): boolean {
+  return device?.capabilities.some(c => c.name === 'sms.receive') === true
+}
+
+/** What a device outside the account is told when asked to carry a text: nothing leaves this device. */
+export const NOT_A_MEMBER_REFUSAL = 'this phone carries messages only for devices of its own account, and yours is not one: nothing was sent to it (pair first: companion pair)'
+
 /** The SMS service of one device: store, replication, and the client and proxy roles. */
 export class SmsService {
   private readonly init: SmsServiceInit
@@ -70,7 +78,15 @@ export class SmsService {
   private constructor (init: SmsServiceInit) {
     this.init = init
     const self = init.libp2p.peerId.toString()
-    this.store = new SmsStore({ path: join(init.dataDir, SMS_DB_FILE), self, signer: new EventSigner(init.deviceKey) })
+    this.store = new SmsStore({
+      path: join(init.dataDir, SMS_DB_FILE),
+      self,
+      signer: new EventSigner(init.deviceKey),
+      hasBackend: (device) => device === self ? init.backend !== 'none' : hasBackend(init.members().find(m => m.id === device))
+    })
+    this.store.on('refused', (entries) => {
+      for (const e of entries) init.log.error('kept event %d of %s without applying it - %s', e.seq, e.origin, e.reason)
+    })
     this.backend = createBackend(init.backend, {
       incoming: async (sms) => { await this.proxy?.incoming(sms) },
       report: async (report) => { await this.proxy?.report(report) },
@@ -152,9 +168,10 @@ export class SmsService {
     }
   }
 
-  /** Devices or their profiles changed: a proxy may have appeared. */
+  /** Devices or their profiles changed: a proxy may have appeared, and events kept unapplied may now apply. */
   devicesChanged (): void {
     this.assignWaiting()
+    if (!this.stopped) void this.store.reconsider().catch(err => { this.init.log.error('could not apply events kept earlier - %e', err) })
   }
 
   private assignWaiting (): void {
@@ -189,10 +206,9 @@ export class SmsService {
   private async submit (req: SendRequest): Promise<NewMessage & { status: SmsStatus, reason?: string }> {
     const via = req.via
     if (via?.relation === 'nearby') {
-      // outside the account: no tunnel, no log; ask, and record the answer here
-      const answer = await askOutsider(this.init.libp2p, via.id, { id: 'outsider', to: req.to, body: req.body })
-      const sent = await this.client.recordAnswer(req.to, req.body, via.id, answer.status, answer.reason)
-      return { ...sent, status: answer.status, reason: answer.reason }
+      // outside the account: the text and its recipients are not handed to that device at all
+      const refused = await this.client.recordRefusal(req.to, req.body, 'unauthorized', NOT_A_MEMBER_REFUSAL)
+      return { ...refused, status: 'unauthorized', reason: NOT_A_MEMBER_REFUSAL }
     }
     if (via != null) {
       const proxy = via.relation === 'self' ? this.backend != null : via.capabilities.some(c => c.name === 'sms.send')

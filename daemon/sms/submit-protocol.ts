@@ -1,11 +1,9 @@
 import type { Libp2p } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { MAX_SYNC_FRAME_BYTES, SMS_SUBMIT_PROTOCOL } from './constants.ts'
 
 const TIMEOUT_MS = 10_000
 const encoder = new TextEncoder()
-const decoder = new TextDecoder()
 
 /** The proxy's answer to a device outside its account. */
 export const OUTSIDER_REFUSAL = 'this phone carries messages only for devices of its own account that it granted sms.send'
@@ -26,20 +24,4 @@ export async function serveOutsiders (libp2p: Libp2p): Promise<void> {
       stream.abort(err as Error)
     }
   }, { maxInboundStreams: 4 })
-}
-
-/** Ask a device outside the account to carry a message; returns its answer. */
-export async function askOutsider (libp2p: Libp2p, device: string, request: { id: string, to: string[], body: string }): Promise<{ status: 'unauthorized' | 'failed', reason: string }> {
-  const signal = AbortSignal.timeout(TIMEOUT_MS)
-  try {
-    const stream = await libp2p.dialProtocol(peerIdFromString(device), SMS_SUBMIT_PROTOCOL, { signal })
-    const lp = lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES })
-    await lp.write(encoder.encode(JSON.stringify(request)), { signal })
-    const answer = JSON.parse(decoder.decode((await lp.read({ signal })).subarray())) as { status?: unknown, reason?: unknown }
-    await stream.close({ signal }).catch(() => {})
-    const reason = typeof answer.reason === 'string' ? answer.reason.slice(0, 200) : 'refused'
-    return { status: answer.status === 'unauthorized' ? 'unauthorized' : 'failed', reason }
-  } catch (err) {
-    return { status: 'failed', reason: `could not reach that device: ${(err as Error).message}` }
-  }
 }

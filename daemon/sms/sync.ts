@@ -6,6 +6,7 @@ import type { Tunnels } from '../../link/tunnels.ts'
 import { CATCH_UP_PAGE, SYNC_CHANNEL } from './constants.ts'
 import { SyncProtocolError } from './errors.ts'
 import { readJsonFrames, writeJsonFrames } from './frames.ts'
+import { stubOf } from './events.ts'
 import type { IncomingEntry, LogEntry, SmsStore, VersionVector } from './store.ts'
 
 /** A subscriber this far behind is dropped; it reconnects and catches up from the log. */
@@ -14,7 +15,7 @@ const MAX_FEED_BACKLOG = 20_000
 const RESUBSCRIBE_MS = 2_000
 const MISBEHAVED_MS = 30_000
 
-type WireEntry = { t: 'e', p: string, s: string } | { t: 'h', o: string, q: number }
+type WireEntry = { t: 'e', p: string, s: string, h?: string } | { t: 'h', p: string, s: string }
 
 export interface SmsSyncInit {
   store: SmsStore
@@ -24,18 +25,48 @@ export interface SmsSyncInit {
   log: Logger
 }
 
-function toWire (entry: LogEntry, device: string): WireEntry {
-  // an event meant for some devices only travels to the others as a numbered gap
-  if (entry.hidden || (entry.payload.audience != null && !entry.payload.audience.includes(device))) return { t: 'h', o: entry.origin, q: entry.seq }
-  return { t: 'e', p: entry.signed.payload, s: Buffer.from(entry.signed.sig).toString('base64') }
+const base64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
+
+/** An entry as `device` may see it; undefined when it may not see even its place (it gets that from the origin). */
+function toWire (entry: LogEntry, device: string): WireEntry | undefined {
+  if (entry.kind === 'placeholder') return entry.stub == null ? undefined : { t: 'h', p: entry.stub.text, s: base64(entry.stub.sig) }
+  const { signed } = entry
+  const audience = entry.kind === 'event' ? entry.payload.audience : audienceOf(signed.payload)
+  if (audience === null) return undefined
+  if (audience != null && !audience.includes(device)) {
+    // an event meant for some devices only travels to the others as its signed stub
+    return signed.stub == null ? undefined : { t: 'h', p: stubOf({ origin: entry.origin, seq: entry.seq, audience }), s: base64(signed.stub) }
+  }
+  return { t: 'e', p: signed.payload, s: base64(signed.sig), ...(signed.stub == null ? {} : { h: base64(signed.stub) }) }
 }
 
-function fromWire (value: unknown): IncomingEntry {
+/** The audience of a payload this device refused: undefined when it has none, null when it cannot tell. */
+function audienceOf (payload: string): string[] | undefined | null {
+  try {
+    const audience = (JSON.parse(payload) as { audience?: unknown }).audience
+    if (audience === undefined) return undefined
+    return Array.isArray(audience) && audience.every(a => typeof a === 'string') ? audience as string[] : null
+  } catch {
+    return null
+  }
+}
+
+const SIG_BASE64 = /^[A-Za-z0-9+/]{86}==$/
+
+/** A frame as an entry; a legacy placeholder without proof is undefined (ignored); anything else is a violation. */
+function fromWire (value: unknown): IncomingEntry | undefined {
   const v = value as Partial<Record<string, unknown>> | null
-  if (v?.t === 'e' && typeof v.p === 'string' && typeof v.s === 'string' && v.s.length <= 128) return { signed: { payload: v.p, sig: Buffer.from(v.s, 'base64') } }
-  if (v?.t === 'h' && typeof v.o === 'string' && v.o.length <= 64 && Number.isSafeInteger(v.q) && (v.q as number) > 0) return { origin: v.o, seq: v.q as number, hidden: true }
+  if (typeof v?.p === 'string' && typeof v.s === 'string' && SIG_BASE64.test(v.s)) {
+    if (v.t === 'e' && (v.h === undefined || (typeof v.h === 'string' && SIG_BASE64.test(v.h)))) {
+      return { signed: { payload: v.p, sig: Buffer.from(v.s, 'base64'), ...(v.h === undefined ? {} : { stub: Buffer.from(v.h as string, 'base64') }) } }
+    }
+    if (v.t === 'h') return { stub: { text: v.p, sig: Buffer.from(v.s, 'base64') } }
+  }
+  if (v?.t === 'h' && typeof v.o === 'string' && Number.isSafeInteger(v.q)) return undefined
   throw new SyncProtocolError('a frame is not a log entry')
 }
+
+const wire = (entries: LogEntry[], device: string): WireEntry[] => entries.flatMap(e => toWire(e, device) ?? [])
 
 /**
  * Entries of other devices are passed on live after this long: a subscriber linked to their
@@ -70,7 +101,7 @@ class Feed {
       while (true) {
         const page = store.entriesAfter(origin, after, CATCH_UP_PAGE)
         if (page.length === 0) break
-        await writeJsonFrames(this.channel, page.map(e => toWire(e, this.device)))
+        await writeJsonFrames(this.channel, wire(page, this.device))
         after = page[page.length - 1]?.seq ?? after
       }
     }
@@ -102,7 +133,7 @@ class Feed {
     try {
       while (this.backlog.length > 0) {
         const batch = this.backlog.splice(0, CATCH_UP_PAGE)
-        await writeJsonFrames(this.channel, batch.map(e => toWire(e, this.device)))
+        await writeJsonFrames(this.channel, wire(batch, this.device))
       }
     } catch {
       // the channel failed: the subscriber resubscribes and catches up
@@ -174,7 +205,7 @@ export class SmsSync {
       await writeJsonFrames(channel, [{ t: 'hello', v: 1, vv: store.versionVector() }])
       for await (const batch of readJsonFrames(channel)) {
         // only the account's devices write the log; anything else is not stored
-        await store.ingest(batch.map(fromWire), device, origin => this.known(origin))
+        await store.ingest(batch.flatMap(f => fromWire(f) ?? []), origin => this.known(origin))
       }
     } catch (err) {
       if (err instanceof SyncProtocolError) {

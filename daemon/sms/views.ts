@@ -1,7 +1,7 @@
 import type { DatabaseSync } from 'node:sqlite'
 import type { SmsStatus } from './constants.ts'
 import type { ConversationView, MessageView, StatusEntry } from './view-types.ts'
-import { prepared } from './materialize.ts'
+import { maySay, prepared } from './materialize.ts'
 
 interface MessageRow {
   id: string
@@ -20,8 +20,10 @@ interface MessageRow {
 
 const COLUMNS = 'id, conversation, direction, sender, recipients, body, author, via, created_at, status, reason, read'
 
-function history (db: DatabaseSync, id: string): StatusEntry[] {
-  const rows = prepared(db, 'SELECT status, at, device, reason FROM statuses WHERE id = ? ORDER BY at, status').all(id) as Array<{ status: SmsStatus, at: number, device: string, reason: string | null }>
+/** The statuses that count (said by a device that may say them), oldest first. */
+function history (db: DatabaseSync, message: { id: string, author: string, via: string | null }): StatusEntry[] {
+  const all = prepared(db, 'SELECT status, at, device, reason FROM statuses WHERE id = ? ORDER BY at, status').all(message.id) as Array<{ status: SmsStatus, at: number, device: string, reason: string | null }>
+  const rows = all.filter(r => maySay(r.status, r.device, message))
   return rows.map(r => r.reason == null ? { status: r.status, at: r.at, device: r.device } : { status: r.status, at: r.at, device: r.device, reason: r.reason })
 }
 
@@ -36,7 +38,7 @@ function view (db: DatabaseSync, r: MessageRow): MessageView {
     author: r.author,
     via: r.via,
     status: r.status,
-    statusHistory: history(db, r.id),
+    statusHistory: history(db, r),
     createdAt: r.created_at,
     read: r.read === 1
   }

@@ -13,8 +13,8 @@ export const SINGLE_SEPTETS = 160
 export const MULTI_SEPTETS = 153
 export const SINGLE_UNITS = 70
 export const MULTI_UNITS = 67
-/** Parts a message may have (the 8-bit concatenation header allows 255; phones show far fewer). */
-export const MAX_PARTS = 40
+/** Parts a message may have: what the 8-bit concatenation reference allows, and what networks deliver. */
+export const MAX_PARTS = 255
 
 /**
  * Split a text as a phone would: GSM-7 (with the extension table) when every character is in

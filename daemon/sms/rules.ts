@@ -1,0 +1,34 @@
+import { SyncProtocolError } from './errors.ts'
+import { checkEnvelope, readEnvelope, type Envelope, type EventPayload } from './events.ts'
+
+/** What the rules need to know of other devices. */
+export interface EventContext {
+  /** Does this device have an SMS backend (its profile offers sms.receive)? */
+  hasBackend(device: string): boolean
+}
+
+/**
+ * The one rule for what a device may write and what its peers apply, run by the writer
+ * before it signs and by every receiver after the signature checked out: the payload's shape
+ * and limits (checkEnvelope), then what depends on who the origin is. Throws
+ * SyncProtocolError with the reason. Statuses, assignments and reads are checked where they
+ * are applied (materialize.ts), since who may say them depends on the message they name.
+ */
+export function admit (envelope: Envelope, context: EventContext): EventPayload {
+  const payload = checkEnvelope(envelope)
+  const { event, origin } = payload
+  if (event.type === 'message' && event.direction === 'in' && !context.hasBackend(origin)) {
+    throw new SyncProtocolError('invalid event: an incoming SMS from a device without an SMS backend')
+  }
+  return payload
+}
+
+/** `admit` for a payload text; the reason it is refused, or the payload. */
+export function admitText (text: string, context: EventContext): { payload: EventPayload } | { reason: string } {
+  try {
+    return { payload: admit(readEnvelope(text), context) }
+  } catch (err) {
+    if (err instanceof SyncProtocolError) return { reason: err.message }
+    throw err
+  }
+}
