@@ -49,6 +49,15 @@ describe('the Termux backend (Termux:API stand-ins on PATH)', function () {
     assert.equal((await messagesOn(laptop)).find(x => x.id === id)?.status, 'sent', 'Termux never reports delivery')
   })
 
+  it('sends a text that looks like an option as text: -h and -n+19005550100', async () => {
+    const before = sent().length
+    for (const body of ['-h', '-n+19005550100']) {
+      const id = await send(laptop, '+15550109999', body)
+      await messageOn(laptop, id, x => x.status === 'sent')
+    }
+    assert.deepEqual(sent().slice(before), [{ number: '+15550109999', body: '-h' }, { number: '+15550109999', body: '-n+19005550100' }])
+  })
+
   it('reports what termux-sms-send says when it fails', async () => {
     const id = await send(laptop, '+15550106666', 'this one fails')
     const m = await messageOn(laptop, id, x => x.status === 'failed')

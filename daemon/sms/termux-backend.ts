@@ -81,7 +81,8 @@ export class TermuxBackend implements SmsBackend {
   }
 
   async send (to: string, body: string): Promise<string> {
-    await run('termux-sms-send', ['-n', to, body])
+    // `--`: a text that starts with a dash (`-h`, `-n+1900…`) is never read as an option
+    await run('termux-sms-send', ['-n', to, '--', body])
     this.sent++
     return `termux-${Date.now()}-${this.sent}`
   }

@@ -66,6 +66,8 @@ export class AtBackend implements SmsBackend {
   private reopenMs = REOPEN_MIN_MS
   private reopenTimer?: ReturnType<typeof setTimeout>
   private signalTimer?: ReturnType<typeof setInterval>
+  private rereadTimer?: ReturnType<typeof setTimeout>
+  private rereadMs = REOPEN_MIN_MS
   private sim: SimFacts = {}
   /** Message reference of each part sent → the reference of the whole message. */
   private readonly parts = new Map<number, string>()
@@ -99,6 +101,7 @@ export class AtBackend implements SmsBackend {
   async stop (): Promise<void> {
     this.stopped = true
     clearTimeout(this.reopenTimer)
+    clearTimeout(this.rereadTimer)
     clearInterval(this.signalTimer)
     this.transport?.close()
     this.channel.detach('this device is shutting down')
@@ -256,10 +259,26 @@ export class AtBackend implements SmsBackend {
     try {
       const body = message.incomplete ? `${message.text} [incomplete: part ${message.missing.join(', ')} never arrived]` : message.text
       await this.handlers.incoming({ from: message.from, body, at: message.timestamp })
-      for (const tag of message.tags) if (typeof tag === 'number') await this.at(`AT+CMGD=${tag}`).catch(() => {})
     } catch (err) {
-      log.error('could not store a message from %s - %s', message.from, (err as Error).message)
+      // its parts stay on the SIM; read them all again in a while
+      log.error('could not store a message from %s, its parts stay on the SIM - %s', message.from, (err as Error).message)
+      this.reassembler.forget(message)
+      this.rereadLater()
+      return
     }
+    this.rereadMs = REOPEN_MIN_MS
+    for (const tag of message.tags) if (typeof tag === 'number') await this.at(`AT+CMGD=${tag}`).catch(() => {})
+  }
+
+  /** Read the SIM's messages again after a failure to store one, with backoff. */
+  private rereadLater (): void {
+    if (this.stopped || this.rereadTimer != null) return
+    this.rereadTimer = setTimeout(() => {
+      this.rereadTimer = undefined
+      if (this.isReady) void this.readStored().catch(err => { log.error('could not read the SIM again - %s', (err as Error).message) })
+    }, this.rereadMs)
+    this.rereadTimer.unref()
+    this.rereadMs = Math.min(this.rereadMs * 2, REOPEN_MAX_MS)
   }
 
   private async report (sr: StatusReportPdu): Promise<void> {

@@ -24,6 +24,8 @@ export interface Reassembled {
   missing: number[]
   /** The tags of the parts it was made of. */
   tags: unknown[]
+  /** Which message of the sender's it was (for `forget`); absent for a text of one part. */
+  key?: string
 }
 
 interface Pending {
@@ -80,6 +82,11 @@ export class Reassembler {
     if (entry.parts.size === entry.total) this.flush(key)
   }
 
+  /** A message that could not be stored: its parts, read again, make it anew (not duplicates to delete). */
+  forget (message: Reassembled): void {
+    if (message.key != null) this.done.delete(message.key)
+  }
+
   private flush (key: string): void {
     const entry = this.pending.get(key)
     if (entry == null) return
@@ -95,7 +102,8 @@ export class Reassembler {
       timestamp: Math.min(...present.map(s => entry.parts.get(s)?.timestamp ?? Infinity)),
       incomplete: missing.length > 0,
       missing,
-      tags: [...present.map(s => entry.parts.get(s)?.tag), ...entry.duplicates]
+      tags: [...present.map(s => entry.parts.get(s)?.tag), ...entry.duplicates],
+      key
     })
   }
 }
