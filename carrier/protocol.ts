@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net'
 
 /** The simulated carrier's wire format: one JSON object per line (docs/PROTOCOL.md §9). */
-export const MAX_LINE_BYTES = 64 * 1024
+/** Long enough for the longest text a network delivers (39,015 units), every unit escaped in JSON. */
+export const MAX_LINE_BYTES = 320 * 1024
 
 export type CarrierMessage = Record<string, unknown> & { op: string }
 

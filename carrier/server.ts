@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import { DatabaseSync } from 'node:sqlite'
+import { MAX_BODY_CHARS } from '../daemon/sms/constants.ts'
 import { readLines, writeLine, type CarrierMessage } from './protocol.ts'
 
 export interface CarrierOptions {
@@ -102,7 +103,7 @@ export class Carrier {
 
   private submit (socket: Socket, from: string, msg: CarrierMessage): void {
     const { tag, to, body } = msg
-    if (typeof to !== 'string' || !NUMBER.test(to) || typeof body !== 'string' || body.length > 10_000) throw new Error('submit needs to and body')
+    if (typeof to !== 'string' || !NUMBER.test(to) || typeof body !== 'string' || body.length > MAX_BODY_CHARS) throw new Error(`submit needs to and a body of at most ${MAX_BODY_CHARS} characters`)
     this.later(() => {
       if ((this.options.random ?? Math.random)() < (this.options.failRate ?? 0)) {
         writeLine(socket, { op: 'rejected', tag, reason: 'network failure (simulated)' })
@@ -119,7 +120,7 @@ export class Carrier {
 
   private inject (socket: Socket, msg: CarrierMessage): void {
     const { from, to, body } = msg
-    if (typeof from !== 'string' || !NUMBER.test(from) || typeof to !== 'string' || !NUMBER.test(to) || typeof body !== 'string') throw new Error('inject needs from, to (numbers in international form) and body')
+    if (typeof from !== 'string' || !NUMBER.test(from) || typeof to !== 'string' || !NUMBER.test(to) || typeof body !== 'string' || body.length > MAX_BODY_CHARS) throw new Error(`inject needs from, to (numbers in international form) and a body of at most ${MAX_BODY_CHARS} characters`)
     if (this.db.prepare('SELECT 1 FROM numbers WHERE number = ?').get(to) == null) throw new Error(`no phone has attached with number ${to}`)
     const id = Number(this.db.prepare('INSERT INTO log (sender, recipient, body, at) VALUES (?, ?, ?, ?)').run(from, to, body, Date.now()).lastInsertRowid)
     this.push(to, { op: 'deliver', from, to, body, at: Date.now() })

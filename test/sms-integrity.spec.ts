@@ -10,6 +10,12 @@ import { MAX_BODY_CHARS } from '../daemon/sms/constants.ts'
 import { getMessage, listMessages } from '../daemon/sms/views.ts'
 import { Carrier } from '../carrier/server.ts'
 import type { RefusedEntry } from '../daemon/sms/store.ts'
+import { AtBackend } from '../daemon/sms/at/at-backend.ts'
+import { ModemSim } from './tools/modem-sim.ts'
+import { deliverPdus } from './harness/gammu.ts'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, openSync, rmSync, unlinkSync, writeSync, closeSync } from 'node:fs'
+import { join } from 'node:path'
 
 const NUMBER = '+15550102030'
 const PHONE_NUMBER = '+15550100002'
@@ -247,6 +253,65 @@ describe('SMS log integrity', function () {
       assert.deepEqual(phone.store.versionVector(), { [phone.id]: 1 })
       await replicate(phone.store, laptop.store)
       assert.equal(getMessage(laptop.store.db, 'in-kept-0001')?.body, 'three')
+    })
+
+    it('a disk that fills up (a 2 MiB tmpfs) fails writes with a clear error, and they succeed once there is room', async () => {
+      const dir = mkdtempSync(join(tmp.path, 'tmpfs-'))
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir])
+      let phone: TestSmsDevice | undefined
+      try {
+        phone = await smsDevice(dir, 'phone')
+        await incoming(phone, 'in-before-01', 'before the disk filled up')
+        const filler = join(dir, 'filler')
+        const fd = openSync(filler, 'w')
+        try {
+          const chunk = Buffer.alloc(64 * 1024, 1)
+          while (true) writeSync(fd, chunk)
+        } catch (err) {
+          assert.equal((err as NodeJS.ErrnoException).code, 'ENOSPC')
+        } finally {
+          closeSync(fd)
+        }
+        const body = 'x'.repeat(30_000)
+        await assert.rejects(incoming(phone, 'in-full-0001', body), { name: 'StorageError', message: /full|I\/O/ })
+        assert.equal(getMessage(phone.store.db, 'in-full-0001'), undefined)
+        unlinkSync(filler)
+        await incoming(phone, 'in-full-0001', body)
+        assert.equal(getMessage(phone.store.db, 'in-full-0001')?.body, body)
+        assert.deepEqual(phone.store.versionVector(), { [phone.id]: 2 })
+      } finally {
+        phone?.store.close()
+        execFileSync('umount', [dir])
+        rmSync(dir, { recursive: true, force: true })
+      }
+    })
+
+    it('a long text from an AT modem stays on the SIM while it cannot be stored, and is stored once when it can', async () => {
+      const modem = new ModemSim()
+      const port = await modem.listen()
+      const phone = await device()
+      const backend = new AtBackend(`at+tcp://127.0.0.1:${port}?timeout=1500`, { incoming: async (sms) => { await proxy.incoming(sms) }, report: async () => {}, changed: () => {} })
+      const proxy = new SmsProxy({ store: phone.store, backend, maySend: () => true, receivers: () => undefined, policy: () => ({ rate: 30, deny: [], allow: [] }), log })
+      try {
+        await proxy.start()
+        await backend.start()
+        await until(() => backend.ready)
+        const long = 'A text in three parts or more, which the disk cannot take at first. '.repeat(5)
+        const parts = deliverPdus(long, NUMBER)
+        assert.ok(parts.length >= 3)
+        phone.db.fail('COMMIT', SQLITE_FULL)
+        for (const pdu of parts) modem.deliver(pdu)
+        await until(() => phone.db.pendingFaults === 0)
+        await new Promise(resolve => setTimeout(resolve, 200))
+        assert.equal(modem.storage.size, parts.length, 'every part is still on the SIM')
+        await until(() => listMessages(phone.store.db, { limit: 10 }).some(m => m.body === long), 10_000)
+        await until(() => modem.storage.size === 0)
+        assert.equal(listMessages(phone.store.db, { limit: 10 }).filter(m => m.body === long).length, 1)
+      } finally {
+        proxy.stop()
+        await backend.stop()
+        await modem.close()
+      }
     })
 
     it('the proxy writes an outcome it could not write at first: the text ends sent, carried once, never outcome unknown', async () => {

@@ -93,6 +93,22 @@ describe('SMS through the phone', function () {
     assert.deepEqual(conversations.find(c => c.conversation === '+15550109999'), { ...conversations.find(c => c.conversation === '+15550109999'), unread: 0, messages: 3 })
   })
 
+  it('carries a 6,000-character SMS from anyone whole to every device, and the texts after it still flow', async () => {
+    const long = 'Long texts are kept whole, up to what a network delivers. '.repeat(104).slice(0, 6_000)
+    await carrier.inject('+15550101111', PHONE_NUMBER, long)
+    await carrier.inject('+15550101111', PHONE_NUMBER, 'and the short one after it')
+    for (const device of [laptop, tablet]) {
+      const got = await eventually(`both texts on ${device.init.name ?? ''}`, 15_000, async () => {
+        const from = (await messagesOn(device)).filter(m => m.from === '+15550101111')
+        return from.length === 2 ? from : undefined
+      })
+      assert.deepEqual(got.map(m => m.body.length), [6_000, 'and the short one after it'.length])
+      assert.equal(got[0]?.body, long)
+    }
+    const id = await send(laptop, '+15550101111', 'a reply, after the long one')
+    await messageOn(tablet, id, m => m.status === 'sent')
+  })
+
   it('cuts off a member that sends garbage on the sync channel; the daemon keeps running and loses nothing', async () => {
     const before = await messagesOn(laptop)
     const frame = (text: string): Buffer => Buffer.concat([Buffer.from([0, 0, 0, Buffer.byteLength(text)]), Buffer.from(text)])
@@ -143,6 +159,7 @@ describe('SMS through the phone', function () {
     const outsider = await stranger.cli('sms', 'send', '+15550107777', 'from a stranger', '--via', phone.id, '--json')
     assert.equal(outsider.code, 1)
     assert.match(outsider.stderr, /refused: this phone carries messages only for devices of its own account/)
+    assert.match(outsider.stderr, /nothing was sent to it/, 'refused here: the text and its recipients never leave the stranger')
     const onStranger = (await messagesOn(stranger)).find(m => m.body === 'from a stranger')
     assert.equal(onStranger?.status, 'unauthorized')
     assert.equal((await messagesOn(phone)).find(m => m.body === 'from a stranger'), undefined, 'the phone keeps nothing of it')

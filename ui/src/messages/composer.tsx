@@ -1,6 +1,7 @@
 import { useRef, useState } from 'preact/hooks'
 import { api, type DeviceEntry, type MessageView } from '../api.ts'
 import { Icon } from '../icons.tsx'
+import { MAX_PARTS, MULTI_SEPTETS } from '../../../daemon/sms/pdu/plan.ts'
 import { countSms } from './counter.ts'
 
 /** Devices of the account that can send SMS (their own phone line). */
@@ -60,7 +61,7 @@ export function Composer ({ to, devices, onSent, disabledReason }: { to: string[
       <div class='composer-row'>
         <textarea
           ref={input} rows={1} value={text} placeholder='Text message' aria-label='Message text'
-          aria-describedby='sms-counter' maxLength={4000}
+          aria-describedby='sms-counter' maxLength={MAX_PARTS * MULTI_SEPTETS}
           onInput={(e) => { setText((e.target as HTMLTextAreaElement).value) }}
           onKeyDown={(e) => {
             if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
