@@ -11,8 +11,9 @@ const base64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base6
 export function toWire (entry: LogEntry, device: string): WireEntry | undefined {
   if (entry.kind === 'placeholder') return entry.stub == null ? undefined : { t: 'h', p: entry.stub.text, s: base64(entry.stub.sig) }
   const { signed } = entry
-  const audience = entry.kind === 'event' ? entry.payload.audience : audienceOf(signed.payload)
-  if (audience === null) return undefined
+  // a refused event travels on only when it is meant for everyone: its audience cannot be trusted
+  if (entry.kind === 'refused') return hasAudience(signed.payload) ? undefined : { t: 'e', p: signed.payload, s: base64(signed.sig) }
+  const audience = entry.payload.audience
   if (audience != null && !audience.includes(device)) {
     // an event meant for some devices only travels to the others as its signed stub
     return signed.stub == null ? undefined : { t: 'h', p: stubOf({ origin: entry.origin, seq: entry.seq, audience }), s: base64(signed.stub) }
@@ -20,14 +21,12 @@ export function toWire (entry: LogEntry, device: string): WireEntry | undefined 
   return { t: 'e', p: signed.payload, s: base64(signed.sig), ...(signed.stub == null ? {} : { h: base64(signed.stub) }) }
 }
 
-/** The audience of a payload this device refused: undefined when it has none, null when it cannot tell. */
-function audienceOf (payload: string): string[] | undefined | null {
+/** Does a payload this device refused name an audience (or can it not tell)? */
+function hasAudience (payload: string): boolean {
   try {
-    const audience = (JSON.parse(payload) as { audience?: unknown }).audience
-    if (audience === undefined) return undefined
-    return Array.isArray(audience) && audience.every(a => typeof a === 'string') ? audience as string[] : null
+    return (JSON.parse(payload) as { audience?: unknown }).audience !== undefined
   } catch {
-    return null
+    return true
   }
 }
 
