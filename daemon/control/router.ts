@@ -4,7 +4,8 @@ import { logger } from '@libp2p/logger'
 import { ControlError } from '../errors.ts'
 
 /** Limits of the control API. */
-export const MAX_BODY_BYTES = 64 * 1024
+/** A request body: room for the longest text (39,015 units, each escaped in JSON) with its recipients. */
+export const MAX_BODY_BYTES = 320 * 1024
 export const MAX_EVENT_CLIENTS = 64
 export const EVENT_KEEPALIVE_MS = 15_000
 /** A client has this long to send its headers, and its whole request. */
@@ -78,6 +79,8 @@ function asControlError (err: unknown, what: string): ControlError {
   if (name.startsWith('Unknown')) return new ControlError(404, 'not_found', message)
   const refusal = REFUSALS[name]
   if (refusal != null) return new ControlError(409, refusal, message)
+  // the disk is full or busy: nothing was kept, and the same request may succeed later
+  if (name === 'StorageError') return new ControlError(503, 'storage_unavailable', message)
   log.error('control request %s failed - %e', what, err)
   return new ControlError(500, 'internal', `the daemon failed: ${message}`)
 }

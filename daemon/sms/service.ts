@@ -121,6 +121,8 @@ export class SmsService {
       service.sync.start(init.members().map(m => m.id).filter(id => init.links.active(id) != null))
       init.links.addEventListener('link:active', service.onActive)
       service.assignWaiting()
+      // events kept unapplied before a restart, whose devices' profiles are known by now
+      void service.store.reconsider().catch(err => { init.log.error('could not apply events kept earlier - %e', err) })
       // a proxy may also appear by a profile change; a cheap query now and then catches every case
       service.assignTimer = setInterval(() => { service.assignWaiting() }, ASSIGN_INTERVAL_MS)
       service.assignTimer.unref()
