@@ -151,6 +151,11 @@ describe('SMS log integrity', function () {
       assert.equal(await tablet.store.ingest(lies, () => true), 2)
       await replicate(laptop.store, tablet.store)
       await replicate(phone.store, tablet.store)
+      // a lie that comes after the message is also kept unapplied, and logged
+      const refused: RefusedEntry[] = []
+      tablet.store.on('refused', (entries) => { refused.push(...entries) })
+      assert.equal(await tablet.store.ingest([forge(member, 3, { type: 'status', id: 'message-0001', status: 'sent', at: 1004 })], () => true), 1)
+      assert.deepEqual(refused.map(e => e.reason), ['invalid event: a status (sent) of a message its origin does not carry'])
       const m = getMessage(tablet.store.db, 'message-0001')
       assert.equal(m?.status, 'accepted')
       assert.equal(m?.from, PHONE_NUMBER)

@@ -3,7 +3,7 @@ import { DatabaseSync } from 'node:sqlite'
 import { MAX_BATCH } from './constants.ts'
 import { InvalidEventError, StorageError, SyncProtocolError } from './errors.ts'
 import { openStub, readEnvelope, verifySignature, verifyStub, type EventPayload, type EventSigner, type SignedEvent, type SignedStub, type SmsEvent } from './events.ts'
-import { applyEvent, prepared, type ViewChange } from './materialize.ts'
+import { applyEvent, maySay, prepared, type ViewChange } from './materialize.ts'
 import { admit, admitText, type EventContext } from './rules.ts'
 import { migrate } from './schema.ts'
 
@@ -149,7 +149,24 @@ export class SmsStore extends EventEmitter<StoreEvents> {
       return { kind: 'refused', origin, seq, signed: e.signed, reason: err.message }
     }
     verifyStub(e.signed, payload)
+    const violation = this.violation(payload)
+    if (violation != null) return { kind: 'refused', origin, seq, signed: e.signed, reason: violation }
     return { kind: 'event', origin, seq, signed: e.signed, payload }
+  }
+
+  /**
+   * What an event says of a message this device holds that its origin may not say. The views
+   * ignore such statuses and assignments whenever they come (materialize.ts); known here,
+   * they are also kept unapplied, and logged.
+   */
+  private violation ({ event, origin }: EventPayload): string | undefined {
+    if (event.type !== 'status' && event.type !== 'assign') return undefined
+    const message = prepared(this.db, 'SELECT author, via FROM messages WHERE id = ?').get(event.id) as { author: string, via: string | null } | undefined
+    if (message == null) return undefined
+    if (event.type === 'assign') return origin === message.author ? undefined : 'invalid event: an assignment of another device\'s message'
+    // while no proxy has the message, who will carry it is not known yet
+    if (message.via == null && event.status !== 'pending' && event.status !== 'received') return undefined
+    return maySay(event.status, origin, message) ? undefined : `invalid event: a status (${event.status}) of a message its origin does not carry`
   }
 
   /** Stored, or on its way into the store; a placeholder does not hold the place against its event. */
