@@ -85,7 +85,7 @@ describe('daemon and control API', function () {
       ['PATCH', '/v1/self', '{"name":"ok","kind":"toaster"}', json, 400],
       ['PATCH', '/v1/self', '{"name":"ok","admin":true}', json, 400],
       ['PATCH', '/v1/self', 'name=ok', { 'content-type': 'application/x-www-form-urlencoded' }, 415],
-      ['PATCH', '/v1/self', JSON.stringify({ name: 'y'.repeat(70_000) }), json, 413],
+      ['PATCH', '/v1/self', JSON.stringify({ name: 'y'.repeat(400_000) }), json, 413],
       ['POST', '/v1/dial', '{"multiaddr":"not an address"}', json, 400],
       ['POST', '/v1/dial', '{"multiaddr":7}', json, 400],
       ['GET', '/v1/devices/%E0%A4%A', undefined, {}, 400],
