@@ -17,7 +17,7 @@ import type { IncomingEntry } from '../daemon/sms/store.ts'
 import { fromWire, toWire } from '../daemon/sms/sync-wire.ts'
 import { logger } from '@libp2p/logger'
 import { pick, randomEvent, randomText } from '../test/harness/sms-events.ts'
-import { smsDevice, type TestSmsDevice } from '../test/harness/sms-store.ts'
+import { smsDevice, throughWire, type TestSmsDevice } from '../test/harness/sms-store.ts'
 import { mutateBytes, mutateJson } from './mutate.ts'
 
 type Random = () => number
@@ -58,12 +58,9 @@ function equalBytes (a: Uint8Array, b: Uint8Array | undefined): boolean {
   return b != null && Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0
 }
 
-/** Entries as a peer sends them, through the wire form and back. */
+/** The entry `from` holds at `origin`/`seq`, as it sends it on to `to`; `entries` when it sends nothing. */
 async function relay (entries: IncomingEntry[], from: TestSmsDevice, to: TestSmsDevice, origin: string, seq: number): Promise<IncomingEntry[]> {
-  const stored = from.store.entriesAfter(origin, seq - 1, 1)
-  const wire = stored.flatMap(e => { const w = toWire(e, to.id); return w == null ? [] : [encodeJsonFrame(w)] })
-  const out: IncomingEntry[] = []
-  for await (const batch of readJsonFrames((async function * () { yield Buffer.concat(wire) })())) out.push(...batch.flatMap(v => fromWire(v) ?? []))
+  const out = await throughWire(from.store.entriesAfter(origin, seq - 1, 1), to.id)
   return out.length > 0 ? out : entries
 }
 

@@ -6,6 +6,7 @@ import { randomEvent, seededRandom } from './harness/sms-events.ts'
 import { EventSigner, type EventPayload, type SmsEvent } from '../daemon/sms/events.ts'
 import { SmsProxy } from '../daemon/sms/proxy.ts'
 import { SimBackend } from '../daemon/sms/sim-backend.ts'
+import type { SmsBackend } from '../daemon/sms/backend.ts'
 import { MAX_BODY_CHARS } from '../daemon/sms/constants.ts'
 import { getMessage, listMessages } from '../daemon/sms/views.ts'
 import { Carrier } from '../carrier/server.ts'
@@ -296,7 +297,7 @@ describe('SMS log integrity', function () {
       const port = await modem.listen()
       const phone = await device()
       const backend = new AtBackend(`at+tcp://127.0.0.1:${port}?timeout=1500`, { incoming: async (sms) => { await proxy.incoming(sms) }, report: async () => {}, changed: () => {} })
-      const proxy = new SmsProxy({ store: phone.store, backend, maySend: () => true, receivers: () => undefined, policy: () => ({ rate: 30, deny: [], allow: [] }), log })
+      const proxy = proxyOf(phone, backend)
       try {
         await proxy.start()
         await backend.start()
@@ -320,14 +321,8 @@ describe('SMS log integrity', function () {
     })
 
     it('the proxy writes an outcome it could not write at first: the text ends sent, carried once, never outcome unknown', async () => {
-      const carrier = new Carrier({ host: '127.0.0.1', port: 0, latencyMs: 300 })
-      const { port } = await carrier.listen()
       const phone = await device()
-      const backend = new SimBackend(`sim://127.0.0.1:${port}/${PHONE_NUMBER}`, { incoming: async () => {}, report: async () => {}, changed: () => { proxy.kick() } })
-      const proxy = new SmsProxy({ store: phone.store, backend, maySend: () => true, receivers: () => undefined, policy: () => ({ rate: 30, deny: [], allow: [] }), log })
-      try {
-        await proxy.start()
-        await backend.start()
+      await withSimPhone(phone, { latencyMs: 300 }, async (carrier) => {
         await phone.store.write(tx => { tx.append({ type: 'message', id: 'outcome-001', direction: 'out', from: null, to: [NUMBER], body: 'went out', author: phone.id, createdAt: 1, via: phone.id }) })
         await until(() => phone.store.db.prepare("SELECT 1 FROM proxy_parts WHERE state = 'handing'").get() != null)
         // the network has it; the disk refuses the next three writes
@@ -335,37 +330,45 @@ describe('SMS log integrity', function () {
         await until(() => getMessage(phone.store.db, 'outcome-001')?.status === 'sent', 15_000)
         assert.equal(phone.db.pendingFaults, 0)
         assert.deepEqual(carrier.log().map(e => e.body), ['went out'])
-      } finally {
-        proxy.stop()
-        await backend.stop()
-        await carrier.close()
-      }
+      })
     })
 
     it('the proxy decides again after a failed write: a message it could not accept at first still goes out', async () => {
-      const carrier = new Carrier({ host: '127.0.0.1', port: 0 })
-      const { port } = await carrier.listen()
       const phone = await device()
-      const backend = new SimBackend(`sim://127.0.0.1:${port}/${PHONE_NUMBER}`, { incoming: async () => {}, report: async () => {}, changed: () => { proxy.kick() } })
-      const proxy = new SmsProxy({ store: phone.store, backend, maySend: () => true, receivers: () => undefined, policy: () => ({ rate: 30, deny: [], allow: [] }), log })
-      try {
-        await backend.start()
-        await until(() => backend.ready)
-        await proxy.start()
+      await withSimPhone(phone, {}, async (carrier) => {
         // the message is on disk; the proxy's decision on it, the next write, finds the file locked
         phone.store.once('changes', () => { phone.db.fail('BEGIN', SQLITE_BUSY) })
         await phone.store.write(tx => { tx.append({ type: 'message', id: 'decide-0001', direction: 'out', from: null, to: [NUMBER], body: 'decided late', author: phone.id, createdAt: 1, via: phone.id }) })
         await until(() => getMessage(phone.store.db, 'decide-0001')?.status === 'sent', 10_000)
         assert.equal(phone.db.pendingFaults, 0)
         assert.deepEqual(carrier.log().map(e => e.body), ['decided late'])
-      } finally {
-        proxy.stop()
-        await backend.stop()
-        await carrier.close()
-      }
+      })
     })
   })
 })
+
+/** The proxy role of `phone` on `backend`, letting every device send, as a daemon's would. */
+function proxyOf (phone: TestSmsDevice, backend: SmsBackend): SmsProxy {
+  return new SmsProxy({ store: phone.store, backend, maySend: () => true, receivers: () => undefined, policy: () => ({ rate: 30, deny: [], allow: [] }), log })
+}
+
+/** `phone` as a proxy on a simulated carrier (options as `companion carrier` takes them), ready when `run` starts. */
+async function withSimPhone (phone: TestSmsDevice, options: { latencyMs?: number }, run: (carrier: Carrier) => Promise<void>): Promise<void> {
+  const carrier = new Carrier({ host: '127.0.0.1', port: 0, ...options })
+  const { port } = await carrier.listen()
+  const backend = new SimBackend(`sim://127.0.0.1:${port}/${PHONE_NUMBER}`, { incoming: async () => {}, report: async () => {}, changed: () => { proxy.kick() } })
+  const proxy = proxyOf(phone, backend)
+  try {
+    await backend.start()
+    await until(() => backend.ready)
+    await proxy.start()
+    await run(carrier)
+  } finally {
+    proxy.stop()
+    await backend.stop()
+    await carrier.close()
+  }
+}
 
 async function until (check: () => boolean, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs

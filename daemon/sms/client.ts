@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto'
 import type { Logger } from '@libp2p/interface'
 import type { SimFacts } from '../../node/identity/records.ts'
 import { MAX_BODY_CHARS, MAX_RECIPIENTS } from './constants.ts'
-import { bodyFits, clampReason } from './events.ts'
-import { MAX_PARTS } from './pdu/plan.ts'
+import { bodyFits } from './events.ts'
+import { MAX_PARTS, MULTI_UNITS } from './pdu/plan.ts'
 import { InvalidSmsError } from './errors.ts'
 import { prepared } from './materialize.ts'
 import { countryCode, normalizeNumber } from './numbers.ts'
@@ -55,7 +55,7 @@ export function checkDraft (to: string[], body: string): string[] {
   if (!Array.isArray(to) || to.length === 0) throw new InvalidSmsError('give at least one recipient')
   if (to.length > MAX_RECIPIENTS) throw new InvalidSmsError(`at most ${MAX_RECIPIENTS} recipients`)
   if (typeof body !== 'string' || body.length === 0) throw new InvalidSmsError('the text is empty')
-  if (!bodyFits(body, 'out')) throw new InvalidSmsError(`the text needs more than ${MAX_PARTS} SMS parts (at most ${MAX_BODY_CHARS} GSM-7 or ${MAX_PARTS * 67} UCS-2 characters)`)
+  if (!bodyFits(body, 'out')) throw new InvalidSmsError(`the text needs more than ${MAX_PARTS} SMS parts (at most ${MAX_BODY_CHARS} GSM-7 or ${MAX_PARTS * MULTI_UNITS} UCS-2 characters)`)
   return [...new Set(to.map(normalizeNumber))]
 }
 
@@ -112,6 +112,6 @@ export class SmsClient {
 
   /** A message refused before any proxy had it (a device outside the account): recorded with its refusal. */
   async recordRefusal (to: string[], body: string, status: 'unauthorized' | 'failed', reason: string): Promise<NewMessage> {
-    return await this.store(checkDraft(to, body), body, undefined, (tx, id) => { tx.append({ type: 'status', id, status, at: Date.now(), reason: clampReason(reason) }) })
+    return await this.store(checkDraft(to, body), body, undefined, (tx, id) => { tx.append({ type: 'status', id, status, at: Date.now(), reason }) })
   }
 }

@@ -4,7 +4,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { EVENT_SIGNATURE_CONTEXT, MAX_AUDIENCE, MAX_BODY_CHARS, MAX_EVENT_BYTES, MAX_READ_IDS, MAX_REASON_CHARS, MAX_RECIPIENTS, STATUSES, STUB_SIGNATURE_CONTEXT, type SmsStatus } from './constants.ts'
 import { SyncProtocolError } from './errors.ts'
 import { normalizeNumber, normalizeSender } from './numbers.ts'
-import { MAX_PARTS, planMessage } from './pdu/plan.ts'
+import { MAX_PARTS, MULTI_UNITS, planMessage } from './pdu/plan.ts'
 
 /** A message enters the log (written by its author: a client, or the proxy for incoming SMS). */
 export interface MessageEvent {
@@ -58,6 +58,9 @@ export interface Stub {
   seq: number
   audience: string[]
 }
+
+/** A stub's text: a full audience of device ids fits (256 × 52 characters and quotes). */
+const MAX_STUB_CHARS = 32 * 1024
 
 /** A stub as stored and sent: its exact text and the origin's signature. */
 export interface SignedStub {
@@ -130,7 +133,7 @@ export function checkEvent (e: unknown): SmsEvent {
  */
 export function bodyFits (body: string, direction: 'in' | 'out'): boolean {
   if (body.length > MAX_BODY_CHARS) return false
-  if (direction === 'in' || body.length <= MAX_PARTS * 67) return true
+  if (direction === 'in' || body.length <= MAX_PARTS * MULTI_UNITS) return true
   return planMessage(body).parts.length <= MAX_PARTS
 }
 
@@ -152,17 +155,26 @@ export interface Envelope { origin: string, seq: number, raw: Record<string, unk
 /** Parse a payload text as far as its origin and number; throws SyncProtocolError. */
 export function readEnvelope (text: string): Envelope {
   if (typeof text !== 'string' || text.length > MAX_EVENT_BYTES || Buffer.byteLength(text) > MAX_EVENT_BYTES) fail(`a payload over ${MAX_EVENT_BYTES} bytes`)
+  const raw = parseObject(text, 'a payload')
+  const { origin, seq } = raw
+  if (!isDevice(origin) || !isSeq(seq)) fail('malformed origin or seq')
+  return { origin, seq, raw }
+}
+
+/** A JSON object, or a violation naming `what` it should have been. */
+function parseObject (text: string, what: string): Record<string, unknown> {
   let raw: unknown
   try {
     raw = JSON.parse(text)
   } catch {
-    fail('not JSON')
+    fail(`${what} is not JSON`)
   }
-  if (raw == null || typeof raw !== 'object' || Array.isArray(raw)) fail('not an object')
-  const { origin, seq } = raw as Record<string, unknown>
-  if (!isDevice(origin) || !Number.isSafeInteger(seq) || (seq as number) < 1) fail('malformed origin or seq')
-  return { origin, seq: seq as number, raw: raw as Record<string, unknown> }
+  if (raw == null || typeof raw !== 'object' || Array.isArray(raw)) fail(`${what} is not an object`)
+  return raw as Record<string, unknown>
 }
+
+const isSeq = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 1
+const isAudience = (a: unknown): a is string[] => Array.isArray(a) && a.length > 0 && a.length <= MAX_AUDIENCE && a.every(isDevice)
 
 /**
  * The one check of a payload, on the device that writes it and on every device that
@@ -170,14 +182,14 @@ export function readEnvelope (text: string): Envelope {
  */
 export function checkEnvelope ({ origin, seq, raw }: Envelope): EventPayload {
   const { event, audience } = raw
-  if (audience !== undefined && (!Array.isArray(audience) || audience.length === 0 || audience.length > MAX_AUDIENCE || !audience.every(isDevice))) fail('malformed audience')
+  if (audience !== undefined && !isAudience(audience)) fail('malformed audience')
   const checked = checkEvent(event)
   if (checked.type === 'message') {
     if (checked.author !== origin) fail('a message by another device than the one that signed it')
     if (checked.direction === 'in' && checked.via !== origin) fail('an incoming message not carried by the device that signed it')
   }
   const payload: EventPayload = { origin, seq, event: checked }
-  if (audience !== undefined) payload.audience = audience as string[]
+  if (audience !== undefined) payload.audience = audience
   return payload
 }
 
@@ -251,18 +263,12 @@ function verifies (data: Uint8Array, device: string, sig: Uint8Array): boolean {
 
 /** Check a placeholder's stub and its origin's signature; throws SyncProtocolError. */
 export function openStub (stub: SignedStub): Stub {
-  if (typeof stub.text !== 'string' || stub.text.length > 32 * 1024) fail('a stub too large')
-  let raw: unknown
-  try {
-    raw = JSON.parse(stub.text)
-  } catch {
-    fail('a stub is not JSON')
-  }
-  const { origin, seq, audience } = (raw ?? {}) as Record<string, unknown>
-  if (!isDevice(origin) || !Number.isSafeInteger(seq) || (seq as number) < 1) fail('malformed stub')
-  if (!Array.isArray(audience) || audience.length === 0 || audience.length > MAX_AUDIENCE || !audience.every(isDevice)) fail('malformed stub audience')
+  if (typeof stub.text !== 'string' || stub.text.length > MAX_STUB_CHARS) fail('a stub too large')
+  const { origin, seq, audience } = parseObject(stub.text, 'a stub')
+  if (!isDevice(origin) || !isSeq(seq)) fail('malformed stub')
+  if (!isAudience(audience)) fail('malformed stub audience')
   if (!verifies(stubToSign(stub.text), origin, stub.sig)) fail('bad stub signature')
-  return { origin, seq: seq as number, audience: audience as string[] }
+  return { origin, seq, audience }
 }
 
 /** Throws SyncProtocolError unless `signed.stub` is the origin's proof of this event's stub. */

@@ -50,6 +50,16 @@ export function senderOf (raw: string): string {
   }
 }
 
+/** A number as an event may carry it, or undefined: a backend's odd answer (`+CNUM` without a plus) is left out. */
+export function numberOrNone (raw: string | undefined): string | undefined {
+  if (raw == null) return undefined
+  try {
+    return normalizeNumber(raw)
+  } catch {
+    return undefined
+  }
+}
+
 /** The normalized, sorted, de-duplicated set of parties a conversation is about, as one key. */
 export function conversationOf (numbers: string[]): string {
   return [...new Set(numbers.map(normalizeSender))].sort().join(',')

@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto'
 import type { Logger } from '@libp2p/interface'
 import type { SmsBackend, DeliveryReport, IncomingSms } from './backend.ts'
 import { OUTCOME_UNKNOWN, RATE_WINDOW_MS } from './constants.ts'
+import { Backoff } from './backoff.ts'
 import { SmsBackendError } from './errors.ts'
 import { prepared } from './materialize.ts'
 import { clampReason, fitIncomingBody } from './events.ts'
-import { isPremium, isShortCode, normalizeNumber, senderOf } from './numbers.ts'
+import { isPremium, isShortCode, numberOrNone, senderOf } from './numbers.ts'
 import type { SmsStore, Tx } from './store.ts'
 
 /** What the proxy enforces, from the daemon's settings. */
@@ -39,15 +40,6 @@ const MAX_IN_FLIGHT = 64
 const RETRY_MIN_MS = 500
 const RETRY_MAX_MS = 30_000
 
-/** The SIM's number as an event may carry it; a backend's odd answer (`+CNUM` without a plus) is left out. */
-function simNumber (number: string | undefined): string | undefined {
-  if (number == null) return undefined
-  try {
-    return normalizeNumber(number)
-  } catch {
-    return undefined
-  }
-}
 
 interface Part { id: string, recipient: string, author: string, body: string }
 
@@ -65,7 +57,7 @@ export class SmsProxy {
   private again = false
   private inFlight = 0
   private stopped = false
-  private retryMs = RETRY_MIN_MS
+  private readonly retryDelay = new Backoff(RETRY_MIN_MS, RETRY_MAX_MS)
   private retryTimer?: ReturnType<typeof setTimeout>
 
   constructor (init: SmsProxyInit) {
@@ -101,10 +93,13 @@ export class SmsProxy {
     if (this.stopped) return
     if (this.running) { this.again = true; return }
     this.running = true
-    void this.work().then(() => { this.retryMs = RETRY_MIN_MS }, err => {
+    void this.work().then(() => { this.retryDelay.reset() }, err => {
       // a write failed (disk full, busy): the work is still on disk, try again in a while
-      this.init.log.error('the proxy worker failed, trying again in %d ms - %e', this.retryMs, err)
-      this.retryLater(() => { this.kick() })
+      const ms = this.retryDelay.next()
+      this.init.log.error('the proxy worker failed, trying again in %d ms - %e', ms, err)
+      clearTimeout(this.retryTimer)
+      this.retryTimer = setTimeout(() => { this.kick() }, ms)
+      this.retryTimer.unref()
     }).finally(() => {
       this.running = false
       if (this.again) { this.again = false; this.kick() }
@@ -128,18 +123,11 @@ export class SmsProxy {
     }
   }
 
-  private retryLater (fn: () => void): void {
-    clearTimeout(this.retryTimer)
-    this.retryTimer = setTimeout(fn, this.retryMs)
-    this.retryTimer.unref()
-    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS)
-  }
-
   private decide (tx: Tx, parts: Part[]): void {
     const policy = this.init.policy()
     const byMessage = new Map<string, Part[]>()
     for (const p of parts) byMessage.set(p.id, [...(byMessage.get(p.id) ?? []), p])
-    const number = simNumber(this.init.backend.facts.number)
+    const number = numberOrNone(this.init.backend.facts.number)
     for (const [id, list] of byMessage) {
       const author = list[0]?.author ?? ''
       const refusal = this.refusal(author, list.map(p => p.recipient), policy)
@@ -199,7 +187,7 @@ export class SmsProxy {
    * written is tried again until it is (never left to end `outcome unknown` and be sent again).
    */
   private async record (part: Part, outcome: { state: 'sent', ref: string } | { state: 'failed' | 'accepted', reason: string }): Promise<void> {
-    let waitMs = RETRY_MIN_MS
+    const delay = new Backoff(RETRY_MIN_MS, RETRY_MAX_MS)
     while (true) {
       try {
         await this.init.store.write(tx => {
@@ -210,9 +198,9 @@ export class SmsProxy {
         return
       } catch (err) {
         if (this.stopped) return
-        this.init.log.error('could not record the outcome of %s, trying again in %d ms - %e', part.id, waitMs, err)
-        await new Promise(resolve => setTimeout(resolve, waitMs).unref())
-        waitMs = Math.min(waitMs * 2, RETRY_MAX_MS)
+        const ms = delay.next()
+        this.init.log.error('could not record the outcome of %s, trying again in %d ms - %e', part.id, ms, err)
+        await new Promise(resolve => setTimeout(resolve, ms).unref())
       }
     }
   }
@@ -245,7 +233,7 @@ export class SmsProxy {
 
   /** An SMS from the network: stored (then acknowledged by the backend), for every device allowed to see it. */
   async incoming (sms: IncomingSms): Promise<void> {
-    const number = simNumber(this.init.backend.facts.number)
+    const number = numberOrNone(this.init.backend.facts.number)
     const from = senderOf(sms.from)
     const body = fitIncomingBody(sms.body)
     // a backend's clock may say nothing useful: the text still counts, at the time it came

@@ -61,7 +61,7 @@ function hasBackend (device: SmsDevice | undefined): boolean {
 }
 
 /** What a device outside the account is told when asked to carry a text: nothing leaves this device. */
-export const NOT_A_MEMBER_REFUSAL = 'this phone carries messages only for devices of its own account, and yours is not one: nothing was sent to it (pair first: companion pair)'
+const NOT_A_MEMBER_REFUSAL = 'this phone carries messages only for devices of its own account, and yours is not one: nothing was sent to it (pair first: companion pair)'
 
 /** The SMS service of one device: store, replication, and the client and proxy roles. */
 export class SmsService {

@@ -83,7 +83,7 @@ export class SmsStore extends EventEmitter<StoreEvents> {
     super()
     this.self = init.self
     this.signer = init.signer
-    this.context = { hasBackend: (device) => init.hasBackend(device) }
+    this.context = init
     this.db = (init.open ?? ((path) => new DatabaseSync(path)))(init.path)
     this.db.exec('PRAGMA journal_mode = WAL')
     this.db.exec('PRAGMA synchronous = FULL')
@@ -172,12 +172,17 @@ export class SmsStore extends EventEmitter<StoreEvents> {
   /** Stored, or on its way into the store; a placeholder does not hold the place against its event. */
   private held (origin: string, seq: number, anyRow: boolean): boolean {
     if (this.ingesting.has(`${origin}/${seq}`)) return true
-    const row = prepared(this.db, 'SELECT hidden FROM events WHERE origin = ? AND seq = ?').get(origin, seq) as { hidden: number } | undefined
+    const row = this.row(origin, seq)
     return row != null && (anyRow || row.hidden === 0)
   }
 
+  /** Whether a log entry is held in this place, and whether as a placeholder. */
+  private row (origin: string, seq: number): { hidden: number } | undefined {
+    return prepared(this.db, 'SELECT hidden FROM events WHERE origin = ? AND seq = ?').get(origin, seq) as { hidden: number } | undefined
+  }
+
   private has (origin: string, seq: number): boolean {
-    return prepared(this.db, 'SELECT 1 FROM events WHERE origin = ? AND seq = ?').get(origin, seq) != null
+    return this.row(origin, seq) != null
   }
 
   /** The last number this device gave an event of its own, as the file has it. */
@@ -271,7 +276,7 @@ export class SmsStore extends EventEmitter<StoreEvents> {
   /** Insert one log entry (an event replaces its placeholder) and move its origin's contiguous mark; false if it was there. */
   private store (entry: LogEntry): boolean {
     const { origin, seq } = entry
-    const row = prepared(this.db, 'SELECT hidden FROM events WHERE origin = ? AND seq = ?').get(origin, seq) as { hidden: number } | undefined
+    const row = this.row(origin, seq)
     const [payload, sig, hidden, refused, stub] = entry.kind === 'placeholder'
       ? [entry.stub?.text ?? '', entry.stub?.sig ?? new Uint8Array(0), 1, null, null]
       : [entry.signed.payload, entry.signed.sig, 0, entry.kind === 'refused' ? entry.reason : null, entry.signed.stub ?? null]

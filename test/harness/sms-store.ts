@@ -4,7 +4,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { EventSigner } from '../../daemon/sms/events.ts'
-import { SmsStore, type IncomingEntry } from '../../daemon/sms/store.ts'
+import { SmsStore, type IncomingEntry, type LogEntry } from '../../daemon/sms/store.ts'
 import { fromWire, toWire } from '../../daemon/sms/sync-wire.ts'
 import { encodeJsonFrame, readJsonFrames } from '../../daemon/sms/frames.ts'
 
@@ -53,17 +53,17 @@ export async function smsDevice (dir: string, name: string, hasBackend: (device:
 
 async function * once (bytes: Uint8Array): AsyncGenerator<Uint8Array> { yield bytes }
 
-/**
- * Everything `from` holds of `origins` (all when absent), as the sync channel carries it to
- * `to`: the wire form for that device, framed, read back and parsed, as a list of entries.
- */
-export async function wireEntries (from: SmsStore, to: string, origins?: string[]): Promise<IncomingEntry[]> {
-  const entries = (origins ?? Object.keys(from.versionVector())).flatMap(origin => from.entriesAfter(origin, 0, 100_000))
+/** Log entries as the sync channel carries them to `to`: the wire form for that device, framed, read back and parsed. */
+export async function throughWire (entries: LogEntry[], to: string): Promise<IncomingEntry[]> {
   const frames = entries.flatMap(e => { const w = toWire(e, to); return w == null ? [] : [encodeJsonFrame(w)] })
-  const bytes = Buffer.concat(frames)
   const out: IncomingEntry[] = []
-  for await (const batch of readJsonFrames(once(bytes))) for (const value of batch) { const e = fromWire(value); if (e != null) out.push(e) }
+  for await (const batch of readJsonFrames(once(Buffer.concat(frames)))) for (const value of batch) { const e = fromWire(value); if (e != null) out.push(e) }
   return out
+}
+
+/** Everything `from` holds of `origins` (all when absent), as the sync channel carries it to `to`. */
+export async function wireEntries (from: SmsStore, to: string, origins?: string[]): Promise<IncomingEntry[]> {
+  return await throughWire((origins ?? Object.keys(from.versionVector())).flatMap(origin => from.entriesAfter(origin, 0, 100_000)), to)
 }
 
 /** Replicate from one store to another as a sync feed would. */

@@ -5,6 +5,7 @@ import type { BackendHandlers, SmsBackend } from '../backend.ts'
 import { InvalidSmsError, SmsBackendError } from '../errors.ts'
 import { decodePdu, encodeSubmit, type DecodedPdu, type StatusReportPdu } from '../pdu/pdu.ts'
 import { Reassembler, type Reassembled } from '../pdu/reassembly.ts'
+import { Backoff } from '../backoff.ts'
 import { AtChannel, type AtTransport, type Unsolicited } from './channel.ts'
 import { AtCommandError, cmsNotSent, cmsReason } from './errors.ts'
 import { openSerial, openTcp } from './transport.ts'
@@ -63,11 +64,11 @@ export class AtBackend implements SmsBackend {
   private transport?: AtTransport
   private isReady = false
   private stopped = false
-  private reopenMs = REOPEN_MIN_MS
+  private readonly reopenDelay = new Backoff(REOPEN_MIN_MS, REOPEN_MAX_MS)
   private reopenTimer?: ReturnType<typeof setTimeout>
   private signalTimer?: ReturnType<typeof setInterval>
   private rereadTimer?: ReturnType<typeof setTimeout>
-  private rereadMs = REOPEN_MIN_MS
+  private readonly rereadDelay = new Backoff(REOPEN_MIN_MS, REOPEN_MAX_MS)
   private sim: SimFacts = {}
   /** Message reference of each part sent → the reference of the whole message. */
   private readonly parts = new Map<number, string>()
@@ -116,7 +117,7 @@ export class AtBackend implements SmsBackend {
         : await openSerial(this.target.path, this.target.baud, events)
       this.channel.attach(this.transport)
       await this.init()
-      this.reopenMs = REOPEN_MIN_MS
+      this.reopenDelay.reset()
       this.isReady = true
       this.handlers.changed()
       await this.readStored()
@@ -138,8 +139,7 @@ export class AtBackend implements SmsBackend {
     }
     if (this.stopped) return
     clearTimeout(this.reopenTimer)
-    this.reopenTimer = setTimeout(() => { void this.open() }, this.reopenMs)
-    this.reopenMs = Math.min(this.reopenMs * 2, REOPEN_MAX_MS)
+    this.reopenTimer = setTimeout(() => { void this.open() }, this.reopenDelay.next())
   }
 
   private closed (why: string): void {
@@ -266,7 +266,7 @@ export class AtBackend implements SmsBackend {
       this.rereadLater()
       return
     }
-    this.rereadMs = REOPEN_MIN_MS
+    this.rereadDelay.reset()
     for (const tag of message.tags) if (typeof tag === 'number') await this.at(`AT+CMGD=${tag}`).catch(() => {})
   }
 
@@ -276,9 +276,8 @@ export class AtBackend implements SmsBackend {
     this.rereadTimer = setTimeout(() => {
       this.rereadTimer = undefined
       if (this.isReady) void this.readStored().catch(err => { log.error('could not read the SIM again - %s', (err as Error).message) })
-    }, this.rereadMs)
+    }, this.rereadDelay.next())
     this.rereadTimer.unref()
-    this.rereadMs = Math.min(this.rereadMs * 2, REOPEN_MAX_MS)
   }
 
   private async report (sr: StatusReportPdu): Promise<void> {
