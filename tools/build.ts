@@ -23,7 +23,7 @@ export const BUNDLE_OPTIONS: BuildOptions = {
   logLevel: 'warning',
   // native serial port bindings load their prebuilt binary at run time, from node_modules;
   // dbus-next has optional native parts it looks for at run time too
-  external: ['serialport', '@serialport/*', 'dbus-next'],
+  external: ['serialport', '@serialport/*', 'dbus-next', 'sodium-native'],
   // some dependencies still call require(); give the ES module bundle one
   banner: { js: "import { createRequire as __companionRequire } from 'node:module'; const require = __companionRequire(import.meta.url);" }
 }
