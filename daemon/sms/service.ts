@@ -122,7 +122,7 @@ export class SmsService {
       init.links.addEventListener('link:active', service.onActive)
       service.assignWaiting()
       // events kept unapplied before a restart, whose devices' profiles are known by now
-      void service.store.reconsider().catch(err => { init.log.error('could not apply events kept earlier - %e', err) })
+      service.reconsider()
       // a proxy may also appear by a profile change; a cheap query now and then catches every case
       service.assignTimer = setInterval(() => { service.assignWaiting() }, ASSIGN_INTERVAL_MS)
       service.assignTimer.unref()
@@ -173,7 +173,13 @@ export class SmsService {
   /** Devices or their profiles changed: a proxy may have appeared, and events kept unapplied may now apply. */
   devicesChanged (): void {
     this.assignWaiting()
-    if (!this.stopped) void this.store.reconsider().catch(err => { this.init.log.error('could not apply events kept earlier - %e', err) })
+    this.reconsider()
+  }
+
+  /** Apply the events kept unapplied that the rules now admit. */
+  private reconsider (): void {
+    if (this.stopped) return
+    void this.store.reconsider().catch(err => { this.init.log.error('could not apply events kept earlier - %e', err) })
   }
 
   private assignWaiting (): void {
