@@ -67,8 +67,11 @@ describe('the device dialer', function () {
     // refused for a while: the backoff grows to seconds
     await sleep(1_600)
     refusing = false
-    await eventually('connected again', 10_000, async () => laptop.getConnections(phone.peerId).length > 0 ? true : undefined, 20)
+    // connected on both sides: a connection the phone refused can look open to the laptop for a moment
+    const connected = (): boolean => laptop.getConnections(phone.peerId).length > 0 && phone.getConnections(laptop.peerId).length > 0
+    await eventually('connected again', 10_000, async () => connected() ? true : undefined, 20)
     await sleep(STABLE + 100)
+    assert.ok(connected(), 'the connection lasted')
     await phone.hangUp(laptop.peerId)
     const cut = Date.now()
     await eventually('redialled', 5_000, async () => laptop.getConnections(phone.peerId).length > 0 ? true : undefined, 20)
