@@ -2,8 +2,8 @@
 
 /** Profile exchange on every connection. */
 export const PROFILE_PROTOCOL = '/companion/profile/1.0.0'
-/** Pairing by numeric comparison. */
-export const PAIR_PROTOCOL = '/companion/pair/1.0.0'
+/** Pairing: CPace over the code the joining device shows (§4.3). */
+export const PAIR_PROTOCOL = '/companion/pair/2.0.0'
 
 /** Signature domains and payload types of our signed envelopes (libp2p RecordEnvelope). */
 export const CERT_DOMAIN = 'companion-device-certificate'
@@ -31,10 +31,18 @@ export const MAX_DENIED = 64
 export const PROFILE_TIMEOUT_MS = 5_000
 export const PAIR_TIMEOUT_MS = 60_000
 export const MAX_PAIR_TIMEOUT_MS = 10 * 60_000
-/** A device that failed this many pairings within the window is refused until it passes. */
+/**
+ * Wrong codes a device takes within the window, from all joiners together (an attacker picks
+ * as many device ids as it likes); after that it refuses every request until the window passes.
+ * The same number of timed-out requests from one device refuses that device.
+ */
 export const PAIR_MAX_FAILURES = 3
 export const PAIR_FAILURE_WINDOW_MS = 10 * 60_000
 export const PAIR_CODE_DIGITS = 6
+/** Requests waiting for the user at once, from all devices together. */
+export const MAX_PENDING_PAIR_REQUESTS = 8
+/** Random bytes each side adds to the pairing session id. */
+export const PAIR_SID_BYTES = 16
 
 /** Capabilities a device may have and grant. Application channels are `channel:<name>`. */
 export const CAPABILITIES = ['sms.send', 'sms.receive', 'tunnel', 'channels'] as const

@@ -1,29 +1,21 @@
-import { randomBytes } from 'node:crypto'
 import { TypedEventEmitter } from 'main-event'
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
-import { MAX_PAIR_TIMEOUT_MS, PAIR_FAILURE_WINDOW_MS, PAIR_MAX_FAILURES, PAIR_PROTOCOL, PAIR_TIMEOUT_MS } from './constants.ts'
+import { MAX_PAIR_TIMEOUT_MS, MAX_PENDING_PAIR_REQUESTS, PAIR_MAX_FAILURES, PAIR_PROTOCOL, PAIR_SID_BYTES, PAIR_TIMEOUT_MS } from './constants.ts'
 import { PairingError } from './errors.ts'
-import { commitment, isCode, pairingCode, sameCode } from './pairing-code.ts'
+import { CPACE_SHARE_BYTES, CpaceSession, pairingChannel, type CpaceKeys } from './cpace.ts'
+import { isCode, newPairingCode } from './pairing-code.ts'
+import { PairingBudget } from './pairing-budget.ts'
+import { b64, MAX_PAIR_FRAME_BYTES, openGift, receive, sealGift, send, sessionIdPart, unb64 } from './pairing-messages.ts'
 import type { AccountStore } from './account.ts'
 import type { ProfileBook } from './profile-book.ts'
 
-/** Pairing messages carry at most an account key, a certificate and a revocation list. */
-const MAX_PAIR_FRAME_BYTES = 128 * 1024
 /** How long each protocol step (not the user's decision) may take. */
 const STEP_TIMEOUT_MS = 10_000
-
-type Message =
-  | { t: 'hello', timeoutMs: number }
-  | { t: 'commit', c: string }
-  | { t: 'nonce', n: string }
-  | { t: 'accept', accountKey: string, certificate: string, revocations: string }
-  | { t: 'reject', reason: string }
-  | { t: 'refuse', reason: string }
-  | { t: 'done' }
-  | { t: 'error', reason: string }
+/** HMAC-SHA256 key confirmation tags. */
+const CONFIRM_BYTES = 32
 
 export interface PairRequest {
   id: string
@@ -63,37 +55,22 @@ export interface Pairing extends TypedEventEmitter<PairingEvents> {
   reject(id: string): void
 }
 
-const encode = (m: Message): Uint8Array => new TextEncoder().encode(JSON.stringify(m))
-const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
-const unb64 = (s: unknown): Uint8Array => {
-  if (typeof s !== 'string') throw new PairingError('the other device broke the pairing protocol')
-  return new Uint8Array(Buffer.from(s, 'base64'))
-}
-
-async function read<T extends Message['t']> (lp: LengthPrefixedStream, signal: AbortSignal, ...expected: T[]): Promise<Extract<Message, { t: T }>> {
-  let message: Message
-  try {
-    message = JSON.parse(new TextDecoder().decode((await lp.read({ signal })).subarray())) as Message
-  } catch (err) {
-    if (signal.aborted) throw err
-    throw new PairingError('the other device ended the pairing')
-  }
-  if (message == null || !(expected as string[]).includes(message.t)) throw new PairingError('the other device broke the pairing protocol')
-  return message as Extract<Message, { t: T }>
-}
+type Decision = { accept: true, code: string } | { accept: false, reason: string }
 
 interface Pending extends PairRequest {
-  code: string
-  decide: PromiseWithResolvers<{ accept: true } | { accept: false, reason: string }>
+  decide: PromiseWithResolvers<Decision>
   finished: Promise<void>
 }
+
+/** Both device ids' multihash bytes, joiner first: what CPace binds the session to. */
+const channelOf = (joiner: PeerId, member: PeerId): Uint8Array => pairingChannel(joiner.toMultihash().bytes, member.toMultihash().bytes)
 
 class DefaultPairing extends TypedEventEmitter<PairingEvents> implements Pairing, Startable {
   private readonly components: PairingComponents
   private readonly init: PairingInit
   private readonly log: Logger
   private readonly pending = new Map<string, Pending>()
-  private readonly failures = new Map<string, number[]>()
+  private readonly budget = new PairingBudget()
 
   constructor (components: PairingComponents, init: PairingInit) {
     super()
@@ -121,27 +98,37 @@ class DefaultPairing extends TypedEventEmitter<PairingEvents> implements Pairing
   async join (peer: PeerId, options: { timeoutMs?: number, signal?: AbortSignal, onCode(code: string): void }): Promise<{ account: string }> {
     const timeoutMs = Math.min(options.timeoutMs ?? PAIR_TIMEOUT_MS, MAX_PAIR_TIMEOUT_MS)
     if (this.init.book.relation(peer.toString()) === 'member') throw new PairingError('already a member of this account: the two devices are paired')
-    const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs + STEP_TIMEOUT_MS), ...(options.signal == null ? [] : [options.signal])])
+    const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs + 2 * STEP_TIMEOUT_MS), ...(options.signal == null ? [] : [options.signal])])
     const stream = await (await this.components.connectionManager.openConnection(peer, { signal })).newStream(PAIR_PROTOCOL, { signal })
     const lp = lpStream(stream, { maxDataLength: MAX_PAIR_FRAME_BYTES })
     try {
-      await lp.write(encode({ t: 'hello', timeoutMs }), { signal })
-      const first = await read(lp, signal, 'commit', 'refuse')
+      const ourSid = sessionIdPart()
+      await send(lp, { t: 'hello', timeoutMs, sid: b64(ourSid) }, signal)
+      const first = await receive(lp, signal, 'wait', 'refuse')
       if (first.t === 'refuse') throw new PairingError(first.reason)
-      const ours = randomBytes(32)
-      await lp.write(encode({ t: 'nonce', n: b64(ours) }), { signal })
-      const theirs = unb64((await read(lp, signal, 'nonce')).n)
-      if (commitment(theirs) !== first.c) throw new PairingError('the other device broke the pairing protocol (its nonce does not match its commitment)')
-      options.onCode(pairingCode(this.peerId(), peer, ours, theirs))
-      const answer = await read(lp, signal, 'accept', 'reject')
+      const sid = new Uint8Array([...ourSid, ...unb64(first.sid, 'sid', PAIR_SID_BYTES)])
+      const code = newPairingCode()
+      options.onCode(code)
+      const session = new CpaceSession({ password: new TextEncoder().encode(code), channel: channelOf(this.peerId(), peer), sid, initiator: false })
+      const theirs = await receive(lp, signal, 'share', 'reject')
+      if (theirs.t === 'reject') throw new PairingError(theirs.reason)
+      const keys = session.finish(unb64(theirs.y, 'share', CPACE_SHARE_BYTES))
+      await send(lp, { t: 'share', y: b64(session.share), confirm: b64(keys.ownConfirmation) }, signal)
+      const answer = await receive(lp, signal, 'accept', 'reject')
       if (answer.t === 'reject') throw new PairingError(answer.reason)
+      if (!keys.confirms(unb64(answer.confirm, 'confirm', CONFIRM_BYTES))) {
+        // a device that skipped the code (a stranger named like the member) cannot prove it
+        const reason = 'the other device does not know the code: it is not the device the code was typed on; nothing changed'
+        await send(lp, { t: 'error', reason }, signal).catch(() => {})
+        throw new PairingError(reason)
+      }
       try {
-        await this.init.account.adopt({ accountKey: unb64(answer.accountKey), certificate: unb64(answer.certificate), revocations: unb64(answer.revocations) })
+        await this.init.account.adopt(openGift(keys.sessionKey, unb64(answer.gift, 'gift')))
       } catch (err) {
-        await lp.write(encode({ t: 'error', reason: (err as Error).message }), { signal }).catch(() => {})
+        await send(lp, { t: 'error', reason: (err as Error).message }, signal).catch(() => {})
         throw new PairingError(`could not join: ${(err as Error).message}`)
       }
-      await lp.write(encode({ t: 'done' }), { signal })
+      await send(lp, { t: 'done' }, signal)
       await stream.close({ signal }).catch(() => {})
       this.log('joined account %s', this.init.account.id)
       await this.init.onJoined()
@@ -150,7 +137,8 @@ class DefaultPairing extends TypedEventEmitter<PairingEvents> implements Pairing
       stream.abort(err as Error)
       if (options.signal?.aborted === true) throw new PairingError('pairing cancelled')
       if (signal.aborted) throw new PairingError(`pairing timed out after ${Math.round(timeoutMs / 1000)} s: the code was not confirmed on the other device`)
-      throw err
+      if (err instanceof PairingError) throw err
+      throw new PairingError(`pairing failed: ${(err as Error).message}`)
     }
   }
 
@@ -162,14 +150,7 @@ class DefaultPairing extends TypedEventEmitter<PairingEvents> implements Pairing
     const request = this.pending.get(id)
     if (request == null) throw new PairingError('no pairing request from that device is waiting; start `companion pair` on it first')
     if (!isCode(code)) throw new PairingError('the code is the 6 digits the joining device shows')
-    if (!sameCode(code, request.code)) {
-      const n = this.fail(id)
-      const reason = `pairing refused: the code did not match (attempt ${n} of ${PAIR_MAX_FAILURES})`
-      request.decide.resolve({ accept: false, reason })
-      await request.finished.catch(() => {})
-      throw new PairingError(reason)
-    }
-    request.decide.resolve({ accept: true })
+    request.decide.resolve({ accept: true, code })
     await request.finished
   }
 
@@ -179,27 +160,13 @@ class DefaultPairing extends TypedEventEmitter<PairingEvents> implements Pairing
     request.decide.resolve({ accept: false, reason: 'pairing refused on the other device' })
   }
 
-  /** Count a failure; returns how many in the window. */
-  private fail (id: string): number {
-    const now = Date.now()
-    const recent = (this.failures.get(id) ?? []).filter(t => now - t < PAIR_FAILURE_WINDOW_MS)
-    recent.push(now)
-    this.failures.set(id, recent)
-    return recent.length
-  }
-
-  private blockedFor (id: string): number {
-    const now = Date.now()
-    const recent = (this.failures.get(id) ?? []).filter(t => now - t < PAIR_FAILURE_WINDOW_MS)
-    return recent.length >= PAIR_MAX_FAILURES ? (recent[0] ?? now) + PAIR_FAILURE_WINDOW_MS - now : 0
-  }
-
   private refusal (id: string): string | undefined {
     if (this.init.book.relation(id) === 'member') return 'already a member of this account: the two devices are paired'
     if (this.init.account.isRevoked(id)) return 'this device was removed from the account; reset its data directory to pair it again'
-    const wait = this.blockedFor(id)
-    if (wait > 0) return `too many failed attempts from this device (${PAIR_MAX_FAILURES} in ${PAIR_FAILURE_WINDOW_MS / 60_000} minutes); try again in ${Math.ceil(wait / 60_000)} minute(s)`
+    const budget = this.budget.refusal(id)
+    if (budget != null) return budget
     if (this.pending.has(id)) return 'a pairing request from this device is already waiting'
+    if (this.pending.size >= MAX_PENDING_PAIR_REQUESTS) return `${MAX_PENDING_PAIR_REQUESTS} pairing requests are already waiting on this device; accept or reject them first`
     return undefined
   }
 
@@ -209,55 +176,62 @@ class DefaultPairing extends TypedEventEmitter<PairingEvents> implements Pairing
     const lp = lpStream(stream, { maxDataLength: MAX_PAIR_FRAME_BYTES })
     const step = AbortSignal.timeout(STEP_TIMEOUT_MS)
     try {
-      const hello = await read(lp, step, 'hello')
-      const timeoutMs = Number.isSafeInteger(hello.timeoutMs) ? Math.min(Math.max(hello.timeoutMs as number, 1_000), MAX_PAIR_TIMEOUT_MS) : PAIR_TIMEOUT_MS
+      const hello = await receive(lp, step, 'hello')
+      const theirSid = unb64(hello.sid, 'sid', PAIR_SID_BYTES)
+      const timeoutMs = Number.isSafeInteger(hello.timeoutMs) ? Math.min(Math.max(hello.timeoutMs, 1_000), MAX_PAIR_TIMEOUT_MS) : PAIR_TIMEOUT_MS
       const refusal = this.refusal(id)
       if (refusal != null) {
-        await lp.write(encode({ t: 'refuse', reason: refusal }), { signal: step })
+        await send(lp, { t: 'refuse', reason: refusal }, step)
         await stream.close({ signal: step })
         return
       }
-      const ours = randomBytes(32)
-      await lp.write(encode({ t: 'commit', c: commitment(ours) }), { signal: step })
-      const theirs = unb64((await read(lp, step, 'nonce')).n)
-      await lp.write(encode({ t: 'nonce', n: b64(ours) }), { signal: step })
-      const code = pairingCode(connection.remotePeer, this.peerId(), theirs, ours)
-      await this.await(id, code, timeoutMs, lp, stream)
+      const ourSid = sessionIdPart()
+      await send(lp, { t: 'wait', sid: b64(ourSid) }, step)
+      await this.await(connection.remotePeer, new Uint8Array([...theirSid, ...ourSid]), timeoutMs, lp, stream)
     } catch (err) {
       stream.abort(err as Error)
       this.log('pairing request from %p failed - %s', connection.remotePeer, (err as Error).message)
     }
   }
 
-  private async await (id: string, code: string, timeoutMs: number, lp: LengthPrefixedStream, stream: Stream): Promise<void> {
+  private async await (joiner: PeerId, sid: Uint8Array, timeoutMs: number, lp: LengthPrefixedStream, stream: Stream): Promise<void> {
+    const id = joiner.toString()
     const known = this.init.book.get(id)
     const finished = Promise.withResolvers<void>()
     finished.promise.catch(() => {})
-    const request: Pending = { id, name: known?.profile.name ?? id.slice(-8), kind: known?.profile.kind ?? 'unknown', expiresAt: Date.now() + timeoutMs, code, decide: Promise.withResolvers(), finished: finished.promise }
+    const request: Pending = { id, name: known?.profile.name ?? id.slice(-8), kind: known?.profile.kind ?? 'unknown', expiresAt: Date.now() + timeoutMs, decide: Promise.withResolvers(), finished: finished.promise }
     this.pending.set(id, request)
     this.safeDispatchEvent('pair:request', { detail: this.requests().find(r => r.id === id) as PairRequest })
-    const wait = AbortSignal.timeout(timeoutMs + STEP_TIMEOUT_MS)
-    // the joiner sends nothing until we answer: a read that ends early means it gave up
-    const next = read(lp, wait, 'done', 'error')
+    const wait = AbortSignal.timeout(timeoutMs + 2 * STEP_TIMEOUT_MS)
+    // the joiner sends nothing until our share: a read that ends early means it gave up
+    const next = receive(lp, wait, 'share')
     next.catch(() => {})
     const timer = setTimeout(() => {
-      this.fail(id)
+      this.budget.timedOut(id)
       request.decide.resolve({ accept: false, reason: `pairing timed out after ${Math.round(timeoutMs / 1000)} s` })
     }, timeoutMs)
     let outcome: { paired: boolean, reason?: string } = { paired: false }
+    const refuse = async (reason: string): Promise<void> => {
+      await send(lp, { t: 'reject', reason }, AbortSignal.timeout(STEP_TIMEOUT_MS)).catch(() => {})
+      await stream.close().catch(() => {})
+      outcome = { paired: false, reason }
+      finished.reject(new PairingError(reason))
+    }
     try {
-      const decision = await Promise.race([request.decide.promise, next.then(() => ({ accept: false as const, reason: 'the joining device broke the pairing protocol' }), () => ({ accept: false as const, reason: 'pairing cancelled on the joining device' }))])
-      if (!decision.accept) {
-        await lp.write(encode({ t: 'reject', reason: decision.reason }), { signal: AbortSignal.timeout(STEP_TIMEOUT_MS) }).catch(() => {})
-        await stream.close().catch(() => {})
-        outcome = { paired: false, reason: decision.reason }
-        finished.reject(new PairingError(decision.reason))
+      const early = next.then(() => ({ accept: false as const, reason: 'the joining device broke the pairing protocol' }), () => ({ accept: false as const, reason: 'pairing cancelled on the joining device' }))
+      const decision = await Promise.race([request.decide.promise, early])
+      clearTimeout(timer)
+      if (!decision.accept) { await refuse(decision.reason); return }
+      const keys = await this.exchange(joiner, sid, decision.code, lp, next)
+      if (keys == null) {
+        const n = this.budget.wrongCode()
+        await refuse(`pairing refused: the code did not match (attempt ${n} of ${PAIR_MAX_FAILURES})`)
         return
       }
       const gift = await this.init.account.giftFor(id)
-      await lp.write(encode({ t: 'accept', accountKey: b64(gift.accountKey), certificate: b64(gift.certificate), revocations: b64(gift.revocations) }), { signal: AbortSignal.timeout(STEP_TIMEOUT_MS) })
-      const done = await next
-      if (done.t === 'error') throw new PairingError(`the joining device could not join: ${done.reason}`)
+      await send(lp, { t: 'accept', confirm: b64(keys.ownConfirmation), gift: b64(sealGift(keys.sessionKey, gift)) }, AbortSignal.timeout(STEP_TIMEOUT_MS))
+      const done = await receive(lp, AbortSignal.timeout(STEP_TIMEOUT_MS), 'done', 'error')
+      if (done.t === 'error') throw new PairingError(`the joining device could not join: ${String(done.reason)}`)
       await stream.close().catch(() => {})
       this.log('device %s joined the account', id)
       outcome = { paired: true }
@@ -272,6 +246,16 @@ class DefaultPairing extends TypedEventEmitter<PairingEvents> implements Pairing
       this.pending.delete(id)
       this.safeDispatchEvent('pair:ended', { detail: { id, ...outcome } })
     }
+  }
+
+  /** CPace with the code the user typed: the session keys if the joiner proved the same code, else undefined. */
+  private async exchange (joiner: PeerId, sid: Uint8Array, code: string, lp: LengthPrefixedStream, theirShare: Promise<{ y: string, confirm?: string }>): Promise<CpaceKeys | undefined> {
+    const session = new CpaceSession({ password: new TextEncoder().encode(code), channel: channelOf(joiner, this.peerId()), sid, initiator: true })
+    const step = AbortSignal.timeout(STEP_TIMEOUT_MS)
+    await send(lp, { t: 'share', y: b64(session.share) }, step)
+    const theirs = await Promise.race([theirShare, new Promise<never>((_resolve, reject) => { step.addEventListener('abort', () => { reject(new PairingError('the joining device did not answer')) }) })])
+    const keys = session.finish(unb64(theirs.y, 'share', CPACE_SHARE_BYTES))
+    return keys.confirms(unb64(theirs.confirm, 'confirm', CONFIRM_BYTES)) ? keys : undefined
   }
 }
 

@@ -1,0 +1,85 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import type { LengthPrefixedStream } from '@libp2p/utils'
+import { PAIR_SID_BYTES } from './constants.ts'
+import { PairingError } from './errors.ts'
+import type { AccountGift } from './account.ts'
+
+/** The messages of `/companion/pair/2.0.0` (docs/PROTOCOL.md §4.3). */
+export type PairMessage =
+  | { t: 'hello', timeoutMs: number, sid: string }
+  | { t: 'wait', sid: string }
+  | { t: 'share', y: string, confirm?: string }
+  | { t: 'accept', confirm: string, gift: string }
+  | { t: 'reject', reason: string }
+  | { t: 'refuse', reason: string }
+  | { t: 'done' }
+  | { t: 'error', reason: string }
+
+/** Pairing messages carry at most an (encrypted) account key, a certificate and a revocation list. */
+export const MAX_PAIR_FRAME_BYTES = 128 * 1024
+const GIFT_NONCE_BYTES = 12
+const GIFT_TAG_BYTES = 16
+const GIFT_AAD = new TextEncoder().encode('companion-pair-gift-v2')
+
+const broken = (what: string): PairingError => new PairingError(`the other device broke the pairing protocol (${what})`)
+
+export const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
+
+/** Base64 of exactly `length` bytes (or any length when omitted), else a protocol error. */
+export function unb64 (s: unknown, what: string, length?: number): Uint8Array {
+  if (typeof s !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) throw broken(`${what} is not base64`)
+  const bytes = new Uint8Array(Buffer.from(s, 'base64'))
+  if (length != null && bytes.byteLength !== length) throw broken(`${what} is not ${length} bytes`)
+  return bytes
+}
+
+export async function send (lp: LengthPrefixedStream, message: PairMessage, signal: AbortSignal): Promise<void> {
+  await lp.write(new TextEncoder().encode(JSON.stringify(message)), { signal })
+}
+
+/** The next message, which must be one of `expected`; a closed stream or garbage is a PairingError. */
+export async function receive<T extends PairMessage['t']> (lp: LengthPrefixedStream, signal: AbortSignal, ...expected: T[]): Promise<Extract<PairMessage, { t: T }>> {
+  let message: unknown
+  try {
+    message = JSON.parse(new TextDecoder().decode((await lp.read({ signal })).subarray()))
+  } catch (err) {
+    if (signal.aborted) throw err
+    throw new PairingError('the other device ended the pairing')
+  }
+  const t = (message as { t?: unknown } | null)?.t
+  if (typeof message !== 'object' || message == null || Array.isArray(message) || !(expected as unknown[]).includes(t)) throw broken(`expected ${expected.join(' or ')}`)
+  return message as Extract<PairMessage, { t: T }>
+}
+
+/** A session id half: random bytes each side contributes. */
+export function sessionIdPart (): Uint8Array {
+  return randomBytes(PAIR_SID_BYTES)
+}
+
+/** The account gift, encrypted with the CPace session key (AES-256-GCM): nonce | ciphertext | tag. */
+export function sealGift (key: Uint8Array, gift: AccountGift): Uint8Array {
+  const nonce = randomBytes(GIFT_NONCE_BYTES)
+  const cipher = createCipheriv('aes-256-gcm', key, nonce).setAAD(GIFT_AAD)
+  const plain = JSON.stringify({ accountKey: b64(gift.accountKey), certificate: b64(gift.certificate), revocations: b64(gift.revocations) })
+  return Buffer.concat([nonce, cipher.update(plain, 'utf8'), cipher.final(), cipher.getAuthTag()])
+}
+
+export function openGift (key: Uint8Array, sealed: Uint8Array): AccountGift {
+  if (sealed.byteLength < GIFT_NONCE_BYTES + GIFT_TAG_BYTES) throw broken('the account is too short')
+  let plain: string
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, GIFT_NONCE_BYTES)).setAAD(GIFT_AAD)
+    decipher.setAuthTag(sealed.subarray(sealed.byteLength - GIFT_TAG_BYTES))
+    plain = Buffer.concat([decipher.update(sealed.subarray(GIFT_NONCE_BYTES, sealed.byteLength - GIFT_TAG_BYTES)), decipher.final()]).toString('utf8')
+  } catch {
+    throw broken('the account does not decrypt with the session key')
+  }
+  let fields: Record<string, unknown> | null
+  try {
+    fields = JSON.parse(plain) as Record<string, unknown> | null
+  } catch {
+    throw broken('the account is not JSON')
+  }
+  if (typeof fields !== 'object' || fields == null) throw broken('the account is not a JSON object')
+  return { accountKey: unb64(fields.accountKey, 'accountKey'), certificate: unb64(fields.certificate, 'certificate'), revocations: unb64(fields.revocations, 'revocations') }
+}
