@@ -1,6 +1,6 @@
-import type { Connection, Libp2p, Peer, PeerId } from '@libp2p/interface'
-import { KNOWN_DEVICE_TAG } from '../node/constants.ts'
-import type { ProfileBook } from '../node/identity/profile-book.ts'
+import type { Connection, Libp2p, PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { KnownDevice, ProfileBook } from '../node/identity/profile-book.ts'
 import type { SelfDescription } from '../node/identity/own-profile.ts'
 import type { LinkManager } from '../link/link-manager.ts'
 import { ControlError } from './errors.ts'
@@ -45,8 +45,7 @@ export class DeviceDirectory {
       link: null,
       addresses: this.libp2p.getMultiaddrs().map(ma => ma.toString())
     }
-    const peers = await this.libp2p.peerStore.all({ filters: [peer => peer.tags.has(KNOWN_DEVICE_TAG)] })
-    const others = peers.flatMap(peer => this.entry(peer) ?? []).sort((a, b) => byText(a.name, b.name) || byText(a.id, b.id))
+    const others = this.book.all().map(known => this.entry(known)).sort((a, b) => byText(a.name, b.name) || byText(a.id, b.id))
     return [self, ...others]
   }
 
@@ -63,11 +62,9 @@ export class DeviceDirectory {
   }
 
   /** A device that has shown a valid profile; others (never verified) are not listed. */
-  private entry (peer: Peer): DeviceEntry | undefined {
-    const known = this.book.get(peer.id.toString())
-    if (known == null) return undefined
+  private entry (known: KnownDevice): DeviceEntry {
     const relation = this.book.relation(known.id)
-    const conns = this.openConnections(peer.id)
+    const conns = this.openConnections(peerIdFromString(known.id))
     // the active link of a member; for other devices the best-ranked connection
     const link = this.links.links(known.id).sort((a, b) => Number(b.active) - Number(a.active) || b.rank - a.rank)[0]
     const sim = relation === 'member' ? known.profile.capabilities.find(c => c.name === 'sms.send')?.sim : undefined
@@ -81,7 +78,7 @@ export class DeviceDirectory {
       // what a device outside the account can do is none of our business (and it does not tell)
       capabilities: relation === 'member' ? known.profile.capabilities.map(c => c.name) : [],
       link: best,
-      addresses: peer.addresses.map(a => a.multiaddr.toString()),
+      addresses: known.addresses,
       ...(sim == null ? {} : { sim })
     }
   }

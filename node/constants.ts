@@ -34,5 +34,7 @@ export const MAX_DEVICE_NAME_BYTES = 64
 export const DEVICE_KINDS = ['phone', 'tablet', 'laptop', 'desktop', 'watch', 'server'] as const
 export type DeviceKind = typeof DEVICE_KINDS[number]
 
-/** Tag put on known devices in the peer store, so the connection manager keeps them. */
+/** Peer store tag of the account's members, so the connection manager keeps them. */
 export const KNOWN_DEVICE_TAG = 'companion-device'
+/** Peer store tag of devices nearby (a valid profile, another account): kept below members. */
+export const NEARBY_DEVICE_TAG = 'companion-nearby'

@@ -7,7 +7,7 @@ import { ping, type Ping } from '@libp2p/ping'
 import { mdns } from '@libp2p/mdns'
 import { kadDHT, removePublicAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
 import { logger } from '@libp2p/logger'
-import type { PeerDiscovery, PrivateKey, Startable } from '@libp2p/interface'
+import type { PeerDiscovery, PeerId, PrivateKey, Startable } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { announceable, dialPolicyGater, isLoopback, relayGater } from './address-policy.ts'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
@@ -16,7 +16,8 @@ import { deviceDialer, type DeviceDialer } from './device-dialer.ts'
 import { NetworkWatcher } from './network-watcher.ts'
 import { SqliteDatastore } from './sqlite-datastore.ts'
 import type { AccountStore } from './identity/account.ts'
-import { DHT_KEY_PREFIX } from './identity/constants.ts'
+import { DEVICES_DB_FILE, DHT_KEY_PREFIX } from './identity/constants.ts'
+import { DeviceTable } from './identity/device-table.ts'
 import { dhtProfileSelector, dhtProfileValidator } from './identity/dht-profile.ts'
 import { DhtProfiles } from './identity/dht-publisher.ts'
 import { OwnProfile, type SelfDescription } from './identity/own-profile.ts'
@@ -45,6 +46,9 @@ export interface DeviceNodeInit {
   /** How long channels survive without any link. */
   tunnelGraceMs?: number
 }
+
+/** Addresses often change several at once (an interface comes up): announce once they settle. */
+const ADDRESS_SETTLE_MS = 1_000
 
 /** Reservations a device holds for others (its own account's devices, in practice). */
 const RELAY_MAX_RESERVATIONS = 32
@@ -78,10 +82,18 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
   const { account } = init
   const datastore = new SqliteDatastore(join(init.dataDir, NODE_DB_FILE))
   const loopbackOnly = init.listen.length > 0 && init.listen.every(a => isLoopback(multiaddr(a)))
-  const book = new ProfileBook({ account, log: logger('companion:profile-book') })
+  const table = new DeviceTable(join(init.dataDir, DEVICES_DB_FILE))
+  const book = new ProfileBook({ account, table, log: logger('companion:profile-book') })
   const own = new OwnProfile({ dataDir: init.dataDir, deviceKey: init.privateKey, account, describe: init.describe })
   // set once the node exists; pairing calls it only after start
   let changed = async (): Promise<void> => {}
+  let locate = async (_id: string, _signal: AbortSignal): Promise<string[]> => []
+  const known = {
+    members: () => book.members().map(d => d.id),
+    isMember: (id: string) => book.relation(id) === 'member',
+    addressesOf: (id: string) => book.get(id)?.addresses ?? [],
+    locate: async (id: string, signal: AbortSignal) => await locate(id, signal)
+  }
 
   const services: Record<string, unknown> = {
     identify: identify(),
@@ -96,7 +108,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     }),
     profiles: profileExchange({ book, own, account }),
     pairing: pairing({ account, book, onJoined: async () => { await changed() }, onAccepted: async () => {} }),
-    dialer: deviceDialer({ bootstrap: init.bootstrap ?? [] }),
+    dialer: deviceDialer({ bootstrap: init.bootstrap ?? [], known }),
     // every device can relay for the others of its account (a laptop on both Wi-Fi and Ethernet
     // joins a phone on one to a desktop on the other); the gater keeps strangers out
     relay: circuitRelayServer({ reservations: { maxReservations: RELAY_MAX_RESERVATIONS, applyDefaultLimit: false } }),
@@ -131,9 +143,32 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     await libp2p.start()
   } catch (err) {
     datastore.close()
+    table.close()
     throw err
   }
-  const dhtProfiles = new DhtProfiles({ dht: libp2p.services.dht, account, own, deviceKey: init.privateKey, log })
+  const ownAddresses = (): string[] => libp2p.getMultiaddrs().map(ma => ma.toString())
+  const dhtProfiles = new DhtProfiles({ dht: libp2p.services.dht, account, own, book, deviceKey: init.privateKey, addresses: ownAddresses, log })
+  locate = async (id, signal) => await dhtProfiles.locate(id, signal)
+  // where each known device is, kept in our own table for as long as we know it
+  const remember = (peerId: PeerId): void => {
+    void libp2p.peerStore.get(peerId).then(peer => { book.remember(peerId.toString(), peer.addresses.map(a => a.multiaddr.toString())) }, () => {})
+  }
+  libp2p.addEventListener('peer:identify', (evt) => { remember(evt.detail.peerId) })
+  libp2p.services.profiles.addEventListener('device:profile', (evt) => { remember(evt.detail.peerId) })
+  // new direct addresses (another network, another port): tell the members where to find us;
+  // relay reservations come and go and are found through the DHT's peer routing anyway
+  const direct = (): string => ownAddresses().filter(a => !a.includes('/p2p-circuit')).sort().join(' ')
+  let announced = direct()
+  let moved: ReturnType<typeof setTimeout> | undefined
+  libp2p.addEventListener('self:peer:update', () => {
+    clearTimeout(moved)
+    moved = setTimeout(() => {
+      if (direct() === announced) return
+      announced = direct()
+      void changed().catch((err: Error) => { log.error('could not announce new addresses - %e', err) })
+    }, ADDRESS_SETTLE_MS)
+    moved.unref()
+  })
   changed = async () => {
     await own.bump()
     await libp2p.services.profiles.announce()
@@ -174,10 +209,12 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     dhtProfiles,
     changed: async () => { await changed() },
     async stop () {
+      clearTimeout(moved)
       watcher.stop()
       dhtProfiles.stop()
       await libp2p.stop()
       datastore.close()
+      table.close()
     }
   }
 }

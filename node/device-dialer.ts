@@ -1,7 +1,9 @@
 import type { ComponentLogger, Libp2pEvents, Logger, PeerId, PeerInfo, PeerRouting, PeerStore, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { DIAL_TIMEOUT_MS, KNOWN_DEVICE_TAG, REDIAL_MAX_MS, REDIAL_MIN_MS } from './constants.ts'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { DIAL_TIMEOUT_MS, REDIAL_MAX_MS, REDIAL_MIN_MS } from './constants.ts'
 
 /** Retries of a discovered device that could not be dialled yet. */
 const DISCOVERED_RETRY_DELAYS_MS = [2_000, 5_000, 10_000]
@@ -12,11 +14,25 @@ const DISCOVERED_RETRY_DELAYS_MS = [2_000, 5_000, 10_000]
  */
 export const STABLE_CONNECTION_MS = 10_000
 
+/** A member that failed this many redials in a row is looked up (its DHT record) before the next. */
+export const LOCATE_AFTER_FAILURES = 2
+
+/** What the dialer needs to know of the account's devices. */
+export interface KnownDevices {
+  /** The account's other devices, to dial on start and to keep connected. */
+  members(): string[]
+  isMember(id: string): boolean
+  /** Where a member was last seen (our own table: libp2p's peer store forgets after hours). */
+  addressesOf(id: string): string[]
+  /** Where a member is now, if anyone knows (its profile record in the DHT). */
+  locate?(id: string, signal: AbortSignal): Promise<string[]>
+}
+
 /**
  * libp2p 3 has no autodialer. This is ours: a discovered device is dialled at once, every
- * known device (one that showed a valid certificate and profile, remembered in the persistent peer
- * store) is dialled on start, and a known device that goes away is redialled with backoff
- * until it is back. Which addresses may be dialled is the connection gater's business.
+ * member of the account is dialled on start, and a member that goes away is redialled with
+ * backoff for as long as it is a member, from the addresses we keep of it and, when those
+ * fail, from its DHT record. Which addresses may be dialled is the connection gater's business.
  */
 export interface DeviceDialerComponents {
   peerId: PeerId
@@ -28,6 +44,7 @@ export interface DeviceDialerComponents {
 }
 
 export interface DeviceDialerInit {
+  known?: KnownDevices
   /** Addresses to dial on start and keep connected (--bootstrap). */
   bootstrap?: Multiaddr[]
   /** @default DIAL_TIMEOUT_MS */
@@ -55,7 +72,8 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
   private readonly log: Logger
   private readonly dialing = new Set<string>()
   /** Per known device: the last redial delay, and the pending redial if any. */
-  private readonly retries = new Map<string, { timer?: ReturnType<typeof setTimeout>, delay: number }>()
+  private readonly retries = new Map<string, { timer?: ReturnType<typeof setTimeout>, delay: number, failures: number }>()
+  private readonly known?: KnownDevices
   private readonly connectedAt = new Map<string, number>()
   private readonly bootstrapTimers = new Set<ReturnType<typeof setTimeout>>()
   private readonly discoveredRetries = new Map<string, number>()
@@ -64,6 +82,7 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
   constructor (components: DeviceDialerComponents, init: DeviceDialerInit = {}) {
     this.components = components
     this.bootstrap = init.bootstrap ?? []
+    this.known = init.known
     this.dialTimeout = init.dialTimeout ?? DIAL_TIMEOUT_MS
     this.redialMin = init.redialMin ?? REDIAL_MIN_MS
     this.redialMax = init.redialMax ?? REDIAL_MAX_MS
@@ -86,12 +105,29 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
   /** After the transports listen: redial what we knew and the bootstrap addresses. */
   afterStart (): void {
     for (const ma of this.bootstrap) this.keepBootstrap(ma, this.redialMin)
-    void this.components.peerStore.all({ filters: [peer => peer.tags.has(KNOWN_DEVICE_TAG)] })
-      .then(peers => {
-        this.log('redialling %d known devices', peers.length)
-        for (const peer of peers) this.dial(peer.id)
-      })
-      .catch(err => { this.log.error('could not read known devices - %e', err) })
+    const members = this.known?.members() ?? []
+    this.log('dialling %d members', members.length)
+    for (const id of members) void this.dialMember(id)
+  }
+
+  /** Put a member's kept addresses back in the peer store (which may have dropped them), then dial. */
+  private async dialMember (id: string): Promise<void> {
+    try {
+      const peerId = peerIdFromString(id)
+      await this.learn(peerId, this.known?.addressesOf(id) ?? [])
+      this.dial(peerId)
+    } catch (err) {
+      this.log.error('could not dial member %s - %e', id, err)
+    }
+  }
+
+  private async learn (peerId: PeerId, addresses: string[]): Promise<void> {
+    const multiaddrs = addresses.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })
+    if (multiaddrs.length > 0) await this.components.peerStore.merge(peerId, { multiaddrs })
+  }
+
+  private isMember (peerId: PeerId): boolean {
+    return this.known?.isMember(peerId.toString()) ?? false
   }
 
   stop (): void {
@@ -123,6 +159,7 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
     if (retry == null) return
     clearTimeout(retry.timer)
     retry.timer = undefined
+    retry.failures = 0
   }
 
   private onDisconnect (evt: CustomEvent<PeerId>): void {
@@ -131,9 +168,7 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
     const since = this.connectedAt.get(key)
     this.connectedAt.delete(key)
     if (since != null && Date.now() - since >= this.stableConnection) this.retries.delete(key)
-    void this.components.peerStore.get(peerId).then(peer => {
-      if (peer.tags.has(KNOWN_DEVICE_TAG)) this.scheduleRedial(peerId)
-    }, () => {})
+    if (this.isMember(peerId)) this.scheduleRedial(peerId)
   }
 
   private isConnected (peerId: PeerId): boolean {
@@ -149,10 +184,8 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
       .then(() => { this.log('connected to %p', peerId) })
       .catch(err => {
         this.log('dial %p failed - %s', peerId, err.message)
-        void this.components.peerStore.get(peerId).then(peer => {
-          if (peer.tags.has(KNOWN_DEVICE_TAG)) this.scheduleRedial(peerId)
-          else this.retryDiscovered(peerId)
-        }, () => {})
+        if (this.isMember(peerId)) this.scheduleRedial(peerId, true)
+        else this.retryDiscovered(peerId)
       })
       .finally(() => { this.dialing.delete(key) })
   }
@@ -175,18 +208,31 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
     timer.unref()
   }
 
-  private scheduleRedial (peerId: PeerId): void {
+  private scheduleRedial (peerId: PeerId, failed = false): void {
     const key = peerId.toString()
     if (!this.running || this.isConnected(peerId)) return
     const previous = this.retries.get(key)
     if (previous?.timer != null) return // one is on its way
-    const retry = { delay: previous == null ? this.redialMin : Math.min(previous.delay * 2, this.redialMax), timer: undefined as ReturnType<typeof setTimeout> | undefined }
+    const failures = failed ? (previous?.failures ?? 0) + 1 : 0
+    const retry = { delay: previous == null ? this.redialMin : Math.min(previous.delay * 2, this.redialMax), failures, timer: undefined as ReturnType<typeof setTimeout> | undefined }
     retry.timer = setTimeout(() => {
       retry.timer = undefined
-      this.dial(peerId)
+      // where it was did not answer twice: maybe it moved (new address, another subnet)
+      const moved = failures >= LOCATE_AFTER_FAILURES && this.known?.locate != null ? this.locate(peerId) : Promise.resolve()
+      void moved.then(async () => { await this.dialMember(key) })
     }, retry.delay)
     retry.timer.unref()
     this.retries.set(key, retry)
+  }
+
+  private async locate (peerId: PeerId): Promise<void> {
+    try {
+      const addresses = await this.known?.locate?.(peerId.toString(), AbortSignal.timeout(this.dialTimeout)) ?? []
+      this.log('%p is at %d address(es) according to its DHT record', peerId, addresses.length)
+      await this.learn(peerId, addresses)
+    } catch (err) {
+      this.log('could not locate %p in the DHT - %s', peerId, (err as Error).message)
+    }
   }
 
   /** A bootstrap address is kept connected: retried with backoff whenever it is not. */

@@ -3,8 +3,7 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import type { PeerId } from '@libp2p/interface'
 import { connectionStack } from '../node/stack.ts'
-import { deviceDialer } from '../node/device-dialer.ts'
-import { KNOWN_DEVICE_TAG } from '../node/constants.ts'
+import { deviceDialer, type DeviceDialerInit, type KnownDevices } from '../node/device-dialer.ts'
 import { eventually } from './harness/index.ts'
 
 const REDIAL_MIN = 100
@@ -33,16 +32,26 @@ describe('the device dialer', function () {
     return n
   }
 
-  /** A device running our dialer that knows `other` (a member it has met). */
-  async function knowing (other: Libp2p): Promise<Libp2p> {
+  /** A device running our dialer that knows `other` (a member it has met), where `known` says. */
+  async function knowing (other: Libp2p, known: Partial<KnownDevices> = {}, init: DeviceDialerInit = { redialMax: 10_000, stableConnection: STABLE }): Promise<Libp2p> {
     const n = await createLibp2p({
       addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
       transports: [tcp()],
       ...connectionStack(),
-      services: { dialer: deviceDialer({ redialMin: REDIAL_MIN, redialMax: 10_000, stableConnection: STABLE }) }
+      services: {
+        dialer: deviceDialer({
+          redialMin: REDIAL_MIN,
+          ...init,
+          known: {
+            members: () => [other.peerId.toString()],
+            isMember: (id) => id === other.peerId.toString(),
+            addressesOf: () => other.getMultiaddrs().map(ma => ma.toString()),
+            ...known
+          }
+        })
+      }
     })
     nodes.push(n)
-    await n.peerStore.merge(other.peerId, { multiaddrs: other.getMultiaddrs(), tags: { [KNOWN_DEVICE_TAG]: { value: 50 } } })
     return n
   }
 
@@ -78,4 +87,17 @@ describe('the device dialer', function () {
     const ms = Date.now() - cut
     assert.ok(ms < REDIAL_MIN * 4, `redialled after ${ms} ms`)
   })
+
+  it('finds a member that moved through its DHT record once its old address failed twice', async () => {
+    const phone = await member(() => false)
+    let located = 0
+    const moved = await knowing(phone, {
+      // where it was: a port nobody listens on any more
+      addressesOf: () => [`/ip4/127.0.0.1/tcp/1/p2p/${phone.peerId.toString()}`],
+      locate: async () => { located++; return phone.getMultiaddrs().map(ma => ma.toString()) }
+    }, {})
+    await eventually('connected at its new address', 10_000, async () => moved.getConnections(phone.peerId).length > 0 ? true : undefined, 20)
+    assert.equal(located, 1, 'looked up once, after two failed dials')
+  })
 })
+

@@ -11,6 +11,7 @@ import { AccountStore } from '../node/identity/account.ts'
 import { CERT_CODEC, CERT_DOMAIN, PROFILE_CODEC, PROFILE_DOMAIN } from '../node/identity/constants.ts'
 import { accountSecrets, dhtProfileValidator, profileKey, sealDhtProfile, dhtProfileSelector } from '../node/identity/dht-profile.ts'
 import { ProfileBook } from '../node/identity/profile-book.ts'
+import { DeviceTable } from '../node/identity/device-table.ts'
 import { OwnProfile } from '../node/identity/own-profile.ts'
 import { sealCertificate, sealProfile, sealRevocations, type DeviceProfile } from '../node/identity/records.ts'
 import { SqliteDatastore } from '../node/sqlite-datastore.ts'
@@ -31,6 +32,7 @@ describe('identity records: what a device accepts', function () {
   let datastore: SqliteDatastore
   let account: AccountStore
   let book: ProfileBook
+  let table: DeviceTable
   let foreign: AccountStore
   let member: PrivateKey
   let memberCert: Uint8Array
@@ -53,7 +55,8 @@ describe('identity records: what a device accepts', function () {
     outsiderCert = foreign.certificate
     datastore = new SqliteDatastore(join(tmp.path, 'node.db'))
     node = await createLibp2p({ start: false, privateKey: ours, datastore })
-    book = new ProfileBook({ account, log: logger('test:book') })
+    table = new DeviceTable(join(tmp.path, 'devices.db'))
+    book = new ProfileBook({ account, table, log: logger('test:book') })
     await book.load(node.peerStore)
     member = await generateKeyPair('Ed25519')
     memberCert = await account.certify(idOf(member))
@@ -68,6 +71,7 @@ describe('identity records: what a device accepts', function () {
   after(async () => {
     await node.stop()
     datastore.close()
+    table.close()
     tmp.cleanup()
   })
 

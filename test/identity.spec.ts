@@ -3,10 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Testbed, eventually, type Device, type DeviceRow } from './harness/index.ts'
 import { pair, startPairing } from './harness/pairing.ts'
-import { DatabaseSync } from 'node:sqlite'
-import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
-import { Libp2pRecord } from '@libp2p/record'
-import { accountSecrets, decryptDhtRecord, openDhtRecord, profileKey } from '../node/identity/dht-profile.ts'
+import { secretsOf, storedDhtRecord } from './harness/dht.ts'
 import { openProfile } from '../node/identity/records.ts'
 
 const relationOf = async (viewer: Device, other: Device): Promise<string | undefined> =>
@@ -181,22 +178,11 @@ describe('accounts and pairing', function () {
   it('publishes profiles in the DHT where only the account can find and read them', async () => {
     const [d1, d2] = await threeDevices()
     await pair(d2, d1)
-    const { key } = JSON.parse(await readFile(join(d2.dataDir, 'account.json'), 'utf8')) as { key: string }
-    const secrets = accountSecrets(privateKeyFromProtobuf(Buffer.from(key, 'base64')))
-    const wanted = Buffer.from(profileKey(secrets, d2.id)).toString()
-    const stored = await eventually('device 2\'s profile record stored on device 1', 20_000, async () => {
-      const db = new DatabaseSync(join(d1.dataDir, 'node.db'), { readOnly: true })
-      try {
-        const rows = db.prepare("SELECT key, value FROM kv WHERE key LIKE '/dht/record/%'").all() as Array<{ key: string, value: Uint8Array }>
-        return rows.map(r => Libp2pRecord.deserialize(r.value)).find(r => Buffer.from(r.key).toString() === wanted)
-      } finally {
-        db.close()
-      }
-    })
+    const secrets = await secretsOf(d2)
+    const { record: stored, plain } = await storedDhtRecord(d1, d2, secrets)
     const readable = new TextDecoder().decode(stored.value)
     assert.ok(!readable.includes('device-2') && !readable.includes('sms.'), 'no name or capability in the clear')
-    const { nonce, ct } = await openDhtRecord(stored.key, stored.value)
-    const profile = await openProfile(decryptDhtRecord(secrets, stored.key, nonce, ct).profile)
+    const profile = await openProfile(plain.profile)
     assert.equal(profile.name, 'device-2')
     assert.equal(profile.account, await accountOf(d1))
   })

@@ -54,6 +54,11 @@ export const REVOCATIONS_FILE = 'revocations.bin'
 export const PROFILE_SEQ_FILE = 'profile-seq'
 export const GRANTS_FILE = 'grants.json'
 
-/** Peer store metadata: the last verified certificate and profile envelopes a device sent. */
+/** Devices of other accounts remembered (the most recently seen); members are never forgotten. */
+export const MAX_NEARBY_DEVICES = 256
+/** The table of known devices (certificate, profile, last addresses), `<data-dir>/devices.db`. */
+export const DEVICES_DB_FILE = 'devices.db'
+
+/** Peer store metadata where versions before devices.db kept a device's records (read once, to move them). */
 export const CERT_METADATA = 'companion/cert'
 export const PROFILE_METADATA = 'companion/profile'

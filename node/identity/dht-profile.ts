@@ -6,13 +6,14 @@ import { DHT_KEY_PREFIX, DHT_SIGNATURE_CONTEXT, MAX_DHT_RECORD_BYTES } from './c
 import { InvalidProfileError, InvalidRecordError, ReplayedRecordError } from './errors.ts'
 import type { AccountStore } from './account.ts'
 import type { ProfileBook } from './profile-book.ts'
+import { keepAddresses } from './device-table.ts'
 
 /**
  * A device's profile in the DHT, readable only by its account:
  *
  *   key   = "/companion/" + hex(HMAC-SHA256(macKey, "profile:" + deviceId))
  *   value = UTF-8 JSON { v: 1, device, seq, nonce, ct, sig }
- *     ct  = AES-256-GCM(encKey, nonce, JSON { cert, profile })   (base64 fields)
+ *     ct  = AES-256-GCM(encKey, nonce, JSON { cert, profile, addrs })   (base64 fields; addrs: multiaddrs)
  *     sig = Ed25519 by the device over context | key | seq | nonce | ct
  *
  * macKey and encKey come from the account key (HKDF), so only members can find the record
@@ -46,12 +47,12 @@ function signedBytes (key: Uint8Array, seq: number, nonce: Buffer, ct: Buffer): 
   return Buffer.concat([Buffer.from(DHT_SIGNATURE_CONTEXT), Buffer.from(key), Buffer.from(`|${seq}|`), nonce, ct])
 }
 
-export async function sealDhtProfile (secrets: AccountSecrets, deviceKey: PrivateKey, device: string, seq: number, cert: Uint8Array, profile: Uint8Array): Promise<{ key: Uint8Array, value: Uint8Array }> {
+export async function sealDhtProfile (secrets: AccountSecrets, deviceKey: PrivateKey, device: string, seq: number, cert: Uint8Array, profile: Uint8Array, addrs: string[] = []): Promise<{ key: Uint8Array, value: Uint8Array }> {
   const key = profileKey(secrets, device)
   const nonce = randomBytes(12)
   const cipher = createCipheriv('aes-256-gcm', secrets.encKey, nonce)
   cipher.setAAD(key)
-  const plain = Buffer.from(JSON.stringify({ cert: Buffer.from(cert).toString('base64'), profile: Buffer.from(profile).toString('base64') }))
+  const plain = Buffer.from(JSON.stringify({ cert: Buffer.from(cert).toString('base64'), profile: Buffer.from(profile).toString('base64'), addrs: keepAddresses(addrs) }))
   const ct = Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()])
   const sig = await deviceKey.sign(signedBytes(key, seq, nonce, ct))
   const record: DhtProfileRecord = { v: 1, device, seq, nonce: nonce.toString('base64'), ct: ct.toString('base64'), sig: Buffer.from(sig).toString('base64') }
@@ -86,14 +87,14 @@ export async function openDhtRecord (key: Uint8Array, value: Uint8Array): Promis
 }
 
 /** Members only: decrypt a record of our account. Throws if it is not ours or was tampered with. */
-export function decryptDhtRecord (secrets: AccountSecrets, key: Uint8Array, nonce: Buffer, ct: Buffer): { cert: Uint8Array, profile: Uint8Array } {
+export function decryptDhtRecord (secrets: AccountSecrets, key: Uint8Array, nonce: Buffer, ct: Buffer): { cert: Uint8Array, profile: Uint8Array, addrs: string[] } {
   try {
     const decipher = createDecipheriv('aes-256-gcm', secrets.encKey, nonce)
     decipher.setAAD(key)
     decipher.setAuthTag(ct.subarray(ct.byteLength - 16))
     const plain = Buffer.concat([decipher.update(ct.subarray(0, ct.byteLength - 16)), decipher.final()])
-    const { cert, profile } = JSON.parse(plain.toString('utf8')) as { cert: string, profile: string }
-    return { cert: new Uint8Array(Buffer.from(cert, 'base64')), profile: new Uint8Array(Buffer.from(profile, 'base64')) }
+    const { cert, profile, addrs } = JSON.parse(plain.toString('utf8')) as { cert: string, profile: string, addrs?: unknown }
+    return { cert: new Uint8Array(Buffer.from(cert, 'base64')), profile: new Uint8Array(Buffer.from(profile, 'base64')), addrs: Array.isArray(addrs) ? keepAddresses(addrs) : [] }
   } catch {
     throw new InvalidRecordError('DHT record does not decrypt with the account key')
   }

@@ -1,8 +1,9 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger, PeerId, PeerStore } from '@libp2p/interface'
 import { equals as bytesEqual } from 'uint8arrays/equals'
-import { KNOWN_DEVICE_TAG } from '../constants.ts'
-import { CERT_METADATA, PROFILE_METADATA } from './constants.ts'
+import { KNOWN_DEVICE_TAG, NEARBY_DEVICE_TAG } from '../constants.ts'
+import { CERT_METADATA, MAX_NEARBY_DEVICES, PROFILE_METADATA } from './constants.ts'
+import { keepAddresses, type DeviceTable } from './device-table.ts'
 import { InvalidCertificateError, InvalidProfileError, ReplayedRecordError } from './errors.ts'
 import { openCertificate, openProfile, type DeviceCertificate, type DeviceProfile } from './records.ts'
 import type { AccountStore } from './account.ts'
@@ -13,38 +14,53 @@ export interface KnownDevice {
   profile: DeviceProfile
   certBytes: Uint8Array
   profileBytes: Uint8Array
+  /** Where it was last seen (its announced addresses), kept for as long as it is known. */
+  addresses: string[]
+  seenAt: number
 }
 
 export type Relation = 'member' | 'nearby'
 
 /**
- * Every device that has shown us a valid certificate and profile, persisted in the peer store.
- * Membership is not stored: it is decided on every question from the certificate, our
- * account and our revocation list, so pairing and revocation take effect at once.
+ * Every device that has shown us a valid certificate and profile, kept in our own table
+ * (members for as long as they are members; devices nearby, the most recently seen
+ * MAX_NEARBY_DEVICES). Membership is not stored: it is decided on every question from the
+ * certificate, our account and our revocation list, so pairing and revocation take effect at once.
  */
 export class ProfileBook {
   private peerStore!: PeerStore
   private readonly account: AccountStore
+  private readonly table: DeviceTable
   private readonly log: Logger
+  private readonly now: () => number
   private readonly devices = new Map<string, KnownDevice>()
 
-  constructor (init: { account: AccountStore, log: Logger }) {
+  constructor (init: { account: AccountStore, table: DeviceTable, log: Logger, now?: () => number }) {
     this.account = init.account
+    this.table = init.table
     this.log = init.log
+    this.now = init.now ?? Date.now
   }
 
-  /** Read what the peer store remembers; anything that no longer verifies is dropped. */
+  /** Read what the table remembers (once, what an older version kept in the peer store); anything that no longer verifies is dropped. */
   async load (peerStore: PeerStore): Promise<void> {
     this.peerStore = peerStore
-    const peers = await this.peerStore.all({ filters: [p => p.metadata.has(CERT_METADATA) && p.metadata.has(PROFILE_METADATA)] })
-    for (const peer of peers) {
+    let stored = this.table.all()
+    if (stored.length === 0) {
+      const peers = await this.peerStore.all({ filters: [p => p.metadata.has(CERT_METADATA) && p.metadata.has(PROFILE_METADATA)] })
+      for (const peer of peers) {
+        this.table.put(peer.id.toString(), peer.metadata.get(CERT_METADATA) as Uint8Array, peer.metadata.get(PROFILE_METADATA) as Uint8Array, this.now())
+        this.table.setAddresses(peer.id.toString(), peer.addresses.map(a => a.multiaddr.toString()), this.now())
+      }
+      stored = this.table.all()
+    }
+    for (const row of stored) {
       try {
-        const certBytes = peer.metadata.get(CERT_METADATA) as Uint8Array
-        const profileBytes = peer.metadata.get(PROFILE_METADATA) as Uint8Array
-        const { cert, profile } = await this.verify(peer.id.toString(), certBytes, profileBytes)
-        this.devices.set(peer.id.toString(), { id: peer.id.toString(), cert, profile, certBytes, profileBytes })
+        const { cert, profile } = await this.verify(row.id, row.certBytes, row.profileBytes)
+        this.devices.set(row.id, { ...row, cert, profile })
       } catch (err) {
-        this.log('dropping stored records of %p - %s', peer.id, (err as Error).message)
+        this.log('dropping stored records of %s - %s', row.id, (err as Error).message)
+        this.table.delete(row.id)
       }
     }
   }
@@ -55,6 +71,20 @@ export class ProfileBook {
 
   all (): KnownDevice[] {
     return [...this.devices.values()]
+  }
+
+  /** The account's other devices, as far as we know them. */
+  members (): KnownDevice[] {
+    return this.all().filter(d => this.isMemberCert(d.cert))
+  }
+
+  /** Where a known device announced itself when last connected; updated on every connection. */
+  remember (id: string, addresses: string[]): void {
+    const known = this.devices.get(id)
+    if (known == null) return
+    known.addresses = keepAddresses(addresses)
+    known.seenAt = this.now()
+    this.table.setAddresses(id, known.addresses, known.seenAt)
   }
 
   /** A certificate makes a member when it is of our account and its device is not revoked. */
@@ -99,18 +129,32 @@ export class ProfileBook {
         if (!(held.profile.public && !profile.public)) throw new ReplayedRecordError(`sequence ${profile.seq} is already held with other content`)
       }
     }
-    this.devices.set(from, { id: from, cert, profile, certBytes, profileBytes })
+    const seenAt = this.now()
+    this.devices.set(from, { id: from, cert, profile, certBytes, profileBytes, addresses: held?.addresses ?? [], seenAt })
+    this.table.put(from, certBytes, profileBytes, seenAt)
+    // members rank above devices nearby when the connection manager must close some
+    const member = this.isMemberCert(cert)
     await this.peerStore.merge(peerIdFromString(from), {
-      metadata: { [CERT_METADATA]: certBytes, [PROFILE_METADATA]: profileBytes },
-      tags: { [KNOWN_DEVICE_TAG]: { value: 50 } }
+      metadata: { [CERT_METADATA]: undefined, [PROFILE_METADATA]: undefined },
+      tags: member ? { [KNOWN_DEVICE_TAG]: { value: 100 }, [NEARBY_DEVICE_TAG]: undefined } : { [NEARBY_DEVICE_TAG]: { value: 10 }, [KNOWN_DEVICE_TAG]: undefined }
     })
+    if (!member) await this.evictNearby()
     return 'accepted'
   }
 
-  /** Forget a device entirely (it was revoked). */
+  /** Devices nearby beyond MAX_NEARBY_DEVICES give way, the least recently seen first. */
+  private async evictNearby (): Promise<void> {
+    const nearby = this.all().filter(d => !this.isMemberCert(d.cert))
+    if (nearby.length <= MAX_NEARBY_DEVICES) return
+    nearby.sort((a, b) => a.seenAt - b.seenAt)
+    for (const old of nearby.slice(0, nearby.length - MAX_NEARBY_DEVICES)) await this.forget(old.id)
+  }
+
+  /** Forget a device entirely (it was revoked, or is a device nearby that gave way). */
   async forget (id: string): Promise<void> {
     this.devices.delete(id)
+    this.table.delete(id)
     const peerId: PeerId = peerIdFromString(id)
-    await this.peerStore.merge(peerId, { metadata: { [CERT_METADATA]: undefined, [PROFILE_METADATA]: undefined }, tags: { [KNOWN_DEVICE_TAG]: undefined } }).catch(() => {})
+    await this.peerStore.merge(peerId, { tags: { [KNOWN_DEVICE_TAG]: undefined, [NEARBY_DEVICE_TAG]: undefined } }).catch(() => {})
   }
 }

@@ -28,6 +28,8 @@ export interface DeviceInit {
   args?: string[]
   /** Extra environment of the daemon (e.g. PATH with stand-in tools). */
   env?: NodeJS.ProcessEnv
+  /** Run the daemon with its clock moved (libfaketime's offset, e.g. '+30d'). */
+  clock?: string
 }
 
 const running = new Set<ChildProcess>()
@@ -82,7 +84,8 @@ export class Device {
   /** Start the daemon and wait for `ready <id> <socket>`. */
   async start (): Promise<string> {
     const args = [CLI, 'daemon', '--data-dir', this.init.dataDir, ...(this.init.name == null ? [] : ['--name', this.init.name]), ...(this.init.args ?? [])]
-    const [cmd, argv] = this.init.ns == null ? [process.execPath, args] : ['ip', ['netns', 'exec', this.init.ns, process.execPath, ...args]]
+    const node = this.init.clock == null ? [process.execPath] : ['faketime', '-f', this.init.clock, process.execPath]
+    const [cmd, argv] = this.init.ns == null ? [node[0] as string, [...node.slice(1), ...args]] : ['ip', ['netns', 'exec', this.init.ns, ...node, ...args]]
     const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.init.env } })
     this.child = child
     running.add(child)
