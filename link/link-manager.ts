@@ -1,5 +1,5 @@
 import { TypedEventEmitter } from 'main-event'
-import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerStore, Startable, TypedEventTarget } from '@libp2p/interface'
+import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerStore, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import { PROBE_PROTOCOL } from './constants.ts'
 import { classifyInterface, interfaceForAddress, ipOf } from './interface-class.ts'
@@ -11,6 +11,8 @@ import { chooseActive, linkScore, type LinkFacts } from './rank.ts'
 const MAINTAIN_MS = 1_000
 /** Failures older than this no longer count against a path. */
 const FAILURE_MEMORY_MS = 5 * 60_000
+/** How long an incoming probe stream waits for its device's profile to make it a member. */
+const PROBE_MEMBERSHIP_WAIT_MS = 5_000
 
 export interface LinkManagerComponents {
   peerId: PeerId
@@ -24,6 +26,8 @@ export interface LinkManagerComponents {
 export interface LinkManagerInit {
   /** Links are kept and ranked to devices of the account only. */
   isMember(device: string): boolean
+  /** Whether a device turns out a member once its profile arrives (probes may come first). */
+  memberSoon?(device: string, timeoutMs: number): Promise<boolean>
   /** Interface class overrides by interface name, e.g. { eth1: 'wifi' }. */
   interfaceKinds?: Record<string, LinkKind>
 }
@@ -76,7 +80,7 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
   readonly [Symbol.toStringTag] = 'companion/link-manager'
 
   async start (): Promise<void> {
-    await this.components.registrar.handle(PROBE_PROTOCOL, (stream) => { void answerProbes(stream) }, { maxInboundStreams: 2, maxOutboundStreams: 2, runOnLimitedConnection: true })
+    await this.components.registrar.handle(PROBE_PROTOCOL, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 2, maxOutboundStreams: 2, runOnLimitedConnection: true })
     this.components.events.addEventListener('connection:open', this.onOpen)
     this.components.events.addEventListener('connection:close', this.onClose)
     this.timer = setInterval(() => { this.maintain() }, MAINTAIN_MS)
@@ -88,6 +92,20 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
     this.components.events.removeEventListener('connection:open', this.onOpen)
     this.components.events.removeEventListener('connection:close', this.onClose)
     await this.components.registrar.unhandle(PROBE_PROTOCOL)
+  }
+
+  /**
+   * Probes are answered for members only. A member may start probing a moment before its
+   * profile reached us (the exchange runs both ways at once): give that a few seconds.
+   */
+  private async answer (stream: Stream, connection: Connection): Promise<void> {
+    const device = connection.remotePeer.toString()
+    const member = this.init.isMember(device) || await (this.init.memberSoon?.(device, PROBE_MEMBERSHIP_WAIT_MS) ?? false)
+    if (!member || connection.status !== 'open') {
+      stream.abort(new Error('probes are for members of the account'))
+      return
+    }
+    await answerProbes(stream)
   }
 
   active (device: string): Connection | undefined {

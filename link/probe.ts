@@ -8,6 +8,8 @@ import { LINK_DEAD_MS, PROBE_INTERVAL_MS } from './constants.ts'
  * for 600 ms is dead: the connection is aborted at once, not left to TCP's timeouts.
  */
 export const PROBE_FRAME = 12
+/** A prober that reads none of our answers for this long is not probing: its stream is reset. */
+const PROBE_DRAIN_TIMEOUT_MS = 10_000
 
 export interface ProbeObserver {
   rtt(ms: number): void
@@ -39,12 +41,16 @@ async function * probeFrames (stream: Stream): AsyncGenerator<{ kind: number, ti
   }
 }
 
-/** Answer the other side's pings on a stream it opened. */
+/**
+ * Answer the other side's pings on a stream it opened. A side that does not read our pongs
+ * stops our reading of its pings (we wait for the stream to drain), so it cannot make us
+ * buffer answers without bound: its pings back up in its own send window instead.
+ */
 export async function answerProbes (stream: Stream): Promise<void> {
   try {
     for await (const { kind, time } of probeFrames(stream)) {
       if (kind !== 1) throw new Error('not a ping')
-      stream.send(frame(2, time))
+      if (!stream.send(frame(2, time))) await stream.onDrain({ signal: AbortSignal.timeout(PROBE_DRAIN_TIMEOUT_MS) })
     }
   } catch {
     stream.abort(new Error('bad probe'))

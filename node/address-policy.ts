@@ -52,15 +52,29 @@ export function dialPolicyGater (init: DialPolicyInit): ConnectionGater {
 export interface RelayPolicyInit {
   /** A device of this device's account. */
   isMember(deviceId: string): boolean
+  /** A device that showed a profile (of any account). */
+  isKnown(deviceId: string): boolean
+  /** Whether a device turns out a member once its profile arrives (it asks right after connecting). */
+  memberSoon(deviceId: string, timeoutMs: number): Promise<boolean>
 }
+
+/** How long a reservation request waits for the profile exchange of its connection. */
+export const RESERVATION_PROFILE_WAIT_MS = 5_000
 
 /**
  * Relaying is for the devices of one account: relayed connections only between two members
- * of this device's account. Reservations (a slot, no traffic) are granted to any peer, up to
- * the server's limit: a device asks right after connecting, before anyone knows whose it is.
+ * of this device's account, and reservations (a slot) for members only, so strangers cannot
+ * take the slots the members need. A device asks right after connecting, before its profile
+ * arrived: the answer waits for it; a device known to be of another account is refused at once.
  */
 export function relayGater (init: RelayPolicyInit): ConnectionGater {
   return {
-    denyOutboundRelayedConnection: (source: PeerId, destination: PeerId) => !(init.isMember(source.toString()) && init.isMember(destination.toString()))
+    denyOutboundRelayedConnection: (source: PeerId, destination: PeerId) => !(init.isMember(source.toString()) && init.isMember(destination.toString())),
+    denyInboundRelayReservation: async (source: PeerId) => {
+      const id = source.toString()
+      if (init.isMember(id)) return false
+      if (init.isKnown(id)) return true
+      return !(await init.memberSoon(id, RESERVATION_PROFILE_WAIT_MS))
+    }
   }
 }

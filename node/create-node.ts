@@ -18,6 +18,8 @@ import { SqliteDatastore } from './sqlite-datastore.ts'
 import type { AccountStore } from './identity/account.ts'
 import { DEVICES_DB_FILE, DHT_KEY_PREFIX } from './identity/constants.ts'
 import { DeviceTable } from './identity/device-table.ts'
+import { InvalidRecordError } from './identity/errors.ts'
+import { DHT_QUOTAS, DHT_SWEEP_INTERVAL_MS, roomForForeignRecord, sweepDhtRecords } from './dht-quota.ts'
 import { dhtProfileSelector, dhtProfileValidator } from './identity/dht-profile.ts'
 import { DhtProfiles } from './identity/dht-publisher.ts'
 import { OwnProfile, type SelfDescription } from './identity/own-profile.ts'
@@ -47,11 +49,13 @@ export interface DeviceNodeInit {
   tunnelGraceMs?: number
 }
 
+const refuseRecord = async (): Promise<void> => { throw new InvalidRecordError('this DHT stores companion records only') }
+
 /** Addresses often change several at once (an interface comes up): announce once they settle. */
 const ADDRESS_SETTLE_MS = 1_000
 
-/** Reservations a device holds for others (its own account's devices, in practice). */
-const RELAY_MAX_RESERVATIONS = 32
+/** Reservations a device holds for others: members only (the gater refuses everyone else). */
+const RELAY_MAX_RESERVATIONS = 256
 
 export interface DeviceServices extends Record<string, unknown> {
   identify: Identify
@@ -80,7 +84,7 @@ export interface DeviceNode {
 export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNode> {
   const log = logger('companion:node')
   const { account } = init
-  const datastore = new SqliteDatastore(join(init.dataDir, NODE_DB_FILE))
+  const datastore = new SqliteDatastore(join(init.dataDir, NODE_DB_FILE), DHT_QUOTAS)
   const loopbackOnly = init.listen.length > 0 && init.listen.every(a => isLoopback(multiaddr(a)))
   const table = new DeviceTable(join(init.dataDir, DEVICES_DB_FILE))
   const book = new ProfileBook({ account, table, log: logger('companion:profile-book') })
@@ -103,7 +107,12 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
       clientMode: false,
       peerInfoMapper: removePublicAddressesMapper,
       querySelfInterval: DHT_QUERY_SELF_INTERVAL_MS,
-      validators: { [DHT_KEY_PREFIX]: dhtProfileValidator({ account, book }) },
+      validators: {
+        [DHT_KEY_PREFIX]: dhtProfileValidator({ account, book, roomForForeign: (key) => roomForForeignRecord(datastore, key) }),
+        // kad-dht's own record types are not ours to store: anyone could fill the disk with them
+        pk: refuseRecord,
+        ipns: refuseRecord
+      },
       selectors: { [DHT_KEY_PREFIX]: dhtProfileSelector }
     }),
     profiles: profileExchange({ book, own, account }),
@@ -112,7 +121,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     // every device can relay for the others of its account (a laptop on both Wi-Fi and Ethernet
     // joins a phone on one to a desktop on the other); the gater keeps strangers out
     relay: circuitRelayServer({ reservations: { maxReservations: RELAY_MAX_RESERVATIONS, applyDefaultLimit: false } }),
-    links: linkManager({ isMember: (id) => book.relation(id) === 'member', interfaceKinds: init.interfaceKinds }),
+    links: linkManager({ isMember: (id) => book.relation(id) === 'member', memberSoon: async (id, ms) => await book.memberSoon(id, ms), interfaceKinds: init.interfaceKinds }),
     tunnels: tunnels({ isMember: (id) => book.relation(id) === 'member', authorize: init.authorizeChannel, graceMs: init.tunnelGraceMs })
   }
   if (init.mdns !== false) {
@@ -134,7 +143,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
       ...connectionStack(),
       connectionGater: {
         ...dialPolicyGater({ loopbackOnly: () => loopbackOnly, isRevoked: (id) => account.isRevoked(id) }),
-        ...relayGater({ isMember: (id) => book.relation(id) === 'member' })
+        ...relayGater({ isMember: (id) => book.relation(id) === 'member', isKnown: (id) => book.get(id) != null, memberSoon: async (id, ms) => await book.memberSoon(id, ms) })
       },
       services: services as unknown as { [K in keyof DeviceServices]: (components: any) => DeviceServices[K] }
     })
@@ -200,6 +209,17 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     void Promise.resolve(m.stop()).then(() => m.start())
   })
   watcher.start()
+  const sweep = (): void => {
+    try {
+      const removed = sweepDhtRecords(datastore)
+      if (removed > 0) log('deleted %d expired DHT records', removed)
+    } catch (err) {
+      log.error('could not sweep DHT records - %e', err)
+    }
+  }
+  sweep()
+  const sweeper = setInterval(sweep, DHT_SWEEP_INTERVAL_MS)
+  sweeper.unref()
 
   return {
     libp2p,
@@ -210,6 +230,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     changed: async () => { await changed() },
     async stop () {
       clearTimeout(moved)
+      clearInterval(sweeper)
       watcher.stop()
       dhtProfiles.stop()
       await libp2p.stop()

@@ -3,6 +3,16 @@ import { BaseDatastore } from 'datastore-core'
 import { Key, type Pair, type Query, type KeyQuery } from 'interface-datastore'
 import { NotFoundError } from 'interface-store'
 
+/** At most `max` keys under `prefix`: what strangers can make us store is bounded. */
+export interface DatastoreQuota {
+  prefix: string
+  max: number
+}
+
+export class DatastoreQuotaError extends Error {
+  override name = 'DatastoreQuotaError'
+}
+
 /**
  * A libp2p datastore in one SQLite file, so the peer store (every device seen, with its
  * addresses) and the DHT's records survive a restart. Synchronous: node:sqlite is, and the
@@ -16,10 +26,14 @@ export class SqliteDatastore extends BaseDatastore {
     has: StatementSync
     del: StatementSync
     prefix: StatementSync
+    count: StatementSync
   }
 
-  constructor (path: string) {
+  private readonly quotas: DatastoreQuota[]
+
+  constructor (path: string, quotas: DatastoreQuota[] = []) {
     super()
+    this.quotas = quotas
     this.db = new DatabaseSync(path)
     this.db.exec('PRAGMA journal_mode = WAL')
     this.db.exec('PRAGMA synchronous = NORMAL')
@@ -30,13 +44,25 @@ export class SqliteDatastore extends BaseDatastore {
       has: this.db.prepare('SELECT 1 FROM kv WHERE key = ?'),
       del: this.db.prepare('DELETE FROM kv WHERE key = ?'),
       // keys sort as text; every key under a prefix lies in [prefix, prefix + U+FFFF)
-      prefix: this.db.prepare('SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY key')
+      prefix: this.db.prepare('SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY key'),
+      count: this.db.prepare('SELECT COUNT(*) AS n FROM kv WHERE key >= ? AND key < ?')
     }
   }
 
   override put (key: Key, val: Uint8Array): Key {
-    this.stmts.put.run(key.toString(), val)
+    const text = key.toString()
+    for (const quota of this.quotas) {
+      if (text.startsWith(quota.prefix) && !this.has(key) && this.count(quota.prefix) >= quota.max) {
+        throw new DatastoreQuotaError(`no room for another key under ${quota.prefix} (${quota.max} held)`)
+      }
+    }
+    this.stmts.put.run(text, val)
     return key
+  }
+
+  /** How many keys lie under `prefix`. */
+  count (prefix: string): number {
+    return Number((this.stmts.count.get(prefix, prefix + '\uffff') as { n: number }).n)
   }
 
   override get (key: Key): Uint8Array {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { request } from 'node:http'
 import { connect } from 'node:net'
 import { readFile, stat, writeFile } from 'node:fs/promises'
@@ -145,6 +146,26 @@ describe('daemon and control API', function () {
     await device.stop('SIGKILL')
     assert.equal(await device.start(), id)
     assert.equal((await device.json<{ id: string }>('status')).id, id)
+  })
+
+  it('starts after a power loss though its old lock names a pid another program has now', async () => {
+    const id = device.id
+    await device.stop('SIGKILL')
+    // after the reboot, the pid the lock names belongs to another program
+    const other = spawn('sleep', ['30'], { stdio: 'ignore' })
+    try {
+      for (const lock of [`${other.pid} 00000000-dead-beef-0000-000000000000 12345\n`, `${other.pid} ${(await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim()} 1\n`]) {
+        await writeFile(join(device.dataDir, 'daemon.lock'), lock)
+        assert.equal(await device.start(), id, `starts over the lock "${lock.trim()}"`)
+        await device.stop('SIGKILL')
+      }
+    } finally {
+      other.kill('SIGKILL')
+    }
+    await device.start()
+    const second = await runCli(['--data-dir', device.dataDir, 'daemon', ...LOOPBACK], { timeoutMs: 20_000 })
+    assert.equal(second.code, 1, 'a second daemon on the same directory is still refused')
+    assert.match(second.stderr, /already running/)
   })
 
   it('refuses a damaged settings file with a clear message', async () => {

@@ -43,6 +43,13 @@ export function profileKey (secrets: AccountSecrets, deviceId: string): Uint8Arr
   return new TextEncoder().encode(`/${DHT_KEY_PREFIX}/${mac}`)
 }
 
+const PROFILE_KEY = new RegExp(`^/${DHT_KEY_PREFIX}/[0-9a-f]{64}$`)
+
+/** Exactly the shape of the keys we put: `/companion/` and a hex HMAC-SHA256. */
+export function isProfileKey (key: Uint8Array): boolean {
+  return key.byteLength === DHT_KEY_PREFIX.length + 66 && PROFILE_KEY.test(new TextDecoder().decode(key))
+}
+
 function signedBytes (key: Uint8Array, seq: number, nonce: Buffer, ct: Buffer): Uint8Array {
   return Buffer.concat([Buffer.from(DHT_SIGNATURE_CONTEXT), Buffer.from(key), Buffer.from(`|${seq}|`), nonce, ct])
 }
@@ -105,11 +112,16 @@ export function decryptDhtRecord (secrets: AccountSecrets, key: Uint8Array, nonc
  * the record's account (the key is one we derive) also decrypts it and checks certificate,
  * account, revocation, and that it is not older than the profile it holds (replay).
  */
-export function dhtProfileValidator (init: { account: AccountStore, book: ProfileBook }): (key: Uint8Array, value: Uint8Array) => Promise<void> {
+export function dhtProfileValidator (init: { account: AccountStore, book: ProfileBook, roomForForeign?(key: Uint8Array): boolean }): (key: Uint8Array, value: Uint8Array) => Promise<void> {
   return async (key, value) => {
+    if (!isProfileKey(key)) throw new InvalidRecordError('not a key of ours: /companion/ and 64 hex digits')
     const { record, nonce, ct } = await openDhtRecord(key, value)
     const secrets = accountSecrets(init.account.key)
-    if (!bytesEqual(key, profileKey(secrets, record.device))) return // another account's record: all we can check is done
+    if (!bytesEqual(key, profileKey(secrets, record.device))) {
+      // another account's record: all we can check is done; it may take a foreign slot
+      if (init.roomForForeign?.(key) === false) throw new InvalidRecordError('no room for more records of other accounts')
+      return
+    }
     const { cert, profile } = decryptDhtRecord(secrets, key, nonce, ct)
     const checked = await init.book.verify(record.device, cert, profile)
     if (!init.book.isMemberCert(checked.cert)) throw new InvalidProfileError('DHT record of a device that is not (or no longer) a member')

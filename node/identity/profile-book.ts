@@ -21,6 +21,9 @@ export interface KnownDevice {
 
 export type Relation = 'member' | 'nearby'
 
+/** Waits for one device's profile at once (each is a relay reservation or a probe stream). */
+const MAX_WAITERS_PER_DEVICE = 8
+
 /**
  * Every device that has shown us a valid certificate and profile, kept in our own table
  * (members for as long as they are members; devices nearby, the most recently seen
@@ -34,6 +37,8 @@ export class ProfileBook {
   private readonly log: Logger
   private readonly now: () => number
   private readonly devices = new Map<string, KnownDevice>()
+  /** Who waits for a device's profile (relay reservations, probes asked before it arrived). */
+  private readonly waiters = new Map<string, Set<() => void>>()
 
   constructor (init: { account: AccountStore, table: DeviceTable, log: Logger, now?: () => number }) {
     this.account = init.account
@@ -76,6 +81,30 @@ export class ProfileBook {
   /** The account's other devices, as far as we know them. */
   members (): KnownDevice[] {
     return this.all().filter(d => this.isMemberCert(d.cert))
+  }
+
+  /**
+   * Whether `id` is a member, once its profile is here: a device asks for things (a relay
+   * reservation, probes) right after connecting, while the profile exchange is still running.
+   * False when it shows nothing that makes it a member within `timeoutMs`.
+   */
+  async memberSoon (id: string, timeoutMs: number): Promise<boolean> {
+    if (this.relation(id) === 'member') return true
+    const waiting = this.waiters.get(id) ?? new Set()
+    if (waiting.size >= MAX_WAITERS_PER_DEVICE) return false
+    this.waiters.set(id, waiting)
+    const arrived = Promise.withResolvers<void>()
+    const wake = (): void => { arrived.resolve() }
+    waiting.add(wake)
+    const timer = setTimeout(wake, timeoutMs)
+    try {
+      await arrived.promise
+    } finally {
+      clearTimeout(timer)
+      waiting.delete(wake)
+      if (waiting.size === 0) this.waiters.delete(id)
+    }
+    return this.relation(id) === 'member'
   }
 
   /** Where a known device announced itself when last connected; updated on every connection. */
@@ -132,6 +161,7 @@ export class ProfileBook {
     const seenAt = this.now()
     this.devices.set(from, { id: from, cert, profile, certBytes, profileBytes, addresses: held?.addresses ?? [], seenAt })
     this.table.put(from, certBytes, profileBytes, seenAt)
+    for (const wake of this.waiters.get(from) ?? []) wake()
     // members rank above devices nearby when the connection manager must close some
     const member = this.isMemberCert(cert)
     await this.peerStore.merge(peerIdFromString(from), {
