@@ -157,6 +157,7 @@ export class Daemon implements DaemonApi {
       bootstrap,
       describe: () => this.describe(),
       authorizeChannel: (device: string, name: string) => { LinkService.authorize(grants, () => this.linkService?.forwards, device, name) },
+      authorizeTunnel: (device: string, direction: 'open' | 'accept') => { LinkService.authorizeTunnel(grants, device, direction) },
       interfaceKinds: settings.interfaceKinds,
       tunnelGraceMs: options.tunnelGraceS == null ? undefined : options.tunnelGraceS * 1000
     }

@@ -43,6 +43,14 @@ export class LinkService implements LinkApi {
     forwards()?.authorize(name)
   }
 
+  /** The `tunnel` grant: without it a device has no channel with this one, not even the account's own. */
+  static authorizeTunnel (grants: Grants, device: string, direction: 'open' | 'accept'): void {
+    if (grants.may(device, 'tunnel')) return
+    throw new ChannelError(direction === 'accept'
+      ? 'this device does not let yours use its tunnel (tunnel); ask its owner to run companion grant'
+      : 'this device took that device\'s tunnel grant: no channel either way; companion grant <device> tunnel gives it back')
+  }
+
   async links (device?: string): Promise<Array<LinkInfo & { name: string }>> {
     const id = device == null ? undefined : (await this.directory.find(device)).id
     const names = new Map((await this.directory.list()).map(d => [d.id, d.name]))

@@ -37,7 +37,17 @@ export const TUNNEL_GRACE_MS = 30_000
 /** An open that is not answered in this long fails. */
 export const OPEN_TIMEOUT_MS = 10_000
 export const MAX_CHANNEL_NAME_BYTES = 128
-export const MAX_CHANNELS = 1024
+/**
+ * Channels per device pair, both sides' together. With CHANNEL_WINDOW each, what a member can
+ * make this device buffer for it is bounded: 128 MiB per member, however it behaves.
+ */
+export const MAX_CHANNELS = 128
+/**
+ * Control frames (answers to the other side's opens, credits, resets) queued or sent but not
+ * yet acknowledged. A device that goes on sending while it neither reads nor acknowledges our
+ * answers would grow them without bound: past this many, its stream is cut.
+ */
+export const MAX_CONTROL_BACKLOG = 1024
 
 export const FrameType = {
   DATA: 1,

@@ -1,6 +1,6 @@
 import type { Logger, Stream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { ACK_BULK_DELAY_MS, ACK_BYTES, ACK_DELAY_MS, INTERACTIVE_RECENT_MS, MAX_BULK_INFLIGHT, MAX_CHANNELS, MAX_FRAME, MAX_INFLIGHT, OPEN_TIMEOUT_MS, Priority, FrameType, TUNNEL_GRACE_MS } from './constants.ts'
+import { ACK_BULK_DELAY_MS, ACK_BYTES, ACK_DELAY_MS, INTERACTIVE_RECENT_MS, MAX_BULK_INFLIGHT, MAX_CHANNELS, MAX_CONTROL_BACKLOG, MAX_FRAME, MAX_INFLIGHT, OPEN_TIMEOUT_MS, Priority, FrameType, TUNNEL_GRACE_MS } from './constants.ts'
 import { Channel, type ChannelHost } from './channel.ts'
 import { ChannelError, TunnelProtocolError } from './errors.ts'
 import { decodeFrame, encodeDataHeader, encodeFrame, type Frame, type Unsequenced } from './frames.ts'
@@ -21,7 +21,7 @@ export interface SessionInit {
 }
 
 /** A sequenced frame kept until acknowledged: its bytes in one or two parts (a DATA header and payload). */
-interface Pending { seq: number, parts: Uint8Array[], bytes: number }
+interface Pending { seq: number, parts: Uint8Array[], bytes: number, control: boolean }
 
 /**
  * Frames are written together up to this many bytes. Each write costs a muxer frame, Noise
@@ -51,6 +51,8 @@ export class TunnelSession implements ChannelHost {
   received = 0
   private unacked: Pending[] = []
   private unackedBytes = 0
+  /** Control frames among the unacknowledged ones (the rest is data, bounded by MAX_INFLIGHT). */
+  private unackedControl = 0
   private resend: Pending[] = []
   private readonly control: Array<Unsequenced> = []
   private readonly opening = new Map<number, PromiseWithResolvers<void>>()
@@ -210,18 +212,19 @@ export class TunnelSession implements ChannelHost {
   }
 
   private sequence (frame: Unsequenced): Pending {
-    return this.keep([encodeFrame({ ...frame, seq: this.nextSeq } as Frame)])
+    return this.keep([encodeFrame({ ...frame, seq: this.nextSeq } as Frame)], true)
   }
 
   /** A DATA frame: its header beside the payload, which is sent (and kept) without a copy. */
   private sequenceData (channel: number, payload: Uint8Array): Pending {
-    return this.keep([encodeDataHeader(this.nextSeq, channel, payload.byteLength), payload])
+    return this.keep([encodeDataHeader(this.nextSeq, channel, payload.byteLength), payload], false)
   }
 
-  private keep (parts: Uint8Array[]): Pending {
-    const pending = { seq: this.nextSeq++, parts, bytes: parts.reduce((sum, part) => sum + part.byteLength, 0) }
+  private keep (parts: Uint8Array[], control: boolean): Pending {
+    const pending = { seq: this.nextSeq++, parts, bytes: parts.reduce((sum, part) => sum + part.byteLength, 0), control }
     this.unacked.push(pending)
     this.unackedBytes += pending.bytes
+    if (control) this.unackedControl++
     return pending
   }
 
@@ -328,7 +331,9 @@ export class TunnelSession implements ChannelHost {
 
   private acknowledged (upTo: number): void {
     while (this.unacked.length > 0 && (this.unacked[0] as Pending).seq <= upTo) {
-      this.unackedBytes -= (this.unacked.shift() as Pending).bytes
+      const done = this.unacked.shift() as Pending
+      this.unackedBytes -= done.bytes
+      if (done.control) this.unackedControl--
     }
     this.wake()
   }
@@ -341,6 +346,9 @@ export class TunnelSession implements ChannelHost {
     if (!('seq' in frame)) throw new TunnelProtocolError(`frame type ${frame.type} inside a running tunnel`)
     if (frame.seq <= this.received) return // sent again after a switch: already have it
     if (frame.seq !== this.received + 1) throw new TunnelProtocolError(`frame ${frame.seq} after ${this.received}`)
+    if (this.control.length + this.unackedControl >= MAX_CONTROL_BACKLOG) {
+      throw new TunnelProtocolError(`the device neither reads nor acknowledges our answers (${MAX_CONTROL_BACKLOG} waiting) but goes on sending`)
+    }
     this.received = frame.seq
     this.countForAck(frame.type === FrameType.DATA ? frame.payload.byteLength : 16)
     const channel = this.channels.get(frame.channel)

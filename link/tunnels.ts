@@ -28,6 +28,11 @@ export interface TunnelsInit {
   isMember(device: string): boolean
   /** May `device` open channel `name` here? Throw with the reason to refuse. */
   authorize(device: string, name: string): void
+  /**
+   * May `device` use the tunnel with this device at all (the `tunnel` grant)? Asked for every
+   * channel opened or accepted, the account's own ones included. Throw with the reason to refuse.
+   */
+  authorizeTunnel?(device: string, direction: 'open' | 'accept'): void
   /** @default TUNNEL_GRACE_MS */
   graceMs?: number
 }
@@ -99,6 +104,7 @@ class DefaultTunnels implements Tunnels, Startable {
 
   async open (device: string, name: string, priority: Priority = Priority.INTERACTIVE): Promise<Channel> {
     if (!this.init.isMember(device)) throw new ChannelError('that device is not a member of this account')
+    this.init.authorizeTunnel?.(device, 'open')
     const session = this.session(device)
     if (this.initiates(device)) void this.relink(device)
     return await session.open(name, priority)
@@ -126,7 +132,9 @@ class DefaultTunnels implements Tunnels, Startable {
 
   private handlerFor (device: string, name: string): ChannelHandler {
     const entry = this.handlers.get(name) ?? [...this.handlers.entries()].find(([key]) => key.endsWith('*') && name.startsWith(key.slice(0, -1)))?.[1]
-    // membership is checked for every tunnel; the grant only where the channel asks for one
+    // membership is checked for every tunnel, the tunnel grant for every channel, the
+    // channel's grant only where the channel asks for one
+    this.init.authorizeTunnel?.(device, 'accept')
     if (entry?.everyMember !== true) this.init.authorize(device, name)
     if (entry == null) throw new ChannelError(`no service for channel "${name}" on that device`)
     return entry.handler

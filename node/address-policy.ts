@@ -54,27 +54,28 @@ export interface RelayPolicyInit {
   isMember(deviceId: string): boolean
   /** A device that showed a profile (of any account). */
   isKnown(deviceId: string): boolean
-  /** Whether a device turns out a member once its profile arrives (it asks right after connecting). */
-  memberSoon(deviceId: string, timeoutMs: number): Promise<boolean>
+  /** A member asks for a reservation: make room if strangers hold every slot. */
+  makeRoom(deviceId: string): void
 }
-
-/** How long a reservation request waits for the profile exchange of its connection. */
-export const RESERVATION_PROFILE_WAIT_MS = 5_000
 
 /**
  * Relaying is for the devices of one account: relayed connections only between two members
- * of this device's account, and reservations (a slot) for members only, so strangers cannot
- * take the slots the members need. A device asks right after connecting, before its profile
- * arrived: the answer waits for it; a device known to be of another account is refused at once.
+ * of this device's account. Reservations (a slot, no traffic) are refused to devices known to
+ * be of another account; a device asks right after connecting, often before its profile
+ * arrived, so an unknown one gets a slot until its profile shows another account or it
+ * disconnects (the node takes it back then), and a member always finds one (strangers' slots
+ * give way).
  */
 export function relayGater (init: RelayPolicyInit): ConnectionGater {
   return {
     denyOutboundRelayedConnection: (source: PeerId, destination: PeerId) => !(init.isMember(source.toString()) && init.isMember(destination.toString())),
-    denyInboundRelayReservation: async (source: PeerId) => {
+    denyInboundRelayReservation: (source: PeerId) => {
       const id = source.toString()
-      if (init.isMember(id)) return false
-      if (init.isKnown(id)) return true
-      return !(await init.memberSoon(id, RESERVATION_PROFILE_WAIT_MS))
+      if (init.isMember(id)) {
+        init.makeRoom(id)
+        return false
+      }
+      return init.isKnown(id)
     }
   }
 }

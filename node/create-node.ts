@@ -10,7 +10,8 @@ import { logger } from '@libp2p/logger'
 import type { PeerDiscovery, PeerId, PrivateKey, Startable } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { announceable, dialPolicyGater, isLoopback, relayGater } from './address-policy.ts'
-import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import { RelaySlots } from './relay-slots.ts'
 import { DHT_PROTOCOL, DHT_QUERY_SELF_INTERVAL_MS, MDNS_INTERVAL_MS, MDNS_SERVICE_TAG, NODE_DB_FILE } from './constants.ts'
 import { deviceDialer, type DeviceDialer } from './device-dialer.ts'
 import { NetworkWatcher } from './network-watcher.ts'
@@ -43,6 +44,8 @@ export interface DeviceNodeInit {
   bootstrap?: Multiaddr[]
   /** May `device` open channel `name` here? Throw with the reason to refuse (the grants). */
   authorizeChannel(device: string, name: string): void
+  /** May `device` use the tunnel with this device at all (the `tunnel` grant)? Throw to refuse. */
+  authorizeTunnel?(device: string, direction: 'open' | 'accept'): void
   /** Interface class overrides, e.g. { eth1: 'wifi' }. */
   interfaceKinds?: Record<string, LinkKind>
   /** How long channels survive without any link. */
@@ -54,7 +57,7 @@ const refuseRecord = async (): Promise<void> => { throw new InvalidRecordError('
 /** Addresses often change several at once (an interface comes up): announce once they settle. */
 const ADDRESS_SETTLE_MS = 1_000
 
-/** Reservations a device holds for others: members only (the gater refuses everyone else). */
+/** Reservations a device holds for others: members first (node/relay-slots.ts). */
 const RELAY_MAX_RESERVATIONS = 256
 
 export interface DeviceServices extends Record<string, unknown> {
@@ -66,6 +69,7 @@ export interface DeviceServices extends Record<string, unknown> {
   dialer: DeviceDialer
   links: LinkManager
   tunnels: Tunnels
+  relay: CircuitRelayService
   mdns?: PeerDiscovery & Startable
 }
 
@@ -92,6 +96,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
   // set once the node exists; pairing calls it only after start
   let changed = async (): Promise<void> => {}
   let locate = async (_id: string, _signal: AbortSignal): Promise<string[]> => []
+  let makeRoom = (_id: string): void => {}
   const known = {
     members: () => book.members().map(d => d.id),
     isMember: (id: string) => book.relation(id) === 'member',
@@ -116,13 +121,22 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
       selectors: { [DHT_KEY_PREFIX]: dhtProfileSelector }
     }),
     profiles: profileExchange({ book, own, account }),
-    pairing: pairing({ account, book, onJoined: async () => { await changed() }, onAccepted: async () => {} }),
+    pairing: pairing({
+      account,
+      book,
+      onJoined: async () => {
+        await changed()
+        // every connection was made as a stranger (relay slots, links): make them again as a member
+        await Promise.all(libp2p.getConnections().map(async conn => { await conn.close().catch(() => {}) }))
+      },
+      onAccepted: async () => {}
+    }),
     dialer: deviceDialer({ bootstrap: init.bootstrap ?? [], known }),
     // every device can relay for the others of its account (a laptop on both Wi-Fi and Ethernet
     // joins a phone on one to a desktop on the other); the gater keeps strangers out
     relay: circuitRelayServer({ reservations: { maxReservations: RELAY_MAX_RESERVATIONS, applyDefaultLimit: false } }),
     links: linkManager({ isMember: (id) => book.relation(id) === 'member', memberSoon: async (id, ms) => await book.memberSoon(id, ms), interfaceKinds: init.interfaceKinds }),
-    tunnels: tunnels({ isMember: (id) => book.relation(id) === 'member', authorize: init.authorizeChannel, graceMs: init.tunnelGraceMs })
+    tunnels: tunnels({ isMember: (id) => book.relation(id) === 'member', authorize: init.authorizeChannel, authorizeTunnel: init.authorizeTunnel, graceMs: init.tunnelGraceMs })
   }
   if (init.mdns !== false) {
     services.mdns = mdns({ serviceTag: MDNS_SERVICE_TAG, interval: MDNS_INTERVAL_MS })
@@ -143,7 +157,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
       ...connectionStack(),
       connectionGater: {
         ...dialPolicyGater({ loopbackOnly: () => loopbackOnly, isRevoked: (id) => account.isRevoked(id) }),
-        ...relayGater({ isMember: (id) => book.relation(id) === 'member', isKnown: (id) => book.get(id) != null, memberSoon: async (id, ms) => await book.memberSoon(id, ms) })
+        ...relayGater({ isMember: (id) => book.relation(id) === 'member', isKnown: (id) => book.get(id) != null, makeRoom: (id) => { makeRoom(id) } })
       },
       services: services as unknown as { [K in keyof DeviceServices]: (components: any) => DeviceServices[K] }
     })
@@ -158,6 +172,8 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
   const ownAddresses = (): string[] => libp2p.getMultiaddrs().map(ma => ma.toString())
   const dhtProfiles = new DhtProfiles({ dht: libp2p.services.dht, account, own, book, deviceKey: init.privateKey, addresses: ownAddresses, log })
   locate = async (id, signal) => await dhtProfiles.locate(id, signal)
+  const slots = new RelaySlots({ libp2p, book, max: RELAY_MAX_RESERVATIONS })
+  makeRoom = (id) => { slots.makeRoom(id) }
   // where each known device is, kept in our own table for as long as we know it
   const remember = (peerId: PeerId): void => {
     void libp2p.peerStore.get(peerId).then(peer => { book.remember(peerId.toString(), peer.addresses.map(a => a.multiaddr.toString())) }, () => {})

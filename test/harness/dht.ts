@@ -13,7 +13,7 @@ export async function secretsOf (member: Device): Promise<ReturnType<typeof acco
 }
 
 /** `of`'s profile record as `holder` stores it for the DHT (waits for one that `accept` takes), decrypted. */
-export async function storedDhtRecord (holder: Device, of: Device, secrets: ReturnType<typeof accountSecrets>, accept: (plain: ReturnType<typeof decryptDhtRecord>) => boolean = () => true): Promise<{ record: Libp2pRecord, plain: ReturnType<typeof decryptDhtRecord> }> {
+export async function storedDhtRecord (holder: Pick<Device, 'dataDir' | 'id'>, of: Pick<Device, 'id'>, secrets: ReturnType<typeof accountSecrets>, accept: (plain: ReturnType<typeof decryptDhtRecord>) => boolean = () => true): Promise<{ record: Libp2pRecord, plain: ReturnType<typeof decryptDhtRecord> }> {
   const wanted = Buffer.from(profileKey(secrets, of.id)).toString()
   return await eventually(`${of.id}'s profile record stored on ${holder.id}`, 20_000, async () => {
     const db = new DatabaseSync(join(holder.dataDir, 'node.db'), { readOnly: true })

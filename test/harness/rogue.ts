@@ -1,11 +1,14 @@
-import { mkdir } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
-import { generateKeyPair } from '@libp2p/crypto/keys'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { PrivateKey } from '@libp2p/interface'
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { createDeviceNode, type DeviceNode } from '../../node/create-node.ts'
 import { AccountStore } from '../../node/identity/account.ts'
+import { accountIdOf, sealCertificate } from '../../node/identity/records.ts'
 import { PAIR_PROTOCOL } from '../../node/identity/constants.ts'
 import { MAX_PAIR_FRAME_BYTES } from '../../node/identity/pairing-messages.ts'
 
@@ -13,10 +16,28 @@ import { MAX_PAIR_FRAME_BYTES } from '../../node/identity/pairing-messages.ts'
  * A stranger that runs our own node code (so it shows a profile, with any name it likes)
  * and may replace any protocol handler with its own: the attacker of the trust tests.
  */
-export async function rogueNode (dataDir: string, name: string, options: { bootstrap?: string[] } = {}): Promise<DeviceNode> {
+export interface RogueOptions {
+  bootstrap?: string[]
+  /** Its device key (a test may need an id above or below another's). */
+  privateKey?: PrivateKey
+  /**
+   * A member gone bad: it joins the account of the daemon whose data directory this is,
+   * certifying itself with the account key found there, as a stolen device would.
+   */
+  memberOf?: string
+}
+
+export async function rogueNode (dataDir: string, name: string, options: RogueOptions = {}): Promise<DeviceNode> {
   await mkdir(dataDir, { recursive: true })
-  const privateKey = await generateKeyPair('Ed25519')
+  const privateKey = options.privateKey ?? await generateKeyPair('Ed25519')
   const account = await AccountStore.open(dataDir, privateKey)
+  if (options.memberOf != null) {
+    const file = JSON.parse(await readFile(join(options.memberOf, 'account.json'), 'utf8')) as { key: string }
+    const accountKey = privateKeyFromProtobuf(Buffer.from(file.key, 'base64'))
+    const device = peerIdFromPrivateKey(privateKey).toString()
+    const certificate = await sealCertificate({ v: 1, account: accountIdOf(accountKey.publicKey), device, issuer: device, issuedAt: Date.now() }, accountKey)
+    await account.adopt({ accountKey: privateKeyToProtobuf(accountKey), certificate, revocations: await readFile(join(options.memberOf, 'revocations.bin')) })
+  }
   return await createDeviceNode({
     dataDir,
     privateKey,
@@ -47,6 +68,14 @@ export async function readMessage (lp: LengthPrefixedStream): Promise<Record<str
 
 export async function writeMessage (lp: LengthPrefixedStream, message: Record<string, unknown>): Promise<void> {
   await lp.write(new TextEncoder().encode(JSON.stringify(message)))
+}
+
+/** A device key whose id sorts above (or below) `other`'s: who opens the tunnel depends on it. */
+export async function keyAgainst (other: string, above: boolean): Promise<PrivateKey> {
+  for (;;) {
+    const key = await generateKeyPair('Ed25519')
+    if ((peerIdFromPrivateKey(key).toString() > other) === above) return key
+  }
 }
 
 /** Open the pairing protocol to `peer` from `node`. */
