@@ -275,6 +275,7 @@ export class Daemon implements DaemonApi {
       name: this.settings.name,
       kind: this.settings.kind,
       account: this.node.account.id,
+      accountEpoch: this.node.account.epoch,
       addresses: this.node.libp2p.getMultiaddrs().map(ma => ma.toString()),
       sms: this.sms?.status() ?? { backend: 'none', ready: false },
       uptimeMs: Date.now() - this.startedAt,

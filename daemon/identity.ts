@@ -50,25 +50,32 @@ export class IdentityApi {
     return { device: request.id }
   }
 
-  /** Remove a device from the account for every member; naming this device leaves the account. */
+  /**
+   * Remove a device from the account for every member: a new account epoch whose key only the
+   * remaining members get. Naming this device leaves the account.
+   */
   async unpair (device: string): Promise<{ device: string, left: boolean }> {
     const target = await this.directory.find(device)
-    const { account, libp2p } = this.node
+    const { account, libp2p, book } = this.node
+    const members = book.members().map(d => d.id)
     if (target.relation === 'self') {
-      await account.revoke(target.id)
-      // tell the others while we can still talk to them, then start over alone
-      await libp2p.services.profiles.announce()
+      // hand the others an epoch without this device while we can reach them; with none
+      // reachable there is no one to hand it to: they go on listing this device until one of
+      // them removes it
+      const reachable = libp2p.getConnections().filter(c => members.includes(c.remotePeer.toString()))
+      if (reachable.length > 0) {
+        await account.rotate([target.id], members)
+        await Promise.all(reachable.map(async conn => { await libp2p.services.epochs.offer(conn) }))
+      }
       await account.becomeAccountOfOne()
       await this.node.changed()
       return { device: target.id, left: true }
     }
     if (target.relation !== 'member') throw new ControlError(409, 'not_a_member', `${target.name} is not a member of this account`)
-    await account.revoke(target.id)
-    // the new list goes to every connected member and to the removed device itself (so it
-    // knows, and starts over on its own), then it is cut off
-    await libp2p.services.profiles.announce()
-    for (const conn of libp2p.getConnections(peerIdFromString(target.id))) await conn.close().catch(() => {})
-    await this.node.book.forget(target.id)
+    await account.rotate([target.id], members)
+    // the new chain goes to every connected device (the removed one learns it and starts over
+    // on its own; members are handed the new epoch), then the removed device is cut off
+    await this.node.epochChanged([target.id])
     return { device: target.id, left: false }
   }
 

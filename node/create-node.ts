@@ -25,6 +25,7 @@ import { dhtProfileSelector, dhtProfileValidator } from './identity/dht-profile.
 import { DhtProfiles } from './identity/dht-publisher.ts'
 import { OwnProfile, type SelfDescription } from './identity/own-profile.ts'
 import { pairing, type Pairing } from './identity/pairing.ts'
+import { epochUpgrades, type EpochUpgrades } from './identity/epoch-upgrade.ts'
 import { ProfileBook } from './identity/profile-book.ts'
 import { profileExchange, type ProfileExchange } from './identity/profile-exchange.ts'
 import type { LinkKind } from '../link/link-types.ts'
@@ -66,6 +67,7 @@ export interface DeviceServices extends Record<string, unknown> {
   dht: KadDHT
   profiles: ProfileExchange
   pairing: Pairing
+  epochs: EpochUpgrades
   dialer: DeviceDialer
   links: LinkManager
   tunnels: Tunnels
@@ -82,6 +84,8 @@ export interface DeviceNode {
   dhtProfiles: DhtProfiles
   /** This device changed (name, account, capabilities): re-sign, tell every device, republish. */
   changed(): Promise<void>
+  /** The account moved to a new epoch here (a removal, or one handed to us): cut off `removed`, tell everyone. */
+  epochChanged(removed: string[]): Promise<void>
   stop(): Promise<void>
 }
 
@@ -97,6 +101,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
   let changed = async (): Promise<void> => {}
   let locate = async (_id: string, _signal: AbortSignal): Promise<string[]> => []
   let makeRoom = (_id: string): void => {}
+  let epochChanged = async (_removed: string[]): Promise<void> => {}
   const known = {
     members: () => book.members().map(d => d.id),
     isMember: (id: string) => book.relation(id) === 'member',
@@ -131,6 +136,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
       },
       onAccepted: async () => {}
     }),
+    epochs: epochUpgrades({ account, onUpgraded: async (removed) => { await epochChanged(removed) } }),
     dialer: deviceDialer({ bootstrap: init.bootstrap ?? [], known }),
     // every device can relay for the others of its account (a laptop on both Wi-Fi and Ethernet
     // joins a phone on one to a desktop on the other); the gater keeps strangers out
@@ -201,21 +207,22 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
   }
   // a new member's links are probed and ranked at once, not at the next maintenance round
   libp2p.services.profiles.addEventListener('device:profile', (evt) => { libp2p.services.links.refresh(evt.detail.peerId.toString()) })
-  // a removed device is cut off at once, everywhere it is connected
-  libp2p.services.profiles.addEventListener('account:revoked', (evt) => {
-    if (evt.detail.devices.includes(libp2p.peerId.toString())) {
-      // told by the device that removed it: start over as an account of one, as after leaving
-      log('this device was removed from its account; it is an account of its own again')
-      void account.becomeAccountOfOne().then(changed).catch((err: Error) => { log.error('could not start a new account - %e', err) })
-      return
-    }
-    for (const id of evt.detail.devices) {
+  epochChanged = async (removed) => {
+    // the new certificate and chain to every device (a removed one still connected learns it
+    // was removed, members are handed the new epoch), the DHT records under the new secrets;
+    // then the removed devices are cut off, everywhere they are connected
+    await changed()
+    for (const id of removed) {
       for (const conn of libp2p.getConnections().filter(c => c.remotePeer.toString() === id)) void conn.close().catch(() => {})
-      void book.forget(id)
+      await book.forget(id)
     }
-    // gossip: tell the other members at once
-    void libp2p.services.profiles.announce()
+  }
+  libp2p.services.profiles.addEventListener('account:removed', () => {
+    // told by a member: start over as an account of one, as after leaving
+    log('this device was removed from its account; it is an account of its own again')
+    void account.becomeAccountOfOne().then(changed).catch((err: Error) => { log.error('could not start a new account - %e', err) })
   })
+  libp2p.services.profiles.addEventListener('account:behind', (evt) => { void libp2p.services.epochs.offer(evt.detail.connection) })
   void dhtProfiles.publish()
 
   // a new network: ask mDNS again at once rather than at its next interval
@@ -244,6 +251,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     own,
     dhtProfiles,
     changed: async () => { await changed() },
+    epochChanged: async (removed) => { await epochChanged(removed) },
     async stop () {
       clearTimeout(moved)
       clearInterval(sweeper)

@@ -13,7 +13,8 @@ import { accountSecrets, dhtProfileValidator, profileKey, sealDhtProfile, dhtPro
 import { ProfileBook } from '../node/identity/profile-book.ts'
 import { DeviceTable } from '../node/identity/device-table.ts'
 import { OwnProfile } from '../node/identity/own-profile.ts'
-import { sealCertificate, sealProfile, sealRevocations, type DeviceProfile } from '../node/identity/records.ts'
+import { openCertificate, sealCertificate, sealProfile, type DeviceProfile } from '../node/identity/records.ts'
+import { EpochChain, type EpochRecord } from '../node/identity/epochs.ts'
 import { SqliteDatastore } from '../node/sqlite-datastore.ts'
 import { tempDir } from './harness/index.ts'
 
@@ -38,6 +39,8 @@ describe('identity records: what a device accepts', function () {
   let memberCert: Uint8Array
   let revoked: PrivateKey
   let revokedCert: Uint8Array
+  /** The account's key before the removal: what the removed device still holds. */
+  let firstKey: PrivateKey
   let outsider: PrivateKey
   let outsiderCert: Uint8Array
 
@@ -59,10 +62,11 @@ describe('identity records: what a device accepts', function () {
     book = new ProfileBook({ account, table, log: logger('test:book') })
     await book.load(node.peerStore)
     member = await generateKeyPair('Ed25519')
-    memberCert = await account.certify(idOf(member))
     revoked = await generateKeyPair('Ed25519')
     revokedCert = await account.certify(idOf(revoked))
-    await account.revoke(idOf(revoked))
+    firstKey = account.key
+    await account.rotate([idOf(revoked)], [idOf(member)])
+    memberCert = await account.certify(idOf(member))
     // the positive control: a member's genuine profile is accepted
     assert.equal(await book.accept(idOf(member), memberCert, await sealProfile(profileOf(member, account.id), member)), 'accepted')
     assert.equal(book.relation(idOf(member)), 'member')
@@ -189,16 +193,31 @@ describe('identity records: what a device accepts', function () {
     assert.equal(await book.accept(m(), memberCert, await sealProfile(profileOf(member, A(), { seq: 602 }), member)), 'accepted')
   })
 
-  it('merges revocation lists of its own account only, and never forgets a removal', async () => {
-    const other = await generateKeyPair('Ed25519')
-    const list = { v: 1 as const, account: account.id, version: 50, revoked: [{ device: idOf(other), at: 1 }] }
-    await assert.rejects(account.mergeRevocations(await sealRevocations({ ...list, account: foreign.id }, foreign.key)), { name: 'InvalidRevocationListError' })
-    await assert.rejects(account.mergeRevocations(await forge('companion-revocation-list', new TextEncoder().encode('/companion/revocations/1'), list, other)), { name: 'InvalidRevocationListError' })
-    await assert.rejects(account.mergeRevocations(await sealRevocations({ ...list, revoked: [{ device: 'nobody', at: 1 }] }, account.key)), { name: 'InvalidRevocationListError' })
-    // a genuine list that lacks an earlier removal: the union is kept
-    assert.deepEqual(await account.mergeRevocations(await sealRevocations(list, account.key)), [idOf(other)])
-    assert.ok(account.isRevoked(idOf(other)) && account.isRevoked(idOf(revoked)), 'both removals kept')
-    assert.ok(account.revocations.list.version > 50)
+  it('after a removal, counts an old epoch\'s certificate for nobody new and tells branches, removals and lag apart', async () => {
+    assert.equal(account.epoch, 1)
+    // the removed device, holding the old key, certifies a device of its own
+    const minted = await generateKeyPair('Ed25519')
+    const mintedCert = await openCertificate(await sealCertificate({ v: 1, account: account.id, device: idOf(minted), issuer: idOf(revoked), issuedAt: Date.now() }, firstKey))
+    assert.equal(account.isMemberCert(mintedCert), false)
+    assert.equal(account.awaitsEpoch(mintedCert), false, 'it was no member at the rotation: no new epoch for it')
+    const memberOld = await openCertificate(await sealCertificate({ v: 1, account: account.id, device: idOf(member), issuer: idOf(member), issuedAt: Date.now() }, firstKey))
+    assert.equal(account.awaitsEpoch(memberOld), true, 'a member that was away gets the new epoch')
+    // ...and signs an epoch of its own that removes a member: another branch
+    const record = (over: Partial<EpochRecord>): EpochRecord => ({ v: 1, account: account.id, epoch: 1, key: idOf(minted), members: [idOf(revoked)], removed: [idOf(member)], by: idOf(revoked), at: Date.now(), ...over })
+    const forked = await EpochChain.empty(account.id).extend(record({}), firstKey)
+    assert.equal((await account.compare(forked.encode())).verdict, 'fork')
+    assert.equal((await account.compare(EpochChain.empty(account.id).encode())).verdict, 'behind')
+    assert.equal((await account.compare(account.chainRecord)).verdict, 'same')
+    const current = await EpochChain.decode(account.chainRecord)
+    const removesUs = await current.extend(record({ epoch: 2, members: [idOf(member)], removed: [account.certificateDevice], by: idOf(member) }), account.key)
+    assert.equal((await account.compare(removesUs.encode())).verdict, 'removes-us')
+    const keepsUs = await current.extend(record({ epoch: 2, members: [idOf(member), account.certificateDevice], removed: [], by: idOf(member) }), account.key)
+    assert.equal((await account.compare(keepsUs.encode())).verdict, 'ahead')
+    // broken chains are refused outright
+    const skipped = await EpochChain.empty(account.id).extend(record({ epoch: 1, members: [account.certificateDevice] }), foreign.key)
+    await assert.rejects(account.compare(skipped.encode()), { name: 'InvalidEpochError' })
+    await assert.rejects(account.compare(new TextEncoder().encode('{"v":1}')), { name: 'InvalidEpochError' })
+    await assert.rejects(account.compare(randomBytes(100)), { name: 'InvalidEpochError' })
   })
 
   it('signs one profile per sequence number, even when two exchanges ask for it at once', async () => {

@@ -37,7 +37,7 @@ describe('pairing, piece by piece', () => {
   it('the account gift opens only with the session key', () => {
     const key = randomBytes(32)
     const bytes = (n: number): Uint8Array => new Uint8Array(randomBytes(n))
-    const gift = { accountKey: bytes(68), certificate: bytes(200), revocations: bytes(100) }
+    const gift = { accountKey: bytes(68), certificate: bytes(200), chain: bytes(100) }
     assert.deepEqual(openGift(key, sealGift(key, gift)), gift)
     assert.throws(() => openGift(randomBytes(32), sealGift(key, gift)), /does not decrypt/)
     const sealed = sealGift(key, gift)

@@ -36,6 +36,8 @@ export interface Status {
   name: string
   kind: string
   account: string | null
+  /** The account's epoch: it moves on with every removal (a new account key). */
+  accountEpoch: number
   addresses: string[]
   sms: { backend: string, ready: boolean, number?: string }
   uptimeMs: number

@@ -1,44 +1,61 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { writeSecretFile } from '../device-key.ts'
-import { ACCOUNT_FILE, REVOCATIONS_FILE } from './constants.ts'
-import { InvalidRevocationListError } from './errors.ts'
-import { accountIdOf, openCertificate, openRevocations, sealCertificate, sealRevocations, type DeviceCertificate, type RevocationList } from './records.ts'
+import { ACCOUNT_FILE, MAX_ACCOUNT_MEMBERS, REVOCATIONS_FILE } from './constants.ts'
+import { EpochChain } from './epochs.ts'
+import { EpochForkError, InvalidEpochError } from './errors.ts'
+import { accountIdOf, openCertificate, openRevocations, sealCertificate, type OpenedCertificate } from './records.ts'
 
-/** What a device holds of its account. */
+/** What a device holds of its account, in one file replaced atomically (0600). */
 interface AccountFile {
-  /** The account's private key (libp2p protobuf, base64). Every member holds it, to certify and revoke. */
+  /** The current epoch's private key (libp2p protobuf, base64). Every member holds it, to certify and remove. */
   key: string
-  /** This device's certificate (signed envelope, base64). */
+  /** This device's certificate (signed envelope, base64), of the current epoch. */
   cert: string
+  /** The account id; absent in files of versions before epochs (then it is the key's id). */
+  account?: string
+  /** The account's epoch chain (§4.1), base64; absent before epochs (then epoch 0). */
+  chain?: string
 }
 
-/** What a member hands a device that joins (over the encrypted pairing session). */
+/**
+ * What a member hands a device that joins (pairing) or that was away while the account moved
+ * to a new epoch (an upgrade): the current epoch's key, a certificate of it, the chain.
+ */
 export interface AccountGift {
   accountKey: Uint8Array
   certificate: Uint8Array
-  revocations: Uint8Array
+  chain: Uint8Array
 }
+
+/** How another member's chain stands to ours. */
+export type ChainVerdict = 'same' | 'behind' | 'ahead' | 'removes-us' | 'fork'
 
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
 const unb64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'base64'))
+const idOf = (key: PrivateKey): string => accountIdOf(key.publicKey)
 
 /**
- * The account this device belongs to: its key, this device's certificate, and the account's
- * revocation list. A fresh device is an account of one. Files are 0600 and replaced atomically.
+ * The account this device belongs to: the current epoch's key, this device's certificate,
+ * and the chain of epochs (who was removed when). A fresh device is an account of one.
+ * Removing a device moves the account to a new epoch whose key only the remaining members
+ * get; whatever the old keys sign afterwards is worth nothing for anyone else.
  */
 export class AccountStore {
   private readonly dataDir: string
   private readonly deviceId: string
-  private accountKey!: PrivateKey
-  private cert!: DeviceCertificate
+  private accountId!: string
+  private epochKey!: PrivateKey
+  private cert!: OpenedCertificate
   private certBytes!: Uint8Array
-  private list!: RevocationList
-  private listBytes!: Uint8Array
-  private revokedSet = new Set<string>()
+  private chain!: EpochChain
+  private chainBytes!: Uint8Array
+  /** Removals recorded by versions before epochs (a signed list), still honoured. */
+  private legacyRevoked = new Set<string>()
+  private removedSet = new Set<string>()
 
   private constructor (dataDir: string, deviceKey: PrivateKey) {
     this.dataDir = dataDir
@@ -51,16 +68,18 @@ export class AccountStore {
     return store
   }
 
+  /** The account id: its first key's id, the same in every epoch. */
   get id (): string {
-    // asked for every membership check (per message event): encode once per key
-    if (this.idCache?.key !== this.accountKey) this.idCache = { key: this.accountKey, id: accountIdOf(this.accountKey.publicKey) }
-    return this.idCache.id
+    return this.accountId
   }
 
-  private idCache?: { key: PrivateKey, id: string }
-
+  /** The current epoch's key (certificates, the DHT records' secrets). */
   get key (): PrivateKey {
-    return this.accountKey
+    return this.epochKey
+  }
+
+  get epoch (): number {
+    return this.chain.epoch
   }
 
   /** This device's id, as its certificate names it. */
@@ -72,12 +91,27 @@ export class AccountStore {
     return this.certBytes
   }
 
-  get revocations (): { list: RevocationList, bytes: Uint8Array } {
-    return { list: this.list, bytes: this.listBytes }
+  /** The chain as shown to members (and to removed devices, so they learn it). */
+  get chainRecord (): Uint8Array {
+    return this.chainBytes
   }
 
   isRevoked (deviceId: string): boolean {
-    return this.revokedSet.has(deviceId)
+    return this.removedSet.has(deviceId)
+  }
+
+  /** A member: a certificate of this account and its current epoch, by that epoch's key, of a device not removed. */
+  isMemberCert (cert: OpenedCertificate): boolean {
+    return cert.account === this.accountId && cert.epoch === this.epoch && cert.signer === this.chain.keyOf(this.epoch) && !this.isRevoked(cert.device)
+  }
+
+  /**
+   * A member that was away while the account moved on: a certificate of an older epoch we know
+   * the key of, for a device the newest epoch keeps. It gets the new epoch from us.
+   */
+  awaitsEpoch (cert: OpenedCertificate): boolean {
+    return cert.account === this.accountId && cert.epoch < this.epoch && cert.signer === this.chain.keyOf(cert.epoch) &&
+      !this.isRevoked(cert.device) && (this.chain.newest?.members.includes(cert.device) ?? false)
   }
 
   private async load (): Promise<void> {
@@ -91,104 +125,152 @@ export class AccountStore {
       await this.becomeAccountOfOne()
       return
     }
-    this.accountKey = privateKeyFromProtobuf(unb64(file.key))
-    this.certBytes = unb64(file.cert)
-    this.cert = await openCertificate(this.certBytes)
-    if (this.cert.account !== this.id || this.cert.device !== this.deviceId) throw new Error(`${ACCOUNT_FILE} holds a certificate for another device or account`)
-    let listBytes: Uint8Array | undefined
     try {
-      listBytes = await readFile(join(this.dataDir, REVOCATIONS_FILE))
-    } catch {}
-    const list = listBytes == null ? undefined : await openRevocations(listBytes).catch(() => undefined)
-    if (listBytes != null && list != null && list.account === this.id) this.setList(list, listBytes)
-    else {
-      const [empty, bytes] = await this.emptyList()
-      await this.saveList(empty, bytes)
+      const key = privateKeyFromProtobuf(unb64(file.key))
+      const account = file.account ?? idOf(key)
+      const chain = file.chain == null ? EpochChain.empty(account) : await EpochChain.decode(unb64(file.chain))
+      this.set(key, unb64(file.cert), await openCertificate(unb64(file.cert)), chain)
+      this.check(this.cert, this.epochKey, chain)
+    } catch (err) {
+      // fail closed: a device that cannot tell who was removed does not start
+      throw new Error(`${ACCOUNT_FILE} is damaged or not this device's (${(err as Error).message}); the daemon will not guess who belongs to the account`)
     }
+    await this.loadLegacyRevocations()
   }
 
-  /** A new account: a fresh account key, a certificate for this device, no revocations. */
+  /** A revocation list written before epochs: honoured; unreadable stops the daemon, like a damaged account. */
+  private async loadLegacyRevocations (): Promise<void> {
+    let bytes: Uint8Array
+    try {
+      bytes = await readFile(join(this.dataDir, REVOCATIONS_FILE))
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+      throw err
+    }
+    let list
+    try {
+      list = await openRevocations(bytes)
+    } catch (err) {
+      throw new Error(`${REVOCATIONS_FILE} is damaged (${(err as Error).message}); the daemon will not guess which devices were removed`)
+    }
+    if (list.account === this.accountId) this.legacyRevoked = new Set(list.revoked.map(e => e.device))
+    this.updateRemoved()
+  }
+
+  /** A certificate, key and chain that belong together, for this device. */
+  private check (cert: OpenedCertificate, key: PrivateKey, chain: EpochChain): void {
+    if (cert.device !== this.deviceId) throw new InvalidEpochError('the certificate is not for this device')
+    if (cert.account !== chain.account) throw new InvalidEpochError('the certificate is of another account than the chain')
+    if (cert.epoch !== chain.epoch) throw new InvalidEpochError(`the certificate is of epoch ${cert.epoch}, the account is at ${chain.epoch}`)
+    if (chain.keyOf(chain.epoch) !== idOf(key) || cert.signer !== idOf(key)) throw new InvalidEpochError('the key is not the current epoch\'s')
+    if (chain.removed().has(this.deviceId)) throw new InvalidEpochError('this device was removed from that account; reset its data directory to join again as a new device')
+    if (chain.newest != null && !chain.newest.members.includes(this.deviceId)) throw new InvalidEpochError('this device is not a member of that account\'s current epoch')
+  }
+
+  private set (key: PrivateKey, certBytes: Uint8Array, cert: OpenedCertificate, chain: EpochChain): void {
+    this.epochKey = key
+    this.certBytes = certBytes
+    this.cert = cert
+    this.chain = chain
+    this.chainBytes = chain.encode()
+    this.accountId = chain.account
+    this.updateRemoved()
+  }
+
+  private updateRemoved (): void {
+    this.removedSet = new Set([...this.legacyRevoked, ...this.chain.removed()])
+  }
+
+  private async save (): Promise<void> {
+    const file: AccountFile = { key: b64(privateKeyToProtobuf(this.epochKey)), cert: b64(this.certBytes), account: this.accountId, chain: b64(this.chainBytes) }
+    await writeSecretFile(join(this.dataDir, ACCOUNT_FILE), new TextEncoder().encode(JSON.stringify(file)))
+  }
+
+  /** A new account: a fresh key, a certificate for this device, no epochs, nobody removed. */
   async becomeAccountOfOne (): Promise<void> {
-    this.accountKey = await generateKeyPair('Ed25519')
-    this.certBytes = await this.certify(this.deviceId)
-    this.cert = await openCertificate(this.certBytes)
-    await this.saveAccount()
-    const [list, bytes] = await this.emptyList()
-    await this.saveList(list, bytes)
+    const key = await generateKeyPair('Ed25519')
+    const chain = EpochChain.empty(idOf(key))
+    this.legacyRevoked = new Set()
+    await this.take(key, chain)
+    await unlink(join(this.dataDir, REVOCATIONS_FILE)).catch(() => {})
   }
 
-  private async emptyList (): Promise<[RevocationList, Uint8Array]> {
-    const list: RevocationList = { v: 1, account: this.id, version: 0, revoked: [] }
-    return [list, await sealRevocations(list, this.accountKey)]
+  /** Hold `key` of `chain`'s newest epoch, with a certificate for this device signed by it. */
+  private async take (key: PrivateKey, chain: EpochChain): Promise<void> {
+    const certBytes = await sealCertificate({ v: 1, account: chain.account, device: this.deviceId, issuer: this.deviceId, issuedAt: Date.now(), epoch: chain.epoch }, key)
+    this.set(key, certBytes, await openCertificate(certBytes), chain)
+    await this.save()
   }
 
-  /** A certificate for a device joining this account. */
+  /** A certificate for a device joining this account, in the current epoch. */
   async certify (deviceId: string): Promise<Uint8Array> {
-    return await sealCertificate({ v: 1, account: this.id, device: deviceId, issuer: this.deviceId, issuedAt: Date.now() }, this.accountKey)
+    return await sealCertificate({ v: 1, account: this.accountId, device: deviceId, issuer: this.deviceId, issuedAt: Date.now(), epoch: this.epoch }, this.epochKey)
   }
 
-  /** Everything a joining device needs: the account key, its certificate, the revocations. */
+  /** Everything a joining device (or one back from away) needs: the key, its certificate, the chain. */
   async giftFor (deviceId: string): Promise<AccountGift> {
-    return { accountKey: privateKeyToProtobuf(this.accountKey), certificate: await this.certify(deviceId), revocations: this.listBytes }
+    return { accountKey: privateKeyToProtobuf(this.epochKey), certificate: await this.certify(deviceId), chain: this.chainBytes }
   }
 
   /** Join another account: check the gift completely before replacing anything. */
   async adopt (gift: AccountGift): Promise<void> {
-    const key = privateKeyFromProtobuf(gift.accountKey)
-    if (key.type !== 'Ed25519') throw new Error('the account key is not Ed25519')
-    const cert = await openCertificate(gift.certificate)
-    const list = await openRevocations(gift.revocations)
-    const id = accountIdOf(key.publicKey)
-    if (cert.account !== id || cert.device !== this.deviceId) throw new Error('the certificate is not for this device in that account')
-    if (list.account !== id) throw new Error('the revocation list is of another account')
-    if (list.revoked.some(e => e.device === this.deviceId)) throw new Error('this device was removed from that account; reset its data directory to join again as a new device')
-    this.accountKey = key
-    this.cert = cert
-    this.certBytes = gift.certificate
-    await this.saveAccount()
-    await this.saveList(list, gift.revocations)
+    const { key, cert, chain } = await this.openGift(gift)
+    this.legacyRevoked = new Set()
+    this.set(key, gift.certificate, cert, chain)
+    await this.save()
+    await unlink(join(this.dataDir, REVOCATIONS_FILE)).catch(() => {})
   }
 
   /**
-   * Merge a revocation list from another member: the union of both (a device once removed
-   * stays removed). Returns the devices newly revoked here.
+   * Move to the newer epoch a member hands us (we were away when a device was removed): only
+   * along our own chain, and only if it keeps us. Returns the devices it removed.
    */
-  async mergeRevocations (bytes: Uint8Array): Promise<string[]> {
-    const theirs = await openRevocations(bytes)
-    if (theirs.account !== this.id) throw new InvalidRevocationListError('a revocation list of another account')
-    const added = theirs.revoked.filter(e => !this.revokedSet.has(e.device))
-    if (added.length === 0) return []
-    const mine = new Set(theirs.revoked.map(e => e.device))
-    const theyLack = this.list.revoked.some(e => !mine.has(e.device))
-    if (!theyLack) {
-      await this.saveList(theirs, bytes)
-    } else {
-      const merged: RevocationList = { v: 1, account: this.id, version: Math.max(this.list.version, theirs.version) + 1, revoked: [...this.list.revoked, ...added] }
-      await this.saveList(merged, await sealRevocations(merged, this.accountKey))
+  async upgrade (gift: AccountGift): Promise<string[]> {
+    const { key, cert, chain } = await this.openGift(gift)
+    if (!this.chain.continuedBy(chain)) throw new EpochForkError(`that epoch ${chain.epoch} does not follow ours (${this.epoch})`)
+    const before = new Set(this.removedSet)
+    this.set(key, gift.certificate, cert, chain)
+    await this.save()
+    return [...this.removedSet].filter(d => !before.has(d))
+  }
+
+  private async openGift (gift: AccountGift): Promise<{ key: PrivateKey, cert: OpenedCertificate, chain: EpochChain }> {
+    const key = privateKeyFromProtobuf(gift.accountKey)
+    if (key.type !== 'Ed25519') throw new InvalidEpochError('the account key is not Ed25519')
+    const cert = await openCertificate(gift.certificate)
+    const chain = await EpochChain.decode(gift.chain)
+    this.check(cert, key, chain)
+    return { key, cert, chain }
+  }
+
+  /**
+   * Remove devices: a new epoch with a new key, kept by this device and `known` (the members
+   * we know) minus the removed, signed by the current key. Returns the new epoch.
+   */
+  async rotate (remove: string[], known: string[]): Promise<number> {
+    const members = [...new Set([...(this.chain.newest?.members ?? []), ...known, this.deviceId])].filter(d => !remove.includes(d) && !this.isRevoked(d))
+    if (members.length > MAX_ACCOUNT_MEMBERS) throw new InvalidEpochError(`an account has at most ${MAX_ACCOUNT_MEMBERS} devices`)
+    const key = await generateKeyPair('Ed25519')
+    const record = { v: 1 as const, account: this.accountId, epoch: this.epoch + 1, key: idOf(key), members, removed: [...new Set(remove)], by: this.deviceId, at: Date.now() }
+    await this.take(key, await this.chain.extend(record, this.epochKey))
+    return this.epoch
+  }
+
+  /**
+   * How a chain a member of this account shows stands to ours: the same, behind (we hand it
+   * the newer epoch), ahead (it hands it to us, unless it removes us), or another branch of
+   * an epoch we hold (refused: first seen wins).
+   */
+  async compare (bytes: Uint8Array): Promise<{ verdict: ChainVerdict, chain: EpochChain }> {
+    const theirs = await EpochChain.decode(bytes)
+    if (theirs.account !== this.accountId) throw new InvalidEpochError('an epoch chain of another account')
+    if (theirs.epoch === this.epoch) {
+      const same = theirs.epoch === 0 || Buffer.from(theirs.bytesOf(theirs.epoch) ?? []).equals(Buffer.from(this.chain.bytesOf(this.epoch) ?? []))
+      return { verdict: same ? 'same' : 'fork', chain: theirs }
     }
-    return added.map(e => e.device)
-  }
-
-  /** Remove a device from the account, for every member (they learn it by gossip). */
-  async revoke (deviceId: string): Promise<void> {
-    if (this.revokedSet.has(deviceId)) return
-    const list: RevocationList = { v: 1, account: this.id, version: this.list.version + 1, revoked: [...this.list.revoked, { device: deviceId, at: Date.now() }] }
-    await this.saveList(list, await sealRevocations(list, this.accountKey))
-  }
-
-  private async saveAccount (): Promise<void> {
-    const file: AccountFile = { key: b64(privateKeyToProtobuf(this.accountKey)), cert: b64(this.certBytes) }
-    await writeSecretFile(join(this.dataDir, ACCOUNT_FILE), new TextEncoder().encode(JSON.stringify(file)))
-  }
-
-  private async saveList (list: RevocationList, bytes: Uint8Array): Promise<void> {
-    await writeSecretFile(join(this.dataDir, REVOCATIONS_FILE), bytes)
-    this.setList(list, bytes)
-  }
-
-  private setList (list: RevocationList, bytes: Uint8Array): void {
-    this.list = list
-    this.listBytes = bytes
-    this.revokedSet = new Set(list.revoked.map(e => e.device))
+    if (theirs.epoch < this.epoch) return { verdict: theirs.continuedBy(this.chain) ? 'behind' : 'fork', chain: theirs }
+    if (!this.chain.continuedBy(theirs)) return { verdict: 'fork', chain: theirs }
+    const keeps = theirs.newest?.members.includes(this.deviceId) === true && !theirs.removed().has(this.deviceId)
+    return { verdict: keeps ? 'ahead' : 'removes-us', chain: theirs }
   }
 }

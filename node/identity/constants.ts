@@ -1,7 +1,9 @@
 /** Identity: protocol ids, record domains and limits. All documented in docs/PROTOCOL.md. */
 
 /** Profile exchange on every connection. */
-export const PROFILE_PROTOCOL = '/companion/profile/1.0.0'
+export const PROFILE_PROTOCOL = '/companion/profile/2.0.0'
+/** A member at a newer account epoch hands it to one that was away (§4.7). */
+export const EPOCH_PROTOCOL = '/companion/epoch/1.0.0'
 /** Pairing: CPace over the code the joining device shows (§4.3). */
 export const PAIR_PROTOCOL = '/companion/pair/2.0.0'
 
@@ -11,6 +13,8 @@ export const CERT_CODEC = new TextEncoder().encode('/companion/cert/1')
 export const PROFILE_DOMAIN = 'companion-device-profile'
 export const PROFILE_CODEC = new TextEncoder().encode('/companion/profile/1')
 export const REVOCATION_DOMAIN = 'companion-revocation-list'
+export const EPOCH_DOMAIN = 'companion-account-epoch'
+export const EPOCH_CODEC = new TextEncoder().encode('/companion/epoch/1')
 export const REVOCATION_CODEC = new TextEncoder().encode('/companion/revocations/1')
 /** What a device signs in a DHT record (the outer, readable part). */
 export const DHT_SIGNATURE_CONTEXT = 'companion-dht-profile-v1'
@@ -22,6 +26,12 @@ export const MAX_CERT_BYTES = 2048
 export const MAX_PROFILE_BYTES = 8192
 export const MAX_REVOCATION_BYTES = 64 * 1024
 export const MAX_REVOKED_DEVICES = 512
+/** Devices one account may have (each epoch record lists them). */
+export const MAX_ACCOUNT_MEMBERS = 64
+export const MAX_EPOCH_BYTES = 8 * 1024
+/** Epochs kept and shown: a member that slept through more must pair again. */
+export const MAX_EPOCHS_KEPT = 8
+export const MAX_CHAIN_BYTES = 96 * 1024
 export const MAX_DHT_RECORD_BYTES = 16 * 1024
 export const MAX_CAPABILITIES = 32
 /** Devices one capability of a profile may name as refused. */
@@ -50,6 +60,7 @@ export type KnownCapability = typeof CAPABILITIES[number]
 
 /** Files in the data directory. */
 export const ACCOUNT_FILE = 'account.json'
+/** Versions before account epochs kept a signed revocation list here; read (and honoured) if present. */
 export const REVOCATIONS_FILE = 'revocations.bin'
 export const PROFILE_SEQ_FILE = 'profile-seq'
 export const GRANTS_FILE = 'grants.json'

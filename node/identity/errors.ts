@@ -16,6 +16,15 @@ export class InvalidRevocationListError extends InvalidRecordError {
   override readonly name: string = 'InvalidRevocationListError'
 }
 
+export class InvalidEpochError extends InvalidRecordError {
+  override readonly name: string = 'InvalidEpochError'
+}
+
+/** A correctly signed epoch chain that is not ours to follow (another branch of the same epoch). */
+export class EpochForkError extends InvalidEpochError {
+  override readonly name: string = 'EpochForkError'
+}
+
 /** A profile with a sequence number at or below one already held. */
 export class ReplayedRecordError extends InvalidRecordError {
   override readonly name: string = 'ReplayedRecordError'

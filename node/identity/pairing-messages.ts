@@ -60,7 +60,7 @@ export function sessionIdPart (): Uint8Array {
 export function sealGift (key: Uint8Array, gift: AccountGift): Uint8Array {
   const nonce = randomBytes(GIFT_NONCE_BYTES)
   const cipher = createCipheriv('aes-256-gcm', key, nonce).setAAD(GIFT_AAD)
-  const plain = JSON.stringify({ accountKey: b64(gift.accountKey), certificate: b64(gift.certificate), revocations: b64(gift.revocations) })
+  const plain = JSON.stringify({ accountKey: b64(gift.accountKey), certificate: b64(gift.certificate), chain: b64(gift.chain) })
   return Buffer.concat([nonce, cipher.update(plain, 'utf8'), cipher.final(), cipher.getAuthTag()])
 }
 
@@ -81,5 +81,5 @@ export function openGift (key: Uint8Array, sealed: Uint8Array): AccountGift {
     throw broken('the account is not JSON')
   }
   if (typeof fields !== 'object' || fields == null) throw broken('the account is not a JSON object')
-  return { accountKey: unb64(fields.accountKey, 'accountKey'), certificate: unb64(fields.certificate, 'certificate'), revocations: unb64(fields.revocations, 'revocations') }
+  return { accountKey: unb64(fields.accountKey, 'accountKey'), certificate: unb64(fields.certificate, 'certificate'), chain: unb64(fields.chain, 'chain') }
 }

@@ -5,12 +5,12 @@ import { KNOWN_DEVICE_TAG, NEARBY_DEVICE_TAG } from '../constants.ts'
 import { CERT_METADATA, MAX_NEARBY_DEVICES, PROFILE_METADATA } from './constants.ts'
 import { keepAddresses, type DeviceTable } from './device-table.ts'
 import { InvalidCertificateError, InvalidProfileError, ReplayedRecordError } from './errors.ts'
-import { openCertificate, openProfile, type DeviceCertificate, type DeviceProfile } from './records.ts'
+import { openCertificate, openProfile, type DeviceProfile, type OpenedCertificate } from './records.ts'
 import type { AccountStore } from './account.ts'
 
 export interface KnownDevice {
   id: string
-  cert: DeviceCertificate
+  cert: OpenedCertificate
   profile: DeviceProfile
   certBytes: Uint8Array
   profileBytes: Uint8Array
@@ -116,9 +116,9 @@ export class ProfileBook {
     this.table.setAddresses(id, known.addresses, known.seenAt)
   }
 
-  /** A certificate makes a member when it is of our account and its device is not revoked. */
-  isMemberCert (cert: DeviceCertificate): boolean {
-    return cert.account === this.account.id && !this.account.isRevoked(cert.device)
+  /** A certificate makes a member when it is of our account's current epoch and its device is not removed. */
+  isMemberCert (cert: OpenedCertificate): boolean {
+    return this.account.isMemberCert(cert)
   }
 
   relation (id: string): Relation {
@@ -127,14 +127,14 @@ export class ProfileBook {
   }
 
   /** A certificate for `from`; throws InvalidCertificateError otherwise. */
-  async verifyCertificate (from: string, certBytes: Uint8Array): Promise<DeviceCertificate> {
+  async verifyCertificate (from: string, certBytes: Uint8Array): Promise<OpenedCertificate> {
     const cert = await openCertificate(certBytes)
     if (cert.device !== from) throw new InvalidCertificateError('the certificate is for another device')
     return cert
   }
 
   /** Certificate and profile of `from`, consistent with each other. Throws InvalidRecordError. */
-  async verify (from: string, certBytes: Uint8Array, profileBytes: Uint8Array): Promise<{ cert: DeviceCertificate, profile: DeviceProfile }> {
+  async verify (from: string, certBytes: Uint8Array, profileBytes: Uint8Array): Promise<{ cert: OpenedCertificate, profile: DeviceProfile }> {
     const cert = await this.verifyCertificate(from, certBytes)
     const profile = await openProfile(profileBytes)
     if (profile.device !== from) throw new InvalidProfileError('the profile is of another device')

@@ -2,12 +2,12 @@ import { TypedEventEmitter } from 'main-event'
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
-import { MAX_REVOCATION_BYTES, PROFILE_PROTOCOL, PROFILE_TIMEOUT_MS } from './constants.ts'
+import { MAX_CHAIN_BYTES, PROFILE_PROTOCOL, PROFILE_TIMEOUT_MS } from './constants.ts'
 import { InvalidRecordError, ReplayedRecordError } from './errors.ts'
 import type { AccountStore } from './account.ts'
 import type { OwnProfile } from './own-profile.ts'
 import type { ProfileBook, Relation } from './profile-book.ts'
-import type { DeviceCertificate, DeviceProfile } from './records.ts'
+import type { DeviceProfile, OpenedCertificate } from './records.ts'
 
 export interface ProfileExchangeComponents {
   registrar: Registrar
@@ -27,12 +27,14 @@ export interface ProfileExchangeInit {
 export interface ProfileExchangeEvents {
   /** A device's profile was accepted (new, or newer than the one held). */
   'device:profile': CustomEvent<{ peerId: PeerId, profile: DeviceProfile, relation: Relation }>
-  /** Our revocation list grew: these devices are no longer members. */
-  'account:revoked': CustomEvent<{ devices: string[] }>
+  /** A member's epoch chain removes this device from the account (it was removed while away, or is told now). */
+  'account:removed': CustomEvent<{ by: PeerId }>
+  /** A member was away while the account moved to a new epoch: it is to be handed the new one. */
+  'account:behind': CustomEvent<{ connection: Connection }>
 }
 
 export interface ProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> {
-  /** Exchange profiles (and revocations) again with every connected device. */
+  /** Exchange profiles (and epoch chains) again with every connected device. */
   announce(): Promise<void>
 }
 
@@ -41,13 +43,14 @@ const LENGTH_PREFIX_ERRORS = new Set(['InvalidDataLengthError', 'InvalidDataLeng
 const EMPTY = new Uint8Array(0)
 
 /**
- * `/companion/profile/1.0.0`: on every connection, and whenever something changes, both
+ * `/companion/profile/2.0.0`: on every connection, and whenever something changes, both
  * devices show their certificate, then their profile (the full one to members, the public one
- * to others) and, between members, the account's revocation list:
+ * to others) and, to devices of the same account (members, members that were away, removed
+ * devices), the account's epoch chain:
  *
  *   dialler → cert
- *   other   → cert, profile, revocations | empty
- *   dialler → profile, revocations | empty
+ *   other   → cert, profile, chain | empty
+ *   dialler → profile, chain | empty
  */
 class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> implements ProfileExchange, Startable {
   private readonly components: ProfileExchangeComponents
@@ -94,14 +97,14 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
   }
 
   /**
-   * Our profile variant and revocations for a device whose certificate we have just read. A
-   * device the account removed gets the public profile and the revocations: that is how it
-   * learns it was removed (when it is still connected to the device that removes it).
+   * Our profile variant and chain for a device whose certificate we have just read. A device of
+   * our account that is not a member now (removed, or away while the account moved on) gets the
+   * public profile and the chain: that is how it learns it was removed, or that it is behind.
    */
-  private async ours (cert: DeviceCertificate): Promise<[Uint8Array, Uint8Array]> {
+  private async ours (cert: OpenedCertificate): Promise<[Uint8Array, Uint8Array]> {
     const { full, public: pub } = await this.own.envelopes()
-    if (this.book.isMemberCert(cert)) return [full, this.account.revocations.bytes]
-    return [pub, cert.account === this.account.id ? this.account.revocations.bytes : EMPTY]
+    const chain = cert.account === this.account.id ? this.account.chainRecord : EMPTY
+    return [this.book.isMemberCert(cert) ? full : pub, chain]
   }
 
   private async exchange (connection: Connection): Promise<void> {
@@ -110,15 +113,15 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
     let stream: Stream | undefined
     try {
       stream = await connection.newStream(PROFILE_PROTOCOL, { signal })
-      const lp = lpStream(stream, { maxDataLength: MAX_REVOCATION_BYTES })
+      const lp = lpStream(stream, { maxDataLength: MAX_CHAIN_BYTES })
       await lp.write(this.account.certificate, { signal })
       const cert = (await lp.read({ signal })).subarray()
       const profile = (await lp.read({ signal })).subarray()
-      const revocations = (await lp.read({ signal })).subarray()
+      const chain = (await lp.read({ signal })).subarray()
       const certificate = await this.book.verifyCertificate(peer, cert)
       await lp.writeV(await this.ours(certificate), { signal })
       await stream.close({ signal })
-      await this.take(connection, certificate, cert, profile, revocations)
+      await this.take(connection, certificate, cert, profile, chain)
     } catch (err) {
       this.onFailure(connection, stream, err as Error)
     }
@@ -128,35 +131,26 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
     const signal = AbortSignal.timeout(this.timeout)
     const peer = connection.remotePeer.toString()
     try {
-      const lp: LengthPrefixedStream = lpStream(stream, { maxDataLength: MAX_REVOCATION_BYTES })
+      const lp: LengthPrefixedStream = lpStream(stream, { maxDataLength: MAX_CHAIN_BYTES })
       const cert = (await lp.read({ signal })).subarray()
       const certificate = await this.book.verifyCertificate(peer, cert)
       await lp.writeV([this.account.certificate, ...await this.ours(certificate)], { signal })
       const profile = (await lp.read({ signal })).subarray()
-      const revocations = (await lp.read({ signal })).subarray()
+      const chain = (await lp.read({ signal })).subarray()
       await stream.close({ signal })
-      await this.take(connection, certificate, cert, profile, revocations)
+      await this.take(connection, certificate, cert, profile, chain)
     } catch (err) {
       this.onFailure(connection, stream, err as Error)
     }
   }
 
-  /** Accept what a device sent (its certificate verified by the caller): its records, and (from a member) the account's revocations. */
-  private async take (connection: Connection, certificate: DeviceCertificate, cert: Uint8Array, profile: Uint8Array, revocations: Uint8Array): Promise<void> {
+  /** Accept what a device sent (its certificate verified by the caller): its chain (from our account), then its records. */
+  private async take (connection: Connection, certificate: OpenedCertificate, cert: Uint8Array, profile: Uint8Array, chain: Uint8Array): Promise<void> {
     const peer = connection.remotePeer.toString()
-    const member = this.book.isMemberCert(certificate)
-    // a removed device that does not know it yet still sends the list it has: ignored
-    const removed = certificate.account === this.account.id && !member
-    if (!member && !removed && revocations.byteLength > 0) throw new InvalidRecordError('revocations from a device outside the account')
-    // the account's list first: it stands on its own signature, whatever the profile turns out to
-    // be (a removed device gets only the public one, which it may already hold)
-    if (member && revocations.byteLength > 0) {
-      const added = await this.account.mergeRevocations(revocations)
-      if (added.length > 0) {
-        this.log('the account removed %d device(s)', added.length)
-        this.safeDispatchEvent('account:revoked', { detail: { devices: added } })
-      }
-    }
+    const ours = certificate.account === this.account.id
+    if (!ours && chain.byteLength > 0) throw new InvalidRecordError('an epoch chain from a device outside the account')
+    // the chain first: it stands on its own signatures, whatever the profile turns out to be
+    if (ours && chain.byteLength > 0) this.follow(connection, certificate, await this.account.compare(chain))
     const verdict = await this.book.accept(peer, cert, profile)
     const known = this.book.get(peer)
     if (known == null) return
@@ -164,6 +158,24 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
     if (verdict === 'accepted') {
       this.log('device %p is %s (%s, %s)', connection.remotePeer, known.profile.name, known.profile.kind, relation)
       this.safeDispatchEvent('device:profile', { detail: { peerId: connection.remotePeer, profile: known.profile, relation } })
+    }
+  }
+
+  private follow (connection: Connection, certificate: OpenedCertificate, { verdict, chain }: Awaited<ReturnType<AccountStore['compare']>>): void {
+    switch (verdict) {
+      case 'removes-us':
+        this.log('device %p shows epoch %d of the account, which removes this device', connection.remotePeer, chain.epoch)
+        this.safeDispatchEvent('account:removed', { detail: { by: connection.remotePeer } })
+        break
+      case 'behind':
+        if (this.account.awaitsEpoch(certificate)) this.safeDispatchEvent('account:behind', { detail: { connection } })
+        break
+      case 'fork':
+        // signed by a key of ours, but not the epoch we follow: first seen wins
+        this.log.error('device %p shows another branch of the account at epoch %d; refused', connection.remotePeer, chain.epoch)
+        break
+      default:
+        // the same, or ahead: the device that is ahead hands us the new epoch
     }
   }
 

@@ -9,16 +9,21 @@ import {
 import { InvalidCertificateError, InvalidProfileError, InvalidRevocationListError } from './errors.ts'
 import { openJson, sealJson, type EnvelopeKind } from './envelope.ts'
 
-/** The account vouches that a device is one of its own. Signed by the account key. */
+/** The account vouches that a device is one of its own. Signed by the key of an account epoch. */
 export interface DeviceCertificate {
   v: 1
-  /** Account id: the PeerId string of the account's public key. */
+  /** Account id: the PeerId string of the account's first (epoch 0) public key; it never changes. */
   account: string
   device: string
-  /** Device that issued it (any member can, holding the account key). */
+  /** Device that issued it (any member can, holding the epoch's key). */
   issuer: string
   issuedAt: number
+  /** The account epoch whose key signed it (0: the account's first key, absent on the wire). */
+  epoch: number
 }
+
+/** A certificate as opened: what it says, and the id of the key that signed it. */
+export type OpenedCertificate = DeviceCertificate & { signer: string }
 
 export interface SimFacts {
   number?: string
@@ -77,7 +82,7 @@ export function accountIdOf (key: PublicKey): string {
   return peerIdFromPublicKey(key).toString()
 }
 
-function isDeviceId (value: unknown): value is string {
+export function isDeviceId (value: unknown): value is string {
   if (typeof value !== 'string' || value.length > 128) return false
   try {
     return peerIdFromString(value).type === 'Ed25519'
@@ -86,24 +91,32 @@ function isDeviceId (value: unknown): value is string {
   }
 }
 
-const isTime = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0
+export const isTime = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0
 const isSeq = isTime
 
 // ---- certificates
 
-export async function sealCertificate (cert: DeviceCertificate, accountKey: PrivateKey): Promise<Uint8Array> {
-  return await sealJson(CERT_KIND, cert, accountKey)
+export async function sealCertificate (cert: Omit<DeviceCertificate, 'epoch'> & { epoch?: number }, epochKey: PrivateKey): Promise<Uint8Array> {
+  const { v, account, device, issuer, issuedAt, epoch } = cert
+  return await sealJson(CERT_KIND, { v, account, device, issuer, issuedAt, ...(epoch == null || epoch === 0 ? {} : { epoch }) }, epochKey)
 }
 
-/** A certificate that is well-formed and signed by the account it names. Membership is the caller's question. */
-export async function openCertificate (bytes: Uint8Array): Promise<DeviceCertificate> {
+/**
+ * A certificate that is well-formed and signed. One of epoch 0 must be signed by the account
+ * key it names; a later epoch's key is known only to the account's members (from its epoch
+ * records), so whether it is the right one is the caller's question, as membership is.
+ */
+export async function openCertificate (bytes: Uint8Array): Promise<OpenedCertificate> {
   const { value, signer } = await openJson(CERT_KIND, bytes)
   const { v, account, device, issuer, issuedAt } = value
+  const epoch = value.epoch ?? 0
   if (v !== 1) throw new InvalidCertificateError(`unknown certificate version ${String(v)}`)
   if (!isDeviceId(account) || !isDeviceId(device) || !isDeviceId(issuer)) throw new InvalidCertificateError('malformed ids')
   if (!isTime(issuedAt)) throw new InvalidCertificateError('malformed time')
-  if (accountIdOf(signer) !== account) throw new InvalidCertificateError('not signed by the account it names')
-  return { v, account, device, issuer, issuedAt }
+  if (!isSeq(epoch)) throw new InvalidCertificateError('malformed epoch')
+  const signerId = accountIdOf(signer)
+  if (epoch === 0 && signerId !== account) throw new InvalidCertificateError('not signed by the account it names')
+  return { v, account, device, issuer, issuedAt, epoch, signer: signerId }
 }
 
 // ---- profiles
@@ -175,7 +188,7 @@ export async function openProfile (bytes: Uint8Array): Promise<DeviceProfile> {
   return { v, device, account, name: checkedName, kind: checkedKind, public: value.public, capabilities: caps, ...(checkedPower == null ? {} : { power: checkedPower }), seq, time }
 }
 
-// ---- revocation lists
+// ---- revocation lists (kept only to read what versions before account epochs stored)
 
 export async function sealRevocations (list: RevocationList, accountKey: PrivateKey): Promise<Uint8Array> {
   return await sealJson(REVOCATION_KIND, list, accountKey)

@@ -9,6 +9,7 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { createDeviceNode, type DeviceNode } from '../../node/create-node.ts'
 import { AccountStore } from '../../node/identity/account.ts'
 import { accountIdOf, sealCertificate } from '../../node/identity/records.ts'
+import { EpochChain } from '../../node/identity/epochs.ts'
 import { PAIR_PROTOCOL } from '../../node/identity/constants.ts'
 import { MAX_PAIR_FRAME_BYTES } from '../../node/identity/pairing-messages.ts'
 
@@ -32,11 +33,12 @@ export async function rogueNode (dataDir: string, name: string, options: RogueOp
   const privateKey = options.privateKey ?? await generateKeyPair('Ed25519')
   const account = await AccountStore.open(dataDir, privateKey)
   if (options.memberOf != null) {
-    const file = JSON.parse(await readFile(join(options.memberOf, 'account.json'), 'utf8')) as { key: string }
+    const file = JSON.parse(await readFile(join(options.memberOf, 'account.json'), 'utf8')) as { key: string, account?: string, chain?: string }
     const accountKey = privateKeyFromProtobuf(Buffer.from(file.key, 'base64'))
+    const chain = file.chain == null ? EpochChain.empty(accountIdOf(accountKey.publicKey)) : await EpochChain.decode(Buffer.from(file.chain, 'base64'))
     const device = peerIdFromPrivateKey(privateKey).toString()
-    const certificate = await sealCertificate({ v: 1, account: accountIdOf(accountKey.publicKey), device, issuer: device, issuedAt: Date.now() }, accountKey)
-    await account.adopt({ accountKey: privateKeyToProtobuf(accountKey), certificate, revocations: await readFile(join(options.memberOf, 'revocations.bin')) })
+    const certificate = await sealCertificate({ v: 1, account: chain.account, device, issuer: device, issuedAt: Date.now(), epoch: chain.epoch }, accountKey)
+    await account.adopt({ accountKey: privateKeyToProtobuf(accountKey), certificate, chain: chain.encode() })
   }
   return await createDeviceNode({
     dataDir,
