@@ -9,13 +9,13 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { seededRandom } from '../test/harness/sms-events.ts'
 import { fuzzTarget } from './harness.ts'
-import { TARGETS } from './targets.ts'
+import { ALL_TARGETS as TARGETS } from './all-targets.ts'
 
 const { values } = parseArgs({ options: { inputs: { type: 'string', default: '100000' }, seed: { type: 'string' }, target: { type: 'string', multiple: true } } })
 const inputs = Number(values.inputs)
 const seed = values.seed == null ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed)
 if (!Number.isSafeInteger(inputs) || inputs < 1 || !Number.isSafeInteger(seed)) {
-  process.stderr.write('usage: npm run fuzz -- [--inputs N] [--seed S] [--target events|frames|pdu|carrier]\n')
+  process.stderr.write('usage: npm run fuzz -- [--inputs N] [--seed S] [--target events|frames|pdu|carrier|tunnel|records|dht|pairing]\n')
   process.exit(2)
 }
 const chosen = TARGETS.filter(t => values.target == null || values.target.includes(t.name))

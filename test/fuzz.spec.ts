@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { seededRandom } from './harness/sms-events.ts'
 import { tempDir } from './harness/index.ts'
 import { fuzzTarget } from '../fuzz/harness.ts'
-import { TARGETS } from '../fuzz/targets.ts'
+import { ALL_TARGETS as TARGETS } from '../fuzz/all-targets.ts'
 
 /** A slice of `npm run fuzz`, so the targets stay alive in CI; the full runs are in the README. */
 const SLICE = 2_000

@@ -171,7 +171,11 @@ describe('identity records: what a device accepts', function () {
       ['an outer sequence that differs from the profile', async () => { const r = await sealDhtProfile(secrets, member, m(), 509, memberCert, await sealProfile(profileOf(member, A(), { seq: 508 }), member)); return [r.key, r.value] }],
       ['a public profile', async () => { const r = await sealDhtProfile(secrets, member, m(), 510, memberCert, await sealProfile({ ...profileOf(member, A(), { seq: 510 }), public: true, capabilities: [] }, member)); return [r.key, r.value] }],
       ['a device that is not a device id', async () => { const r = await good(511); return [r.key, bytes({ ...json(r.value), device: 'bob' })] }],
-      ['a short nonce', async () => { const r = await good(512); return [r.key, bytes({ ...json(r.value), nonce: 'AAAA' })] }]
+      ['a short nonce', async () => { const r = await good(512); return [r.key, bytes({ ...json(r.value), nonce: 'AAAA' })] }],
+      // found by npm run fuzz (dht, seed 5): a signature of the wrong length made the key's verify throw a TypeError
+      ['a signature cut short', async () => { const r = await good(513); const o = json(r.value); return [r.key, bytes({ ...o, sig: Buffer.from(o.sig as string, 'base64').subarray(0, 40).toString('base64') })] }],
+      ['a key of another shape', async () => { const r = await good(514); return [new TextEncoder().encode('/companion/' + 'a'.repeat(1000)), r.value] }],
+      ['kad\'s own record type', async () => [new TextEncoder().encode('/pk/abc'), randomBytes(40)]]
     ]
     for (const [what, make] of records) {
       const [key, value] = await make()

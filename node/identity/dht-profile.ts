@@ -88,8 +88,9 @@ export async function openDhtRecord (key: Uint8Array, value: Uint8Array): Promis
   if (publicKey == null || publicKey.type !== 'Ed25519') throw new InvalidRecordError('DHT record names no Ed25519 device')
   const nonce = Buffer.from(record.nonce, 'base64')
   const ct = Buffer.from(record.ct, 'base64')
-  if (nonce.byteLength !== 12 || ct.byteLength < 16) throw new InvalidRecordError('malformed DHT record')
-  if (!(await publicKey.verify(signedBytes(key, record.seq, nonce, ct), Buffer.from(record.sig, 'base64')))) throw new InvalidRecordError('bad signature on DHT record')
+  const sig = Buffer.from(record.sig, 'base64')
+  if (nonce.byteLength !== 12 || ct.byteLength < 16 || sig.byteLength !== 64) throw new InvalidRecordError('malformed DHT record')
+  if (!(await publicKey.verify(signedBytes(key, record.seq, nonce, ct), sig))) throw new InvalidRecordError('bad signature on DHT record')
   return { record, nonce, ct }
 }
 

@@ -39,12 +39,23 @@ export async function send (lp: LengthPrefixedStream, message: PairMessage, sign
 
 /** The next message, which must be one of `expected`; a closed stream or garbage is a PairingError. */
 export async function receive<T extends PairMessage['t']> (lp: LengthPrefixedStream, signal: AbortSignal, ...expected: T[]): Promise<Extract<PairMessage, { t: T }>> {
-  let message: unknown
+  let bytes: Uint8Array
   try {
-    message = JSON.parse(new TextDecoder().decode((await lp.read({ signal })).subarray()))
+    bytes = (await lp.read({ signal })).subarray()
   } catch (err) {
     if (signal.aborted) throw err
     throw new PairingError('the other device ended the pairing')
+  }
+  return parseMessage(bytes, ...expected)
+}
+
+/** One message's bytes: a JSON object whose `t` is one of `expected`, else a PairingError. */
+export function parseMessage<T extends PairMessage['t']> (bytes: Uint8Array, ...expected: T[]): Extract<PairMessage, { t: T }> {
+  let message: unknown
+  try {
+    message = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+  } catch {
+    throw broken('not UTF-8 JSON')
   }
   const t = (message as { t?: unknown } | null)?.t
   if (typeof message !== 'object' || message == null || Array.isArray(message) || !(expected as unknown[]).includes(t)) throw broken(`expected ${expected.join(' or ')}`)
