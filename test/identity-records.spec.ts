@@ -8,7 +8,7 @@ import { logger } from '@libp2p/logger'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { PrivateKey } from '@libp2p/interface'
 import { AccountStore } from '../node/identity/account.ts'
-import { CERT_CODEC, CERT_DOMAIN, PROFILE_CODEC, PROFILE_DOMAIN } from '../node/identity/constants.ts'
+import { CERT_CODEC, CERT_DOMAIN, MAX_NEARBY_DEVICES, PROFILE_CODEC, PROFILE_DOMAIN } from '../node/identity/constants.ts'
 import { accountSecrets, dhtProfileValidator, profileKey, sealDhtProfile, dhtProfileSelector } from '../node/identity/dht-profile.ts'
 import { ProfileBook } from '../node/identity/profile-book.ts'
 import { DeviceTable } from '../node/identity/device-table.ts'
@@ -222,6 +222,21 @@ describe('identity records: what a device accepts', function () {
     await assert.rejects(account.compare(skipped.encode()), { name: 'InvalidEpochError' })
     await assert.rejects(account.compare(new TextEncoder().encode('{"v":1}')), { name: 'InvalidEpochError' })
     await assert.rejects(account.compare(randomBytes(100)), { name: 'InvalidEpochError' })
+  })
+
+  it('keeps the 256 most recently seen devices of other accounts, and every member', async () => {
+    const strangers: string[] = []
+    for (let i = 0; i < MAX_NEARBY_DEVICES + 20; i++) {
+      const key = await generateKeyPair('Ed25519')
+      const own = await AccountStore.open(await import('node:fs/promises').then(async fs => await fs.mkdtemp(join(tmp.path, 'nearby-'))), key)
+      assert.equal(await book.accept(idOf(key), own.certificate, await sealProfile({ ...profileOf(key, own.id), public: true, capabilities: [] }, key)), 'accepted')
+      strangers.push(idOf(key))
+    }
+    const nearby = book.all().filter(d => book.relation(d.id) === 'nearby').map(d => d.id)
+    assert.equal(nearby.length, MAX_NEARBY_DEVICES)
+    assert.deepEqual(new Set(nearby), new Set(strangers.slice(20)), 'the oldest gave way')
+    assert.equal(book.relation(idOf(member)), 'member', 'the member is still there')
+    assert.equal(table.all().length, book.all().length, 'the table holds what the book holds')
   })
 
   it('signs one profile per sequence number, even when two exchanges ask for it at once', async () => {

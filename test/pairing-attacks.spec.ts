@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { DeviceNode } from '../node/create-node.ts'
+import { MAX_PENDING_PAIR_REQUESTS } from '../node/identity/constants.ts'
 import { CpaceSession, pairingChannel } from '../node/identity/cpace.ts'
 import { b64, sealGift, unb64 } from '../node/identity/pairing-messages.ts'
 import { Device, eventually, tempDir, type DeviceRow } from './harness/index.ts'
@@ -149,4 +150,28 @@ describe('pairing under attack', function () {
     // nobody joined
     assert.deepEqual(await members(member), [])
   })
+
+  it('keeps at most 8 requests waiting, from all devices together', async () => {
+    const member = await device('device-1')
+    const memberAddress = await addressOf(member)
+    const joiners: DeviceNode[] = []
+    for (let i = 0; i <= MAX_PENDING_PAIR_REQUESTS; i++) {
+      const r = await rogue(`joiner-${i}`)
+      // one at a time: libp2p takes at most 5 new connections per second from one host
+      await new Promise(resolve => setTimeout(resolve, 250))
+      await r.libp2p.dial(multiaddr(memberAddress))
+      joiners.push(r)
+    }
+    const attempts = joiners.slice(0, MAX_PENDING_PAIR_REQUESTS).map(r => {
+      const attempt = r.libp2p.services.pairing.join(peerIdFromString(member.id), { timeoutMs: 30_000, onCode: () => {} })
+      attempt.catch(() => {})
+      return attempt
+    })
+    await eventually('8 requests waiting', 10_000, async () => (await member.json<unknown[]>('pair', 'requests')).length === MAX_PENDING_PAIR_REQUESTS ? true : undefined)
+    const last = joiners[MAX_PENDING_PAIR_REQUESTS] as DeviceNode
+    await assert.rejects(last.libp2p.services.pairing.join(peerIdFromString(member.id), { onCode: () => {} }), /8 pairing requests are already waiting/)
+    for (const r of joiners.slice(0, MAX_PENDING_PAIR_REQUESTS)) assert.equal((await member.cli('pair', 'reject', r.libp2p.peerId.toString())).code, 0)
+    await Promise.allSettled(attempts)
+  })
 })
+
