@@ -107,6 +107,24 @@ describe('removing a device really removes it', function () {
     await fork.stop()
   })
 
+  it('a device that leaves hands the others an epoch without itself, and they stay an account', async () => {
+    bed = new Testbed({ devices: 3, links: 1 })
+    const [a, b, c] = bed.devices as [Device, Device, Device]
+    for (const d of bed.devices) await d.start()
+    await eventually('they see each other', 10_000, async () => await bed!.allSeeEachOther() ? true : undefined)
+    await pair(b, a)
+    await pair(c, a)
+    await eventually('all members', 10_000, async () => (await rowOf(b, c.id))?.relation === 'member' && (await rowOf(c, b.id))?.relation === 'member' ? true : undefined)
+    const account = (await statusOf(a)).account
+    assert.equal((await c.cli('unpair', c.id)).code, 0)
+    assert.notEqual((await statusOf(c)).account, account, 'c is an account of its own')
+    await eventually('a and b at the epoch c handed them, members of each other', 15_000, async () =>
+      (await statusOf(a)).accountEpoch === 1 && (await statusOf(b)).accountEpoch === 1 &&
+      (await rowOf(a, b.id))?.relation === 'member' && (await rowOf(b, a.id))?.relation === 'member' ? true : undefined)
+    assert.notEqual((await rowOf(a, c.id))?.relation, 'member')
+    assert.notEqual((await rowOf(b, c.id))?.relation, 'member')
+  })
+
   it('refuses to start on an account file it cannot read, rather than forget who was removed', async () => {
     bed = new Testbed({ devices: 1, links: 1 })
     const [a] = bed.devices as [Device]
