@@ -215,6 +215,8 @@ describe('identity records: what a device accepts', function () {
     const current = await EpochChain.decode(account.chainRecord)
     const removesUs = await current.extend(record({ epoch: 2, members: [idOf(member)], removed: [account.certificateDevice], by: idOf(member) }), account.key)
     assert.equal((await account.compare(removesUs.encode())).verdict, 'removes-us')
+    const forgetsUs = await current.extend(record({ epoch: 2, members: [idOf(member)], removed: [], by: idOf(member) }), account.key)
+    assert.equal((await account.compare(forgetsUs.encode())).verdict, 'unlisted', 'not listed is not removed')
     const keepsUs = await current.extend(record({ epoch: 2, members: [idOf(member), account.certificateDevice], removed: [], by: idOf(member) }), account.key)
     assert.equal((await account.compare(keepsUs.encode())).verdict, 'ahead')
     // broken chains are refused outright

@@ -32,7 +32,7 @@ export interface AccountGift {
 }
 
 /** How another member's chain stands to ours. */
-export type ChainVerdict = 'same' | 'behind' | 'ahead' | 'removes-us' | 'fork'
+export type ChainVerdict = 'same' | 'behind' | 'ahead' | 'removes-us' | 'unlisted' | 'fork'
 
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
 const unb64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'base64'))
@@ -258,7 +258,8 @@ export class AccountStore {
 
   /**
    * How a chain a member of this account shows stands to ours: the same, behind (we hand it
-   * the newer epoch), ahead (it hands it to us, unless it removes us), or another branch of
+   * the newer epoch), ahead (it hands it to us), ahead but removing us, ahead without listing
+   * us (its maker did not know us: we cannot follow, nor are we removed), or another branch of
    * an epoch we hold (refused: first seen wins).
    */
   async compare (bytes: Uint8Array): Promise<{ verdict: ChainVerdict, chain: EpochChain }> {
@@ -270,7 +271,8 @@ export class AccountStore {
     }
     if (theirs.epoch < this.epoch) return { verdict: theirs.continuedBy(this.chain) ? 'behind' : 'fork', chain: theirs }
     if (!this.chain.continuedBy(theirs)) return { verdict: 'fork', chain: theirs }
-    const keeps = theirs.newest?.members.includes(this.deviceId) === true && !theirs.removed().has(this.deviceId)
-    return { verdict: keeps ? 'ahead' : 'removes-us', chain: theirs }
+    if (theirs.removed().has(this.deviceId)) return { verdict: 'removes-us', chain: theirs }
+    // not removed, but the device that made the epoch did not know us (we joined through another member meanwhile)
+    return { verdict: theirs.newest?.members.includes(this.deviceId) === true ? 'ahead' : 'unlisted', chain: theirs }
   }
 }

@@ -170,6 +170,9 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
       case 'behind':
         if (this.account.awaitsEpoch(certificate)) this.safeDispatchEvent('account:behind', { detail: { connection } })
         break
+      case 'unlisted':
+        this.log.error('device %p shows epoch %d of the account, made by a device that did not know this one: pair this device again', connection.remotePeer, chain.epoch)
+        break
       case 'fork':
         // signed by a key of ours, but not the epoch we follow: first seen wins
         this.log.error('device %p shows another branch of the account at epoch %d; refused', connection.remotePeer, chain.epoch)
