@@ -14,6 +14,7 @@ const GROUPS: Record<string, { rows: string[], run: () => Promise<BenchRow[]> }>
   discovery: { rows: ['discovery-seen', 'idle-rss'], run: async () => await (await import('./discovery.ts')).discoveryBenchmarks() },
   throughput: { rows: ['tunnel-throughput-vs-stream', 'tunnel-throughput-vs-tcp', 'tcp-plus-cipher-vs-tcp'], run: async () => await (await import('./tunnel-throughput.ts')).tunnelThroughput() },
   tunnel: { rows: ['tunnel-interactive-p99', 'tunnel-failover'], run: async () => await (await import('./tunnel-lan.ts')).tunnelLan() },
+  idle: { rows: ['idle-cpu', 'idle-dead-link'], run: async () => await (await import('./idle.ts')).idleBenchmarks() },
   sms: { rows: ['sms-burst-rate', 'sms-burst-p50', 'sms-burst-p99'], run: async () => await (await import('./sms-burst.ts')).smsBurst() }
 }
 

@@ -5,9 +5,25 @@ export const TUNNEL_PROTOCOL = '/companion/tunnel/1.0.0'
 /** Keepalive probes on every link (connection). */
 export const PROBE_PROTOCOL = '/companion/probe/1.0.0'
 
+/**
+ * Probing while the tunnel carries data (and for a new link's first seconds): a ping every
+ * 200 ms; a link with no answer for 600 ms (three pings) is dead, within the 1 s failover
+ * target with room for the move. Traffic keeps the radio awake anyway, so these cost little.
+ */
 export const PROBE_INTERVAL_MS = 200
-/** A link with no answer to its probes for this long (three pings) is dead: within the 1 s target with room for the move. */
 export const LINK_DEAD_MS = 600
+/** A link is probed fast for its first seconds, so it is ranked before it is needed. */
+export const PROBE_YOUNG_MS = 3_000
+/** The tunnel counts as busy this long after it last moved data. */
+export const LINK_BUSY_MS = 3_000
+/**
+ * Idle, the active link is pinged every 2.5 s and dead after 5 s unanswered: a dead idle link
+ * is left within 7.5 s (< 10 s), at 1/12 of the busy rate; standby links, which matter only
+ * once the active one dies, every 10 s (every 1 s while busy, so one is ready to take over).
+ */
+export const PROBE_IDLE = { intervalMs: 2_500, deadMs: 5_000 }
+export const PROBE_STANDBY_IDLE = { intervalMs: 10_000, deadMs: 25_000 }
+export const PROBE_STANDBY_BUSY = { intervalMs: 1_000, deadMs: 3_000 }
 
 /** Per-channel flow-control window: what a sender may have unread at the receiver. */
 export const CHANNEL_WINDOW = 1024 * 1024

@@ -46,8 +46,18 @@ export function classifyInterface (name: string, sysfs = '/sys/class/net'): Link
   return 'wired'
 }
 
+/** os.networkInterfaces() costs a system call and a copy of every address: asked often, read at most once a second. */
+const INTERFACES_TTL_MS = 1_000
+let cachedInterfaces: { at: number, value: NodeJS.Dict<NetworkInterfaceInfo[]> } | undefined
+
+function localInterfaces (): NodeJS.Dict<NetworkInterfaceInfo[]> {
+  const now = Date.now()
+  if (cachedInterfaces == null || now - cachedInterfaces.at > INTERFACES_TTL_MS) cachedInterfaces = { at: now, value: networkInterfaces() }
+  return cachedInterfaces.value
+}
+
 /** The local interface whose subnet holds `ip`: the one a direct link to it leaves from. */
-export function interfaceForAddress (ip: string, interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces()): string | undefined {
+export function interfaceForAddress (ip: string, interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = localInterfaces()): string | undefined {
   const family = isIPv4(ip) ? 'ipv4' : 'ipv6'
   for (const [name, addrs] of Object.entries(interfaces)) {
     for (const addr of addrs ?? []) {

@@ -1,14 +1,17 @@
 import { TypedEventEmitter } from 'main-event'
 import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerStore, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
-import { PROBE_PROTOCOL } from './constants.ts'
+import { LINK_BUSY_MS, LINK_DEAD_MS, PROBE_IDLE, PROBE_INTERVAL_MS, PROBE_PROTOCOL, PROBE_STANDBY_BUSY, PROBE_STANDBY_IDLE, PROBE_YOUNG_MS } from './constants.ts'
 import { classifyInterface, interfaceForAddress, ipOf } from './interface-class.ts'
-import { answerProbes, runProbes } from './probe.ts'
+import { answerProbes, runProbes, type ProbePace, type Prober } from './probe.ts'
 import type { LinkInfo, LinkKind } from './link-types.ts'
 import { chooseActive, linkScore, type LinkFacts } from './rank.ts'
 
 /** How often standby links are checked for and dialled. */
 const MAINTAIN_MS = 1_000
+/** Once nothing changed for a while (no link opened or closed), links are maintained less often. */
+const MAINTAIN_IDLE_MS = 5_000
+const SETTLED_AFTER_MS = 30_000
 /** Failures older than this no longer count against a path. */
 const FAILURE_MEMORY_MS = 5 * 60_000
 /** How long an incoming probe stream waits for its device's profile to make it a member. */
@@ -43,6 +46,11 @@ export interface LinkManager extends TypedEventEmitter<LinkManagerEvents> {
   /** The connection the tunnel to `device` should ride. */
   active(device: string): Connection | undefined
   links(device?: string): LinkInfo[]
+  /**
+   * The tunnel to `device` moved data: its links are probed fast for a while, and the active
+   * one is confirmed at once if it had been idle (so the first bytes do not wait on a dead link).
+   */
+  activity(device: string): void
 }
 
 interface Link extends LinkFacts {
@@ -51,6 +59,7 @@ interface Link extends LinkFacts {
   iface?: string
   answered: boolean
   probing: boolean
+  prober?: Prober
 }
 
 /**
@@ -64,9 +73,14 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
   private readonly log: Logger
   private readonly linksById = new Map<string, Link>()
   private readonly activeByDevice = new Map<string, string>()
+  /** When a link last opened or closed (Date.now()): links are maintained fast for a while after. */
+  private lastChange = Date.now()
+  private stopped = false
+  /** When the tunnel to each device last moved data (performance.now()). */
+  private readonly lastActivity = new Map<string, number>()
   private readonly failures = new Map<string, number[]>()
   private readonly dialing = new Set<string>()
-  private timer?: ReturnType<typeof setInterval>
+  private timer?: ReturnType<typeof setTimeout>
 
   constructor (components: LinkManagerComponents, init: LinkManagerInit) {
     super()
@@ -83,12 +97,23 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
     await this.components.registrar.handle(PROBE_PROTOCOL, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 2, maxOutboundStreams: 2, runOnLimitedConnection: true })
     this.components.events.addEventListener('connection:open', this.onOpen)
     this.components.events.addEventListener('connection:close', this.onClose)
-    this.timer = setInterval(() => { this.maintain() }, MAINTAIN_MS)
+    this.scheduleMaintain()
+  }
+
+  /** Every second while links come and go, every 5 s once they settled. */
+  private scheduleMaintain (): void {
+    if (this.stopped) return
+    const settled = Date.now() - this.lastChange > SETTLED_AFTER_MS
+    this.timer = setTimeout(() => {
+      this.maintain()
+      this.scheduleMaintain()
+    }, settled ? MAINTAIN_IDLE_MS : MAINTAIN_MS)
     this.timer.unref()
   }
 
   async stop (): Promise<void> {
-    if (this.timer != null) clearInterval(this.timer)
+    clearTimeout(this.timer)
+    this.stopped = true
     this.components.events.removeEventListener('connection:open', this.onOpen)
     this.components.events.removeEventListener('connection:close', this.onClose)
     await this.components.registrar.unhandle(PROBE_PROTOCOL)
@@ -106,6 +131,36 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
       return
     }
     await answerProbes(stream)
+  }
+
+  /** A link opened or closed: maintain every second again (and now, if we were settled). */
+  private changedLinks (): void {
+    const wasSettled = Date.now() - this.lastChange > SETTLED_AFTER_MS
+    this.lastChange = Date.now()
+    if (wasSettled && !this.stopped) {
+      clearTimeout(this.timer)
+      this.scheduleMaintain()
+    }
+  }
+
+  activity (device: string): void {
+    const now = performance.now()
+    const last = this.lastActivity.get(device) ?? -Infinity
+    this.lastActivity.set(device, now)
+    if (now - last < LINK_BUSY_MS) return
+    // traffic after a quiet spell: confirm the active link now, and go on at the busy pace
+    const id = this.activeByDevice.get(device)
+    if (id != null) this.linksById.get(id)?.prober?.kick()
+  }
+
+  /** How fast a link is probed: fast while young or busy (failover within 1 s), rarely while idle. */
+  private paceOf (link: Link): ProbePace {
+    const fast = { intervalMs: PROBE_INTERVAL_MS, deadMs: LINK_DEAD_MS }
+    if (!link.answered || Date.now() - link.upSince < PROBE_YOUNG_MS) return fast
+    const active = this.activeByDevice.get(link.device) === link.id
+    const busy = performance.now() - (this.lastActivity.get(link.device) ?? -Infinity) < LINK_BUSY_MS
+    if (busy) return active ? fast : PROBE_STANDBY_BUSY
+    return active ? PROBE_IDLE : PROBE_STANDBY_IDLE
   }
 
   active (device: string): Connection | undefined {
@@ -159,6 +214,7 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
       failures: this.recentFailures(this.pathKey(device, iface)), upSince: Date.now()
     }
     this.linksById.set(conn.id, link)
+    this.changedLinks()
     this.refresh(device)
   }
 
@@ -173,7 +229,7 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
   private probe (link: Link): void {
     link.probing = true
     const { conn, device, iface } = link
-    void runProbes(conn, PROBE_PROTOCOL, {
+    link.prober = runProbes(conn, PROBE_PROTOCOL, {
       rtt: (ms) => {
         if (!link.answered) {
           link.answered = true
@@ -195,13 +251,14 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
         this.failures.set(key, [...(this.failures.get(key) ?? []), Date.now()])
         conn.abort(new Error('link dead: probes unanswered'))
       }
-    }, this.log)
+    }, this.log, () => this.paceOf(link))
   }
 
   private onClose (evt: CustomEvent<Connection>): void {
     const link = this.linksById.get(evt.detail.id)
     if (link == null) return
     this.linksById.delete(link.id)
+    this.changedLinks()
     this.rerank(link.device)
   }
 

@@ -57,40 +57,77 @@ export async function answerProbes (stream: Stream): Promise<void> {
   }
 }
 
-/** Ping over `connection` until it closes; report round trips, losses and death. */
-export async function runProbes (connection: Connection, protocol: string, observer: ProbeObserver, log: Logger): Promise<void> {
-  let stream: Stream
-  try {
-    stream = await connection.newStream(protocol, { signal: AbortSignal.timeout(LINK_DEAD_MS * 2) })
-  } catch (err) {
-    log('could not open probes on %s - %s', connection.id, (err as Error).message)
-    if (connection.status === 'open') observer.dead()
-    return
-  }
-  let lastAnswer = Date.now()
+/** How often to ping a link now, and how long a ping may go unanswered before the link is dead. */
+export interface ProbePace {
+  intervalMs: number
+  deadMs: number
+}
+
+/** A running prober: `kick()` pings at once (traffic starts on a link not confirmed lately). */
+export interface Prober {
+  kick(): void
+}
+
+/**
+ * Ping over `connection` until it closes; report round trips, losses and death. The pace is
+ * asked before every ping, so a link can be probed fast while it carries traffic and rarely
+ * while idle. A link is dead when its oldest unanswered ping is older than the pace's `deadMs`.
+ */
+export function runProbes (connection: Connection, protocol: string, observer: ProbeObserver, log: Logger, pace: () => ProbePace = () => ({ intervalMs: PROBE_INTERVAL_MS, deadMs: LINK_DEAD_MS })): Prober {
+  let stream: Stream | undefined
+  let timer: ReturnType<typeof setTimeout> | undefined
+  /** When the oldest unanswered ping went out. */
+  let unansweredSince: number | undefined
   let outstanding = 0
-  const timer = setInterval(() => {
-    if (connection.status !== 'open') {
-      clearInterval(timer)
-      return
-    }
-    if (Date.now() - lastAnswer > LINK_DEAD_MS) {
-      clearInterval(timer)
+  let done = false
+  const finish = (): void => {
+    done = true
+    clearTimeout(timer)
+  }
+  const tick = (): void => {
+    timer = undefined
+    if (done || stream == null) return
+    if (connection.status !== 'open') { finish(); return }
+    const { intervalMs, deadMs } = pace()
+    if (unansweredSince != null && Date.now() - unansweredSince > deadMs) {
+      finish()
       stream.abort(new Error('probes unanswered'))
       observer.dead()
       return
     }
     if (outstanding > 0) observer.lost()
     outstanding++
+    unansweredSince ??= Date.now()
     stream.send(frame(1, BigInt(Date.now())))
-  }, PROBE_INTERVAL_MS)
-  try {
-    for await (const { kind, time } of probeFrames(stream)) {
-      if (kind !== 2) continue
-      lastAnswer = Date.now()
-      outstanding = 0
-      observer.rtt(Date.now() - Number(time))
+    // wake again at the next ping, or when the oldest one times out, whichever is first
+    const dueIn = unansweredSince + deadMs + 1 - Date.now()
+    timer = setTimeout(tick, Math.max(1, Math.min(intervalMs, dueIn)))
+  }
+  void (async () => {
+    try {
+      stream = await connection.newStream(protocol, { signal: AbortSignal.timeout(LINK_DEAD_MS * 2) })
+    } catch (err) {
+      log('could not open probes on %s - %s', connection.id, (err as Error).message)
+      done = true
+      if (connection.status === 'open') observer.dead()
+      return
     }
-  } catch {}
-  clearInterval(timer)
+    tick()
+    try {
+      for await (const { kind, time } of probeFrames(stream)) {
+        if (kind !== 2) continue
+        outstanding = 0
+        unansweredSince = undefined
+        observer.rtt(Date.now() - Number(time))
+      }
+    } catch {}
+    finish()
+  })()
+  return {
+    kick: () => {
+      if (done || stream == null) return
+      clearTimeout(timer)
+      tick()
+    }
+  }
 }

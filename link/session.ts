@@ -18,6 +18,8 @@ export interface SessionInit {
   log: Logger
   /** @default TUNNEL_GRACE_MS */
   graceMs?: number
+  /** The session moved data (a write or a read): its links are watched closely for a while. */
+  onActivity?: () => void
 }
 
 /** A sequenced frame kept until acknowledged: its bytes in one or two parts (a DATA header and payload). */
@@ -44,6 +46,7 @@ export class TunnelSession implements ChannelHost {
   private readonly onOpen: OpenHandler
   private readonly log: Logger
   private readonly graceMs: number
+  private readonly onActivity: () => void
   private readonly channels = new Map<number, Channel>()
   private nextChannel: number
   private nextSeq = 1
@@ -78,6 +81,7 @@ export class TunnelSession implements ChannelHost {
     this.onOpen = init.onOpen
     this.log = init.log
     this.graceMs = init.graceMs ?? TUNNEL_GRACE_MS
+    this.onActivity = init.onActivity ?? (() => {})
     this.nextChannel = init.initiator ? 1 : 2
   }
 
@@ -290,6 +294,7 @@ export class TunnelSession implements ChannelHost {
           await new Promise<void>(resolve => { this.wakeup = resolve })
           continue
         }
+        this.onActivity()
         if (!stream.send(write)) await stream.onDrain()
       }
     } catch (err) {
@@ -315,6 +320,7 @@ export class TunnelSession implements ChannelHost {
     try {
       drain()
       for (let next = await source.next(); next.done !== true; next = await source.next()) {
+        this.onActivity()
         buffer.append(next.value)
         drain()
       }

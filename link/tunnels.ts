@@ -123,6 +123,7 @@ class DefaultTunnels implements Tunnels, Startable {
         id: id ?? randomBytes(16),
         graceMs: this.init.graceMs,
         log: this.log,
+        onActivity: () => { this.components.links.activity(device) },
         onOpen: (name) => this.handlerFor(device, name)
       })
       this.sessions.set(device, session)

@@ -71,6 +71,25 @@ describe('links and the user tunnel', function () {
     assert.equal(await forward.exited, 0, 'Ctrl-C ends the forward cleanly')
   })
 
+  it('leaves a dead link of an idle tunnel by itself, and one cut just before traffic starts', async () => {
+    const [d1] = await pairedWithTwoLinks()
+    // idle (nothing on the tunnel for longer than it counts as busy): the active link is cut
+    await new Promise(resolve => setTimeout(resolve, 4_000))
+    bed!.lan.setLink(1, 'a', false)
+    await eventually('the idle probes notice it: the Wi-Fi link takes over', 15_000, async () => await activeKind(d1) === 'wifi' ? true : undefined, 100)
+    bed!.lan.setLink(1, 'a', true)
+    await eventually('back on the wired link', 20_000, async () => await activeKind(d1) === 'wired' ? true : undefined, 100)
+    // idle again; cut, and open a channel at once: traffic puts the link back on the busy
+    // pace (and confirms it with a ping at once), the channel's bytes go over Wi-Fi
+    await new Promise(resolve => setTimeout(resolve, 4_000))
+    bed!.lan.setLink(1, 'a', false)
+    const echo = runCli(['--data-dir', d1.dataDir, 'connect', 'device-2', 'echo'], { input: 'hello\n' })
+    await eventually('moved to Wi-Fi', 5_000, async () => await activeKind(d1) === 'wifi' ? true : undefined, 50)
+    const answered = await echo
+    assert.equal(answered.code, 0, answered.stderr)
+    assert.match(answered.stdout, /hello/)
+  })
+
   it('resumes the tunnel after either device is killed and restarted, whichever side opens it', async () => {
     const [d1, d2] = await pairedWithTwoLinks()
     for (const [victim, other] of [[d1, d2], [d2, d1]] as const) {
