@@ -98,7 +98,13 @@ export function runProbes (connection: Connection, protocol: string, observer: P
     if (outstanding > 0) observer.lost()
     outstanding++
     unansweredSince ??= Date.now()
-    stream.send(frame(1, BigInt(Date.now())))
+    try {
+      stream.send(frame(1, BigInt(Date.now())))
+    } catch {
+      // the stream closed under us (its end is read a moment later): nothing more to ping on
+      finish()
+      return
+    }
     // wake again at the next ping, or when the oldest one times out, whichever is first
     const dueIn = unansweredSince + deadMs + 1 - Date.now()
     timer = setTimeout(tick, Math.max(1, Math.min(intervalMs, dueIn)))
