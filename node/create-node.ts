@@ -185,7 +185,6 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     void libp2p.peerStore.get(peerId).then(peer => { book.remember(peerId.toString(), peer.addresses.map(a => a.multiaddr.toString())) }, () => {})
   }
   libp2p.addEventListener('peer:identify', (evt) => { remember(evt.detail.peerId) })
-  libp2p.services.profiles.addEventListener('device:profile', (evt) => { remember(evt.detail.peerId) })
   // new direct addresses (another network, another port): tell the members where to find us;
   // relay reservations come and go and are found through the DHT's peer routing anyway
   const direct = (): string => ownAddresses().filter(a => !a.includes('/p2p-circuit')).sort().join(' ')
@@ -205,8 +204,12 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     await libp2p.services.profiles.announce()
     void dhtProfiles.publish()
   }
-  // a new member's links are probed and ranked at once, not at the next maintenance round
-  libp2p.services.profiles.addEventListener('device:profile', (evt) => { libp2p.services.links.refresh(evt.detail.peerId.toString()) })
+  libp2p.services.profiles.addEventListener('device:profile', (evt) => {
+    // a device seen for the first time was not known yet when identify told its addresses
+    remember(evt.detail.peerId)
+    // a new member's links are probed and ranked at once, not at the next maintenance round
+    libp2p.services.links.refresh(evt.detail.peerId.toString())
+  })
   epochChanged = async (removed) => {
     // the new certificate and chain to every device (a removed one still connected learns it
     // was removed, members are handed the new epoch), the DHT records under the new secrets;
@@ -240,7 +243,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
       log.error('could not sweep DHT records - %e', err)
     }
   }
-  sweep()
+  // not at start: nothing is urgent about a stale record, and start-up should stay quick
   const sweeper = setInterval(sweep, DHT_SWEEP_INTERVAL_MS)
   sweeper.unref()
 

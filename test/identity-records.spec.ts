@@ -13,7 +13,7 @@ import { accountSecrets, dhtProfileValidator, profileKey, sealDhtProfile, dhtPro
 import { ProfileBook } from '../node/identity/profile-book.ts'
 import { DeviceTable } from '../node/identity/device-table.ts'
 import { OwnProfile } from '../node/identity/own-profile.ts'
-import { openCertificate, sealCertificate, sealProfile, type DeviceProfile } from '../node/identity/records.ts'
+import { openCertificate, sealCertificate, sealProfile, sealRevocations, type DeviceProfile } from '../node/identity/records.ts'
 import { EpochChain, type EpochRecord } from '../node/identity/epochs.ts'
 import { SqliteDatastore } from '../node/sqlite-datastore.ts'
 import { tempDir } from './harness/index.ts'
@@ -224,6 +224,18 @@ describe('identity records: what a device accepts', function () {
     await assert.rejects(account.compare(skipped.encode()), { name: 'InvalidEpochError' })
     await assert.rejects(account.compare(new TextEncoder().encode('{"v":1}')), { name: 'InvalidEpochError' })
     await assert.rejects(account.compare(randomBytes(100)), { name: 'InvalidEpochError' })
+  })
+
+  it('still honours a revocation list written by a version before epochs', async () => {
+    const dir = await import('node:fs/promises').then(async fs => await fs.mkdtemp(join(tmp.path, 'legacy-')))
+    const key = await generateKeyPair('Ed25519')
+    const old = await AccountStore.open(dir, key)
+    const removed = idOf(await generateKeyPair('Ed25519'))
+    const list = await sealRevocations({ v: 1, account: old.id, version: 1, revoked: [{ device: removed, at: 1 }] }, old.key)
+    await import('node:fs/promises').then(async fs => { await fs.writeFile(join(dir, 'revocations.bin'), list) })
+    const reopened = await AccountStore.open(dir, key)
+    assert.equal(reopened.isRevoked(removed), true)
+    assert.equal(reopened.epoch, 0)
   })
 
   it('keeps the 256 most recently seen devices of other accounts, and every member', async () => {

@@ -44,14 +44,20 @@ describe('removing a device really removes it', function () {
     bed = undefined
   })
 
-  it('moves the account to a new epoch: the removed device, with its old files, can add no one nor remove anyone, and a member that was off catches up', async () => {
+  /** Three devices, b and c paired with a, every one a member of the others. */
+  async function threeMembers (): Promise<[Device, Device, Device]> {
     bed = new Testbed({ devices: 3, links: 1 })
     const [a, b, c] = bed.devices as [Device, Device, Device]
     for (const d of bed.devices) await d.start()
     await eventually('they see each other', 10_000, async () => await bed!.allSeeEachOther() ? true : undefined)
     await pair(b, a)
     await pair(c, a)
-    await eventually('all members', 10_000, async () => (await rowOf(b, c.id))?.relation === 'member' ? true : undefined)
+    await eventually('all members', 10_000, async () => (await rowOf(b, c.id))?.relation === 'member' && (await rowOf(c, b.id))?.relation === 'member' ? true : undefined)
+    return [a, b, c]
+  }
+
+  it('moves the account to a new epoch: the removed device, with its old files, can add no one nor remove anyone, and a member that was off catches up', async () => {
+    const [a, b, c] = await threeMembers()
     const account = (await statusOf(a)).account
     const oldSecrets = await secretsOf(c)
     // the thief's copy of c's disk, taken before the removal
@@ -108,13 +114,7 @@ describe('removing a device really removes it', function () {
   })
 
   it('a device that leaves hands the others an epoch without itself, and they stay an account', async () => {
-    bed = new Testbed({ devices: 3, links: 1 })
-    const [a, b, c] = bed.devices as [Device, Device, Device]
-    for (const d of bed.devices) await d.start()
-    await eventually('they see each other', 10_000, async () => await bed!.allSeeEachOther() ? true : undefined)
-    await pair(b, a)
-    await pair(c, a)
-    await eventually('all members', 10_000, async () => (await rowOf(b, c.id))?.relation === 'member' && (await rowOf(c, b.id))?.relation === 'member' ? true : undefined)
+    const [a, b, c] = await threeMembers()
     const account = (await statusOf(a)).account
     assert.equal((await c.cli('unpair', c.id)).code, 0)
     assert.notEqual((await statusOf(c)).account, account, 'c is an account of its own')

@@ -31,6 +31,28 @@ export interface AccountGift {
   chain: Uint8Array
 }
 
+/** A gift on the wire (pairing encrypts it, an epoch upgrade sends it as is): UTF-8 JSON `{ accountKey, certificate, chain }`, base64. */
+export function encodeGift (gift: AccountGift): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ accountKey: b64(gift.accountKey), certificate: b64(gift.certificate), chain: b64(gift.chain) }))
+}
+
+/** The gift in `bytes`; anything else is `fail(what)`, thrown. */
+export function decodeGift (bytes: Uint8Array, fail: (what: string) => Error): AccountGift {
+  let fields: unknown
+  try {
+    fields = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+  } catch {
+    throw fail('the account is not UTF-8 JSON')
+  }
+  if (typeof fields !== 'object' || fields == null) throw fail('the account is not a JSON object')
+  const field = (name: 'accountKey' | 'certificate' | 'chain'): Uint8Array => {
+    const value = (fields as Record<string, unknown>)[name]
+    if (typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) throw fail(`${name} is not base64`)
+    return unb64(value)
+  }
+  return { accountKey: field('accountKey'), certificate: field('certificate'), chain: field('chain') }
+}
+
 /** How another member's chain stands to ours. */
 export type ChainVerdict = 'same' | 'behind' | 'ahead' | 'removes-us' | 'unlisted' | 'fork'
 
@@ -49,6 +71,8 @@ export class AccountStore {
   private readonly deviceId: string
   private accountId!: string
   private epochKey!: PrivateKey
+  /** The current epoch key's id: asked for every membership check (per message event), so kept. */
+  private epochKeyId!: string
   private cert!: OpenedCertificate
   private certBytes!: Uint8Array
   private chain!: EpochChain
@@ -102,7 +126,7 @@ export class AccountStore {
 
   /** A member: a certificate of this account and its current epoch, by that epoch's key, of a device not removed. */
   isMemberCert (cert: OpenedCertificate): boolean {
-    return cert.account === this.accountId && cert.epoch === this.epoch && cert.signer === this.chain.keyOf(this.epoch) && !this.isRevoked(cert.device)
+    return cert.account === this.accountId && cert.epoch === this.epoch && cert.signer === this.epochKeyId && !this.isRevoked(cert.device)
   }
 
   /**
@@ -169,6 +193,7 @@ export class AccountStore {
 
   private set (key: PrivateKey, certBytes: Uint8Array, cert: OpenedCertificate, chain: EpochChain): void {
     this.epochKey = key
+    this.epochKeyId = idOf(key)
     this.certBytes = certBytes
     this.cert = cert
     this.chain = chain

@@ -3,7 +3,7 @@ import type { ComponentLogger, Connection, Logger, Startable, Stream } from '@li
 import type { Registrar } from '@libp2p/interface-internal'
 import { EPOCH_PROTOCOL, MAX_CHAIN_BYTES } from './constants.ts'
 import { InvalidEpochError } from './errors.ts'
-import type { AccountStore } from './account.ts'
+import { decodeGift, encodeGift, type AccountStore } from './account.ts'
 
 /** How long an upgrade (one message each way) may take. */
 const UPGRADE_TIMEOUT_MS = 10_000
@@ -26,11 +26,7 @@ export interface EpochUpgrades {
   offer(connection: Connection): Promise<void>
 }
 
-const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
-const unb64 = (value: unknown): Uint8Array => {
-  if (typeof value !== 'string') throw new InvalidEpochError('malformed epoch upgrade')
-  return new Uint8Array(Buffer.from(value, 'base64'))
-}
+const malformed = (what: string): InvalidEpochError => new InvalidEpochError(`malformed epoch upgrade (${what})`)
 
 /**
  * `/companion/epoch/1.0.0`: a member at a newer account epoch hands it to a member that was
@@ -68,7 +64,7 @@ class DefaultEpochUpgrades implements EpochUpgrades, Startable {
       stream = await connection.newStream(EPOCH_PROTOCOL, { signal })
       const lp = lpStream(stream, { maxDataLength: MAX_UPGRADE_BYTES })
       const gift = await this.init.account.giftFor(device)
-      await lp.write(new TextEncoder().encode(JSON.stringify({ accountKey: b64(gift.accountKey), certificate: b64(gift.certificate), chain: b64(gift.chain) })), { signal })
+      await lp.write(encodeGift(gift), { signal })
       const answer = JSON.parse(new TextDecoder().decode((await lp.read({ signal })).subarray())) as { ok?: unknown, reason?: unknown }
       await stream.close({ signal }).catch(() => {})
       if (answer.ok === true) this.log('handed epoch %d to %p', this.init.account.epoch, connection.remotePeer)
@@ -84,10 +80,9 @@ class DefaultEpochUpgrades implements EpochUpgrades, Startable {
     const lp = lpStream(stream, { maxDataLength: MAX_UPGRADE_BYTES })
     let removed: string[] | undefined
     try {
-      const offer = JSON.parse(new TextDecoder().decode((await lp.read({ signal })).subarray())) as Record<string, unknown> | null
-      if (offer == null || typeof offer !== 'object') throw new InvalidEpochError('malformed epoch upgrade')
+      const offer = decodeGift((await lp.read({ signal })).subarray(), malformed)
       const before = this.init.account.epoch
-      removed = await this.init.account.upgrade({ accountKey: unb64(offer.accountKey), certificate: unb64(offer.certificate), chain: unb64(offer.chain) })
+      removed = await this.init.account.upgrade(offer)
       this.log('moved from epoch %d to %d, handed by %p', before, this.init.account.epoch, connection.remotePeer)
       await lp.write(new TextEncoder().encode(JSON.stringify({ ok: true })), { signal })
       await stream.close({ signal }).catch(() => {})

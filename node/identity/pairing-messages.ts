@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import type { LengthPrefixedStream } from '@libp2p/utils'
 import { PAIR_SID_BYTES } from './constants.ts'
 import { PairingError } from './errors.ts'
-import type { AccountGift } from './account.ts'
+import { decodeGift, encodeGift, type AccountGift } from './account.ts'
 
 /** The messages of `/companion/pair/2.0.0` (docs/PROTOCOL.md §4.3). */
 export type PairMessage =
@@ -71,26 +71,18 @@ export function sessionIdPart (): Uint8Array {
 export function sealGift (key: Uint8Array, gift: AccountGift): Uint8Array {
   const nonce = randomBytes(GIFT_NONCE_BYTES)
   const cipher = createCipheriv('aes-256-gcm', key, nonce).setAAD(GIFT_AAD)
-  const plain = JSON.stringify({ accountKey: b64(gift.accountKey), certificate: b64(gift.certificate), chain: b64(gift.chain) })
-  return Buffer.concat([nonce, cipher.update(plain, 'utf8'), cipher.final(), cipher.getAuthTag()])
+  return Buffer.concat([nonce, cipher.update(encodeGift(gift)), cipher.final(), cipher.getAuthTag()])
 }
 
 export function openGift (key: Uint8Array, sealed: Uint8Array): AccountGift {
   if (sealed.byteLength < GIFT_NONCE_BYTES + GIFT_TAG_BYTES) throw broken('the account is too short')
-  let plain: string
+  let plain: Uint8Array
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, GIFT_NONCE_BYTES)).setAAD(GIFT_AAD)
     decipher.setAuthTag(sealed.subarray(sealed.byteLength - GIFT_TAG_BYTES))
-    plain = Buffer.concat([decipher.update(sealed.subarray(GIFT_NONCE_BYTES, sealed.byteLength - GIFT_TAG_BYTES)), decipher.final()]).toString('utf8')
+    plain = Buffer.concat([decipher.update(sealed.subarray(GIFT_NONCE_BYTES, sealed.byteLength - GIFT_TAG_BYTES)), decipher.final()])
   } catch {
     throw broken('the account does not decrypt with the session key')
   }
-  let fields: Record<string, unknown> | null
-  try {
-    fields = JSON.parse(plain) as Record<string, unknown> | null
-  } catch {
-    throw broken('the account is not JSON')
-  }
-  if (typeof fields !== 'object' || fields == null) throw broken('the account is not a JSON object')
-  return { accountKey: unb64(fields.accountKey, 'accountKey'), certificate: unb64(fields.certificate, 'certificate'), chain: unb64(fields.chain, 'chain') }
+  return decodeGift(plain, broken)
 }
