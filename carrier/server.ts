@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import { DatabaseSync } from 'node:sqlite'
-import { MAX_BODY_CHARS } from '../daemon/sms/constants.ts'
+import { MAX_BODY_CHARS } from '../sms/constants.ts'
 import { readLines, writeLine, type CarrierMessage } from './protocol.ts'
 
 export interface CarrierOptions {

@@ -104,10 +104,14 @@ export class ControlClient {
     }
   }
 
-  /** Follow the daemon's event stream (Server-Sent Events) until `signal` aborts or the daemon goes away. */
-  async * events (types: string[] = [], signal?: AbortSignal): AsyncGenerator<ControlEvent> {
+  /**
+   * Follow the daemon's event stream (Server-Sent Events) until `signal` aborts or the daemon
+   * goes away. `onOpen` is called once the daemon follows for us: every event after that is seen.
+   */
+  async * events (types: string[] = [], signal?: AbortSignal, onOpen?: () => void): AsyncGenerator<ControlEvent> {
     const query = types.length > 0 ? `?types=${encodeURIComponent(types.join(','))}` : ''
     const res = await this.open('GET', `/v1/events${query}`, undefined, signal)
+    onOpen?.()
     try {
       for await (const block of this.records(res, '\n\n')) {
         const type = /^event: (.*)$/m.exec(block)?.[1]

@@ -11,7 +11,7 @@ import { smsCommands } from './sms-commands.ts'
 import { carrierCommands } from './carrier-commands.ts'
 import { uiCommand } from './ui-command.ts'
 import type { DeviceEntry as Device, Status } from '../daemon/control/types.ts'
-
+import { backendHelp, NO_BACKEND } from '../sms/backends/registry.ts'
 
 const KINDS = ['phone', 'tablet', 'laptop', 'desktop', 'watch', 'server']
 
@@ -59,7 +59,7 @@ export function buildProgram (): Command {
     .description('run this device\'s daemon in the foreground; prints "ready <deviceId> <socket>" when serving')
     .option('--name <name>', 'this device\'s name (remembered; default: the host name)')
     .addOption(new Option('--kind <kind>', 'what this device is (remembered)').choices(KINDS))
-    .option('--sms <backend>', 'SMS backend: none, or sim://HOST:PORT/NUMBER (a simulated carrier, see companion carrier)', 'none')
+    .option('--sms <backend>', backendHelp(), NO_BACKEND)
     .option('--sms-rate <n/min>', 'messages per minute each device may send through this phone', '30/min')
     .option('--sms-deny <number>', 'a number this phone never texts, repeatable, remembered (replaces the list)', collect)
     .option('--sms-allow <number>', 'a short code or premium number this phone may text, repeatable, remembered (replaces the list)', collect)

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander'
 import type { ControlClient } from './client.ts'
 import { CliError, UsageError } from './errors.ts'
 import { printJson, table } from './output.ts'
-import type { ConversationView, MessageView } from '../daemon/sms/view-types.ts'
+import type { ConversationView, MessageView } from '../sms/view-types.ts'
 
 const FAILED = new Set(['failed', 'unauthorized'])
 
@@ -92,7 +92,9 @@ export function smsCommands (program: Command, client: (cmd: Command) => Control
       const abort = new AbortController()
       process.once('SIGINT', () => { abort.abort() })
       process.once('SIGTERM', () => { abort.abort() })
-      for await (const event of client(cmd).events(['sms'], abort.signal)) {
+      // stdout is the events alone; that it is following is for the person (and for tests)
+      const following = (): void => { process.stderr.write('watching messages; Ctrl-C to stop\n') }
+      for await (const event of client(cmd).events(['sms'], abort.signal, following)) {
         const { type, message } = event.data as { type: string, message: MessageView }
         if (opts.json === true) process.stdout.write(JSON.stringify({ type, message }) + '\n')
         else process.stdout.write(`${type.padEnd(7)} ${message.direction === 'out' ? `to ${message.to.join(', ')}` : `from ${message.from ?? '?'}`}  ${describeStatus(message)}  ${message.id}\n`)

@@ -17,14 +17,15 @@ import { identityRoutes } from './control/identity-routes.ts'
 import type { DevicePatch, Status } from './control/types.ts'
 import { DeviceDirectory, type DeviceEntry } from './devices.ts'
 import { ControlError, DataDirError } from './errors.ts'
-import { DaemonEvents } from './events.ts'
+import { DaemonEvents } from './daemon-events.ts'
 import { IdentityApi } from './identity.ts'
 import { DataDirLock } from './lock.ts'
 import { controlSocketPath } from './paths.ts'
 import { loadSettings, parseInterfaceKind, parsePort, saveSettings, type Settings } from './settings.ts'
-import { DEFAULT_SMS_RATE } from './sms/constants.ts'
-import { normalizeNumber } from './sms/numbers.ts'
-import { SmsService, type SmsDevice } from './sms/service.ts'
+import { DEFAULT_SMS_RATE } from '../sms/constants.ts'
+import { normalizeNumber } from '../sms/codec/numbers.ts'
+import { SmsService, type SmsDevice } from '../sms/service.ts'
+import { NO_BACKEND } from '../sms/backends/registry.ts'
 import { smsRoutes } from './control/sms-routes.ts'
 import { LinkService } from './link-api.ts'
 import { linkRoutes } from './control/link-routes.ts'
@@ -218,10 +219,10 @@ export class Daemon implements DaemonApi {
     return await SmsService.start({
       dataDir: this.dataDir,
       deviceKey,
-      libp2p,
+      self: libp2p.peerId.toString(),
+      protocols: libp2p,
       tunnels: libp2p.services.tunnels,
-      links: libp2p.services.links,
-      backend: options.sms ?? 'none',
+      backend: options.sms ?? NO_BACKEND,
       members,
       isMember: (id) => book.relation(id) === 'member',
       may: (device, capability) => grants.may(device, capability),
@@ -277,7 +278,7 @@ export class Daemon implements DaemonApi {
       account: this.node.account.id,
       accountEpoch: this.node.account.epoch,
       addresses: this.node.libp2p.getMultiaddrs().map(ma => ma.toString()),
-      sms: this.sms?.status() ?? { backend: 'none', ready: false },
+      sms: this.sms?.status() ?? { backend: NO_BACKEND, ready: false },
       uptimeMs: Date.now() - this.startedAt,
       version: VERSION,
       dataDir: this.dataDir

@@ -7,7 +7,7 @@ import type { LinkKind } from '../link/link-types.ts'
 import { DataDirError } from './errors.ts'
 import { SETTINGS_FILE } from './paths.ts'
 import { readJsonFile, writeJsonFile } from './json-file.ts'
-import { normalizeNumber } from './sms/numbers.ts'
+import { normalizeNumber } from '../sms/codec/numbers.ts'
 
 /** What a device remembers about itself between runs, besides its key. */
 export interface Settings {

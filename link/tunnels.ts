@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
+import { TypedEventEmitter, type TypedEventTarget } from 'main-event'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { equals as bytesEqual } from 'uint8arrays/equals'
 import { FrameType, Priority, TUNNEL_PROTOCOL } from './constants.ts'
@@ -37,8 +38,15 @@ export interface TunnelsInit {
   graceMs?: number
 }
 
+export interface TunnelEvents {
+  /** The tunnel to a member has a link to ride (again): channels opened now go through at once. */
+  'tunnel:up': CustomEvent<{ device: string }>
+  /** The tunnel to a member lost its last link; its channels wait (up to the grace period) for another. */
+  'tunnel:down': CustomEvent<{ device: string }>
+}
+
 /** The user tunnel: the services' one way to talk to another device of the account. */
-export interface Tunnels {
+export interface Tunnels extends TypedEventTarget<TunnelEvents> {
   /**
    * Serve a channel name (`tcp:*` serves every name starting with `tcp:`). A channel that is
    * `everyMember`'s (the account's own, like the message log) skips the grant check.
@@ -46,6 +54,8 @@ export interface Tunnels {
   handle(name: string, handler: ChannelHandler, options?: { everyMember?: boolean }): void
   unhandle(name: string): void
   open(device: string, name: string, priority?: Priority): Promise<Channel>
+  /** Can a channel to `device` go through now (a member with a link up)? */
+  reachable(device: string): boolean
 }
 
 /** Read one frame from a stream's iterator; returns it and whatever came after it. */
@@ -64,7 +74,7 @@ async function firstFrame (source: AsyncIterator<Uint8Array | Uint8ArrayList>, s
   }
 }
 
-class DefaultTunnels implements Tunnels, Startable {
+class DefaultTunnels extends TypedEventEmitter<TunnelEvents> implements Tunnels, Startable {
   private readonly components: TunnelsComponents
   private readonly init: TunnelsInit
   private readonly log: Logger
@@ -74,6 +84,7 @@ class DefaultTunnels implements Tunnels, Startable {
   private readonly relinking = new Map<string, Promise<void>>()
 
   constructor (components: TunnelsComponents, init: TunnelsInit) {
+    super()
     this.components = components
     this.init = init
     this.log = components.logger.forComponent('companion:tunnel')
@@ -110,6 +121,10 @@ class DefaultTunnels implements Tunnels, Startable {
     return await session.open(name, priority)
   }
 
+  reachable (device: string): boolean {
+    return this.components.links.active(device) != null && this.init.isMember(device)
+  }
+
   private initiates (device: string): boolean {
     return this.components.peerId.toString() < device
   }
@@ -141,8 +156,11 @@ class DefaultTunnels implements Tunnels, Startable {
     return entry.handler
   }
 
-  private onActive (evt: CustomEvent<{ device: string }>): void {
-    if (this.initiates(evt.detail.device)) void this.relink(evt.detail.device)
+  private onActive (evt: CustomEvent<{ device: string, connection?: Connection }>): void {
+    const { device, connection } = evt.detail
+    if (this.initiates(device)) void this.relink(device)
+    if (!this.init.isMember(device)) return
+    this.safeDispatchEvent(connection == null ? 'tunnel:down' : 'tunnel:up', { detail: { device } })
   }
 
   /** Initiator: put the tunnel on the active link (one relink at a time per device). */

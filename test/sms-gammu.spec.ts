@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { eventually, tempDir, type Device } from './harness/index.ts'
 import { startHelper, type Helper } from './harness/processes.ts'
 import { messageOn, messagesOn, phoneAndLaptop, send } from './harness/sms.ts'
-import { decodeSpoolText } from '../daemon/sms/gammu-backend.ts'
+import { decodeSpoolText } from '../sms/backends/gammu-smsd.ts'
 
 describe('the gammu-smsd backend (real gammu-smsd, dummy phone driver)', function () {
   this.timeout(90_000)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
-import { decodePdu, encodeSubmit, type DeliverPdu, type SubmitPduDecoded } from '../daemon/sms/pdu/pdu.ts'
-import { planMessage } from '../daemon/sms/pdu/plan.ts'
-import { Reassembler, type Reassembled } from '../daemon/sms/pdu/reassembly.ts'
+import { decodePdu, encodeSubmit, type DeliverPdu, type SubmitPduDecoded } from '../sms/codec/pdu.ts'
+import { planMessage } from '../sms/codec/plan.ts'
+import { Reassembler, type Reassembled } from '../sms/codec/reassembly.ts'
 import { gammu } from './harness/gammu.ts'
 
 interface GammuDecoded { type: string, number: string, text: string, coding: string, parts: number, part: number, ref: number, status: number, reference: number, error?: string }

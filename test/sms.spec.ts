@@ -133,7 +133,7 @@ describe('SMS through the phone', function () {
   it('streams messages and statuses to `sms watch --json` as they happen', async () => {
     const watch = startHelper([process.execPath, CLI, '--data-dir', tablet.dataDir, 'sms', 'watch', '--json'])
     try {
-      await new Promise(resolve => setTimeout(resolve, 500))
+      await watch.errLine(/^watching messages/, 10_000)
       const id = await send(laptop, '+15550109999', 'watched from the tablet')
       await watch.line(new RegExp(`"status":"sent".*"id":"${id}"|"id":"${id}".*"status":"sent"`), 15_000)
       const events = watch.stdout().trim().split('\n').map(l => JSON.parse(l) as { type: string, message: Sms }).filter(e => e.message.id === id)

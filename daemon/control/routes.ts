@@ -1,5 +1,5 @@
 import { ControlError } from '../errors.ts'
-import type { DaemonEvents } from '../events.ts'
+import type { DaemonEvents } from '../daemon-events.ts'
 import type { DeviceEntry, DevicePatch, Status } from './types.ts'
 import { openEventStream, type Route } from './router.ts'
 import { objectBody } from './body.ts'

@@ -1,5 +1,5 @@
-import type { SmsStatus } from '../sms/constants.ts'
-import type { SmsService } from '../sms/service.ts'
+import type { SmsStatus } from '../../sms/constants.ts'
+import type { SmsService } from '../../sms/service.ts'
 import type { DeviceDirectory } from '../devices.ts'
 import { ControlError } from '../errors.ts'
 import { objectBody, text } from './body.ts'

@@ -3,7 +3,7 @@
  * only, so the CLI can share them without loading anything of the daemon.
  */
 import type { LinkKind } from '../../link/link-types.ts'
-import type { MessageView } from '../sms/view-types.ts'
+import type { MessageView } from '../../sms/view-types.ts'
 
 export type Relation = 'self' | 'member' | 'nearby'
 

@@ -9,6 +9,8 @@ export interface Helper {
   stdout(): string
   /** Resolves with the first stdout line matching `pattern`. */
   line(pattern: RegExp, timeoutMs?: number): Promise<string>
+  /** Resolves with the first stderr line matching `pattern`. */
+  errLine(pattern: RegExp, timeoutMs?: number): Promise<string>
   exited: Promise<number | null>
   kill(signal?: NodeJS.Signals): void
   /** Write to its stdin (started with `{ stdin: true }`). */
@@ -30,15 +32,18 @@ export function startHelper (argv: string[], ns?: string, options: { stdin?: boo
     exited,
     kill: (signal = 'SIGTERM') => { child.kill(signal) },
     write: (text) => { child.stdin?.write(text) },
-    line: async (pattern, timeoutMs = 20_000) => {
-      const deadline = Date.now() + timeoutMs
-      while (Date.now() < deadline) {
-        const found = out.split('\n').find(l => pattern.test(l))
-        if (found != null) return found
-        if (child.exitCode != null) break
-        await new Promise(resolve => setTimeout(resolve, 20))
-      }
-      throw new Error(`no line matching ${String(pattern)} from ${argv.join(' ')}: ${out} ${err}`)
+    line: async (pattern, timeoutMs = 20_000) => await firstLine(() => out, pattern, timeoutMs),
+    errLine: async (pattern, timeoutMs = 20_000) => await firstLine(() => err, pattern, timeoutMs)
+  }
+
+  async function firstLine (text: () => string, pattern: RegExp, timeoutMs: number): Promise<string> {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      const found = text().split('\n').find(l => pattern.test(l))
+      if (found != null) return found
+      if (child.exitCode != null) break
+      await new Promise(resolve => setTimeout(resolve, 20))
     }
+    throw new Error(`no line matching ${String(pattern)} from ${argv.join(' ')}: ${out} ${err}`)
   }
 }

@@ -1,5 +1,5 @@
-import { MAX_AUDIENCE, MAX_BODY_CHARS, MAX_READ_IDS, MAX_REASON_CHARS, MAX_RECIPIENTS, STATUSES } from '../../daemon/sms/constants.ts'
-import type { SmsEvent } from '../../daemon/sms/events.ts'
+import { MAX_AUDIENCE, MAX_BODY_CHARS, MAX_READ_IDS, MAX_REASON_CHARS, MAX_RECIPIENTS, STATUSES } from '../../sms/constants.ts'
+import type { SmsEvent } from '../../sms/signed-events.ts'
 
 /** A repeatable stream of numbers in [0, 1) (mulberry32): a failure is found again from its seed. */
 export function seededRandom (seed: number): () => number {

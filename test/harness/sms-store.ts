@@ -3,10 +3,10 @@ import { DatabaseSync } from 'node:sqlite'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { EventSigner } from '../../daemon/sms/events.ts'
-import { SmsStore, type IncomingEntry, type LogEntry } from '../../daemon/sms/store.ts'
-import { fromWire, toWire } from '../../daemon/sms/sync-wire.ts'
-import { encodeJsonFrame, readJsonFrames } from '../../daemon/sms/frames.ts'
+import { EventSigner } from '../../sms/signed-events.ts'
+import { SmsStore, type IncomingEntry, type LogEntry } from '../../sms/store.ts'
+import { fromWire, toWire } from '../../sms/sync-wire.ts'
+import { encodeJsonFrame, readJsonFrames } from '../../sms/json-frames.ts'
 
 /** SQLite's own result codes, as node:sqlite reports them. */
 export const SQLITE_BUSY = { errcode: 5, errstr: 'database is locked' }

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { CLI, Device, eventually } from './device.ts'
 import { pair } from './pairing.ts'
-import type { MessageView } from '../../daemon/sms/view-types.ts'
+import type { MessageView } from '../../sms/view-types.ts'
 import { startHelper, type Helper } from './processes.ts'
 
 /** A message as `companion sms list --json` prints it. */

@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net'
-import { decodePdu, type SubmitPduDecoded } from '../../daemon/sms/pdu/pdu.ts'
+import { decodePdu, type SubmitPduDecoded } from '../../sms/codec/pdu.ts'
 
 export interface SimSent { to: string, text: string, mr: number, part?: number, parts?: number, statusReport: boolean }
 

@@ -3,7 +3,7 @@
  * the session cookie rides along). Shapes are the daemon's own types.
  */
 import type { DaemonEventMap, DeviceEntry, GrantView, PairRequestView, Status } from '../../daemon/control/types.ts'
-import type { ConversationView, MessageView } from '../../daemon/sms/view-types.ts'
+import type { ConversationView, MessageView } from '../../sms/view-types.ts'
 import type { LinkInfo } from '../../link/link-types.ts'
 import { ControlError } from '../../daemon/errors.ts'
 

@@ -1,7 +1,7 @@
 import { useRef, useState } from 'preact/hooks'
 import { api, type DeviceEntry, type MessageView } from '../api.ts'
 import { Icon } from '../icons.tsx'
-import { MAX_PARTS, MULTI_SEPTETS } from '../../../daemon/sms/pdu/plan.ts'
+import { MAX_PARTS, MULTI_SEPTETS } from '../../../sms/codec/plan.ts'
 import { countSms } from './counter.ts'
 
 /** Devices of the account that can send SMS (their own phone line). */

@@ -1,6 +1,6 @@
 /** What a text costs as SMS: the daemon's own splitter, so the page counts as the phone will send. */
-import { charSeptets } from '../../../daemon/sms/pdu/gsm7.ts'
-import { MULTI_SEPTETS, MULTI_UNITS, SINGLE_SEPTETS, SINGLE_UNITS, planMessage } from '../../../daemon/sms/pdu/plan.ts'
+import { charSeptets } from '../../../sms/codec/gsm7.ts'
+import { MULTI_SEPTETS, MULTI_UNITS, SINGLE_SEPTETS, SINGLE_UNITS, planMessage } from '../../../sms/codec/plan.ts'
 
 export interface SmsCount {
   parts: number

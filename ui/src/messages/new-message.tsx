@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks'
 import type { DeviceEntry } from '../api.ts'
-import { conversationOf, normalizeNumber } from '../../../daemon/sms/numbers.ts'
+import { conversationOf, normalizeNumber } from '../../../sms/codec/numbers.ts'
 import { conversationHref, navigate } from '../route.ts'
 import { Icon } from '../icons.tsx'
 import { Composer } from './composer.tsx'

@@ -2,8 +2,8 @@ import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promi
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import type { SimFacts } from '../../node/identity/records.ts'
-import type { BackendHandlers, SmsBackend } from './backend.ts'
-import { InvalidSmsError, SmsBackendError } from './errors.ts'
+import type { BackendHandlers, BackendKind, SmsBackend } from './backend.ts'
+import { InvalidSmsError, SmsBackendError } from '../errors.ts'
 
 const log = logger('companion:sms:gammu')
 
@@ -151,4 +151,11 @@ export class GammuSmsdBackend implements SmsBackend {
 
 async function exists (path: string): Promise<boolean> {
   return await stat(path).then(() => true, () => false)
+}
+
+export const gammuSmsdBackend: BackendKind = {
+  schemes: ['gammu-smsd'],
+  usage: 'gammu-smsd:SPOOLDIR',
+  summary: 'the file spool of a running gammu-smsd',
+  create: (uri, handlers) => new GammuSmsdBackend(uri, handlers)
 }

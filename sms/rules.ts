@@ -1,5 +1,5 @@
 import { SyncProtocolError } from './errors.ts'
-import { checkEnvelope, readEnvelope, type Envelope, type EventPayload } from './events.ts'
+import { checkEnvelope, readEnvelope, type Envelope, type EventPayload } from './signed-events.ts'
 
 /** What the rules need to know of other devices. */
 export interface EventContext {

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process'
 import { logger } from '@libp2p/logger'
 import type { SimFacts } from '../../node/identity/records.ts'
-import type { BackendHandlers, SmsBackend } from './backend.ts'
-import { InvalidSmsError, SmsBackendError } from './errors.ts'
-import { normalizeNumber } from './numbers.ts'
+import type { BackendHandlers, BackendKind, SmsBackend } from './backend.ts'
+import { InvalidSmsError, SmsBackendError } from '../errors.ts'
+import { normalizeNumber } from '../codec/numbers.ts'
 
 const log = logger('companion:sms:termux')
 
@@ -128,4 +128,11 @@ export class TermuxBackend implements SmsBackend {
     }
     if (!this.stopped) this.timer = setTimeout(() => { void this.poll() }, TERMUX_POLL_MS)
   }
+}
+
+export const termuxBackend: BackendKind = {
+  schemes: ['termux'],
+  usage: 'termux[?number=+NUMBER]',
+  summary: 'Android through Termux:API',
+  create: (uri, handlers) => new TermuxBackend(uri, handlers)
 }

@@ -1,10 +1,4 @@
 import type { SimFacts } from '../../node/identity/records.ts'
-import { InvalidSmsError } from './errors.ts'
-import { SimBackend } from './sim-backend.ts'
-import { TermuxBackend } from './termux-backend.ts'
-import { GammuSmsdBackend } from './gammu-backend.ts'
-import { AtBackend } from './at/at-backend.ts'
-import { ModemManagerBackend } from './mm-backend.ts'
 
 /** An SMS the radio received; `from` as the radio gives it (the proxy normalizes it). */
 export interface IncomingSms {
@@ -43,13 +37,17 @@ export interface SmsBackend {
   send(to: string, body: string): Promise<string>
 }
 
-/** `--sms` → a backend; `none` → undefined (this device is no proxy). */
-export function createBackend (uri: string, handlers: BackendHandlers): SmsBackend | undefined {
-  if (uri === 'none') return undefined
-  if (uri.startsWith('sim://')) return new SimBackend(uri, handlers)
-  if (uri === 'termux' || uri.startsWith('termux?')) return new TermuxBackend(uri, handlers)
-  if (uri.startsWith('gammu-smsd:')) return new GammuSmsdBackend(uri, handlers)
-  if (uri.startsWith('at:') || uri.startsWith('at+tcp:')) return new AtBackend(uri, handlers)
-  if (uri === 'mmcli' || uri.startsWith('mmcli:')) return new ModemManagerBackend(uri, handlers)
-  throw new InvalidSmsError(`unknown SMS backend "${uri}": use none, sim://HOST:PORT/NUMBER, at:///dev/ttyX, at+tcp://HOST:PORT, mmcli[:MODEM], termux or gammu-smsd:SPOOLDIR`)
+/**
+ * One kind of backend, registered under its URI scheme(s) (sms/backends/registry.ts): it
+ * creates the backend, checks its URI (the constructor throws InvalidSmsError) and writes
+ * its line of `--sms` help.
+ */
+export interface BackendKind {
+  /** URI schemes, without the colon (`sim`, `at+tcp`); a URI that is only the scheme (`termux`) counts too. */
+  readonly schemes: readonly string[]
+  /** The URI's form, e.g. `sim://HOST:PORT/NUMBER`. */
+  readonly usage: string
+  /** What it talks to, in a few words. */
+  readonly summary: string
+  create(uri: string, handlers: BackendHandlers): SmsBackend
 }

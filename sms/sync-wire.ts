@@ -1,5 +1,5 @@
 import { SyncProtocolError } from './errors.ts'
-import { stubOf } from './events.ts'
+import { stubOf } from './signed-events.ts'
 import type { IncomingEntry, LogEntry } from './store.ts'
 
 /** A log entry on the `sms-sync` channel (docs/PROTOCOL.md §8.3). */

@@ -2,9 +2,9 @@ import { connect, type Socket } from 'node:net'
 import { logger } from '@libp2p/logger'
 import type { SimFacts } from '../../node/identity/records.ts'
 import { parseHostPort, readLines, writeLine, type CarrierMessage } from '../../carrier/protocol.ts'
-import type { BackendHandlers, SmsBackend } from './backend.ts'
-import { InvalidSmsError, SmsBackendError } from './errors.ts'
-import { normalizeNumber } from './numbers.ts'
+import type { BackendHandlers, BackendKind, SmsBackend } from './backend.ts'
+import { InvalidSmsError, SmsBackendError } from '../errors.ts'
+import { normalizeNumber } from '../codec/numbers.ts'
 
 const log = logger('companion:sms:sim')
 
@@ -153,4 +153,11 @@ export class SimBackend implements SmsBackend {
         log('ignoring carrier message %s', msg.op.slice(0, 20))
     }
   }
+}
+
+export const simBackend: BackendKind = {
+  schemes: ['sim'],
+  usage: 'sim://HOST:PORT/NUMBER',
+  summary: 'a simulated carrier: companion carrier',
+  create: (uri, handlers) => new SimBackend(uri, handlers)
 }

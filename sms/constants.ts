@@ -1,5 +1,5 @@
 /** SMS service: channel names, limits and defaults. All documented in docs/PROTOCOL.md §8. */
-import { MAX_PARTS, MULTI_SEPTETS } from './pdu/plan.ts'
+import { MAX_PARTS, MULTI_SEPTETS } from './codec/plan.ts'
 
 /** Tunnel channel on which a device replicates the message log to another member. */
 export const SYNC_CHANNEL = 'sms-sync'

@@ -1,11 +1,10 @@
 import type { Logger } from '@libp2p/interface'
-import type { Channel } from '../../link/channel.ts'
-import { Priority } from '../../link/constants.ts'
-import type { LinkManager } from '../../link/link-manager.ts'
-import type { Tunnels } from '../../link/tunnels.ts'
+import type { Channel } from '../link/channel.ts'
+import { Priority } from '../link/constants.ts'
+import type { Tunnels } from '../link/tunnels.ts'
 import { CATCH_UP_PAGE, SYNC_CHANNEL } from './constants.ts'
 import { SyncProtocolError } from './errors.ts'
-import { readJsonFrames, writeJsonFrames } from './frames.ts'
+import { readJsonFrames, writeJsonFrames } from './json-frames.ts'
 import { fromWire, wire } from './sync-wire.ts'
 import type { LogEntry, SmsStore, VersionVector } from './store.ts'
 
@@ -18,7 +17,6 @@ const MISBEHAVED_MS = 30_000
 export interface SmsSyncInit {
   store: SmsStore
   tunnels: Tunnels
-  links: LinkManager
   isMember(device: string): boolean
   log: Logger
 }
@@ -118,24 +116,25 @@ export class SmsSync {
     this.onEntries = this.onEntries.bind(this)
   }
 
-  start (devicesWithLinks: string[]): void {
+  /** Serve the log, and follow every member the tunnel reaches now or later (`members`: the account's devices now). */
+  start (members: string[]): void {
     // the message log is every member's (what each may see is decided per event)
     this.init.tunnels.handle(SYNC_CHANNEL, (channel) => { void this.serve(channel) }, { everyMember: true })
-    this.init.links.addEventListener('link:active', this.onActive)
+    this.init.tunnels.addEventListener('tunnel:up', this.onActive)
     this.init.store.on('entries', this.onEntries)
-    for (const device of devicesWithLinks) this.subscribe(device)
+    for (const device of members) if (this.init.tunnels.reachable(device)) this.subscribe(device)
   }
 
   stop (): void {
     this.stopped = true
     this.init.tunnels.unhandle(SYNC_CHANNEL)
-    this.init.links.removeEventListener('link:active', this.onActive)
+    this.init.tunnels.removeEventListener('tunnel:up', this.onActive)
     this.init.store.off('entries', this.onEntries)
     for (const sub of this.subscriptions.values()) if (sub !== 'opening') sub.reset('shutting down')
   }
 
-  private onActive (evt: CustomEvent<{ device: string, connection?: unknown }>): void {
-    if (evt.detail.connection != null) this.subscribe(evt.detail.device)
+  private onActive (evt: CustomEvent<{ device: string }>): void {
+    this.subscribe(evt.detail.device)
   }
 
   private onEntries (entries: LogEntry[]): void {
@@ -175,7 +174,7 @@ export class SmsSync {
       this.subscriptions.delete(device)
     }
     if (this.stopped) return
-    setTimeout(() => { if (this.init.links.active(device) != null) this.subscribe(device) }, retryMs + 10).unref()
+    setTimeout(() => { if (this.init.tunnels.reachable(device)) this.subscribe(device) }, retryMs + 10).unref()
   }
 
   private known (origin: string): boolean {

@@ -1,5 +1,5 @@
 import { connect } from 'node:net'
-import type { AtTransport } from './channel.ts'
+import type { AtTransport } from './at-commands.ts'
 
 export interface TransportEvents {
   data(text: string): void

@@ -1,20 +1,20 @@
 import { join } from 'node:path'
-import type { Libp2p, Logger, PrivateKey } from '@libp2p/interface'
-import type { Capability } from '../../node/identity/records.ts'
-import type { LinkManager } from '../../link/link-manager.ts'
-import type { Tunnels } from '../../link/tunnels.ts'
-import { createBackend, type SmsBackend } from './backend.ts'
+import type { Logger, PrivateKey } from '@libp2p/interface'
+import type { Capability } from '../node/identity/records.ts'
+import type { Tunnels } from '../link/tunnels.ts'
+import type { SmsBackend } from './backends/backend.ts'
+import { createBackend, NO_BACKEND } from './backends/registry.ts'
 import { SmsClient, type NewMessage, type ProxyCandidate } from './client.ts'
 import { FINAL_STATUSES, SMS_SUBMIT_PROTOCOL, STATUS_RANK, type SmsStatus } from './constants.ts'
 import { InvalidSmsError, UnknownMessageError } from './errors.ts'
-import { EventSigner } from './events.ts'
+import { EventSigner } from './signed-events.ts'
 import type { ViewChange } from './materialize.ts'
-import { conversationOf } from './numbers.ts'
+import { conversationOf } from './codec/numbers.ts'
 import { SmsProxy, type ProxyPolicy } from './proxy.ts'
 import { SmsStore } from './store.ts'
-import { serveOutsiders } from './submit-protocol.ts'
+import { serveOutsiders, type ProtocolHandlers } from './submit-protocol.ts'
 import { SmsSync } from './sync.ts'
-import { planMessage, type Encoding } from './pdu/plan.ts'
+import { planMessage, type Encoding } from './codec/plan.ts'
 import { getMessage, listConversations, listMessages, unreadIn } from './views.ts'
 import type { ConversationView, MessageView } from './view-types.ts'
 
@@ -32,9 +32,11 @@ export interface SmsDevice {
 export interface SmsServiceInit {
   dataDir: string
   deviceKey: PrivateKey
-  libp2p: Libp2p
+  /** This device's id. */
+  self: string
+  /** The node's protocol handlers, for the one protocol outside the tunnel (refusals to strangers). */
+  protocols: ProtocolHandlers
   tunnels: Tunnels
-  links: LinkManager
   /** `--sms` value. */
   backend: string
   members(): SmsDevice[]
@@ -77,12 +79,12 @@ export class SmsService {
 
   private constructor (init: SmsServiceInit) {
     this.init = init
-    const self = init.libp2p.peerId.toString()
+    const self = init.self
     this.store = new SmsStore({
       path: join(init.dataDir, SMS_DB_FILE),
       self,
       signer: new EventSigner(init.deviceKey),
-      hasBackend: (device) => device === self ? init.backend !== 'none' : hasBackend(init.members().find(m => m.id === device))
+      hasBackend: (device) => device === self ? init.backend !== NO_BACKEND : hasBackend(init.members().find(m => m.id === device))
     })
     this.store.on('refused', (entries) => {
       for (const e of entries) init.log.error('kept event %d of %s without applying it - %s', e.seq, e.origin, e.reason)
@@ -107,7 +109,7 @@ export class SmsService {
       })
     }
     this.client = new SmsClient({ store: this.store, candidates: () => this.candidates(), log: init.log })
-    this.sync = new SmsSync({ store: this.store, tunnels: init.tunnels, links: init.links, isMember: init.isMember, log: init.log })
+    this.sync = new SmsSync({ store: this.store, tunnels: init.tunnels, isMember: init.isMember, log: init.log })
     this.onActive = () => { this.assignWaiting() }
   }
 
@@ -117,9 +119,10 @@ export class SmsService {
       await service.proxy?.start()
       await service.backend?.start()
       service.store.on('changes', (changes) => { service.publish(changes) })
-      await serveOutsiders(init.libp2p)
-      service.sync.start(init.members().map(m => m.id).filter(id => init.links.active(id) != null))
-      init.links.addEventListener('link:active', service.onActive)
+      await serveOutsiders(init.protocols)
+      service.sync.start(init.members().map(m => m.id))
+      init.tunnels.addEventListener('tunnel:up', service.onActive)
+      init.tunnels.addEventListener('tunnel:down', service.onActive)
       service.assignWaiting()
       // events kept unapplied before a restart, whose devices' profiles are known by now
       service.reconsider()
@@ -136,11 +139,12 @@ export class SmsService {
   async stop (): Promise<void> {
     this.stopped = true
     clearInterval(this.assignTimer)
-    this.init.links.removeEventListener('link:active', this.onActive)
+    this.init.tunnels.removeEventListener('tunnel:up', this.onActive)
+    this.init.tunnels.removeEventListener('tunnel:down', this.onActive)
     this.sync.stop()
     this.proxy?.stop()
     await this.backend?.stop()
-    await this.init.libp2p.unhandle(SMS_SUBMIT_PROTOCOL).catch(() => {})
+    await this.init.protocols.unhandle(SMS_SUBMIT_PROTOCOL).catch(() => {})
     // let queued writes finish before closing the file
     await this.store.write(() => {}).catch(() => {})
     this.store.close()
@@ -192,7 +196,7 @@ export class SmsService {
       const cap = m.capabilities.find(c => c.name === 'sms.send')
       if (cap == null) return []
       const refusesUs = cap.denied?.includes(this.store.self) === true
-      return [{ id: m.id, reachable: this.init.links.active(m.id) != null, refusesUs, ...(cap.sim == null ? {} : { sim: cap.sim }) }]
+      return [{ id: m.id, reachable: this.init.tunnels.reachable(m.id), refusesUs, ...(cap.sim == null ? {} : { sim: cap.sim }) }]
     })
     if (this.backend != null) list.push({ id: this.store.self, reachable: this.backend.ready, sim: this.backend.facts })
     return list

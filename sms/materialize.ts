@@ -1,7 +1,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import { STATUS_RANK, type SmsStatus } from './constants.ts'
-import type { EventPayload, MessageEvent } from './events.ts'
-import { conversationOf } from './numbers.ts'
+import type { EventPayload, MessageEvent } from './signed-events.ts'
+import { conversationOf } from './codec/numbers.ts'
 
 /** A message whose view changed, and how; `proxy` when this device now has to carry it. */
 export interface ViewChange {

@@ -1,4 +1,4 @@
-import type { Libp2p } from '@libp2p/interface'
+import type { StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { MAX_SYNC_FRAME_BYTES, SMS_SUBMIT_PROTOCOL } from './constants.ts'
 
@@ -8,12 +8,18 @@ const encoder = new TextEncoder()
 /** The proxy's answer to a device outside its account. */
 export const OUTSIDER_REFUSAL = 'this phone carries messages only for devices of its own account that it granted sms.send'
 
+/** The part of a libp2p node the SMS service uses: handling one protocol of its own. */
+export interface ProtocolHandlers {
+  handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void>
+  unhandle(protocol: string): Promise<void>
+}
+
 /**
  * Devices outside the account cannot reach a proxy's tunnel, so a send request from one comes
  * on this protocol, and the answer is always `unauthorized`: nothing is stored or sent.
  */
-export async function serveOutsiders (libp2p: Libp2p): Promise<void> {
-  await libp2p.handle(SMS_SUBMIT_PROTOCOL, async (stream) => {
+export async function serveOutsiders (protocols: ProtocolHandlers): Promise<void> {
+  await protocols.handle(SMS_SUBMIT_PROTOCOL, async (stream) => {
     const signal = AbortSignal.timeout(TIMEOUT_MS)
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES })

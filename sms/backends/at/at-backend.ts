@@ -1,12 +1,12 @@
 import { randomInt } from 'node:crypto'
 import { logger } from '@libp2p/logger'
 import type { SimFacts } from '../../../node/identity/records.ts'
-import type { BackendHandlers, SmsBackend } from '../backend.ts'
-import { InvalidSmsError, SmsBackendError } from '../errors.ts'
-import { decodePdu, encodeSubmit, type DecodedPdu, type StatusReportPdu } from '../pdu/pdu.ts'
-import { Reassembler, type Reassembled } from '../pdu/reassembly.ts'
-import { Backoff } from '../backoff.ts'
-import { AtChannel, type AtTransport, type Unsolicited } from './channel.ts'
+import type { BackendHandlers, BackendKind, SmsBackend } from '../backend.ts'
+import { InvalidSmsError, SmsBackendError } from '../../errors.ts'
+import { decodePdu, encodeSubmit, type DecodedPdu, type StatusReportPdu } from '../../codec/pdu.ts'
+import { Reassembler, type Reassembled } from '../../codec/reassembly.ts'
+import { Backoff } from '../../backoff.ts'
+import { AtChannel, type AtTransport, type Unsolicited } from './at-commands.ts'
 import { AtCommandError, cmsNotSent, cmsReason } from './errors.ts'
 import { openSerial, openTcp } from './transport.ts'
 
@@ -297,4 +297,11 @@ export class AtBackend implements SmsBackend {
       await this.handlers.report({ ref, delivered: true, at: sr.dischargedAt })
     }
   }
+}
+
+export const atBackend: BackendKind = {
+  schemes: ['at', 'at+tcp'],
+  usage: 'at:///dev/ttyX[?baud=N] or at+tcp://HOST:PORT',
+  summary: 'an AT-command modem, serial or TCP',
+  create: (uri, handlers) => new AtBackend(uri, handlers)
 }

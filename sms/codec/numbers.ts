@@ -1,4 +1,4 @@
-import { InvalidSmsError } from './errors.ts'
+import { InvalidSmsError } from '../errors.ts'
 
 /** E.164: a plus, a country code not starting with 0, at most 15 digits in all. */
 const E164 = /^\+[1-9]\d{6,14}$/

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto'
 import type { Logger } from '@libp2p/interface'
-import type { SmsBackend, DeliveryReport, IncomingSms } from './backend.ts'
+import type { SmsBackend, DeliveryReport, IncomingSms } from './backends/backend.ts'
 import { OUTCOME_UNKNOWN, RATE_WINDOW_MS } from './constants.ts'
 import { Backoff } from './backoff.ts'
 import { SmsBackendError } from './errors.ts'
 import { prepared } from './materialize.ts'
-import { clampReason, fitIncomingBody } from './events.ts'
-import { isPremium, isShortCode, numberOrNone, senderOf } from './numbers.ts'
+import { clampReason, fitIncomingBody } from './signed-events.ts'
+import { isPremium, isShortCode, numberOrNone, senderOf } from './codec/numbers.ts'
 import type { SmsStore, Tx } from './store.ts'
 
 /** What the proxy enforces, from the daemon's settings. */

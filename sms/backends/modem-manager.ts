@@ -1,7 +1,7 @@
 import { logger } from '@libp2p/logger'
 import type { SimFacts } from '../../node/identity/records.ts'
-import type { BackendHandlers, SmsBackend } from './backend.ts'
-import { InvalidSmsError, SmsBackendError } from './errors.ts'
+import type { BackendHandlers, BackendKind, SmsBackend } from './backend.ts'
+import { InvalidSmsError, SmsBackendError } from '../errors.ts'
 
 const log = logger('companion:sms:mm')
 
@@ -190,4 +190,11 @@ export class ModemManagerBackend implements SmsBackend {
       log('message %s not taken - %s', path, (err as Error).message)
     }
   }
+}
+
+export const modemManagerBackend: BackendKind = {
+  schemes: ['mmcli'],
+  usage: 'mmcli[:MODEM]',
+  summary: 'ModemManager over D-Bus',
+  create: (uri, handlers) => new ModemManagerBackend(uri, handlers)
 }

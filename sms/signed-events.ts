@@ -3,8 +3,8 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { EVENT_SIGNATURE_CONTEXT, MAX_AUDIENCE, MAX_BODY_CHARS, MAX_EVENT_BYTES, MAX_READ_IDS, MAX_REASON_CHARS, MAX_RECIPIENTS, STATUSES, STUB_SIGNATURE_CONTEXT, type SmsStatus } from './constants.ts'
 import { SyncProtocolError } from './errors.ts'
-import { normalizeNumber, normalizeSender } from './numbers.ts'
-import { MAX_PARTS, MULTI_UNITS, planMessage } from './pdu/plan.ts'
+import { normalizeNumber, normalizeSender } from './codec/numbers.ts'
+import { MAX_PARTS, MULTI_UNITS, planMessage } from './codec/plan.ts'
 
 /** A message enters the log (written by its author: a client, or the proxy for incoming SMS). */
 export interface MessageEvent {

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from '@libp2p/interface'
-import type { SimFacts } from '../../node/identity/records.ts'
+import type { SimFacts } from '../node/identity/records.ts'
 import { MAX_BODY_CHARS, MAX_RECIPIENTS } from './constants.ts'
-import { bodyFits } from './events.ts'
-import { MAX_PARTS, MULTI_UNITS } from './pdu/plan.ts'
+import { bodyFits } from './signed-events.ts'
+import { MAX_PARTS, MULTI_UNITS } from './codec/plan.ts'
 import { InvalidSmsError } from './errors.ts'
 import { prepared } from './materialize.ts'
-import { countryCode, normalizeNumber } from './numbers.ts'
+import { countryCode, normalizeNumber } from './codec/numbers.ts'
 import type { SmsStore, Tx } from './store.ts'
 
 /** A device that could carry a message: a member (or this device) with an SMS backend. */
