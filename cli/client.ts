@@ -1,6 +1,10 @@
 import { request, type IncomingMessage } from 'node:http'
 import { controlSocketPath } from '../daemon/paths.ts'
 import { CliError } from './errors.ts'
+import { API, urlOf, type Endpoint, type Input, type InputOf, type OutputOf } from '../daemon/control/contract.ts'
+
+/** A route's input: optional where the route takes nothing. */
+export type InputArgs<E> = Record<never, never> extends InputOf<E> ? [input?: InputOf<E>] : [input: InputOf<E>]
 
 /** How long a control request may take before the CLI gives up. */
 export const REQUEST_TIMEOUT_MS = 30_000
@@ -28,6 +32,19 @@ export class ControlClient {
     return new CliError(`cannot reach the daemon on ${this.socketPath}: ${err.message}`)
   }
 
+  /** Call a route of the contract; resolves with what the contract says it answers. */
+  async request<E extends Endpoint> (endpoint: E, ...[input]: InputArgs<E>): Promise<OutputOf<E>> {
+    const given: Input = input ?? {}
+    return await this.call<OutputOf<E>>(endpoint.method, urlOf(endpoint, given), given.body)
+  }
+
+  /** Follow a route that answers in lines (pairing, forwards, waiting for a status), line by line. */
+  async * follow<E extends Endpoint> (endpoint: E, input: InputOf<E>, signal?: AbortSignal): AsyncGenerator<OutputOf<E>> {
+    const given: Input = input
+    for await (const line of this.lines(endpoint.method, urlOf(endpoint, given), given.body, signal)) yield line as OutputOf<E>
+  }
+
+  /** Any request by method and path (tests and tools; commands use `request`). */
   async call<T> (method: string, path: string, body?: unknown): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body)
     return await new Promise<T>((resolve, reject) => {
@@ -109,8 +126,7 @@ export class ControlClient {
    * goes away. `onOpen` is called once the daemon follows for us: every event after that is seen.
    */
   async * events (types: string[] = [], signal?: AbortSignal, onOpen?: () => void): AsyncGenerator<ControlEvent> {
-    const query = types.length > 0 ? `?types=${encodeURIComponent(types.join(','))}` : ''
-    const res = await this.open('GET', `/v1/events${query}`, undefined, signal)
+    const res = await this.open(API.events.method, urlOf(API.events, { query: { types: types.length > 0 ? types.join(',') : undefined } }), undefined, signal)
     onOpen?.()
     try {
       for await (const block of this.records(res, '\n\n')) {

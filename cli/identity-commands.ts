@@ -1,10 +1,9 @@
 import { Command, Option } from 'commander'
 import type { ControlClient } from './client.ts'
+import { API } from '../daemon/control/contract.ts'
 import { CliError, UsageError } from './errors.ts'
 import { printJson, table } from './output.ts'
 
-interface PairRequest { id: string, name: string, kind: string, expiresAt: number }
-interface GrantEntry { device: string, name: string, capability: string, allowed: boolean, source: string }
 
 /** `pair`, `unpair`, `grant`, `revoke`, `grants`. `client(cmd)` finds the daemon of --data-dir. */
 export function identityCommands (program: Command, client: (cmd: Command) => ControlClient): void {
@@ -20,7 +19,7 @@ export function identityCommands (program: Command, client: (cmd: Command) => Co
       const cancel = (): void => { abort.abort() }
       process.once('SIGINT', cancel)
       try {
-        for await (const line of client(cmd).lines('POST', '/v1/pair', { device, timeoutS }, abort.signal)) {
+        for await (const line of client(cmd).follow(API.pair, { body: { device, timeoutS } }, abort.signal)) {
           if (line.event === 'code') {
             process.stdout.write(`code: ${String(line.code)}\n`)
             process.stderr.write(`type this code on the other device: companion pair accept <this device> --code ${String(line.code)}\n`)
@@ -45,7 +44,7 @@ export function identityCommands (program: Command, client: (cmd: Command) => Co
     .description('pairing requests waiting on this device (the code is shown only on the joining device)')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const requests = await client(cmd).call<PairRequest[]>('GET', '/v1/pair/requests')
+      const requests = await client(cmd).request(API.pairRequests)
       if (opts.json === true) {
         printJson(requests)
         return
@@ -63,7 +62,7 @@ export function identityCommands (program: Command, client: (cmd: Command) => Co
     .addOption(new Option('--code <NNNNNN>', 'the 6-digit code the joining device shows').makeOptionMandatory())
     .action(async (device: string, opts: { code: string }, cmd: Command) => {
       if (!/^\d{6}$/.test(opts.code)) throw new UsageError('--code is the 6 digits the joining device shows')
-      const res = await client(cmd).call<{ device: string }>('POST', '/v1/pair/accept', { device, code: opts.code })
+      const res = await client(cmd).request(API.pairAccept, { body: { device, code: opts.code } })
       process.stdout.write(`paired: ${res.device} is now a member of this account\n`)
     })
 
@@ -71,7 +70,7 @@ export function identityCommands (program: Command, client: (cmd: Command) => Co
     .description('refuse a waiting pairing request')
     .argument('<device>', 'the joining device')
     .action(async (device: string, _opts: unknown, cmd: Command) => {
-      const res = await client(cmd).call<{ device: string }>('POST', '/v1/pair/reject', { device })
+      const res = await client(cmd).request(API.pairReject, { body: { device } })
       process.stdout.write(`refused the pairing request of ${res.device}\n`)
     })
 
@@ -79,7 +78,7 @@ export function identityCommands (program: Command, client: (cmd: Command) => Co
     .description('remove a device from the account, on every device of it (naming this device leaves the account)')
     .argument('<device>', 'a member device (name, id or id prefix)')
     .action(async (device: string, _opts: unknown, cmd: Command) => {
-      const res = await client(cmd).call<{ device: string, left: boolean }>('POST', '/v1/unpair', { device })
+      const res = await client(cmd).request(API.unpair, { body: { device } })
       process.stdout.write(res.left ? 'this device left the account and is now an account of its own\n' : `removed ${res.device} from the account\n`)
     })
 
@@ -89,7 +88,7 @@ export function identityCommands (program: Command, client: (cmd: Command) => Co
       .argument('<device>', 'a member device')
       .argument('<capability>', 'sms.send, sms.receive, tunnel, channels or channel:<name>')
       .action(async (device: string, capability: string, _opts: unknown, cmd: Command) => {
-        await client(cmd).call<GrantEntry[]>('PUT', '/v1/grants', { device, capability, allowed })
+        await client(cmd).request(API.setGrant, { body: { device, capability, allowed } })
         process.stdout.write(`${device} ${allowed ? 'may' : 'may not'} use ${capability} on this device\n`)
       })
   }
@@ -98,7 +97,7 @@ export function identityCommands (program: Command, client: (cmd: Command) => Co
     .description('this device\'s master list: which member devices may use which capability')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const entries = await client(cmd).call<GrantEntry[]>('GET', '/v1/grants')
+      const entries = await client(cmd).request(API.grants)
       if (opts.json === true) {
         printJson(entries)
         return

@@ -1,10 +1,10 @@
 import { request } from 'node:http'
 import { Command } from 'commander'
 import type { ControlClient } from './client.ts'
+import { API } from '../daemon/control/contract.ts'
 import { CliError, UsageError } from './errors.ts'
 import { printJson, table } from './output.ts'
 
-interface Link { device: string, name: string, id: string, kind: string, local: string | null, remote: string, state: string, rank: number, rttMs: number | null, active: boolean }
 
 /** `links`, `connect`, `forward`. */
 export function linkCommands (program: Command, client: (cmd: Command) => ControlClient): void {
@@ -13,7 +13,7 @@ export function linkCommands (program: Command, client: (cmd: Command) => Contro
     .argument('[device]', 'only the links to this device')
     .option('--json', 'print JSON')
     .action(async (device: string | undefined, opts: { json?: boolean }, cmd: Command) => {
-      const links = await client(cmd).call<Link[]>('GET', `/v1/links${device == null ? '' : `?device=${encodeURIComponent(device)}`}`)
+      const links = await client(cmd).request(API.links, { query: { device } })
       if (opts.json === true) {
         printJson(links.map(({ name: _name, ...link }) => link))
         return
@@ -79,7 +79,7 @@ export function linkCommands (program: Command, client: (cmd: Command) => Contro
       process.once('SIGINT', stop)
       process.once('SIGTERM', stop)
       try {
-        for await (const line of client(cmd).lines('POST', '/v1/forwards', { localPort, device, remotePort }, abort.signal)) {
+        for await (const line of client(cmd).follow(API.forward, { body: { localPort, device, remotePort } }, abort.signal)) {
           if (line.event === 'listening') process.stdout.write(`forwarding 127.0.0.1:${localPort} to ${device}:${remotePort} (Ctrl-C to stop)\n`)
         }
       } catch (err) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander'
 import { ControlClient } from './client.ts'
+import { API } from '../daemon/control/contract.ts'
 import { resolveDataDir } from './data-dir.ts'
 import { CliError, UsageError } from './errors.ts'
 import { duration, printJson, table } from './output.ts'
@@ -86,7 +87,7 @@ export function buildProgram (): Command {
     .description('this device: id, name, account, addresses, SMS backend, uptime')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const status = await client(cmd).call<Status>('GET', '/v1/status')
+      const status = await client(cmd).request(API.status)
       if (opts.json === true) printJson(status)
       else printStatus(status)
     })
@@ -95,7 +96,7 @@ export function buildProgram (): Command {
     .description('every known device: this one, members of the account, devices nearby')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const devices = await client(cmd).call<Device[]>('GET', '/v1/devices')
+      const devices = await client(cmd).request(API.devices)
       if (opts.json === true) printJson(devices)
       else printDevices(devices)
     })
@@ -106,7 +107,7 @@ export function buildProgram (): Command {
     .addOption(new Option('--kind <kind>', 'also change what this device is').choices(KINDS))
     .option('--json', 'print the new status as JSON')
     .action(async (name: string, opts: { kind?: string, json?: boolean }, cmd: Command) => {
-      const status = await client(cmd).call<Status>('PATCH', '/v1/self', { name, ...(opts.kind == null ? {} : { kind: opts.kind }) })
+      const status = await client(cmd).request(API.updateSelf, { body: { name, ...(opts.kind == null ? {} : { kind: opts.kind }) } })
       if (opts.json === true) printJson(status)
       else process.stdout.write(`this device is now "${status.name}" (${status.kind})\n`)
     })
@@ -116,7 +117,7 @@ export function buildProgram (): Command {
     .argument('<multiaddr>', 'e.g. /ip4/198.18.1.2/tcp/4001/p2p/12D3Koo...')
     .option('--json', 'print the device as JSON')
     .action(async (address: string, opts: { json?: boolean }, cmd: Command) => {
-      const device = await client(cmd).call<Device>('POST', '/v1/dial', { multiaddr: address })
+      const device = await client(cmd).request(API.dial, { body: { multiaddr: address } })
       if (opts.json === true) printJson(device)
       else process.stdout.write(`connected to ${device.name} (${device.id})\n`)
     })

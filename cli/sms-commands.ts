@@ -1,8 +1,9 @@
 import { Command, Option } from 'commander'
 import type { ControlClient } from './client.ts'
+import { API } from '../daemon/control/contract.ts'
 import { CliError, UsageError } from './errors.ts'
 import { printJson, table } from './output.ts'
-import type { ConversationView, MessageView } from '../sms/view-types.ts'
+import type { MessageView } from '../sms/view-types.ts'
 
 const FAILED = new Set(['failed', 'unauthorized'])
 
@@ -40,7 +41,7 @@ export function smsCommands (program: Command, client: (cmd: Command) => Control
       const recipients = to.split(',').map(s => s.trim()).filter(Boolean)
       if (recipients.length === 0) throw new UsageError('give at least one recipient')
       const api = client(cmd)
-      const sent = await api.call<{ id: string, to: string[], via: string | null, status: string, reason?: string, parts: number, encoding: string }>('POST', '/v1/sms', { to: recipients, body: text, ...(opts.via == null ? {} : { via: opts.via }) })
+      const sent = await api.request(API.send, { body: { to: recipients, body: text, ...(opts.via == null ? {} : { via: opts.via }) } })
       let message: { id: string, to: string[], via: string | null, status: string, reason?: string } = sent
       if (opts.json !== true) {
         process.stdout.write(`${message.id}\n`)
@@ -48,7 +49,7 @@ export function smsCommands (program: Command, client: (cmd: Command) => Control
         process.stderr.write(`${sent.parts} SMS part${sent.parts === 1 ? '' : 's'} per recipient, ${sent.encoding === 'gsm7' ? 'GSM-7' : 'UCS-2'}\n`)
       }
       if (opts.wait != null && !FAILED.has(message.status)) {
-        for await (const line of api.lines('GET', `/v1/sms/${encodeURIComponent(message.id)}/wait?status=${opts.wait}`, undefined)) {
+        for await (const line of api.follow(API.waitFor, { params: { id: message.id }, query: { status: opts.wait as 'accepted' | 'sent' | 'delivered' } })) {
           const m = line as unknown as MessageView
           message = { id: m.id, to: m.to, via: m.via, status: m.status, ...(m.reason == null ? {} : { reason: m.reason }) }
         }
@@ -79,7 +80,7 @@ export function smsCommands (program: Command, client: (cmd: Command) => Control
     .description('conversations, newest first, with unread counts')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const list = await client(cmd).call<ConversationView[]>('GET', '/v1/sms/conversations')
+      const list = await client(cmd).request(API.conversations)
       if (opts.json === true) printJson(list)
       else if (list.length === 0) process.stdout.write('no conversations\n')
       else process.stdout.write(table(['WITH', 'MESSAGES', 'UNREAD', 'LAST', 'TEXT'], list.map(c => [c.numbers.join(', '), String(c.messages), String(c.unread), when(c.last.createdAt), c.last.body.replace(/\s+/g, ' ').slice(0, 40)])) + '\n')
@@ -105,7 +106,7 @@ export function smsCommands (program: Command, client: (cmd: Command) => Control
     .description('mark a message, or every message with a number, read on every device')
     .argument('<target>', 'a message id or a phone number')
     .action(async (target: string, _opts: unknown, cmd: Command) => {
-      const result = await client(cmd).call<{ read: number }>('POST', '/v1/sms/read', { target })
+      const result = await client(cmd).request(API.read, { body: { target } })
       process.stdout.write(`${result.read} message${result.read === 1 ? '' : 's'} marked read\n`)
     })
 }

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import type { Command } from 'commander'
 import type { ControlClient } from './client.ts'
+import { API } from '../daemon/control/contract.ts'
 import { printJson } from './output.ts'
 
 /** The program that opens a URL in the desktop's browser, where there is a desktop. */
@@ -32,7 +33,7 @@ export function uiCommand (program: Command, client: (cmd: Command) => ControlCl
     .option('--no-open', 'only print the link')
     .option('--json', 'print { url, expiresAt } as JSON')
     .action(async (opts: { open: boolean, json?: boolean }, cmd: Command) => {
-      const link = await client(cmd).call<{ url: string, expiresAt: number }>('POST', '/v1/ui')
+      const link = await client(cmd).request(API.uiLink)
       if (opts.json === true) printJson(link)
       else process.stdout.write(link.url + '\n')
       const opened = opts.open && open(link.url)

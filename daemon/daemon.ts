@@ -16,7 +16,7 @@ import { controlRoutes, type DaemonApi } from './control/routes.ts'
 import { identityRoutes } from './control/identity-routes.ts'
 import type { DevicePatch, Status } from './control/types.ts'
 import { DeviceDirectory, type DeviceEntry } from './devices.ts'
-import { ControlError, DataDirError } from './errors.ts'
+import { DataDirError, DialFailedError, InvalidAddressError, NotADeviceError } from './errors.ts'
 import { DaemonEvents } from './daemon-events.ts'
 import { IdentityApi } from './identity.ts'
 import { DataDirLock } from './lock.ts'
@@ -309,17 +309,17 @@ export class Daemon implements DaemonApi {
     try {
       ma = multiaddr(address)
     } catch (err) {
-      throw new ControlError(400, 'invalid_multiaddr', `${address} is not a multiaddr (${(err as Error).message})`)
+      throw new InvalidAddressError(`${address} is not a multiaddr (${(err as Error).message})`)
     }
     let peerId: PeerId
     try {
       peerId = await this.node.libp2p.services.dialer.dialAddress(ma)
     } catch (err) {
-      throw new ControlError(502, 'dial_failed', `could not connect to ${address}: ${(err as Error).message}`)
+      throw new DialFailedError(`could not connect to ${address}: ${(err as Error).message}`)
     }
     await this.profileOf(peerId, DIAL_PROFILE_WAIT_MS)
     const entry = (await this.directory.list()).find(d => d.id === peerId.toString())
-    if (entry == null) throw new ControlError(502, 'not_a_device', `${address} answered but is not a companion device (it showed no valid profile)`)
+    if (entry == null) throw new NotADeviceError(`${address} answered but is not a companion device (it showed no valid profile)`)
     return entry
   }
 

@@ -3,7 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { KnownDevice, ProfileBook } from '../node/identity/profile-book.ts'
 import type { SelfDescription } from '../node/identity/own-profile.ts'
 import type { LinkManager } from '../link/link-manager.ts'
-import { ControlError } from './errors.ts'
+import { AmbiguousDeviceError, UnknownDeviceError } from './errors.ts'
 import type { DeviceEntry, LinkSummary } from './control/types.ts'
 
 export type { DeviceEntry, LinkSummary }
@@ -54,11 +54,11 @@ export class DeviceDirectory {
     const all = await this.list()
     const exact = all.filter(d => d.id === query || d.name === query)
     if (exact.length === 1 && exact[0] != null) return exact[0]
-    if (exact.length > 1) throw new ControlError(409, 'ambiguous_device', `${exact.length} devices are called "${query}"; use the device id`)
+    if (exact.length > 1) throw new AmbiguousDeviceError(`${exact.length} devices are called "${query}"; use the device id`)
     const prefixed = all.filter(d => d.id.startsWith(query))
     if (prefixed.length === 1 && prefixed[0] != null) return prefixed[0]
-    if (prefixed.length > 1) throw new ControlError(409, 'ambiguous_device', `"${query}" is the start of ${prefixed.length} device ids; give more of it`)
-    throw new ControlError(404, 'unknown_device', `no known device is called or has an id starting with "${query}"; see companion devices`)
+    if (prefixed.length > 1) throw new AmbiguousDeviceError(`"${query}" is the start of ${prefixed.length} device ids; give more of it`)
+    throw new UnknownDeviceError(`no known device is called or has an id starting with "${query}"; see companion devices`)
   }
 
   /** A device that has shown a valid profile; others (never verified) are not listed. */

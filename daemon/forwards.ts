@@ -3,7 +3,7 @@ import { logger } from '@libp2p/logger'
 import { Priority } from '../link/constants.ts'
 import { ChannelError } from '../link/errors.ts'
 import type { Tunnels } from '../link/tunnels.ts'
-import { ControlError } from './errors.ts'
+import { PortInUseError } from './errors.ts'
 import { pipeChannel } from './pipe.ts'
 
 const log = logger('companion:forward')
@@ -60,7 +60,7 @@ export class Forwards {
     })
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
-        reject(new ControlError(409, 'port_in_use', err.code === 'EADDRINUSE' ? `port ${localPort} is already in use here` : err.message))
+        reject(new PortInUseError(err.code === 'EADDRINUSE' ? `port ${localPort} is already in use here` : err.message))
       })
       server.listen(localPort, '127.0.0.1', () => { resolve() })
     })

@@ -1,10 +1,11 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { DeviceNode } from '../node/create-node.ts'
 import type { Grants } from '../node/identity/grants.ts'
+import { NotAMemberError } from '../node/identity/errors.ts'
 import type { PairRequest } from '../node/identity/pairing.ts'
 import type { GrantView, PairRequestView } from './control/types.ts'
 import type { DeviceDirectory } from './devices.ts'
-import { ControlError } from './errors.ts'
+import { AmbiguousDeviceError, NoPairRequestError, PairSelfError } from './errors.ts'
 
 /** Pairing, unpairing and grants, as the control API offers them. */
 export class IdentityApi {
@@ -21,7 +22,7 @@ export class IdentityApi {
   /** Joining device: pair with another; `onCode` shows the code; resolves once a member. */
   async join (device: string, options: { timeoutMs?: number, signal: AbortSignal, onCode(code: string): void }): Promise<{ account: string, device: string }> {
     const target = await this.directory.find(device)
-    if (target.relation === 'self') throw new ControlError(400, 'pair_self', 'a device cannot pair with itself; run companion pair on the device that joins, naming a device of the account')
+    if (target.relation === 'self') throw new PairSelfError('a device cannot pair with itself; run companion pair on the device that joins, naming a device of the account')
     const result = await this.node.libp2p.services.pairing.join(peerIdFromString(target.id), options)
     return { ...result, device: target.id }
   }
@@ -34,8 +35,8 @@ export class IdentityApi {
   private request (device: string): PairRequest {
     const matches = this.requests().filter(r => r.id === device || r.name === device || r.id.startsWith(device))
     if (matches.length === 1 && matches[0] != null) return matches[0]
-    if (matches.length > 1) throw new ControlError(409, 'ambiguous_device', `"${device}" matches ${matches.length} waiting requests; use the device id`)
-    throw new ControlError(404, 'no_request', `no pairing request from "${device}" is waiting; start companion pair on that device first`)
+    if (matches.length > 1) throw new AmbiguousDeviceError(`"${device}" matches ${matches.length} waiting requests; use the device id`)
+    throw new NoPairRequestError(`no pairing request from "${device}" is waiting; start companion pair on that device first`)
   }
 
   async accept (device: string, code: string): Promise<{ device: string }> {
@@ -71,7 +72,7 @@ export class IdentityApi {
       await this.node.changed()
       return { device: target.id, left: true }
     }
-    if (target.relation !== 'member') throw new ControlError(409, 'not_a_member', `${target.name} is not a member of this account`)
+    if (target.relation !== 'member') throw new NotAMemberError(`${target.name} is not a member of this account`)
     await account.rotate([target.id], members)
     // the new chain goes to every connected device (the removed one learns it and starts over
     // on its own; members are handed the new epoch), then the removed device is cut off

@@ -2,13 +2,14 @@ import type { Duplex } from 'node:stream'
 import type { Server } from 'node:net'
 import type { DeviceNode } from '../node/create-node.ts'
 import { isCapability, type Grants } from '../node/identity/grants.ts'
+import { NotAMemberError } from '../node/identity/errors.ts'
 import type { Channel } from '../link/channel.ts'
 import { Priority } from '../link/constants.ts'
 import { ChannelError } from '../link/errors.ts'
 import type { LinkInfo } from '../link/link-types.ts'
 import type { LinkApi } from './control/link-routes.ts'
 import type { DeviceDirectory } from './devices.ts'
-import { ControlError } from './errors.ts'
+import { ChannelRefusedError } from './errors.ts'
 import { Forwards } from './forwards.ts'
 import { pipeChannel } from './pipe.ts'
 
@@ -59,17 +60,17 @@ export class LinkService implements LinkApi {
 
   async openChannel (device: string, name: string, priority: Priority): Promise<Channel> {
     const target = await this.directory.find(device)
-    if (target.relation !== 'member') throw new ControlError(409, 'not_a_member', `${target.name} is not a member of this account; pair it first`)
+    if (target.relation !== 'member') throw new NotAMemberError(`${target.name} is not a member of this account; pair it first`)
     try {
       return await this.node.libp2p.services.tunnels.open(target.id, name, priority)
     } catch (err) {
-      throw new ControlError(409, 'channel_refused', `${target.name} refused channel ${name}: ${(err as Error).message}`)
+      throw new ChannelRefusedError(`${target.name} refused channel ${name}: ${(err as Error).message}`)
     }
   }
 
   async forward (localPort: number, device: string, remotePort: number, signal: AbortSignal): Promise<{ device: string }> {
     const target = await this.directory.find(device)
-    if (target.relation !== 'member') throw new ControlError(409, 'not_a_member', `${target.name} is not a member of this account; pair it first`)
+    if (target.relation !== 'member') throw new NotAMemberError(`${target.name} is not a member of this account; pair it first`)
     const server: Server = await this.forwards.listen(localPort, target.id, remotePort)
     signal.addEventListener('abort', () => { server.close() }, { once: true })
     return { device: target.id }

@@ -5,6 +5,7 @@ import { connect } from 'node:net'
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Device, runCli, tempDir } from './harness/index.ts'
+import { API, urlOf, type Input } from '../daemon/control/contract.ts'
 
 const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
 
@@ -47,6 +48,19 @@ describe('daemon and control API', function () {
     assert.equal((await stat(join(device.dataDir, 'device.key'))).mode & 0o777, 0o600)
     assert.equal((await stat(device.api.socketPath)).mode & 0o777, 0o600)
     assert.equal((await stat(device.dataDir)).mode & 0o777, 0o700)
+  })
+
+  it('serves every route of the contract (and the router knows no other path)', async () => {
+    for (const [name, endpoint] of Object.entries(API)) {
+      // a long answer or an upgrade is checked by its own tests; here: is the route there at all
+      if (endpoint.answer === 'events' || endpoint.answer === 'upgrade') continue
+      const input: Input = { params: { device: 'nobody', id: 'none' } }
+      const res = await raw(device.api.socketPath, endpoint.method, urlOf(endpoint, input), endpoint.method === 'GET' ? undefined : '{}', { 'content-type': 'application/json' })
+      const message = (res.body as { error?: { message?: string } }).error?.message ?? ''
+      assert.ok(res.status !== 405 && !message.startsWith('no such endpoint'), `${name}: ${res.status} ${message}`)
+    }
+    const unknown = await raw(device.api.socketPath, 'GET', '/v1/nothing-here')
+    assert.equal(unknown.status, 404)
   })
 
   it('answers status with the contract fields', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { Device, tempDir } from './harness/index.ts'
+import { API, urlOf } from '../daemon/control/contract.ts'
 
 interface Answer { status: number, headers: Record<string, string | string[] | undefined>, body: string }
 
@@ -119,6 +120,16 @@ describe('the web page\'s server', function () {
     }
     const upgrade = http(port, '/api/v1/connect?device=x&channel=y', { headers: { ...own(), connection: 'upgrade', upgrade: 'companion-channel' } })
     await assert.rejects(upgrade, /socket hang up|ECONNRESET/)
+  })
+
+  it('reaches exactly the routes the contract marks for the page: a route is the CLI\'s unless it says otherwise', async () => {
+    for (const [name, endpoint] of Object.entries(API)) {
+      if (endpoint.answer === 'events' || endpoint.answer === 'upgrade') continue
+      const path = '/api' + urlOf(endpoint, { params: { device: 'nobody', id: 'none' } })
+      const res = await http(port, path, { method: endpoint.method, headers: { ...own(), 'content-type': 'application/json' }, body: endpoint.method === 'GET' ? undefined : '{}' })
+      const missing = res.status === 404 && res.body.includes('no such endpoint')
+      assert.equal(missing, !endpoint.page, `${name} (${endpoint.method} ${path}): ${res.status} ${res.body}`)
+    }
   })
 
   it('answers bad requests with clear errors', async () => {

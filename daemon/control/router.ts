@@ -1,7 +1,8 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { logger } from '@libp2p/logger'
 import { ControlError } from '../errors.ts'
+import { toControlError } from './error-table.ts'
+import type { Endpoint, OutputOf } from './contract.ts'
 
 /** Limits of the control API. */
 /** A request body: room for the longest text (39,015 units, each escaped in JSON) with its recipients. */
@@ -11,11 +12,6 @@ export const EVENT_KEEPALIVE_MS = 15_000
 /** A client has this long to send its headers, and its whole request. */
 export const HEADERS_TIMEOUT_MS = 10_000
 export const REQUEST_TIMEOUT_MS = 30_000
-
-const log = logger('companion:control')
-
-/** Errors of lower layers that refuse what was asked, for a reason the user can act on (409). */
-const REFUSALS: Record<string, string> = { PairingError: 'pairing_failed', NotAMemberError: 'not_a_member' }
 
 export interface ControlRequest {
   params: Record<string, string>
@@ -31,13 +27,26 @@ export type StreamHandler = (req: ControlRequest, res: ServerResponse) => void
 /** An HTTP upgrade: the socket becomes a raw byte stream (e.g. a channel for `companion connect`). */
 export type UpgradeHandler = (req: ControlRequest, socket: Duplex, head: Buffer) => Promise<void>
 
-export interface Route {
-  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'
-  /** Path with `:name` segments, e.g. `/v1/devices/:id`. */
-  path: string
+/** A route of the contract (daemon/control/contract.ts) with what answers it. */
+export interface Route extends Endpoint {
   json?: JsonHandler
   stream?: StreamHandler
   upgrade?: UpgradeHandler
+}
+
+/** A route that answers one JSON value, of the type its contract says. */
+export function jsonRoute<E extends Endpoint> (endpoint: E, handler: (req: ControlRequest) => OutputOf<E> | Promise<OutputOf<E>>): Route {
+  return { ...endpoint, json: handler }
+}
+
+/** A route that answers as it goes (lines or events): it writes to the response itself. */
+export function streamRoute (endpoint: Endpoint, handler: StreamHandler): Route {
+  return { ...endpoint, stream: handler }
+}
+
+/** A route whose socket becomes a raw byte stream. */
+export function upgradeRoute (endpoint: Endpoint, handler: UpgradeHandler): Route {
+  return { ...endpoint, upgrade: handler }
 }
 
 interface CompiledRoute extends Route {
@@ -67,22 +76,6 @@ export function sendError (res: ServerResponse, err: ControlError): void {
     return
   }
   sendJson(res, err.status, { error: { code: err.code, message: err.message } })
-}
-
-/** A lower layer's error as the caller should see it: its fault (4xx) or ours (500). */
-function asControlError (err: unknown, what: string): ControlError {
-  if (err instanceof ControlError) return err
-  const name = (err as Error).name ?? ''
-  const message = (err as Error).message
-  // validation errors of lower layers (InvalidDeviceInfoError, ...) are the caller's fault
-  if (name.startsWith('Invalid')) return new ControlError(400, 'invalid_request', message)
-  if (name.startsWith('Unknown')) return new ControlError(404, 'not_found', message)
-  const refusal = REFUSALS[name]
-  if (refusal != null) return new ControlError(409, refusal, message)
-  // the disk is full or busy: nothing was kept, and the same request may succeed later
-  if (name === 'StorageError') return new ControlError(503, 'storage_unavailable', message)
-  log.error('control request %s failed - %e', what, err)
-  return new ControlError(500, 'internal', `the daemon failed: ${message}`)
 }
 
 async function readBody (req: IncomingMessage): Promise<unknown> {
@@ -160,7 +153,8 @@ export class Router {
       socket.on('close', () => this.streams.delete(socket))
       await route.upgrade({ params, query: url.searchParams, body: undefined }, socket, head)
     } catch (err) {
-      const e = err instanceof ControlError ? err : new ControlError((err as Error).name?.startsWith('Invalid') ? 400 : 409, 'refused', (err as Error).message)
+      // a channel the other device or the grants refused is not the daemon's failure
+      const e = toControlError(err, `upgrade ${url.pathname}`, { status: 409, code: 'refused' })
       const body = JSON.stringify({ error: { code: e.code, message: e.message } })
       socket.end(`HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
     }
@@ -182,7 +176,7 @@ export class Router {
       const result = await route.json?.(request)
       sendJson(res, req.method === 'POST' ? 201 : 200, result)
     } catch (err) {
-      sendError(res, asControlError(err, `${req.method ?? ''} ${url.pathname}`))
+      sendError(res, toControlError(err, `${req.method ?? ''} ${url.pathname}`))
     }
   }
 }

@@ -1,5 +1,6 @@
-import { ControlError } from '../errors.ts'
-import type { Route } from './router.ts'
+import { UiDisabledError } from '../errors.ts'
+import { jsonRoute, type Route } from './router.ts'
+import { API } from './contract.ts'
 
 /** What `companion ui` asks of the web page's server. */
 export interface UiLinks {
@@ -8,12 +9,8 @@ export interface UiLinks {
 
 /** `POST /v1/ui`: a one-time link that signs a browser in to the page. */
 export function uiRoutes (ui: UiLinks | undefined): Route[] {
-  return [{
-    method: 'POST',
-    path: '/v1/ui',
-    json: () => {
-      if (ui == null) throw new ControlError(409, 'ui_disabled', 'this daemon runs without its web page (--no-ui)')
-      return ui.link()
-    }
-  }]
+  return [jsonRoute(API.uiLink, () => {
+    if (ui == null) throw new UiDisabledError('this daemon runs without its web page (--no-ui)')
+    return ui.link()
+  })]
 }

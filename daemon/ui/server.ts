@@ -2,6 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { logger } from '@libp2p/logger'
 import { ControlError } from '../errors.ts'
+import { toControlError } from '../control/error-table.ts'
 import { closeServer, httpServer, listenOn, parseUrl, Router, sendError, type Route } from '../control/router.ts'
 import type { UiSessions } from './sessions.ts'
 import type { StaticFiles } from './static-files.ts'
@@ -9,13 +10,11 @@ import { messagePage } from './pages.ts'
 
 /** The page is for this machine's user only: it never listens on anything but loopback. */
 export const UI_HOST = '127.0.0.1'
-/** Where the page reaches the control API (same routes, minus those a page has no use for). */
+/** Where the page reaches the control API: the routes the contract marks for the page, and no others. */
 export const UI_API_PREFIX = '/api'
 /** The link printed by `companion ui`: `/auth?token=…` sets the session cookie and redirects to `/`. */
 export const UI_AUTH_PATH = '/auth'
 export const UI_LOGOUT_PATH = '/api/logout'
-/** Control routes a page must not have: local port forwards, dialling, minting more tokens. */
-export const PAGE_EXCLUDED_PATHS = ['/v1/dial', '/v1/forwards', '/v1/connect', '/v1/ui']
 
 const log = logger('companion:ui')
 
@@ -61,7 +60,8 @@ export class UiServer {
   private origins: string[] = []
 
   constructor (init: UiServerInit) {
-    this.router = new Router(init.routes.filter(r => r.upgrade == null && !PAGE_EXCLUDED_PATHS.includes(r.path)))
+    // a route reaches browsers only where the contract says so (daemon/control/contract.ts); never an upgrade
+    this.router = new Router(init.routes.filter(r => r.page && r.upgrade == null))
     this.sessions = init.sessions
     this.files = init.files
     this.server = httpServer((req, res) => { void this.handle(req, res) })
@@ -136,7 +136,7 @@ export class UiServer {
       }
       this.serveFile(url.pathname, req, res)
     } catch (err) {
-      const e = err instanceof ControlError ? err : new ControlError(500, 'internal', (err as Error).message)
+      const e = toControlError(err, `page ${req.url ?? ''}`)
       if (e.status >= 500) log.error('page request %s failed - %e', req.url, err)
       if (page) messagePage(res, e.status, e.message)
       else sendError(res, e)

@@ -40,10 +40,14 @@ export class SimBackend implements SmsBackend {
     } catch {
       throw new InvalidSmsError(`"${uri}" is not sim://HOST:PORT/NUMBER`)
     }
-    const { host, port } = parseHostPort(url.host)
-    this.host = host
-    this.port = port
-    this.number = normalizeNumber(decodeURIComponent(url.pathname.slice(1)))
+    try {
+      const { host, port } = parseHostPort(url.host)
+      this.host = host
+      this.port = port
+      this.number = normalizeNumber(decodeURIComponent(url.pathname.slice(1)))
+    } catch (err) {
+      throw new InvalidSmsError(`"${uri}" is not sim://HOST:PORT/NUMBER: ${(err as Error).message}`)
+    }
     const signal = url.searchParams.get('signal')
     this.extra = {
       carrier: url.searchParams.get('operator') ?? 'Simulated carrier',

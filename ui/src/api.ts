@@ -5,10 +5,10 @@
 import type { DaemonEventMap, DeviceEntry, GrantView, PairRequestView, Status } from '../../daemon/control/types.ts'
 import type { ConversationView, MessageView } from '../../sms/view-types.ts'
 import type { LinkInfo } from '../../link/link-types.ts'
+import { API, urlOf, type Endpoint, type Input, type InputOf, type LinkRow, type OutputOf } from '../../daemon/control/contract.ts'
 import { ControlError } from '../../daemon/errors.ts'
 
-export type { DaemonEventMap, DeviceEntry, GrantView, PairRequestView, Status, ConversationView, MessageView, LinkInfo }
-export type LinkRow = LinkInfo & { name: string }
+export type { DaemonEventMap, DeviceEntry, GrantView, PairRequestView, Status, ConversationView, MessageView, LinkInfo, LinkRow }
 
 /** Told when the session is gone (401): the page then says how to get back in. */
 let onSignedOut: () => void = () => {}
@@ -47,13 +47,19 @@ async function request (method: string, path: string, body?: unknown, signal?: A
   return res
 }
 
-export async function call<T> (method: string, path: string, body?: unknown): Promise<T> {
-  return await (await request(method, path, body)).json() as T
+/** Where the page follows the daemon's events (Server-Sent Events). */
+export const EVENTS_URL = '/api' + urlOf(API.events, {})
+
+/** Call a route of the contract (only those it marks for the page answer here). */
+export async function call<E extends Endpoint> (endpoint: E, input: InputOf<E>): Promise<OutputOf<E>> {
+  const given: Input = input
+  return await (await request(endpoint.method, urlOf(endpoint, given), given.body)).json() as OutputOf<E>
 }
 
 /** A long answer of one JSON object per line (pairing), handed over line by line. */
-export async function lines (path: string, body: unknown, signal: AbortSignal, onLine: (value: Record<string, unknown>) => void): Promise<void> {
-  const res = await request('POST', path, body, signal)
+export async function lines<E extends Endpoint> (endpoint: E, input: InputOf<E>, signal: AbortSignal, onLine: (value: OutputOf<E>) => void): Promise<void> {
+  const given: Input = input
+  const res = await request(endpoint.method, urlOf(endpoint, given), given.body, signal)
   const reader = res.body?.pipeThrough(new TextDecoderStream()).getReader()
   if (reader == null) return
   let buffered = ''
@@ -65,29 +71,25 @@ export async function lines (path: string, body: unknown, signal: AbortSignal, o
     while ((nl = buffered.indexOf('\n')) >= 0) {
       const line = buffered.slice(0, nl).trim()
       buffered = buffered.slice(nl + 1)
-      if (line !== '') onLine(JSON.parse(line) as Record<string, unknown>)
+      if (line !== '') onLine(JSON.parse(line) as OutputOf<E>)
     }
   }
 }
 
 export const api = {
-  status: async () => await call<Status>('GET', '/v1/status'),
-  devices: async () => await call<DeviceEntry[]>('GET', '/v1/devices'),
-  links: async () => await call<LinkRow[]>('GET', '/v1/links'),
-  conversations: async () => await call<ConversationView[]>('GET', '/v1/sms/conversations'),
-  messages: async (query: { with?: string, search?: string, limit?: number, before?: number }) => {
-    const params = Object.entries(query).filter(([, v]) => v != null).map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
-    return await call<MessageView[]>('GET', `/v1/sms?${params.join('&')}`)
-  },
-  message: async (id: string) => await call<MessageView>('GET', `/v1/sms/${encodeURIComponent(id)}`),
-  send: async (to: string[], body: string, via?: string) =>
-    await call<{ id: string, parts: number, encoding: string }>('POST', '/v1/sms', { to, body, ...(via == null ? {} : { via }) }),
-  read: async (target: string) => await call<{ read: number }>('POST', '/v1/sms/read', { target }),
-  requests: async () => await call<PairRequestView[]>('GET', '/v1/pair/requests'),
-  accept: async (device: string, code: string) => await call<{ device: string }>('POST', '/v1/pair/accept', { device, code }),
-  reject: async (device: string) => await call<{ device: string }>('POST', '/v1/pair/reject', { device }),
-  unpair: async (device: string) => await call<{ device: string, left: boolean }>('POST', '/v1/unpair', { device }),
-  grants: async () => await call<GrantView[]>('GET', '/v1/grants'),
-  setGrant: async (device: string, capability: string, allowed: boolean) => await call<GrantView[]>('PUT', '/v1/grants', { device, capability, allowed }),
+  status: async () => await call(API.status, {}),
+  devices: async () => await call(API.devices, {}),
+  links: async () => await call(API.links, { query: {} }),
+  conversations: async () => await call(API.conversations, {}),
+  messages: async (query: { with?: string, search?: string, limit?: number, before?: number }) => await call(API.messages, { query }),
+  message: async (id: string) => await call(API.message, { params: { id } }),
+  send: async (to: string[], body: string, via?: string) => await call(API.send, { body: { to, body, ...(via == null ? {} : { via }) } }),
+  read: async (target: string) => await call(API.read, { body: { target } }),
+  requests: async () => await call(API.pairRequests, {}),
+  accept: async (device: string, code: string) => await call(API.pairAccept, { body: { device, code } }),
+  reject: async (device: string) => await call(API.pairReject, { body: { device } }),
+  unpair: async (device: string) => await call(API.unpair, { body: { device } }),
+  grants: async () => await call(API.grants, {}),
+  setGrant: async (device: string, capability: string, allowed: boolean) => await call(API.setGrant, { body: { device, capability, allowed } }),
   logout: async () => { await fetch('/api/logout', { method: 'POST', credentials: 'same-origin' }) }
 }

@@ -3,7 +3,7 @@
  * event says it changed, and again after the stream reconnects (events may have been missed).
  */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
-import type { DaemonEventMap } from './api.ts'
+import { EVENTS_URL, type DaemonEventMap } from './api.ts'
 
 type EventType = keyof DaemonEventMap
 type Listener = (type: EventType, data: DaemonEventMap[EventType]) => void
@@ -24,7 +24,7 @@ function setConnected (up: boolean): void {
 
 function ensureSource (): void {
   if (source != null) return
-  source = new EventSource('/api/v1/events')
+  source = new EventSource(EVENTS_URL)
   source.onopen = () => { setConnected(true) }
   source.onerror = () => { setConnected(false) }
   for (const type of EVENT_TYPES) {

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
+import { API } from '../../../daemon/control/contract.ts'
 import { lines, type DeviceEntry } from '../api.ts'
 
 type State = { step: 'idle' } | { step: 'asking' } | { step: 'code', code: string } | { step: 'paired' } | { step: 'failed', message: string }
@@ -12,7 +13,7 @@ export function PairButton ({ device }: { device: DeviceEntry }) {
   const start = (): void => {
     abort.current = new AbortController()
     setState({ step: 'asking' })
-    lines('/v1/pair', { device: device.id }, abort.current.signal, (line) => {
+    lines(API.pair, { body: { device: device.id } }, abort.current.signal, (line) => {
       if (line.event === 'code') setState({ step: 'code', code: String(line.code) })
       else if (line.event === 'paired') setState({ step: 'paired' })
       else if (line.event === 'failed') setState({ step: 'failed', message: String(line.message) })

@@ -1,0 +1,106 @@
+/**
+ * The control API's one contract: every route's method, path, what it takes and what it
+ * answers, and whether the web page may use it. The router (daemon), the CLI's client and the
+ * page's client all import it, so a shape is declared once. Type imports only: the CLI and the
+ * browser load nothing of the daemon through it.
+ */
+import type { LinkInfo } from '../../link/link-types.ts'
+import type { ConversationView, MessageView } from '../../sms/view-types.ts'
+import type { DeviceEntry, DevicePatch, GrantView, PairRequestView, Status } from './types.ts'
+
+export type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'
+
+/**
+ * How a route answers: one JSON value; JSON lines while it runs (pairing, forwards, waiting
+ * for a status); Server-Sent Events; or an upgrade to a raw byte stream (a channel).
+ */
+export type Answer = 'json' | 'lines' | 'events' | 'upgrade'
+
+/** What a request carries: `:name` path parameters, query parameters, a JSON body. */
+export interface Input {
+  params?: Record<string, string>
+  query?: Record<string, string | number | undefined>
+  body?: unknown
+}
+
+export interface Endpoint<In extends Input = Input, Out = unknown> {
+  readonly method: Method
+  /** With `:name` segments, e.g. `/v1/devices/:device`. */
+  readonly path: string
+  readonly answer: Answer
+  /** May the web page use it? A route is for the CLI alone unless it says so. */
+  readonly page: boolean
+  /** Type carriers only, never set: what the route takes and answers (a line, for `lines`). */
+  readonly in?: In
+  readonly out?: Out
+}
+
+function endpoint<In extends Input, Out> (method: Method, path: string, answer: Answer, page: 'page' | 'cli'): Endpoint<In, Out> {
+  return { method, path, answer, page: page === 'page' }
+}
+
+/** `{}`: a route that takes nothing. */
+export type NoInput = Record<never, never>
+
+/** `POST /v1/sms`: the new message as stored, and how it will go out. */
+export interface SendResult {
+  id: string
+  to: string[]
+  via: string | null
+  status: string
+  reason?: string
+  parts: number
+  encoding: string
+}
+
+export type LinkRow = LinkInfo & { name: string }
+
+/** Lines of `POST /v1/pair`: the code to type on the other device, then the outcome. */
+export type PairLine = { event: 'code', code: string } | { event: 'paired', account: string, device: string } | { event: 'failed', message: string }
+
+/** The line of `POST /v1/forwards` once it listens; the request then stays open as long as the forward. */
+export interface ForwardLine { event: 'listening', localPort: number, remotePort: number, device: string }
+
+export const API = {
+  status: endpoint<NoInput, Status>('GET', '/v1/status', 'json', 'page'),
+  devices: endpoint<NoInput, DeviceEntry[]>('GET', '/v1/devices', 'json', 'page'),
+  device: endpoint<{ params: { device: string } }, DeviceEntry>('GET', '/v1/devices/:device', 'json', 'cli'),
+  updateSelf: endpoint<{ body: DevicePatch }, Status>('PATCH', '/v1/self', 'json', 'cli'),
+  dial: endpoint<{ body: { multiaddr: string } }, DeviceEntry>('POST', '/v1/dial', 'json', 'cli'),
+  events: endpoint<{ query: { types?: string } }, never>('GET', '/v1/events', 'events', 'page'),
+
+  pair: endpoint<{ body: { device: string, timeoutS?: number } }, PairLine>('POST', '/v1/pair', 'lines', 'page'),
+  pairRequests: endpoint<NoInput, PairRequestView[]>('GET', '/v1/pair/requests', 'json', 'page'),
+  pairAccept: endpoint<{ body: { device: string, code: string } }, { device: string }>('POST', '/v1/pair/accept', 'json', 'page'),
+  pairReject: endpoint<{ body: { device: string } }, { device: string }>('POST', '/v1/pair/reject', 'json', 'page'),
+  unpair: endpoint<{ body: { device: string } }, { device: string, left: boolean }>('POST', '/v1/unpair', 'json', 'page'),
+  grants: endpoint<NoInput, GrantView[]>('GET', '/v1/grants', 'json', 'page'),
+  setGrant: endpoint<{ body: { device: string, capability: string, allowed: boolean } }, GrantView[]>('PUT', '/v1/grants', 'json', 'page'),
+
+  links: endpoint<{ query: { device?: string } }, LinkRow[]>('GET', '/v1/links', 'json', 'page'),
+  connect: endpoint<{ query: { device: string, channel: string, priority?: 'bulk' | 'interactive' } }, never>('GET', '/v1/connect', 'upgrade', 'cli'),
+  forward: endpoint<{ body: { localPort: number, device: string, remotePort: number } }, ForwardLine>('POST', '/v1/forwards', 'lines', 'cli'),
+
+  send: endpoint<{ body: { to: string[], body: string, via?: string } }, SendResult>('POST', '/v1/sms', 'json', 'page'),
+  messages: endpoint<{ query: { with?: string, search?: string, limit?: number, before?: number } }, MessageView[]>('GET', '/v1/sms', 'json', 'page'),
+  conversations: endpoint<NoInput, ConversationView[]>('GET', '/v1/sms/conversations', 'json', 'page'),
+  message: endpoint<{ params: { id: string } }, MessageView>('GET', '/v1/sms/:id', 'json', 'page'),
+  read: endpoint<{ body: { target: string } }, { read: number }>('POST', '/v1/sms/read', 'json', 'page'),
+  waitFor: endpoint<{ params: { id: string }, query: { status: 'accepted' | 'sent' | 'delivered' } }, MessageView>('GET', '/v1/sms/:id/wait', 'lines', 'cli'),
+
+  uiLink: endpoint<NoInput, { url: string, expiresAt: number }>('POST', '/v1/ui', 'json', 'cli')
+} as const
+
+export type InputOf<E> = E extends Endpoint<infer In, unknown> ? In : never
+export type OutputOf<E> = E extends Endpoint<Input, infer Out> ? Out : never
+
+/** The request's path and query string: `:name` segments filled in (encoded), undefined query values left out. */
+export function urlOf (endpoint: Endpoint, input: Input = {}): string {
+  const path = endpoint.path.replace(/:([a-z]+)/gi, (_m, name: string) => {
+    const value = input.params?.[name]
+    if (value == null) throw new TypeError(`${endpoint.path} needs ${name}`)
+    return encodeURIComponent(value)
+  })
+  const query = Object.entries(input.query ?? {}).filter(([, v]) => v != null).map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
+  return query.length === 0 ? path : `${path}?${query.join('&')}`
+}
