@@ -61,16 +61,3 @@ export class NotADeviceError extends Error {
 export class UiDisabledError extends Error {
   override readonly name = 'UiDisabledError'
 }
-
-/** An error the control API returns to its client: an HTTP status, a stable code, a message. */
-export class ControlError extends Error {
-  override readonly name = 'ControlError'
-  readonly status: number
-  readonly code: string
-
-  constructor (status: number, code: string, message: string) {
-    super(message)
-    this.status = status
-    this.code = code
-  }
-}

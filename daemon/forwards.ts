@@ -1,8 +1,6 @@
 import { createConnection, createServer, type Server } from 'node:net'
 import { logger } from '@libp2p/logger'
-import { Priority } from '../link/constants.ts'
-import { ChannelError } from '../link/errors.ts'
-import type { Tunnels } from '../link/tunnels.ts'
+import { ChannelError, Priority, type Tunnels } from '../link/index.ts'
 import { PortInUseError } from './errors.ts'
 import { pipeChannel } from './pipe.ts'
 

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream'
-import type { Channel } from '../link/channel.ts'
+import type { Channel } from '../link/index.ts'
 
 /**
  * Join a byte stream (a TCP socket, the CLI's connection) and a channel, both ways, with

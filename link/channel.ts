@@ -16,11 +16,29 @@ export interface ChannelHost {
 type State = 'opening' | 'open' | 'failed' | 'done'
 
 /**
- * One application channel inside a tunnel: ordered bytes both ways, with its own flow control
- * (a slow reader stalls only its own channel) and a priority. Read with `for await`, write
- * with `write()`, which waits while this channel's send buffer is full.
+ * One application channel inside a tunnel, as the services above see it: ordered bytes both
+ * ways, with its own flow control (a slow reader stalls only its own channel) and a priority.
+ * Read with `for await`, write with `write()`, which waits while this channel's send buffer
+ * is full.
  */
-export class Channel implements AsyncIterable<Uint8Array> {
+export interface Channel extends AsyncIterable<Uint8Array> {
+  readonly id: number
+  readonly name: string
+  readonly priority: Priority
+  /** The device at the other end. */
+  readonly peer: string
+  /** Both sides have it open, and neither reset it. */
+  readonly open: boolean
+  /** Queue bytes for the other side (not copied: don't change them afterwards). */
+  write(data: Uint8Array): Promise<void>
+  /** No more writes from this side; reading goes on until the other side ends too. */
+  end(): void
+  /** Drop the channel both ways at once. */
+  reset(reason?: string): void
+}
+
+/** A channel as its tunnel session drives it: the application's side plus what the session calls. */
+export class TunnelChannel implements Channel {
   readonly id: number
   readonly name: string
   readonly priority: Priority

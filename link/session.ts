@@ -1,7 +1,7 @@
 import type { Logger, Stream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { ACK_BULK_DELAY_MS, ACK_BYTES, ACK_DELAY_MS, INTERACTIVE_RECENT_MS, MAX_BULK_INFLIGHT, MAX_CHANNELS, MAX_CONTROL_BACKLOG, MAX_FRAME, MAX_INFLIGHT, OPEN_TIMEOUT_MS, Priority, FrameType, TUNNEL_GRACE_MS } from './constants.ts'
-import { Channel, type ChannelHost } from './channel.ts'
+import { TunnelChannel, type Channel, type ChannelHost } from './channel.ts'
 import { ChannelError, TunnelProtocolError } from './errors.ts'
 import { decodeFrame, encodeDataHeader, encodeFrame, type Frame, type Unsequenced } from './frames.ts'
 
@@ -47,7 +47,7 @@ export class TunnelSession implements ChannelHost {
   private readonly log: Logger
   private readonly graceMs: number
   private readonly onActivity: () => void
-  private readonly channels = new Map<number, Channel>()
+  private readonly channels = new Map<number, TunnelChannel>()
   private nextChannel: number
   private nextSeq = 1
   /** Highest sequence number received (and processed) from the other side. */
@@ -114,7 +114,7 @@ export class TunnelSession implements ChannelHost {
     if (this.channels.size >= MAX_CHANNELS) throw new ChannelError(`at most ${MAX_CHANNELS} channels per device`)
     const id = this.nextChannel
     this.nextChannel += 2
-    const channel = new Channel({ id, name, priority, peer: this.peer, host: this })
+    const channel = new TunnelChannel({ id, name, priority, peer: this.peer, host: this })
     this.channels.set(id, channel)
     const answer = Promise.withResolvers<void>()
     this.opening.set(id, answer)
@@ -263,10 +263,10 @@ export class TunnelSession implements ChannelHost {
    * Round-robin within a class by channel id: the sendable channel with the next id after the
    * last one served, wrapping around. One pass, no allocation: this runs for every frame.
    */
-  private pick (priority: Priority): Channel | undefined {
+  private pick (priority: Priority): TunnelChannel | undefined {
     const last = this.lastServed[priority] ?? 0
-    let next: Channel | undefined
-    let lowest: Channel | undefined
+    let next: TunnelChannel | undefined
+    let lowest: TunnelChannel | undefined
     for (const channel of this.channels.values()) {
       if (channel.priority !== priority || !channel.sendable()) continue
       if (lowest == null || channel.id < lowest.id) lowest = channel
@@ -409,7 +409,7 @@ export class TunnelSession implements ChannelHost {
       this.queue({ type: FrameType.OPEN_FAIL, channel: id, reason: (err as Error).message })
       return
     }
-    const channel = new Channel({ id, name, priority: priority as Priority, peer: this.peer, host: this })
+    const channel = new TunnelChannel({ id, name, priority: priority as Priority, peer: this.peer, host: this })
     this.channels.set(id, channel)
     channel.opened()
     this.queue({ type: FrameType.OPEN_OK, channel: id })

@@ -1,6 +1,6 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
-import { ipOf } from '../link/interface-class.ts'
+import { ipOf } from '../link/index.ts'
 
 /** Address policy: which of our addresses we announce, which of theirs we dial. Pure functions. */
 

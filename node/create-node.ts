@@ -28,9 +28,7 @@ import { pairing, type Pairing } from './identity/pairing.ts'
 import { epochUpgrades, type EpochUpgrades } from './identity/epoch-upgrade.ts'
 import { ProfileBook } from './identity/profile-book.ts'
 import { profileExchange, type ProfileExchange } from './identity/profile-exchange.ts'
-import type { LinkKind } from '../link/link-types.ts'
-import { linkManager, type LinkManager } from '../link/link-manager.ts'
-import { tunnels, type Tunnels } from '../link/tunnels.ts'
+import { linkManager, tunnels, type LinkKind, type LinkManager, type Tunnels } from '../link/index.ts'
 
 export interface DeviceNodeInit {
   dataDir: string

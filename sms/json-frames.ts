@@ -1,4 +1,4 @@
-import type { Channel } from '../link/channel.ts'
+import type { Channel } from '../link/index.ts'
 import { MAX_SYNC_FRAME_BYTES } from './constants.ts'
 import { SyncProtocolError } from './errors.ts'
 

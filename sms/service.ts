@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import type { Logger, PrivateKey } from '@libp2p/interface'
 import type { Capability } from '../node/identity/records.ts'
-import type { Tunnels } from '../link/tunnels.ts'
+import type { Tunnels } from '../link/index.ts'
 import type { SmsBackend } from './backends/backend.ts'
 import { createBackend, NO_BACKEND } from './backends/registry.ts'
 import { SmsClient, type NewMessage, type ProxyCandidate } from './client.ts'

@@ -1,7 +1,5 @@
 import type { Logger } from '@libp2p/interface'
-import type { Channel } from '../link/channel.ts'
-import { Priority } from '../link/constants.ts'
-import type { Tunnels } from '../link/tunnels.ts'
+import { Priority, type Channel, type Tunnels } from '../link/index.ts'
 import { CATCH_UP_PAGE, SYNC_CHANNEL } from './constants.ts'
 import { SyncProtocolError } from './errors.ts'
 import { readJsonFrames, writeJsonFrames } from './json-frames.ts'

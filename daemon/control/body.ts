@@ -1,4 +1,4 @@
-import { ControlError } from '../errors.ts'
+import { ControlError } from './contract.ts'
 import type { ControlRequest } from './router.ts'
 
 /** The request's JSON object body with only `allowed` fields; 400 otherwise. */

@@ -1,12 +1,25 @@
 /**
  * The control API's one contract: every route's method, path, what it takes and what it
- * answers, and whether the web page may use it. The router (daemon), the CLI's client and the
- * page's client all import it, so a shape is declared once. Type imports only: the CLI and the
- * browser load nothing of the daemon through it.
+ * answers, whether the web page may use it, and the error every failure is. The router
+ * (daemon), the CLI's client and the page's client all import it, so a shape is declared once.
+ * It imports types only: the CLI and the browser load nothing of the daemon through it.
  */
 import type { LinkInfo } from '../../link/link-types.ts'
 import type { ConversationView, MessageView } from '../../sms/view-types.ts'
 import type { DeviceEntry, DevicePatch, GrantView, PairRequestView, Status } from './types.ts'
+
+/** An error the control API returns to its client: an HTTP status, a stable code, a message. */
+export class ControlError extends Error {
+  override readonly name = 'ControlError'
+  readonly status: number
+  readonly code: string
+
+  constructor (status: number, code: string, message: string) {
+    super(message)
+    this.status = status
+    this.code = code
+  }
+}
 
 export type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'
 
@@ -53,6 +66,7 @@ export interface SendResult {
   encoding: string
 }
 
+export type { LinkInfo }
 export type LinkRow = LinkInfo & { name: string }
 
 /** Lines of `POST /v1/pair`: the code to type on the other device, then the outcome. */

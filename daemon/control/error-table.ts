@@ -8,10 +8,8 @@ import { InvalidDeviceInfoError } from '../../node/errors.ts'
 import { InvalidGrantError, InvalidRecordError, NotAMemberError, PairingError } from '../../node/identity/errors.ts'
 import { InvalidEventError, InvalidSmsError, StorageError, UnknownMessageError } from '../../sms/errors.ts'
 import { InvalidSettingError } from '../settings.ts'
-import {
-  AmbiguousDeviceError, ChannelRefusedError, ControlError, DialFailedError, InvalidAddressError, NoPairRequestError,
-  NotADeviceError, PairSelfError, PortInUseError, UiDisabledError, UnknownDeviceError
-} from '../errors.ts'
+import { AmbiguousDeviceError, ChannelRefusedError, DialFailedError, InvalidAddressError, NoPairRequestError, NotADeviceError, PairSelfError, PortInUseError, UiDisabledError, UnknownDeviceError } from '../errors.ts'
+import { ControlError } from './contract.ts'
 
 const log = logger('companion:control')
 

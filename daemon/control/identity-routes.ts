@@ -1,4 +1,4 @@
-import { ControlError } from '../errors.ts'
+import { ControlError } from './contract.ts'
 import type { IdentityApi } from '../identity.ts'
 import { jsonRoute, streamRoute, type Route } from './router.ts'
 import { API, type PairLine } from './contract.ts'

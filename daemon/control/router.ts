@@ -1,8 +1,7 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { ControlError } from '../errors.ts'
+import { ControlError, type Endpoint, type OutputOf } from './contract.ts'
 import { toControlError } from './error-table.ts'
-import type { Endpoint, OutputOf } from './contract.ts'
 
 /** Limits of the control API. */
 /** A request body: room for the longest text (39,015 units, each escaped in JSON) with its recipients. */

@@ -1,4 +1,4 @@
-import { ControlError } from '../errors.ts'
+import { ControlError } from './contract.ts'
 import type { DaemonEvents } from '../daemon-events.ts'
 import type { DeviceEntry, DevicePatch, Status } from './types.ts'
 import { jsonRoute, openEventStream, streamRoute, type Route } from './router.ts'

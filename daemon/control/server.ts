@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { chmod, unlink } from 'node:fs/promises'
-import { ControlError } from '../errors.ts'
+import { ControlError } from './contract.ts'
 import { closeServer, httpServer, listenOn, Router, type Route } from './router.ts'
 
 /** Unix socket paths are limited by sockaddr_un (108 bytes on Linux, including the NUL). */

@@ -1,7 +1,7 @@
 import type { SmsStatus } from '../../sms/constants.ts'
 import type { SmsService } from '../../sms/service.ts'
 import type { DeviceDirectory } from '../devices.ts'
-import { ControlError } from '../errors.ts'
+import { ControlError } from './contract.ts'
 import { objectBody, text } from './body.ts'
 import { jsonRoute, streamRoute, type ControlRequest, type Route } from './router.ts'
 import { API } from './contract.ts'

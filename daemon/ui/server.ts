@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { logger } from '@libp2p/logger'
-import { ControlError } from '../errors.ts'
+import { ControlError } from '../control/contract.ts'
 import { toControlError } from '../control/error-table.ts'
 import { closeServer, httpServer, listenOn, parseUrl, Router, sendError, type Route } from '../control/router.ts'
 import type { UiSessions } from './sessions.ts'

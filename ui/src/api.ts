@@ -4,9 +4,7 @@
  */
 import type { DaemonEventMap, DeviceEntry, GrantView, PairRequestView, Status } from '../../daemon/control/types.ts'
 import type { ConversationView, MessageView } from '../../sms/view-types.ts'
-import type { LinkInfo } from '../../link/link-types.ts'
-import { API, urlOf, type Endpoint, type Input, type InputOf, type LinkRow, type OutputOf } from '../../daemon/control/contract.ts'
-import { ControlError } from '../../daemon/errors.ts'
+import { API, ControlError, urlOf, type Endpoint, type Input, type InputOf, type LinkInfo, type LinkRow, type OutputOf } from '../../daemon/control/contract.ts'
 
 export type { DaemonEventMap, DeviceEntry, GrantView, PairRequestView, Status, ConversationView, MessageView, LinkInfo, LinkRow }
 
