@@ -57,26 +57,12 @@ export class IdentityApi {
    */
   async unpair (device: string): Promise<{ device: string, left: boolean }> {
     const target = await this.directory.find(device)
-    const { account, libp2p, book } = this.node
-    const members = book.members().map(d => d.id)
     if (target.relation === 'self') {
-      // hand the others an epoch without this device while we can reach them; with none
-      // reachable there is no one to hand it to: they go on listing this device until one of
-      // them removes it
-      const reachable = libp2p.getConnections().filter(c => members.includes(c.remotePeer.toString()))
-      if (reachable.length > 0) {
-        await account.rotate([target.id], members)
-        await Promise.all(reachable.map(async conn => { await libp2p.services.epochs.offer(conn) }))
-      }
-      await account.becomeAccountOfOne()
-      await this.node.changed()
+      await this.node.membership.leave(target.id)
       return { device: target.id, left: true }
     }
     if (target.relation !== 'member') throw new NotAMemberError(`${target.name} is not a member of this account`)
-    await account.rotate([target.id], members)
-    // the new chain goes to every connected device (the removed one learns it and starts over
-    // on its own; members are handed the new epoch), then the removed device is cut off
-    await this.node.epochChanged([target.id])
+    await this.node.membership.remove(target.id)
     return { device: target.id, left: false }
   }
 

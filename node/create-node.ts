@@ -27,6 +27,7 @@ import { OwnProfile, type SelfDescription } from './identity/own-profile.ts'
 import { pairing, type Pairing } from './identity/pairing.ts'
 import { epochUpgrades, type EpochUpgrades } from './identity/epoch-upgrade.ts'
 import { ProfileBook } from './identity/profile-book.ts'
+import { Membership } from './identity/membership.ts'
 import { profileExchange, type ProfileExchange } from './identity/profile-exchange.ts'
 import { linkManager, tunnels, type LinkKind, type LinkManager, type Tunnels } from '../link/index.ts'
 
@@ -82,8 +83,8 @@ export interface DeviceNode {
   dhtProfiles: DhtProfiles
   /** This device changed (name, account, capabilities): re-sign, tell every device, republish. */
   changed(): Promise<void>
-  /** The account moved to a new epoch here (a removal, or one handed to us): cut off `removed`, tell everyone. */
-  epochChanged(removed: string[]): Promise<void>
+  /** Removing a member, leaving, starting over: the account's membership, written once. */
+  membership: Membership
   stop(): Promise<void>
 }
 
@@ -99,7 +100,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
   let changed = async (): Promise<void> => {}
   let locate = async (_id: string, _signal: AbortSignal): Promise<string[]> => []
   let makeRoom = (_id: string): void => {}
-  let epochChanged = async (_removed: string[]): Promise<void> => {}
+  let membership: Membership | undefined
   const known = {
     members: () => book.members().map(d => d.id),
     isMember: (id: string) => book.relation(id) === 'member',
@@ -134,7 +135,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
       },
       onAccepted: async () => {}
     }),
-    epochs: epochUpgrades({ account, onUpgraded: async (removed) => { await epochChanged(removed) } }),
+    epochs: epochUpgrades({ account, onUpgraded: async (removed) => { await membership?.epochChanged(removed) } }),
     dialer: deviceDialer({ bootstrap: init.bootstrap ?? [], known }),
     // every device can relay for the others of its account (a laptop on both Wi-Fi and Ethernet
     // joins a phone on one to a desktop on the other); the gater keeps strangers out
@@ -208,20 +209,18 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     // a new member's links are probed and ranked at once, not at the next maintenance round
     libp2p.services.links.refresh(evt.detail.peerId.toString())
   })
-  epochChanged = async (removed) => {
-    // the new certificate and chain to every device (a removed one still connected learns it
-    // was removed, members are handed the new epoch), the DHT records under the new secrets;
-    // then the removed devices are cut off, everywhere they are connected
-    await changed()
-    for (const id of removed) {
-      for (const conn of libp2p.getConnections().filter(c => c.remotePeer.toString() === id)) void conn.close().catch(() => {})
-      await book.forget(id)
-    }
-  }
+  const members = new Membership({
+    account,
+    book,
+    connections: () => libp2p.getConnections(),
+    offerEpoch: async (conn) => { await libp2p.services.epochs.offer(conn) },
+    changed: async () => { await changed() }
+  })
+  membership = members
   libp2p.services.profiles.addEventListener('account:removed', () => {
     // told by a member: start over as an account of one, as after leaving
     log('this device was removed from its account; it is an account of its own again')
-    void account.becomeAccountOfOne().then(changed).catch((err: Error) => { log.error('could not start a new account - %e', err) })
+    void members.startOver().catch((err: Error) => { log.error('could not start a new account - %e', err) })
   })
   libp2p.services.profiles.addEventListener('account:behind', (evt) => { void libp2p.services.epochs.offer(evt.detail.connection) })
   void dhtProfiles.publish()
@@ -252,7 +251,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     own,
     dhtProfiles,
     changed: async () => { await changed() },
-    epochChanged: async (removed) => { await epochChanged(removed) },
+    membership: members,
     async stop () {
       clearTimeout(moved)
       clearInterval(sweeper)

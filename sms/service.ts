@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import type { Logger, PrivateKey } from '@libp2p/interface'
 import type { Capability } from '../node/identity/records.ts'
+import type { DeviceId, Relation } from '../node/identity/relation.ts'
 import type { Tunnels } from '../link/index.ts'
 import type { SmsBackend } from './backends/backend.ts'
 import { createBackend, NO_BACKEND } from './backends/registry.ts'
@@ -24,8 +25,8 @@ const ASSIGN_INTERVAL_MS = 5_000
 
 /** A device as the SMS service needs to know it. */
 export interface SmsDevice {
-  id: string
-  relation: 'self' | 'member' | 'nearby'
+  id: DeviceId
+  relation: Relation
   capabilities: Capability[]
 }
 

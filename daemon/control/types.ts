@@ -4,8 +4,9 @@
  */
 import type { LinkKind } from '../../link/link-types.ts'
 import type { MessageView } from '../../sms/view-types.ts'
+import type { DeviceId, Relation } from '../../node/identity/relation.ts'
 
-export type Relation = 'self' | 'member' | 'nearby'
+export type { DeviceId, Relation } from '../../node/identity/relation.ts'
 
 export interface LinkSummary {
   id: string
@@ -17,7 +18,7 @@ export interface LinkSummary {
 
 /** One row of `companion devices`. */
 export interface DeviceEntry {
-  id: string
+  id: DeviceId
   name: string
   kind: string
   relation: Relation
@@ -53,7 +54,7 @@ export interface DevicePatch {
 /** Events the daemon publishes on its control API's event stream. */
 export interface DaemonEventMap {
   /** A device came online, went offline, or showed a new profile. */
-  device: { id: string, online: boolean, name?: string, kind?: string, relation?: string }
+  device: { id: DeviceId, online: boolean, name?: string, kind?: string, relation?: Relation }
   /** A pairing request arrived or ended (member side). */
   pair: { type: 'request' | 'ended', id: string, name?: string, kind?: string, expiresAt?: number, paired?: boolean, reason?: string }
   /** The link carrying the tunnel to a member device changed: another one, or none (`active: false`). */

@@ -7,6 +7,7 @@ import { keepAddresses, type DeviceTable } from './device-table.ts'
 import { InvalidCertificateError, InvalidProfileError, ReplayedRecordError } from './errors.ts'
 import { openCertificate, openProfile, type DeviceProfile, type OpenedCertificate } from './records.ts'
 import type { AccountStore } from './account.ts'
+import type { DeviceId, OtherRelation } from './relation.ts'
 
 export interface KnownDevice {
   id: string
@@ -19,7 +20,6 @@ export interface KnownDevice {
   seenAt: number
 }
 
-export type Relation = 'member' | 'nearby'
 
 /** Waits for one device's profile at once (each is a relay reservation or a probe stream). */
 const MAX_WAITERS_PER_DEVICE = 8
@@ -121,7 +121,7 @@ export class ProfileBook {
     return this.account.isMemberCert(cert)
   }
 
-  relation (id: string): Relation {
+  relation (id: DeviceId): OtherRelation {
     const known = this.devices.get(id)
     return known != null && this.isMemberCert(known.cert) ? 'member' : 'nearby'
   }

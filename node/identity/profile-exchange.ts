@@ -6,7 +6,8 @@ import { MAX_CHAIN_BYTES, PROFILE_PROTOCOL, PROFILE_TIMEOUT_MS } from './constan
 import { InvalidRecordError, ReplayedRecordError } from './errors.ts'
 import type { AccountStore } from './account.ts'
 import type { OwnProfile } from './own-profile.ts'
-import type { ProfileBook, Relation } from './profile-book.ts'
+import type { ProfileBook } from './profile-book.ts'
+import type { OtherRelation } from './relation.ts'
 import type { DeviceProfile, OpenedCertificate } from './records.ts'
 
 export interface ProfileExchangeComponents {
@@ -26,7 +27,7 @@ export interface ProfileExchangeInit {
 
 export interface ProfileExchangeEvents {
   /** A device's profile was accepted (new, or newer than the one held). */
-  'device:profile': CustomEvent<{ peerId: PeerId, profile: DeviceProfile, relation: Relation }>
+  'device:profile': CustomEvent<{ peerId: PeerId, profile: DeviceProfile, relation: OtherRelation }>
   /** A member's epoch chain removes this device from the account (it was removed while away, or is told now). */
   'account:removed': CustomEvent<{ by: PeerId }>
   /** A member was away while the account moved to a new epoch: it is to be handed the new one. */

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Lan, type LanInit } from './netns.ts'
 import { Device } from './device.ts'
+import type { Relation } from '../../node/identity/relation.ts'
 
 export { Lan, destroyAllLans } from './netns.ts'
 export { Device, runCli, eventually, keepLogsOnFailure, CLI, REPO } from './device.ts'
@@ -13,7 +14,7 @@ export interface DeviceRow {
   id: string
   name: string
   kind: string
-  relation: 'self' | 'member' | 'nearby'
+  relation: Relation
   online: boolean
   capabilities: string[]
   link: { id: string, kind: string, rank: number, rttMs: number | null, remote: string } | null
