@@ -8,19 +8,19 @@ import { loadOrCreateDeviceKey } from '../node/device-key.ts'
 import { validateDeviceKind, validateDeviceName } from '../node/device-names.ts'
 import { AccountStore } from '../node/identity/account.ts'
 import { Grants } from '../node/identity/grants.ts'
+import { openDeviceBook, type ProfileBook } from '../node/identity/profile-book.ts'
 import type { SelfDescription } from '../node/identity/own-profile.ts'
 import type { PowerFacts } from '../node/identity/records.ts'
 import { POWER_POLL_MS, powerChanged, readPower } from './power.ts'
 import { ControlServer } from './control/server.ts'
-import { controlRoutes, type DaemonApi } from './control/routes.ts'
+import { controlRoutes } from './control/routes.ts'
 import { identityRoutes } from './control/identity-routes.ts'
-import type { DevicePatch, Status } from './control/types.ts'
-import { DeviceDirectory, type DeviceEntry } from './devices.ts'
-import { DataDirError, DialFailedError, InvalidAddressError, NotADeviceError } from './errors.ts'
+import { DeviceDirectory } from './devices.ts'
+import { DataDirError } from './errors.ts'
 import { DaemonEvents } from './daemon-events.ts'
 import { IdentityApi } from './identity.ts'
 import { DataDirLock } from './lock.ts'
-import { controlSocketPath } from './paths.ts'
+import { controlSocketPath, UI_SESSIONS_FILE } from './paths.ts'
 import { loadSettings, parseInterfaceKind, parsePort, saveSettings, type Settings } from './settings.ts'
 import { DEFAULT_SMS_RATE } from '../sms/constants.ts'
 import { normalizeNumber } from '../sms/codec/numbers.ts'
@@ -28,19 +28,16 @@ import { SmsService, type SmsDevice } from '../sms/service.ts'
 import { NO_BACKEND } from '../sms/backends/registry.ts'
 import { smsRoutes } from './control/sms-routes.ts'
 import { LinkService } from './link-api.ts'
+import { ChannelPolicy, echoService, forwardService, registerChannelServices } from './channels/index.ts'
+import { SelfApi } from './self-api.ts'
 import { linkRoutes } from './control/link-routes.ts'
-import { VERSION } from './version.ts'
 import type { Route } from './control/router.ts'
 import { uiRoutes } from './control/ui-routes.ts'
 import { UiServer, UI_HOST } from './ui/server.ts'
 import { UiSessions } from './ui/sessions.ts'
 import { defaultUiDir, StaticFiles } from './ui/static-files.ts'
-import { UI_SESSIONS_FILE } from './paths.ts'
 
 const log = logger('companion:daemon')
-
-/** How long `dial` waits for the new device to show its profile. */
-const DIAL_PROFILE_WAIT_MS = 3_000
 
 export interface DaemonOptions {
   dataDir: string
@@ -59,7 +56,7 @@ export interface DaemonOptions {
   smsDeny?: string[]
   /** Short codes / premium numbers allowed (remembered; replaces the list). */
   smsAllow?: string[]
-  /** `IFACE=KIND` interface class overrides (remembered). */
+  /** `IFACE=KIND` overrides of the link kind an interface gives (remembered). */
   interfaceKinds?: string[]
   /** Local ports other devices may reach with `companion forward` (remembered; replaces the list). */
   allowPorts?: string[]
@@ -89,21 +86,21 @@ async function ensureDataDir (dir: string): Promise<void> {
   if ((info.mode & 0o077) !== 0) await chmod(dir, 0o700)
 }
 
-/** The daemon of one device: its node, its control API, and its services. */
-export class Daemon implements DaemonApi {
+/** The daemon of one device: it composes the node, its services and the control API, and nothing else. */
+export class Daemon {
   readonly events = new DaemonEvents()
   readonly dataDir: string
   readonly socketPath: string
-  private readonly startedAt = Date.now()
   private readonly lock: DataDirLock
-  private settings!: Settings
+  /** The remembered settings, replaced as a whole when they change (a rename). */
+  private readonly settings: { current: Settings } = { current: undefined as unknown as Settings }
+  private book?: ProfileBook
   private node!: DeviceNode
-  private directory!: DeviceDirectory
   private control!: ControlServer
   private ui?: UiServer
   identity!: IdentityApi
-  private linkService?: LinkService
   sms?: SmsService
+  private unregisterChannels?: () => void
   private power: PowerFacts | undefined = readPower()
   private powerTimer?: ReturnType<typeof setInterval>
 
@@ -134,7 +131,41 @@ export class Daemon implements DaemonApi {
     return daemon
   }
 
+  /**
+   * Settings, key, account and the devices this one knows come first; the grants and the
+   * channel policy are built from them before the node exists; then the node, the services,
+   * the channel services (one list) and the control API.
+   */
   private async init (options: DaemonOptions, bootstrap: Multiaddr[]): Promise<void> {
+    const settings = await this.loadSettings(options)
+    const privateKey = await loadOrCreateDeviceKey(this.dataDir)
+    const account = await AccountStore.open(this.dataDir, privateKey)
+    const book = openDeviceBook(this.dataDir, account)
+    this.book = book
+    const grants = new Grants({ dataDir: this.dataDir, isMember: (id) => book.relation(id) === 'member' })
+    await grants.load()
+    const policy = new ChannelPolicy({ grants, allowedPorts: () => this.settings.current.allowedPorts })
+    this.node = await this.startNode(options, bootstrap, { privateKey, account, book, policy, settings })
+
+    const directory = new DeviceDirectory({ libp2p: this.node.libp2p, book, self: () => this.describe(), links: this.node.libp2p.services.links })
+    const self = new SelfApi({ dataDir: this.dataDir, node: this.node, directory, settings: this.settings, sms: () => this.sms?.status() ?? { backend: NO_BACKEND, ready: false } })
+    this.identity = new IdentityApi({ node: this.node, directory, grants })
+    const links = new LinkService({ node: this.node, directory })
+    this.sms = await this.startSms(options, privateKey, grants)
+    // the profile went out before the SMS service existed: now it can say what the phone offers
+    if (this.sms.capabilities().length > 0) void this.node.changed()
+    this.unregisterChannels = registerChannelServices(this.node.libp2p.services.tunnels, [echoService, forwardService, ...this.sms.channelServices()])
+    this.wireEvents()
+    this.watchPower()
+    const routes = [...controlRoutes(self, this.events), ...identityRoutes(this.identity), ...linkRoutes(links), ...smsRoutes(this.sms, directory)]
+    if (options.ui !== false) this.ui = await this.startUi(routes, options.uiPort)
+    this.control = new ControlServer([...routes, ...uiRoutes(this.ui)])
+    await this.control.listen(this.socketPath)
+    log('device %p serving %s', this.node.libp2p.peerId, this.socketPath)
+  }
+
+  /** The remembered settings with this start's options applied (validated: a bad option changes nothing). */
+  private async loadSettings (options: DaemonOptions): Promise<Settings> {
     const settings = await loadSettings(this.dataDir)
     if (options.name != null) settings.name = validateDeviceName(options.name)
     if (options.kind != null) settings.kind = validateDeviceKind(options.kind)
@@ -145,49 +176,40 @@ export class Daemon implements DaemonApi {
     if (options.allowPorts != null) settings.allowedPorts = options.allowPorts.map(parsePort)
     if (options.smsDeny != null) settings.smsDeny = options.smsDeny.map(normalizeNumber)
     if (options.smsAllow != null) settings.smsAllow = options.smsAllow.map(normalizeNumber)
-    this.settings = settings
-    const privateKey = await loadOrCreateDeviceKey(this.dataDir)
-    const account = await AccountStore.open(this.dataDir, privateKey)
-    const grants = new Grants({ dataDir: this.dataDir, isMember: (id) => this.node.book.relation(id) === 'member' })
-    await grants.load()
+    this.settings.current = settings
+    return settings
+  }
+
+  /** The node on the remembered port (any port, then remembered, when that one is taken). */
+  private async startNode (options: DaemonOptions, bootstrap: Multiaddr[], parts: { privateKey: PrivateKey, account: AccountStore, book: ProfileBook, policy: ChannelPolicy, settings: Settings }): Promise<DeviceNode> {
+    const { settings } = parts
     const nodeInit = {
       dataDir: this.dataDir,
-      privateKey,
-      account,
+      privateKey: parts.privateKey,
+      account: parts.account,
+      book: parts.book,
       mdns: options.mdns,
       bootstrap,
       describe: () => this.describe(),
-      authorizeChannel: (device: string, name: string) => { LinkService.authorize(grants, () => this.linkService?.forwards, device, name) },
-      authorizeTunnel: (device: string, direction: 'open' | 'accept') => { LinkService.authorizeTunnel(grants, device, direction) },
+      authorizeChannel: parts.policy.authorize,
+      authorizeTunnel: parts.policy.authorizeTunnel,
       interfaceKinds: settings.interfaceKinds,
       tunnelGraceMs: options.tunnelGraceS == null ? undefined : options.tunnelGraceS * 1000
     }
     const listen = options.listen ?? [`/ip4/0.0.0.0/tcp/${settings.port}`]
+    let node: DeviceNode
     try {
-      this.node = await createDeviceNode({ ...nodeInit, listen })
+      node = await createDeviceNode({ ...nodeInit, listen })
     } catch (err) {
       // the remembered port is taken by something else now: take any port and remember that
       if (options.listen != null || settings.port === 0 || !String((err as Error).message).includes('EADDRINUSE')) throw err
       log('port %d is in use, listening on another', settings.port)
-      this.node = await createDeviceNode({ ...nodeInit, listen: ['/ip4/0.0.0.0/tcp/0'] })
+      node = await createDeviceNode({ ...nodeInit, listen: ['/ip4/0.0.0.0/tcp/0'] })
     }
-    const port = this.node.libp2p.getMultiaddrs()[0]?.getComponents().find(c => c.name === 'tcp')?.value
+    const port = node.libp2p.getMultiaddrs()[0]?.getComponents().find(c => c.name === 'tcp')?.value
     if (options.listen == null && port != null) settings.port = Number(port)
     await saveSettings(this.dataDir, settings)
-
-    this.directory = new DeviceDirectory({ libp2p: this.node.libp2p, book: this.node.book, self: () => this.describe(), links: this.node.libp2p.services.links })
-    this.identity = new IdentityApi({ node: this.node, directory: this.directory, grants })
-    this.linkService = new LinkService({ node: this.node, directory: this.directory, allowedPorts: () => this.settings.allowedPorts })
-    this.sms = await this.startSms(options, privateKey, grants)
-    // the profile went out before the SMS service existed: now it can say what the phone offers
-    if (this.sms.capabilities().length > 0) void this.node.changed()
-    this.wireEvents()
-    this.watchPower()
-    const routes = [...controlRoutes(this), ...identityRoutes(this.identity), ...linkRoutes(this.linkService), ...smsRoutes(this.sms, this.directory)]
-    if (options.ui !== false) this.ui = await this.startUi(routes, options.uiPort)
-    this.control = new ControlServer([...routes, ...uiRoutes(this.ui)])
-    await this.control.listen(this.socketPath)
-    log('device %p serving %s', this.node.libp2p.peerId, this.socketPath)
+    return node
   }
 
   /** The web page on 127.0.0.1: the remembered port, or any free one (remembered from then on). */
@@ -197,7 +219,7 @@ export class Daemon implements DaemonApi {
     const dir = defaultUiDir()
     if (dir == null) log.error('the web page was not built (no dist/ui): its API answers, the page does not')
     const ui = new UiServer({ routes, sessions, files: dir == null ? undefined : await StaticFiles.load(dir) })
-    const wanted = port ?? this.settings.uiPort
+    const wanted = port ?? this.settings.current.uiPort
     try {
       await ui.listen(wanted)
     } catch (err) {
@@ -205,9 +227,9 @@ export class Daemon implements DaemonApi {
       log('web page port %d is in use, taking another', wanted)
       await ui.listen(0)
     }
-    if (ui.port !== this.settings.uiPort) {
-      this.settings.uiPort = ui.port
-      await saveSettings(this.dataDir, this.settings)
+    if (ui.port !== this.settings.current.uiPort) {
+      this.settings.current = { ...this.settings.current, uiPort: ui.port }
+      await saveSettings(this.dataDir, this.settings.current)
     }
     return ui
   }
@@ -227,7 +249,7 @@ export class Daemon implements DaemonApi {
       isMember: (id) => book.relation(id) === 'member',
       may: (device, capability) => grants.may(device, capability),
       denied: (capability) => grants.deniedFor(capability),
-      policy: () => ({ rate, deny: this.settings.smsDeny, allow: this.settings.smsAllow }),
+      policy: () => ({ rate, deny: this.settings.current.smsDeny, allow: this.settings.current.smsAllow }),
       capabilitiesChanged: () => { void this.node.changed() },
       onChange: (type, message) => { this.events.emit('sms', { type, message }) },
       watched: () => this.events.watched,
@@ -238,7 +260,7 @@ export class Daemon implements DaemonApi {
   /** What this device says of itself in its profile. */
   private describe (): SelfDescription {
     const capabilities = [{ name: 'tunnel' }, { name: 'channels' }, ...(this.sms?.capabilities() ?? [])]
-    return { name: this.settings.name, kind: this.settings.kind, capabilities, ...(this.power == null ? {} : { power: this.power }) }
+    return { name: this.settings.current.name, kind: this.settings.current.kind, capabilities, ...(this.power == null ? {} : { power: this.power }) }
   }
 
   /** Re-read power facts now and then; tell the other devices when they changed in steps. */
@@ -270,77 +292,9 @@ export class Daemon implements DaemonApi {
     libp2p.services.pairing.addEventListener('pair:ended', (evt) => { this.events.emit('pair', { type: 'ended', ...evt.detail }) })
   }
 
-  async status (): Promise<Status> {
-    return {
-      id: this.id.toString(),
-      name: this.settings.name,
-      kind: this.settings.kind,
-      account: this.node.account.id,
-      accountEpoch: this.node.account.epoch,
-      addresses: this.node.libp2p.getMultiaddrs().map(ma => ma.toString()),
-      sms: this.sms?.status() ?? { backend: NO_BACKEND, ready: false },
-      uptimeMs: Date.now() - this.startedAt,
-      version: VERSION,
-      dataDir: this.dataDir
-    }
-  }
-
-  async devices (): Promise<DeviceEntry[]> {
-    return await this.directory.list()
-  }
-
-  async device (query: string): Promise<DeviceEntry> {
-    return await this.directory.find(query)
-  }
-
-  async updateSelf (patch: DevicePatch): Promise<Status> {
-    // validate everything before changing anything
-    const name = patch.name === undefined ? this.settings.name : validateDeviceName(patch.name)
-    const kind = patch.kind === undefined ? this.settings.kind : validateDeviceKind(patch.kind)
-    const next = { ...this.settings, name, kind }
-    await saveSettings(this.dataDir, next)
-    this.settings = next
-    void this.node.changed()
-    return await this.status()
-  }
-
-  async dial (address: string): Promise<DeviceEntry> {
-    let ma: Multiaddr
-    try {
-      ma = multiaddr(address)
-    } catch (err) {
-      throw new InvalidAddressError(`${address} is not a multiaddr (${(err as Error).message})`)
-    }
-    let peerId: PeerId
-    try {
-      peerId = await this.node.libp2p.services.dialer.dialAddress(ma)
-    } catch (err) {
-      throw new DialFailedError(`could not connect to ${address}: ${(err as Error).message}`)
-    }
-    await this.profileOf(peerId, DIAL_PROFILE_WAIT_MS)
-    const entry = (await this.directory.list()).find(d => d.id === peerId.toString())
-    if (entry == null) throw new NotADeviceError(`${address} answered but is not a companion device (it showed no valid profile)`)
-    return entry
-  }
-
-  /** Resolves once the device has shown its profile (the exchange runs right after identify), or after `ms`. */
-  private async profileOf (peerId: PeerId, ms: number): Promise<void> {
-    const service = this.node.libp2p.services.profiles
-    if (this.node.book.get(peerId.toString()) != null) return
-    await new Promise<void>(resolve => {
-      const done = (): void => {
-        clearTimeout(timer)
-        service.removeEventListener('device:profile', onProfile)
-        resolve()
-      }
-      const onProfile = (evt: CustomEvent<{ peerId: PeerId }>): void => { if (evt.detail.peerId.equals(peerId)) done() }
-      const timer = setTimeout(done, ms)
-      service.addEventListener('device:profile', onProfile)
-    })
-  }
-
   async stop (): Promise<void> {
     if (this.powerTimer != null) clearInterval(this.powerTimer)
+    this.unregisterChannels?.()
     const started = Date.now()
     await this.control?.close().catch(err => { log.error('closing the control API failed - %e', err) })
     await this.ui?.close().catch(err => { log.error('closing the web page failed - %e', err) })
@@ -349,6 +303,7 @@ export class Daemon implements DaemonApi {
     log('SMS service stopped after %d ms', Date.now() - started)
     await this.node?.stop().catch(err => { log.error('stopping the node failed - %e', err) })
     log('node stopped after %d ms', Date.now() - started)
+    this.book?.close()
     await this.lock.release()
   }
 }

@@ -90,7 +90,7 @@ export const tunnel: FuzzTarget = {
       })
       // the session: it must take the stream or cut it with a protocol error, nothing else
       const session = new TunnelSession({
-        peer: 'fuzz',
+        device: 'fuzz',
         initiator: random() < 0.5,
         id: new Uint8Array(16),
         log,

@@ -26,7 +26,7 @@ export interface Channel extends AsyncIterable<Uint8Array> {
   readonly name: string
   readonly priority: Priority
   /** The device at the other end. */
-  readonly peer: string
+  readonly device: string
   /** Both sides have it open, and neither reset it. */
   readonly open: boolean
   /** Queue bytes for the other side (not copied: don't change them afterwards). */
@@ -43,7 +43,7 @@ export class TunnelChannel implements Channel {
   readonly name: string
   readonly priority: Priority
   /** The device at the other end. */
-  readonly peer: string
+  readonly device: string
   private readonly host: ChannelHost
   private state: State = 'opening'
   private failure?: ChannelError
@@ -61,11 +61,11 @@ export class TunnelChannel implements Channel {
   private reader?: () => void
   private unreportedReads = 0
 
-  constructor (init: { id: number, name: string, priority: Priority, peer: string, host: ChannelHost }) {
+  constructor (init: { id: number, name: string, priority: Priority, device: string, host: ChannelHost }) {
     this.id = init.id
     this.name = init.name
     this.priority = init.priority
-    this.peer = init.peer
+    this.device = init.device
     this.host = init.host
   }
 

@@ -2,7 +2,7 @@ import { TypedEventEmitter } from 'main-event'
 import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerStore, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import { LINK_BUSY_MS, LINK_DEAD_MS, PROBE_IDLE, PROBE_INTERVAL_MS, PROBE_PROTOCOL, PROBE_STANDBY_BUSY, PROBE_STANDBY_IDLE, PROBE_YOUNG_MS } from './constants.ts'
-import { classifyInterface, interfaceForAddress, ipOf } from './interface-class.ts'
+import { linkKindOf, interfaceForAddress, ipOf } from './link-kind.ts'
 import { answerProbes, runProbes, type ProbePace, type Prober } from './probe.ts'
 import type { LinkInfo, LinkKind } from './link-types.ts'
 import { chooseActive, linkScore, type LinkFacts } from './rank.ts'
@@ -190,7 +190,7 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
   private kindOf (conn: Connection, iface: string | undefined): LinkKind {
     if (!conn.direct || conn.limits != null) return 'relayed'
     if (iface == null) return 'unknown'
-    return this.init.interfaceKinds?.[iface] ?? classifyInterface(iface)
+    return this.init.interfaceKinds?.[iface] ?? linkKindOf(iface)
   }
 
   private pathKey (device: string, iface: string | undefined): string {

@@ -1,4 +1,4 @@
-import { PREDETERMINED_RANK } from './interface-class.ts'
+import { PREDETERMINED_RANK } from './link-kind.ts'
 import type { LinkKind } from './link-types.ts'
 
 /** What the link manager knows of a link, for ranking. */
@@ -21,7 +21,7 @@ export const HYSTERESIS = 10
 export const SETTLE_MS = 1_000
 
 /**
- * The dynamic rank: the interface class, less penalties for round trip, loss and failures.
+ * The dynamic rank: the link kind's, less penalties for round trip, loss and failures.
  * Wired with 1 ms beats Wi-Fi with 1 ms; a wired link losing a third of its probes does not.
  */
 export function linkScore (link: LinkFacts): number {

@@ -10,7 +10,7 @@ export type OpenHandler = (name: string, priority: Priority) => (channel: Channe
 
 export interface SessionInit {
   /** The other device. */
-  peer: string
+  device: string
   /** The lower device id opens tunnel streams and odd channel ids. */
   initiator: boolean
   id: Uint8Array
@@ -40,7 +40,7 @@ const SEND_BATCH = 1024 * 1024
  * MAX_INFLIGHT unacknowledged bytes so bulk never queues far ahead of interactive frames.
  */
 export class TunnelSession implements ChannelHost {
-  readonly peer: string
+  readonly device: string
   private sessionId: Uint8Array
   private readonly initiator: boolean
   private readonly onOpen: OpenHandler
@@ -75,7 +75,7 @@ export class TunnelSession implements ChannelHost {
   private wasAttached = false
 
   constructor (init: SessionInit) {
-    this.peer = init.peer
+    this.device = init.device
     this.sessionId = init.id
     this.initiator = init.initiator
     this.onOpen = init.onOpen
@@ -114,7 +114,7 @@ export class TunnelSession implements ChannelHost {
     if (this.channels.size >= MAX_CHANNELS) throw new ChannelError(`at most ${MAX_CHANNELS} channels per device`)
     const id = this.nextChannel
     this.nextChannel += 2
-    const channel = new TunnelChannel({ id, name, priority, peer: this.peer, host: this })
+    const channel = new TunnelChannel({ id, name, priority, device: this.device, host: this })
     this.channels.set(id, channel)
     const answer = Promise.withResolvers<void>()
     this.opening.set(id, answer)
@@ -298,7 +298,7 @@ export class TunnelSession implements ChannelHost {
         if (!stream.send(write)) await stream.onDrain()
       }
     } catch (err) {
-      this.log('tunnel stream to %s failed while writing - %s', this.peer, (err as Error).message)
+      this.log('tunnel stream to %s failed while writing - %s', this.device, (err as Error).message)
       this.detach(stream)
     }
   }
@@ -326,10 +326,10 @@ export class TunnelSession implements ChannelHost {
       }
     } catch (err) {
       if (err instanceof TunnelProtocolError) {
-        this.log.error('device %s broke the tunnel protocol - %s', this.peer, err.message)
+        this.log.error('device %s broke the tunnel protocol - %s', this.device, err.message)
         stream.abort(err)
       } else {
-        this.log('tunnel stream to %s ended - %s', this.peer, (err as Error).message)
+        this.log('tunnel stream to %s ended - %s', this.device, (err as Error).message)
       }
     }
     this.detach(stream)
@@ -409,7 +409,7 @@ export class TunnelSession implements ChannelHost {
       this.queue({ type: FrameType.OPEN_FAIL, channel: id, reason: (err as Error).message })
       return
     }
-    const channel = new TunnelChannel({ id, name, priority: priority as Priority, peer: this.peer, host: this })
+    const channel = new TunnelChannel({ id, name, priority: priority as Priority, device: this.device, host: this })
     this.channels.set(id, channel)
     channel.opened()
     this.queue({ type: FrameType.OPEN_OK, channel: id })

@@ -16,6 +16,18 @@ const HANDSHAKE_TIMEOUT_MS = 5_000
 
 export type ChannelHandler = (channel: Channel) => void
 
+/**
+ * A service offered on a channel name, as KDE Connect's plugins are on packet types: the
+ * daemon registers every one of them from one list. `name` ending in `*` serves every name
+ * with that prefix; an `everyMember` service (the account's own, like the message log) skips
+ * the channel grants.
+ */
+export interface ChannelService {
+  readonly name: string
+  readonly everyMember?: boolean
+  serve: ChannelHandler
+}
+
 export interface TunnelsComponents {
   peerId: PeerId
   registrar: Registrar
@@ -79,7 +91,8 @@ class DefaultTunnels extends TypedEventEmitter<TunnelEvents> implements Tunnels,
   private readonly init: TunnelsInit
   private readonly log: Logger
   private readonly sessions = new Map<string, TunnelSession>()
-  private readonly carriers = new Map<string, string>()
+  /** The connection (link) each device's tunnel rides now. */
+  private readonly rides = new Map<string, string>()
   private readonly handlers = new Map<string, { handler: ChannelHandler, everyMember: boolean }>()
   private readonly relinking = new Map<string, Promise<void>>()
 
@@ -133,7 +146,7 @@ class DefaultTunnels extends TypedEventEmitter<TunnelEvents> implements Tunnels,
     let session = this.sessions.get(device)
     if (session == null) {
       session = new TunnelSession({
-        peer: device,
+        device,
         initiator: this.initiates(device),
         id: id ?? randomBytes(16),
         graceMs: this.init.graceMs,
@@ -176,7 +189,7 @@ class DefaultTunnels extends TypedEventEmitter<TunnelEvents> implements Tunnels,
     const conn = this.components.links.active(device)
     if (conn == null || !this.init.isMember(device)) return
     let session = this.session(device)
-    if (session.attached && this.carriers.get(device) === conn.id) return
+    if (session.attached && this.rides.get(device) === conn.id) return
     const signal = AbortSignal.timeout(HANDSHAKE_TIMEOUT_MS)
     let stream: Stream | undefined
     try {
@@ -194,7 +207,7 @@ class DefaultTunnels extends TypedEventEmitter<TunnelEvents> implements Tunnels,
         this.relinking.delete(device)
         return await this.relink(device)
       }
-      this.carriers.set(device, conn.id)
+      this.rides.set(device, conn.id)
       session.attach(stream, frame.received, source, rest)
       this.log('tunnel to %s rides %s', device, conn.id)
     } catch (err) {
@@ -232,7 +245,7 @@ class DefaultTunnels extends TypedEventEmitter<TunnelEvents> implements Tunnels,
         fresh = true
       }
       stream.send(encodeFrame({ type: FrameType.RESUME_OK, received: session.received, fresh }))
-      this.carriers.set(device, connection.id)
+      this.rides.set(device, connection.id)
       session.attach(stream, frame.received, source, rest)
     } catch (err) {
       this.log('refused a tunnel from %s - %s', device, (err as Error).message)

@@ -17,8 +17,7 @@ import { deviceDialer, type DeviceDialer } from './device-dialer.ts'
 import { NetworkWatcher } from './network-watcher.ts'
 import { SqliteDatastore } from './sqlite-datastore.ts'
 import type { AccountStore } from './identity/account.ts'
-import { DEVICES_DB_FILE, DHT_KEY_PREFIX } from './identity/constants.ts'
-import { DeviceTable } from './identity/device-table.ts'
+import { DHT_KEY_PREFIX } from './identity/constants.ts'
 import { InvalidRecordError } from './identity/errors.ts'
 import { DHT_QUOTAS, DHT_SWEEP_INTERVAL_MS, roomForForeignRecord, sweepDhtRecords } from './dht-quota.ts'
 import { dhtProfileSelector, dhtProfileValidator } from './identity/dht-profile.ts'
@@ -26,7 +25,7 @@ import { DhtProfiles } from './identity/dht-publisher.ts'
 import { OwnProfile, type SelfDescription } from './identity/own-profile.ts'
 import { pairing, type Pairing } from './identity/pairing.ts'
 import { epochUpgrades, type EpochUpgrades } from './identity/epoch-upgrade.ts'
-import { ProfileBook } from './identity/profile-book.ts'
+import type { ProfileBook } from './identity/profile-book.ts'
 import { Membership } from './identity/membership.ts'
 import { profileExchange, type ProfileExchange } from './identity/profile-exchange.ts'
 import { linkManager, tunnels, type LinkKind, type LinkManager, type Tunnels } from '../link/index.ts'
@@ -35,6 +34,8 @@ export interface DeviceNodeInit {
   dataDir: string
   privateKey: PrivateKey
   account: AccountStore
+  /** The devices this one knows (node/identity/profile-book.ts openDeviceBook); closed by the caller. */
+  book: ProfileBook
   /** Multiaddrs to listen on. */
   listen: string[]
   /** What this device says of itself (name, kind, capabilities), asked for on every change. */
@@ -93,8 +94,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
   const { account } = init
   const datastore = new SqliteDatastore(join(init.dataDir, NODE_DB_FILE), DHT_QUOTAS)
   const loopbackOnly = init.listen.length > 0 && init.listen.every(a => isLoopback(multiaddr(a)))
-  const table = new DeviceTable(join(init.dataDir, DEVICES_DB_FILE))
-  const book = new ProfileBook({ account, table, log: logger('companion:profile-book') })
+  const { book } = init
   const own = new OwnProfile({ dataDir: init.dataDir, deviceKey: init.privateKey, account, describe: init.describe })
   // set once the node exists; pairing calls it only after start
   let changed = async (): Promise<void> => {}
@@ -171,7 +171,6 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     await libp2p.start()
   } catch (err) {
     datastore.close()
-    table.close()
     throw err
   }
   const ownAddresses = (): string[] => libp2p.getMultiaddrs().map(ma => ma.toString())
@@ -259,7 +258,6 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
       dhtProfiles.stop()
       await libp2p.stop()
       datastore.close()
-      table.close()
     }
   }
 }

@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import type { Logger, PrivateKey } from '@libp2p/interface'
 import type { Capability } from '../node/identity/records.ts'
 import type { DeviceId, Relation } from '../node/identity/relation.ts'
-import type { Tunnels } from '../link/index.ts'
+import type { ChannelService, Tunnels } from '../link/index.ts'
 import type { SmsBackend } from './backends/backend.ts'
 import { createBackend, NO_BACKEND } from './backends/registry.ts'
 import { SmsClient, type NewMessage, type ProxyCandidate } from './client.ts'
@@ -149,6 +149,11 @@ export class SmsService {
     // let queued writes finish before closing the file
     await this.store.write(() => {}).catch(() => {})
     this.store.close()
+  }
+
+  /** The channels the SMS service serves (the daemon registers them with every other channel service). */
+  channelServices (): ChannelService[] {
+    return [this.sync.channel]
   }
 
   /** What this device offers as a proxy, for its capability profile. */

@@ -1,5 +1,5 @@
 import type { Logger } from '@libp2p/interface'
-import { Priority, type Channel, type Tunnels } from '../link/index.ts'
+import { Priority, type Channel, type ChannelService, type Tunnels } from '../link/index.ts'
 import { CATCH_UP_PAGE, SYNC_CHANNEL } from './constants.ts'
 import { SyncProtocolError } from './errors.ts'
 import { readJsonFrames, writeJsonFrames } from './json-frames.ts'
@@ -37,7 +37,7 @@ class Feed {
 
   constructor (channel: Channel, self: string) {
     this.channel = channel
-    this.device = channel.peer
+    this.device = channel.device
     this.self = self
   }
 
@@ -114,10 +114,11 @@ export class SmsSync {
     this.onEntries = this.onEntries.bind(this)
   }
 
-  /** Serve the log, and follow every member the tunnel reaches now or later (`members`: the account's devices now). */
+  /** The `sms-sync` channel: the message log is every member's (what each may see is decided per event). */
+  readonly channel: ChannelService = { name: SYNC_CHANNEL, everyMember: true, serve: (channel) => { void this.serve(channel) } }
+
+  /** Follow every member the tunnel reaches now or later (`members`: the account's devices now). */
   start (members: string[]): void {
-    // the message log is every member's (what each may see is decided per event)
-    this.init.tunnels.handle(SYNC_CHANNEL, (channel) => { void this.serve(channel) }, { everyMember: true })
     this.init.tunnels.addEventListener('tunnel:up', this.onActive)
     this.init.store.on('entries', this.onEntries)
     for (const device of members) if (this.init.tunnels.reachable(device)) this.subscribe(device)
@@ -125,7 +126,6 @@ export class SmsSync {
 
   stop (): void {
     this.stopped = true
-    this.init.tunnels.unhandle(SYNC_CHANNEL)
     this.init.tunnels.removeEventListener('tunnel:up', this.onActive)
     this.init.store.off('entries', this.onEntries)
     for (const sub of this.subscriptions.values()) if (sub !== 'opening') sub.reset('shutting down')
@@ -194,7 +194,7 @@ export class SmsSync {
       // the subscriber sends nothing more; reading notices when it goes away
       for await (const batch of frames) if (batch.length > 0) throw new SyncProtocolError('unexpected frame after hello')
     } catch (err) {
-      this.init.log('feed to %s ended - %s', channel.peer, (err as Error).message)
+      this.init.log('feed to %s ended - %s', channel.device, (err as Error).message)
       if (err instanceof SyncProtocolError) channel.reset(err.message)
     } finally {
       feed.close()

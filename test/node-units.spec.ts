@@ -7,7 +7,7 @@ import { all } from './harness/iter.ts'
 import { announceable, dialPolicyGater, isLoopback } from '../node/address-policy.ts'
 import { SqliteDatastore } from '../node/sqlite-datastore.ts'
 import { loadOrCreateDeviceKey } from '../node/device-key.ts'
-import { classifyInterface, interfaceForAddress } from '../link/interface-class.ts'
+import { linkKindOf, interfaceForAddress } from '../link/link-kind.ts'
 import { resolveDataDir } from '../cli/data-dir.ts'
 import { powerChanged, readPower } from '../daemon/power.ts'
 import { tempDir } from './harness/index.ts'
@@ -101,7 +101,7 @@ describe('device key', () => {
   })
 })
 
-describe('interface classes', () => {
+describe('link kinds of interfaces', () => {
   const tmp = tempDir()
   after(() => { tmp.cleanup() })
 
@@ -125,7 +125,7 @@ describe('interface classes', () => {
     iface('bnep0')
     iface('veth1')
     const expected: Record<string, string> = { wlan0: 'wifi', usb0: 'usb', enp3s0: 'wired', bnep0: 'bluetooth', veth1: 'wired', lo: 'loopback', nonexistent: 'unknown' }
-    for (const [name, kind] of Object.entries(expected)) assert.equal(classifyInterface(name, sys), kind, name)
+    for (const [name, kind] of Object.entries(expected)) assert.equal(linkKindOf(name, sys), kind, name)
   })
 
   it('finds the interface whose subnet holds an address', () => {

@@ -5,17 +5,17 @@ import { jsonRoute, openEventStream, streamRoute, type Route } from './router.ts
 import { API } from './contract.ts'
 import { objectBody } from './body.ts'
 
-/** What the control API asks of the daemon. */
+/** What the control API asks of the daemon about this device and the devices it knows. */
 export interface DaemonApi {
   status(): Promise<Status>
   devices(): Promise<DeviceEntry[]>
   device(query: string): Promise<DeviceEntry>
   updateSelf(patch: DevicePatch): Promise<Status>
   dial(multiaddr: string): Promise<DeviceEntry>
-  events: DaemonEvents
 }
 
-export function controlRoutes (api: DaemonApi): Route[] {
+/** Status, devices, rename, dial, and the event stream. */
+export function controlRoutes (api: DaemonApi, events: DaemonEvents): Route[] {
   return [
     jsonRoute(API.status, async () => await api.status()),
     jsonRoute(API.devices, async () => await api.devices()),
@@ -33,7 +33,7 @@ export function controlRoutes (api: DaemonApi): Route[] {
     streamRoute(API.events, (req, res) => {
       const wanted = req.query.get('types')?.split(',').filter(Boolean)
       const send = openEventStream(res)
-      const unsubscribe = api.events.subscribe((type, data) => {
+      const unsubscribe = events.subscribe((type, data) => {
         if (wanted == null || wanted.includes(type)) send(type, data)
       })
       res.on('close', unsubscribe)

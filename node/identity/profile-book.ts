@@ -1,9 +1,11 @@
+import { join } from 'node:path'
+import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger, PeerId, PeerStore } from '@libp2p/interface'
 import { equals as bytesEqual } from 'uint8arrays/equals'
 import { KNOWN_DEVICE_TAG, NEARBY_DEVICE_TAG } from '../constants.ts'
-import { CERT_METADATA, MAX_NEARBY_DEVICES, PROFILE_METADATA } from './constants.ts'
-import { keepAddresses, type DeviceTable } from './device-table.ts'
+import { CERT_METADATA, DEVICES_DB_FILE, MAX_NEARBY_DEVICES, PROFILE_METADATA } from './constants.ts'
+import { DeviceTable, keepAddresses } from './device-table.ts'
 import { InvalidCertificateError, InvalidProfileError, ReplayedRecordError } from './errors.ts'
 import { openCertificate, openProfile, type DeviceProfile, type OpenedCertificate } from './records.ts'
 import type { AccountStore } from './account.ts'
@@ -45,6 +47,11 @@ export class ProfileBook {
     this.table = init.table
     this.log = init.log
     this.now = init.now ?? Date.now
+  }
+
+  /** Close its table (after the node stopped). */
+  close (): void {
+    this.table.close()
   }
 
   /** Read what the table remembers (once, what an older version kept in the peer store); anything that no longer verifies is dropped. */
@@ -187,4 +194,9 @@ export class ProfileBook {
     const peerId: PeerId = peerIdFromString(id)
     await this.peerStore.merge(peerId, { tags: { [KNOWN_DEVICE_TAG]: undefined, [NEARBY_DEVICE_TAG]: undefined } }).catch(() => {})
   }
+}
+
+/** The devices this one knows, from their table in the data directory (before the node exists: grants and channel policy ask it). */
+export function openDeviceBook (dataDir: string, account: AccountStore): ProfileBook {
+  return new ProfileBook({ account, table: new DeviceTable(join(dataDir, DEVICES_DB_FILE)), log: logger('companion:profile-book') })
 }

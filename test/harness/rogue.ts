@@ -7,6 +7,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { createDeviceNode, type DeviceNode } from '../../node/create-node.ts'
+import { openDeviceBook } from '../../node/identity/profile-book.ts'
 import { AccountStore } from '../../node/identity/account.ts'
 import { accountIdOf, sealCertificate } from '../../node/identity/records.ts'
 import { EpochChain } from '../../node/identity/epochs.ts'
@@ -40,16 +41,20 @@ export async function rogueNode (dataDir: string, name: string, options: RogueOp
     const certificate = await sealCertificate({ v: 1, account: chain.account, device, issuer: device, issuedAt: Date.now(), epoch: chain.epoch }, accountKey)
     await account.adopt({ accountKey: privateKeyToProtobuf(accountKey), certificate, chain: chain.encode() })
   }
-  return await createDeviceNode({
+  const book = openDeviceBook(dataDir, account)
+  const node = await createDeviceNode({
     dataDir,
     privateKey,
     account,
+    book,
     listen: ['/ip4/127.0.0.1/tcp/0'],
     mdns: false,
     bootstrap: (options.bootstrap ?? []).map(a => multiaddr(a)),
     describe: () => ({ name, kind: 'phone', capabilities: [] }),
     authorizeChannel: () => {}
   })
+  // the book is its maker's to close, after the node
+  return { ...node, stop: async () => { await node.stop(); book.close() } }
 }
 
 /** A rogue's data directory inside a test's temporary folder. */

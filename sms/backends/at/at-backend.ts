@@ -6,7 +6,7 @@ import { InvalidSmsError, SmsBackendError } from '../../errors.ts'
 import { decodePdu, encodeSubmit, type DecodedPdu, type StatusReportPdu } from '../../codec/pdu.ts'
 import { Reassembler, type Reassembled } from '../../codec/reassembly.ts'
 import { Backoff } from '../../backoff.ts'
-import { AtChannel, type AtTransport, type Unsolicited } from './at-commands.ts'
+import { AtPort, type AtTransport, type Unsolicited } from './at-commands.ts'
 import { AtCommandError, cmsNotSent, cmsReason } from './errors.ts'
 import { openSerial, openTcp } from './transport.ts'
 
@@ -59,7 +59,7 @@ export class AtBackend implements SmsBackend {
   readonly uri: string
   private readonly target: Target
   private readonly handlers: BackendHandlers
-  private readonly channel: AtChannel
+  private readonly port: AtPort
   private readonly reassembler: Reassembler
   private transport?: AtTransport
   private isReady = false
@@ -78,7 +78,7 @@ export class AtBackend implements SmsBackend {
     this.uri = uri
     this.handlers = handlers
     this.target = parseTarget(uri)
-    this.channel = new AtChannel((urc) => { void this.unsolicited(urc) })
+    this.port = new AtPort((urc) => { void this.unsolicited(urc) })
     this.reassembler = new Reassembler((m) => { void this.deliver(m) }, {
       // a part the modem gave twice, after its message was stored: only delete it
       duplicate: (tag) => { if (typeof tag === 'number') void this.at(`AT+CMGD=${tag}`).catch(() => {}) }
@@ -105,17 +105,17 @@ export class AtBackend implements SmsBackend {
     clearTimeout(this.rereadTimer)
     clearInterval(this.signalTimer)
     this.transport?.close()
-    this.channel.detach('this device is shutting down')
+    this.port.detach('this device is shutting down')
   }
 
   private async open (): Promise<void> {
     if (this.stopped) return
     try {
-      const events = { data: (d: string) => { this.channel.receive(d) }, close: (why: string) => { this.closed(why) } }
+      const events = { data: (d: string) => { this.port.receive(d) }, close: (why: string) => { this.closed(why) } }
       this.transport = this.target.kind === 'tcp'
         ? await openTcp(this.target.host, this.target.port, events)
         : await openSerial(this.target.path, this.target.baud, events)
-      this.channel.attach(this.transport)
+      this.port.attach(this.transport)
       await this.init()
       this.reopenDelay.reset()
       this.isReady = true
@@ -132,7 +132,7 @@ export class AtBackend implements SmsBackend {
     const transport = this.transport
     this.transport = undefined
     transport?.close()
-    this.channel.detach('the modem connection was reset')
+    this.port.detach('the modem connection was reset')
     if (this.isReady) {
       this.isReady = false
       this.handlers.changed()
@@ -149,7 +149,7 @@ export class AtBackend implements SmsBackend {
 
   private async at (command: string, timeoutMs = this.target.timeoutMs, payload?: string): Promise<string[]> {
     try {
-      return await this.channel.command(command, timeoutMs, payload)
+      return await this.port.command(command, timeoutMs, payload)
     } catch (err) {
       if (err instanceof AtCommandError && err.kind === 'timeout') this.reopen()
       throw err

@@ -30,7 +30,7 @@ interface Pending {
  * intermediate lines collected until OK or an error; unsolicited lines (new message, delivery
  * report) are picked out wherever they arrive, also in the middle of an answer.
  */
-export class AtChannel {
+export class AtPort {
   private transport?: AtTransport
   private buffer = ''
   private readonly queue: Array<() => void> = []

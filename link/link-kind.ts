@@ -5,9 +5,9 @@ import { BlockList, isIPv4 } from 'node:net'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { LinkKind } from './link-types.ts'
 
-/** How a link reaches the other device, by the class of the local interface it leaves from. */
+/** A link's kind: how it reaches the other device, by the local interface it leaves from. */
 
-/** Predetermined rank by interface class: wired/USB > Wi-Fi > Bluetooth PAN > relayed. */
+/** Predetermined rank by link kind: wired/USB > Wi-Fi > Bluetooth PAN > relayed. */
 export const PREDETERMINED_RANK: Readonly<Record<LinkKind, number>> = {
   loopback: 100,
   wired: 100,
@@ -31,7 +31,7 @@ export function ipOf (ma: Multiaddr): { family: 4 | 6, ip: string } | undefined 
 }
 
 /** Classify a Linux interface from sysfs. `sysfs` is a parameter so tests can give a fake tree. */
-export function classifyInterface (name: string, sysfs = '/sys/class/net'): LinkKind {
+export function linkKindOf (name: string, sysfs = '/sys/class/net'): LinkKind {
   if (name === 'lo') return 'loopback'
   const dir = join(sysfs, name)
   if (!existsSync(dir)) return 'unknown'

@@ -1,8 +1,8 @@
 import { createConnection, createServer, type Server } from 'node:net'
 import { logger } from '@libp2p/logger'
-import { ChannelError, Priority, type Tunnels } from '../link/index.ts'
-import { PortInUseError } from './errors.ts'
-import { pipeChannel } from './pipe.ts'
+import { Priority, type ChannelService, type Tunnels } from '../../link/index.ts'
+import { PortInUseError } from '../errors.ts'
+import { pipeChannel } from '../pipe.ts'
 
 const log = logger('companion:forward')
 
@@ -16,31 +16,26 @@ export function tcpChannelPort (name: string): number | undefined {
 }
 
 /**
- * The "virtual socket": a TCP port on this device that reaches a port on another. The other
- * side connects only to ports it allows (`companion daemon --allow-port`).
+ * The serving side of forwards: a `tcp:<port>` channel reaches 127.0.0.1:<port> here. The
+ * channel policy (channels/policy.ts) already checked the grant and that the port is allowed
+ * (`companion daemon --allow-port`).
  */
+export const forwardService: ChannelService = {
+  name: `${TCP_CHANNEL_PREFIX}*`,
+  serve: (channel) => {
+    const port = tcpChannelPort(channel.name) as number
+    const socket = createConnection({ host: '127.0.0.1', port, allowHalfOpen: true })
+    socket.once('error', (err) => { channel.reset(`could not connect to port ${port}: ${err.message}`) })
+    socket.once('connect', () => { void pipeChannel(socket, channel) })
+  }
+}
+
+/** The "virtual socket": a TCP port on this device that reaches a port on another. */
 export class Forwards {
   private readonly tunnels: Tunnels
-  private readonly allowed: () => number[]
 
-  constructor (init: { tunnels: Tunnels, allowedPorts(): number[] }) {
+  constructor (init: { tunnels: Tunnels }) {
     this.tunnels = init.tunnels
-    this.allowed = init.allowedPorts
-    // the serving side: authorization (grant and port) already passed when we get here
-    this.tunnels.handle(`${TCP_CHANNEL_PREFIX}*`, (channel) => {
-      const port = tcpChannelPort(channel.name) as number
-      const socket = createConnection({ host: '127.0.0.1', port, allowHalfOpen: true })
-      socket.once('error', (err) => { channel.reset(`could not connect to port ${port}: ${err.message}`) })
-      socket.once('connect', () => { void pipeChannel(socket, channel) })
-    })
-  }
-
-  /** Refuse a `tcp:` channel to a port this device does not allow. */
-  authorize (name: string): void {
-    if (!name.startsWith(TCP_CHANNEL_PREFIX)) return
-    const port = tcpChannelPort(name)
-    if (port == null) throw new ChannelError(`"${name}" is not a TCP port`)
-    if (!this.allowed().includes(port)) throw new ChannelError(`port ${port} is not open for forwarding on that device (companion daemon --allow-port ${port})`)
   }
 
   /** Listen on 127.0.0.1:localPort; every connection becomes a channel to device:remotePort. */
