@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net'
+import { LineReader } from '../framing/lines.ts'
 
 /** The simulated carrier's wire format: one JSON object per line (docs/PROTOCOL.md §9). */
 /** Long enough for the longest text a network delivers (39,015 units), every unit escaped in JSON. */
@@ -12,15 +13,10 @@ export class CarrierProtocolError extends Error {
 
 /** Split a socket into JSON lines; a line too long or not an object closes the socket. */
 export function readLines (socket: Socket, onMessage: (msg: CarrierMessage) => void): void {
-  let buffer = ''
+  const lines = new LineReader({ maxLength: MAX_LINE_BYTES })
   socket.setEncoding('utf8')
   socket.on('data', (chunk: string) => {
-    buffer += chunk
-    let nl: number
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, nl)
-      buffer = buffer.slice(nl + 1)
-      if (line.trim() === '') continue
+    for (const line of lines.push(chunk)) {
       let msg: unknown
       try {
         msg = JSON.parse(line)
@@ -34,7 +30,7 @@ export function readLines (socket: Socket, onMessage: (msg: CarrierMessage) => v
       }
       onMessage(msg as CarrierMessage)
     }
-    if (buffer.length > MAX_LINE_BYTES) socket.destroy(new CarrierProtocolError('line too long'))
+    if (lines.overflowed) socket.destroy(new CarrierProtocolError('line too long'))
   })
 }
 

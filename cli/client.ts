@@ -1,6 +1,7 @@
 import { request, type IncomingMessage } from 'node:http'
 import { controlSocketPath } from '../daemon/paths.ts'
 import { CliError } from './errors.ts'
+import { LineReader } from '../framing/lines.ts'
 import { API, urlOf, type Endpoint, type Input, type InputOf, type OutputOf } from '../daemon/control/contract.ts'
 
 /** A route's input: optional where the route takes nothing. */
@@ -93,17 +94,11 @@ export class ControlClient {
 
   /** Split a streamed answer into records at `separator`. */
   private async * records (res: IncomingMessage, separator: string): AsyncGenerator<string> {
-    let buffer = ''
-    for await (const chunk of res as AsyncIterable<Buffer>) {
-      buffer += chunk.toString('utf8')
-      let end: number
-      while ((end = buffer.indexOf(separator)) >= 0) {
-        const record = buffer.slice(0, end)
-        buffer = buffer.slice(end + separator.length)
-        if (record.trim() !== '') yield record
-      }
-    }
-    if (buffer.trim() !== '') yield buffer
+    const reader = new LineReader({ separator })
+    // decoded by the stream, so a character split between two chunks arrives whole
+    res.setEncoding('utf8')
+    for await (const chunk of res as AsyncIterable<string>) yield * reader.push(chunk)
+    if (reader.rest().trim() !== '') yield reader.rest()
   }
 
   /** A long request whose answer is one JSON object per line (e.g. pairing progress). */

@@ -1,4 +1,5 @@
 import type { Connection, Logger, Stream } from '@libp2p/interface'
+import { FrameReader } from '../framing/frames.ts'
 import { LINK_DEAD_MS, PROBE_INTERVAL_MS } from './constants.ts'
 
 /**
@@ -27,17 +28,13 @@ function frame (kind: 1 | 2, time: bigint): Uint8Array {
 
 /** The probe frames arriving on a stream, as (kind, time). */
 async function * probeFrames (stream: Stream): AsyncGenerator<{ kind: number, time: bigint }> {
-  let pending = new Uint8Array(0)
+  const frames = new FrameReader({ size: PROBE_FRAME })
   for await (const chunk of stream) {
-    const data = new Uint8Array(pending.byteLength + chunk.byteLength)
-    data.set(pending)
-    data.set(chunk.subarray(), pending.byteLength)
-    let at = 0
-    for (; at + PROBE_FRAME <= data.byteLength; at += PROBE_FRAME) {
-      const view = new DataView(data.buffer, data.byteOffset + at, PROBE_FRAME)
+    frames.push(chunk)
+    for (let f = frames.next(); f != null; f = frames.next()) {
+      const view = new DataView(f.buffer, f.byteOffset, PROBE_FRAME)
       yield { kind: view.getUint8(0), time: view.getBigUint64(4) }
     }
-    pending = data.slice(at)
   }
 }
 

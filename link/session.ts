@@ -1,5 +1,6 @@
 import type { Logger, Stream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
+import { FrameReader } from '../framing/frames.ts'
 import { ACK_BULK_DELAY_MS, ACK_BYTES, ACK_DELAY_MS, INTERACTIVE_RECENT_MS, MAX_BULK_INFLIGHT, MAX_CHANNELS, MAX_CONTROL_BACKLOG, MAX_FRAME, MAX_INFLIGHT, OPEN_TIMEOUT_MS, Priority, FrameType, TUNNEL_GRACE_MS } from './constants.ts'
 import { TunnelChannel, type Channel, type ChannelHost } from './channel.ts'
 import { ChannelError, TunnelProtocolError } from './errors.ts'
@@ -306,22 +307,16 @@ export class TunnelSession implements ChannelHost {
   // ---- receiving
 
   private async read (stream: Stream, source: AsyncIterator<Uint8Array | Uint8ArrayList>, rest: Uint8Array): Promise<void> {
-    const buffer = new Uint8ArrayList(rest)
+    const frames = new FrameReader({ maxLength: MAX_FRAME, tooLong: (length) => new TunnelProtocolError(`frame of ${length} bytes`) })
+    frames.push(rest)
     const drain = (): void => {
-      while (buffer.byteLength >= 4) {
-        const length = buffer.getUint32(0)
-        if (length > MAX_FRAME) throw new TunnelProtocolError(`frame of ${length} bytes`)
-        if (buffer.byteLength < 4 + length) return
-        const body = buffer.subarray(4, 4 + length)
-        buffer.consume(4 + length)
-        this.handle(decodeFrame(body))
-      }
+      for (let body = frames.next(); body != null; body = frames.next()) this.handle(decodeFrame(body))
     }
     try {
       drain()
       for (let next = await source.next(); next.done !== true; next = await source.next()) {
         this.onActivity()
-        buffer.append(next.value)
+        frames.push(next.value)
         drain()
       }
     } catch (err) {

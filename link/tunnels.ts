@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import type { ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
 import { TypedEventEmitter, type TypedEventTarget } from 'main-event'
-import { Uint8ArrayList } from 'uint8arraylist'
+import type { Uint8ArrayList } from 'uint8arraylist'
+import { FrameReader } from '../framing/frames.ts'
 import { equals as bytesEqual } from 'uint8arrays/equals'
 import { FrameType, Priority, TUNNEL_PROTOCOL } from './constants.ts'
 import type { Channel } from './channel.ts'
@@ -13,6 +14,8 @@ import { TunnelSession } from './session.ts'
 
 /** How long the tunnel handshake may take on a new link. */
 const HANDSHAKE_TIMEOUT_MS = 5_000
+/** RESUME and RESUME_OK are a few dozen bytes; anything longer is not a handshake. */
+const MAX_HANDSHAKE_FRAME = 64
 
 export type ChannelHandler = (channel: Channel) => void
 
@@ -72,17 +75,14 @@ export interface Tunnels extends TypedEventTarget<TunnelEvents> {
 
 /** Read one frame from a stream's iterator; returns it and whatever came after it. */
 async function firstFrame (source: AsyncIterator<Uint8Array | Uint8ArrayList>, signal: AbortSignal): Promise<{ frame: Frame, rest: Uint8Array }> {
-  const buffer = new Uint8ArrayList()
+  const frames = new FrameReader({ maxLength: MAX_HANDSHAKE_FRAME, tooLong: () => new TunnelProtocolError('handshake frame too long') })
   while (true) {
-    if (buffer.byteLength >= 4) {
-      const length = buffer.getUint32(0)
-      if (length > 64) throw new TunnelProtocolError('handshake frame too long')
-      if (buffer.byteLength >= 4 + length) return { frame: decodeFrame(buffer.subarray(4, 4 + length)), rest: buffer.subarray(4 + length) }
-    }
+    const body = frames.next()
+    if (body != null) return { frame: decodeFrame(body), rest: frames.rest() }
     signal.throwIfAborted()
     const next = await source.next()
     if (next.done === true) throw new TunnelProtocolError('the stream ended during the handshake')
-    buffer.append(next.value.subarray())
+    frames.push(next.value)
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Channel } from '../link/index.ts'
 import { MAX_SYNC_FRAME_BYTES } from './constants.ts'
 import { SyncProtocolError } from './errors.ts'
+import { FrameReader, lengthPrefixed } from '../framing/frames.ts'
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
@@ -9,10 +10,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true })
 export function encodeJsonFrame (value: unknown): Uint8Array {
   const body = encoder.encode(JSON.stringify(value))
   if (body.byteLength > MAX_SYNC_FRAME_BYTES) throw new SyncProtocolError('frame too large')
-  const frame = new Uint8Array(4 + body.byteLength)
-  new DataView(frame.buffer).setUint32(0, body.byteLength)
-  frame.set(body, 4)
-  return frame
+  return lengthPrefixed(body)
 }
 
 /**
@@ -20,30 +18,20 @@ export function encodeJsonFrame (value: unknown): Uint8Array {
  * arrived), so the receiver can store a batch in one transaction.
  */
 export async function * readJsonFrames (channel: AsyncIterable<Uint8Array>): AsyncGenerator<unknown[]> {
-  let buffer = new Uint8Array(0)
+  const frames = new FrameReader({ maxLength: MAX_SYNC_FRAME_BYTES, tooLong: (length) => new SyncProtocolError(`frame of ${length} bytes is over the limit`) })
   for await (const chunk of channel) {
-    const joined = new Uint8Array(buffer.byteLength + chunk.byteLength)
-    joined.set(buffer)
-    joined.set(chunk, buffer.byteLength)
+    frames.push(chunk)
     const batch: unknown[] = []
-    let at = 0
-    while (joined.byteLength - at >= 4) {
-      const length = new DataView(joined.buffer, joined.byteOffset + at).getUint32(0)
-      if (length > MAX_SYNC_FRAME_BYTES) throw new SyncProtocolError(`frame of ${length} bytes is over the limit`)
-      if (joined.byteLength - at < 4 + length) break
-      let value: unknown
+    for (let body = frames.next(); body != null; body = frames.next()) {
       try {
-        value = JSON.parse(decoder.decode(joined.subarray(at + 4, at + 4 + length)))
+        batch.push(JSON.parse(decoder.decode(body)))
       } catch {
         throw new SyncProtocolError('a frame is not JSON text')
       }
-      batch.push(value)
-      at += 4 + length
     }
-    buffer = joined.slice(at)
     if (batch.length > 0) yield batch
   }
-  if (buffer.byteLength > 0) throw new SyncProtocolError('the channel ended inside a frame')
+  if (frames.buffered > 0) throw new SyncProtocolError('the channel ended inside a frame')
 }
 
 /** Bytes handed to the channel in one write: a page of long texts is not one huge buffer. */

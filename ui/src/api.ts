@@ -4,6 +4,7 @@
  */
 import type { DaemonEventMap, DeviceEntry, GrantView, PairRequestView, Status } from '../../daemon/control/types.ts'
 import type { ConversationView, MessageView } from '../../sms/view-types.ts'
+import { LineReader } from '../../framing/lines.ts'
 import { API, ControlError, urlOf, type Endpoint, type Input, type InputOf, type LinkInfo, type LinkRow, type OutputOf } from '../../daemon/control/contract.ts'
 
 export type { DaemonEventMap, DeviceEntry, GrantView, PairRequestView, Status, ConversationView, MessageView, LinkInfo, LinkRow }
@@ -60,17 +61,11 @@ export async function lines<E extends Endpoint> (endpoint: E, input: InputOf<E>,
   const res = await request(endpoint.method, urlOf(endpoint, given), given.body, signal)
   const reader = res.body?.pipeThrough(new TextDecoderStream()).getReader()
   if (reader == null) return
-  let buffered = ''
+  const records = new LineReader()
   for (;;) {
     const { value, done } = await reader.read()
     if (done) break
-    buffered += value
-    let nl: number
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl).trim()
-      buffered = buffered.slice(nl + 1)
-      if (line !== '') onLine(JSON.parse(line) as OutputOf<E>)
-    }
+    for (const line of records.push(value)) onLine(JSON.parse(line) as OutputOf<E>)
   }
 }
 
