@@ -22,7 +22,7 @@ export const SETTLE_MS = 1_000
 
 /**
  * The dynamic rank: the link kind's, less penalties for round trip, loss and failures.
- * Wired with 1 ms beats Wi-Fi with 1 ms; a wired link losing a third of its probes does not.
+ * Wired with 1 ms beats Wi-Fi with 1 ms; a wired link losing most of its probes does not.
  */
 export function linkScore (link: LinkFacts): number {
   const rttPenalty = link.rttMs == null ? 0 : Math.min(link.rttMs / 5, 20)
