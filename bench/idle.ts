@@ -7,8 +7,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { Testbed, eventually, type Device } from '../test/harness/index.ts'
-import { pair } from '../test/harness/pairing.ts'
+import { Testbed, eventually, type Device, until } from '../testbed/index.ts'
+import { pair } from '../testbed/pairing.ts'
 import { bundle } from '../tools/build.ts'
 import { row, type BenchRow } from './results.ts'
 
@@ -41,7 +41,7 @@ export async function idleBenchmarks (): Promise<BenchRow[]> {
   try {
     const [a, b, c] = bed.devices as [Device, Device, Device]
     for (const d of bed.devices) await d.start()
-    await eventually('found', 10_000, async () => await bed.allSeeEachOther() ? true : undefined)
+    await until('found', 10_000, async () => await bed.allSeeEachOther())
     await pair(b, a)
     await pair(c, a)
     // every pair on both links, then left alone
@@ -73,7 +73,7 @@ export async function idleBenchmarks (): Promise<BenchRow[]> {
     try {
       const connects = bare.map(() => new Set<string>())
       bare.forEach((child, i) => child.stdout?.on('data', (d: Buffer) => { for (const m of d.toString().matchAll(/connect (\S+)/g)) connects[i]?.add(m[1] as string) }))
-      await eventually('bare nodes connected', 20_000, async () => connects.every(s => s.size >= 2) ? true : undefined)
+      await until('bare nodes connected', 20_000, async () => connects.every(s => s.size >= 2))
       await new Promise(resolve => setTimeout(resolve, 5_000))
       const baseline = await cpuPercent(bare.map(p => p.pid ?? 0), IDLE_S)
       process.stderr.write(`idle cpu % per bare node: ${baseline.map(p => p.toFixed(2)).join(', ')}\n`)

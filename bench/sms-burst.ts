@@ -9,11 +9,11 @@
 import { readFileSync } from 'node:fs'
 import { DatabaseSync } from 'node:sqlite'
 import { join } from 'node:path'
-import { Device, eventually, CLI } from '../test/harness/device.ts'
-import { tempDir } from '../test/harness/index.ts'
-import { pair } from '../test/harness/pairing.ts'
-import { startHelper } from '../test/harness/processes.ts'
-import { percentile } from '../test/harness/channels.ts'
+import { Device, CLI, until } from '../testbed/device.ts'
+import { tempDir } from '../testbed/index.ts'
+import { pair } from '../testbed/pairing.ts'
+import { startHelper } from '../testbed/processes.ts'
+import { percentile } from '../testbed/channels.ts'
 import { row, type BenchRow } from './results.ts'
 
 const MESSAGES = 1000
@@ -49,8 +49,8 @@ export async function smsBurst (): Promise<BenchRow[]> {
     await tablet.start()
     await pair(laptop, phone)
     await pair(tablet, phone)
-    await eventually('the laptop knows the phone as a proxy', 15_000, async () =>
-      (await laptop.api.call<Array<{ id: string, capabilities: string[] }>>('GET', '/v1/devices')).find(d => d.id === phone.id)?.capabilities.includes('sms.send') === true ? true : undefined)
+    await until('the laptop knows the phone as a proxy', 15_000, async () =>
+      (await laptop.api.call<Array<{ id: string, capabilities: string[] }>>('GET', '/v1/devices')).find(d => d.id === phone.id)?.capabilities.includes('sms.send') === true)
 
     // when each device first shows each message as sent
     const sentAt = devices.map(() => new Map<string, number>())
@@ -79,7 +79,7 @@ export async function smsBurst (): Promise<BenchRow[]> {
       }
     }))
     const sendsDone = performance.now()
-    await eventually('every message sent on every device', 120_000, async () => sentAt.every(m => m.size >= MESSAGES) ? true : undefined, 100)
+    await until('every message sent on every device', 120_000, async () => sentAt.every(m => m.size >= MESSAGES), 100)
     process.stderr.write(`cpu ms (phone, laptop, tablet, carrier, bench): ${pids.map((p, i) => cpu(p) - (cpuBefore[i] ?? 0)).join(', ')}\n`)
     const end = Math.max(...sentAt.flatMap(m => [...m.values()]))
     process.stderr.write(`sends returned after ${(sendsDone - start).toFixed(0)} ms; sent on ${devices.map((d, i) => `${d.init.name ?? ''} ${(Math.max(...(sentAt[i]?.values() ?? [])) - start).toFixed(0)} ms`).join(', ')}\n`)

@@ -6,13 +6,13 @@
  *    longest gap of the same stream without a cut.
  */
 import { fileURLToPath } from 'node:url'
-import { Testbed, CLI, eventually, type Device } from '../test/harness/index.ts'
-import { pair } from '../test/harness/pairing.ts'
-import { startHelper } from '../test/harness/processes.ts'
-import { echoRoundTrips, openChannel, percentile } from '../test/harness/channels.ts'
+import { Testbed, CLI, type Device, until } from '../testbed/index.ts'
+import { pair } from '../testbed/pairing.ts'
+import { startHelper } from '../testbed/processes.ts'
+import { echoRoundTrips, openChannel, percentile } from '../testbed/channels.ts'
 import { row, type BenchRow } from './results.ts'
 
-const TOOLS = fileURLToPath(new URL('../test/harness/tcp-tools.ts', import.meta.url))
+const TOOLS = fileURLToPath(new URL('../testbed/tcp-tools.ts', import.meta.url))
 const MiB = 1024 * 1024
 
 async function gapOfStream (bed: Testbed, d1: Device, d2: Device, port: number, cut: boolean): Promise<number> {
@@ -37,9 +37,9 @@ export async function tunnelLan (): Promise<BenchRow[]> {
   try {
     const [d1, d2] = bed.devices as [Device, Device]
     for (const d of bed.devices) await d.start()
-    await eventually('found', 10_000, async () => await bed.allSeeEachOther() ? true : undefined)
+    await until('found', 10_000, async () => await bed.allSeeEachOther())
     await pair(d2, d1)
-    await eventually('two links', 15_000, async () => (await d1.api.call<Array<{ active: boolean }>>('GET', '/v1/links')).filter(l => l.active).length === 1 ? true : undefined)
+    await until('two links', 15_000, async () => (await d1.api.call<Array<{ active: boolean }>>('GET', '/v1/links')).filter(l => l.active).length === 1)
 
     const interactive = await openChannel(d1, 'device-2', 'echo')
     await echoRoundTrips(interactive, 100)
@@ -56,7 +56,7 @@ export async function tunnelLan (): Promise<BenchRow[]> {
     interactive.destroy()
 
     const steady = await gapOfStream(bed, d1, d2, 7100, false)
-    await eventually('wired active again', 15_000, async () => (await d1.api.call<Array<{ active: boolean, kind: string }>>('GET', '/v1/links')).find(l => l.active)?.kind === 'wired' ? true : undefined)
+    await until('wired active again', 15_000, async () => (await d1.api.call<Array<{ active: boolean, kind: string }>>('GET', '/v1/links')).find(l => l.active)?.kind === 'wired')
     const failover = await gapOfStream(bed, d1, d2, 7200, true)
     return [
       row('tunnel-interactive-p99', 'ms', busy, idle, '<= 2x', busy / idle <= 2),

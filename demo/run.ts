@@ -5,9 +5,9 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CLI, Device, eventually, runCli } from '../test/harness/device.ts'
-import { startHelper } from '../test/harness/processes.ts'
-import { startPairing } from '../test/harness/pairing.ts'
+import { CLI, Device, runCli, until } from '../testbed/device.ts'
+import { startHelper } from '../testbed/processes.ts'
+import { startPairing } from '../testbed/pairing.ts'
 
 const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
 const root = mkdtempSync(join(tmpdir(), 'companion-demo-'))
@@ -52,8 +52,8 @@ try {
   await laptop.start()
   await tablet.start()
   // laptop and tablet were only told about the phone: they meet each other through the DHT
-  await eventually('all three connected', 20_000, async () =>
-    await seenBy(laptop, [phone.id, tablet.id]) && await seenBy(tablet, [phone.id, laptop.id]) ? true : undefined)
+  await until('all three connected', 20_000, async () =>
+    await seenBy(laptop, [phone.id, tablet.id]) && await seenBy(tablet, [phone.id, laptop.id]))
   await show(laptop, 'devices')
 
   say('Pair the laptop with the phone: the laptop shows a code, you type it on the phone')
@@ -61,7 +61,7 @@ try {
   const attempt = startPairing(laptop, 'phone')
   const code = await attempt.code
   process.stdout.write(`code: ${code}\n`)
-  await eventually('request on the phone', 5_000, async () => (await phone.api.call<unknown[]>('GET', '/v1/pair/requests')).length > 0 ? true : undefined)
+  await until('request on the phone', 5_000, async () => (await phone.api.call<unknown[]>('GET', '/v1/pair/requests')).length > 0)
   await show(phone, 'pair', 'requests')
   await show(phone, 'pair', 'accept', 'laptop', '--code', code)
   process.stdout.write((await attempt.result).stdout.split('\n').filter(l => l.startsWith('paired')).join('\n') + '\n')
@@ -70,40 +70,40 @@ try {
   const tabletAttempt = startPairing(tablet, 'laptop')
   await show(laptop, 'pair', 'accept', 'tablet', '--code', await tabletAttempt.code)
   await tabletAttempt.result
-  await eventually('all members', 10_000, async () => {
+  await until('all members', 10_000, async () => {
     const rows = await phone.api.call<Array<{ relation: string }>>('GET', '/v1/devices')
-    return rows.filter(r => r.relation === 'member').length === 2 ? true : undefined
+    return rows.filter(r => r.relation === 'member').length === 2
   })
   await show(phone, 'devices')
 
   say('Every device of the account is one tunnel away: its links, and a channel to the phone')
-  await eventually('a link to the phone', 10_000, async () => (await laptop.api.call<Array<{ active: boolean }>>('GET', '/v1/links')).some(l => l.active) ? true : undefined)
+  await until('a link to the phone', 10_000, async () => (await laptop.api.call<Array<{ active: boolean }>>('GET', '/v1/links')).some(l => l.active))
   await show(laptop, 'links')
   process.stdout.write('$ echo "hello, phone" | companion connect phone echo   # on laptop\n')
   const echoed = await runCli(['--data-dir', laptop.dataDir, 'connect', 'phone', 'echo'], { input: 'hello, phone\n' })
   process.stdout.write(echoed.stdout + echoed.stderr)
 
   say('Text from the laptop through the phone')
-  await eventually('the laptop knows the phone can text', 10_000, async () =>
-    (await laptop.api.call<Array<{ id: string, capabilities: string[] }>>('GET', '/v1/devices')).find(d => d.id === phone.id)?.capabilities.includes('sms.send') === true ? true : undefined)
+  await until('the laptop knows the phone can text', 10_000, async () =>
+    (await laptop.api.call<Array<{ id: string, capabilities: string[] }>>('GET', '/v1/devices')).find(d => d.id === phone.id)?.capabilities.includes('sms.send') === true)
   await show(laptop, 'sms', 'send', '+15550109999', 'Running late, there in 10', '--wait', 'sent')
   await carrierCli(network, 'log')
 
   say('A reply from the outside world arrives on the phone, and on every device of the account')
   await carrierCli(network, 'send', '--from', '+15550109999', '--to', '+15550100002', 'No problem, see you soon!')
-  await eventually('the reply on the laptop', 10_000, async () => (await laptop.api.call<unknown[]>('GET', '/v1/sms')).length >= 2 ? true : undefined)
+  await until('the reply on the laptop', 10_000, async () => (await laptop.api.call<unknown[]>('GET', '/v1/sms')).length >= 2)
   await show(laptop, 'sms', 'list')
-  await eventually('the reply on the tablet', 10_000, async () => (await tablet.api.call<unknown[]>('GET', '/v1/sms')).length >= 2 ? true : undefined)
+  await until('the reply on the tablet', 10_000, async () => (await tablet.api.call<unknown[]>('GET', '/v1/sms')).length >= 2)
   await show(tablet, 'sms', 'conversations')
   await show(tablet, 'sms', 'read', '+15550109999')
-  await eventually('read on the laptop', 10_000, async () => (await laptop.api.call<Array<{ read: boolean }>>('GET', '/v1/sms')).every(m => m.read) ? true : undefined)
+  await until('read on the laptop', 10_000, async () => (await laptop.api.call<Array<{ read: boolean }>>('GET', '/v1/sms')).every(m => m.read))
   await show(laptop, 'sms', 'conversations')
 
   say('Restart the laptop: same device id, and it reconnects from what it remembers')
   await laptop.stop()
   laptop.init.args = [...LOOPBACK]
   await laptop.start()
-  await eventually('laptop back', 20_000, async () => await seenBy(tablet, [laptop.id]) ? true : undefined)
+  await until('laptop back', 20_000, async () => await seenBy(tablet, [laptop.id]))
   await show(tablet, 'devices')
   await show(laptop, 'sms', 'list', '--limit', '1')
   say('The same conversations in a browser: a one-time link to each device\'s page')

@@ -26,7 +26,7 @@ import { openGift, parseMessage, sealGift } from '../node/identity/pairing-messa
 import { ProfileBook } from '../node/identity/profile-book.ts'
 import { openCertificate, openProfile, sealCertificate, sealProfile, type DeviceProfile } from '../node/identity/records.ts'
 import { SqliteDatastore } from '../node/sqlite-datastore.ts'
-import { pick } from '../test/harness/sms-events.ts'
+import { pick } from '../testbed/sms-events.ts'
 import { mutateBytes, mutateJson } from './mutate.ts'
 import { FuzzFinding, type FuzzStats, type FuzzTarget } from './targets.ts'
 

@@ -16,8 +16,8 @@ import { SimBackend } from '../sms/backends/sim.ts'
 import type { IncomingEntry } from '../sms/store.ts'
 import { fromWire, toWire } from '../sms/sync-wire.ts'
 import { logger } from '@libp2p/logger'
-import { pick, randomEvent, randomText } from '../test/harness/sms-events.ts'
-import { smsDevice, throughWire, type TestSmsDevice } from '../test/harness/sms-store.ts'
+import { pick, randomEvent, randomText } from '../testbed/sms-events.ts'
+import { smsDevice, throughWire, type TestSmsDevice } from '../testbed/sms-store.ts'
 import { mutateBytes, mutateJson } from './mutate.ts'
 
 type Random = () => number

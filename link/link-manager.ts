@@ -1,5 +1,6 @@
 import { TypedEventEmitter } from 'main-event'
 import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerStore, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
+import { serviceCapabilities } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import { LINK_BUSY_MS, LINK_DEAD_MS, PROBE_IDLE, PROBE_INTERVAL_MS, PROBE_PROTOCOL, PROBE_STANDBY_BUSY, PROBE_STANDBY_IDLE, PROBE_YOUNG_MS } from './constants.ts'
 import { linkKindOf, interfaceForAddress, ipOf } from './link-kind.ts'
@@ -92,6 +93,7 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
   }
 
   readonly [Symbol.toStringTag] = 'companion/link-manager'
+  readonly [serviceCapabilities]: string[] = ['@companion/links']
 
   async start (): Promise<void> {
     await this.components.registrar.handle(PROBE_PROTOCOL, (stream, connection) => { void this.answer(stream, connection) }, { maxInboundStreams: 2, maxOutboundStreams: 2, runOnLimitedConnection: true })

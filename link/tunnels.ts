@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
+import { serviceCapabilities, serviceDependencies } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
 import { TypedEventEmitter, type TypedEventTarget } from 'main-event'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -105,6 +106,8 @@ class DefaultTunnels extends TypedEventEmitter<TunnelEvents> implements Tunnels,
   }
 
   readonly [Symbol.toStringTag] = 'companion/tunnels'
+  readonly [serviceCapabilities]: string[] = ['@companion/tunnels']
+  readonly [serviceDependencies]: string[] = ['@companion/links']
 
   async start (): Promise<void> {
     await this.components.registrar.handle(TUNNEL_PROTOCOL, (stream, connection) => { void this.accept(stream, connection) }, { maxInboundStreams: 4, maxOutboundStreams: 4, runOnLimitedConnection: true })

@@ -1,5 +1,6 @@
 import { lpStream } from '@libp2p/utils'
 import type { ComponentLogger, Connection, Logger, Startable, Stream } from '@libp2p/interface'
+import { serviceCapabilities } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
 import { EPOCH_PROTOCOL, MAX_CHAIN_BYTES } from './constants.ts'
 import { InvalidEpochError } from './errors.ts'
@@ -47,6 +48,7 @@ class DefaultEpochUpgrades implements EpochUpgrades, Startable {
   }
 
   readonly [Symbol.toStringTag] = 'companion/epoch-upgrades'
+  readonly [serviceCapabilities]: string[] = ['@companion/epoch-upgrades']
 
   async start (): Promise<void> {
     await this.components.registrar.handle(EPOCH_PROTOCOL, this.handle, { maxInboundStreams: 1, maxOutboundStreams: 4 })

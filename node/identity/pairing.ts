@@ -2,6 +2,7 @@ import { TypedEventEmitter } from 'main-event'
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
+import { serviceCapabilities } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import { MAX_PAIR_TIMEOUT_MS, MAX_PENDING_PAIR_REQUESTS, PAIR_MAX_FAILURES, PAIR_PROTOCOL, PAIR_SID_BYTES, PAIR_TIMEOUT_MS } from './constants.ts'
 import { PairingError } from './errors.ts'
@@ -81,6 +82,7 @@ class DefaultPairing extends TypedEventEmitter<PairingEvents> implements Pairing
   }
 
   readonly [Symbol.toStringTag] = 'companion/pairing'
+  readonly [serviceCapabilities]: string[] = ['@companion/pairing']
 
   async start (): Promise<void> {
     await this.components.registrar.handle(PAIR_PROTOCOL, this.handle, { maxInboundStreams: 2, maxOutboundStreams: 2 })

@@ -1,6 +1,7 @@
 import { TypedEventEmitter } from 'main-event'
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
+import { serviceCapabilities, serviceDependencies } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import { MAX_CHAIN_BYTES, PROFILE_PROTOCOL, PROFILE_TIMEOUT_MS } from './constants.ts'
 import { InvalidRecordError, ReplayedRecordError } from './errors.ts'
@@ -74,6 +75,8 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
   }
 
   readonly [Symbol.toStringTag] = 'companion/profile-exchange'
+  readonly [serviceCapabilities]: string[] = ['@companion/profiles']
+  readonly [serviceDependencies]: string[] = ['@libp2p/identify']
 
   async start (): Promise<void> {
     await this.components.registrar.handle(PROFILE_PROTOCOL, this.handle, { maxInboundStreams: 4, maxOutboundStreams: 4 })

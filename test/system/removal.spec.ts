@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict'
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { PrivateKey } from '@libp2p/interface'
+import { decryptDhtRecord, openDhtRecord } from '../../node/identity/dht-profile.ts'
+import { EpochChain } from '../../node/identity/epochs.ts'
+import { sealCertificate } from '../../node/identity/records.ts'
+import { Device, Testbed, type DeviceRow, until } from '../../testbed/index.ts'
+import { secretsOf, storedDhtRecord } from '../../testbed/dht.ts'
+import { pair } from '../../testbed/pairing.ts'
+
+const statusOf = async (d: Device): Promise<{ account: string, accountEpoch: number }> => await d.json('status')
+const rowOf = async (viewer: Device, id: string): Promise<DeviceRow | undefined> => (await viewer.json<DeviceRow[]>('devices')).find(r => r.id === id)
+
+/** What a stolen device's disk gives its thief: the account key of the epoch it was removed in. */
+function stolenKey (copy: string): { key: PrivateKey, account: string } {
+  const file = JSON.parse(readFileSync(join(copy, 'account.json'), 'utf8')) as { key: string, account: string }
+  return { key: privateKeyFromProtobuf(Buffer.from(file.key, 'base64')), account: file.account }
+}
+
+/**
+ * A data directory for a device the thief makes up: its own device key, and an account file
+ * it signed itself with the stolen key (`chain`: the epochs it claims; none by default).
+ */
+async function forgedDevice (dir: string, stolen: { key: PrivateKey, account: string }, forge: (device: string) => Promise<{ key: PrivateKey, chain: EpochChain }> = async () => ({ key: stolen.key, chain: EpochChain.empty(stolen.account) })): Promise<string> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const deviceKey = await generateKeyPair('Ed25519')
+  const device = peerIdFromPrivateKey(deviceKey).toString()
+  const { key, chain } = await forge(device)
+  const cert = await sealCertificate({ v: 1, account: stolen.account, device, issuer: device, issuedAt: Date.now(), epoch: chain.epoch }, key)
+  writeFileSync(join(dir, 'device.key'), privateKeyToProtobuf(deviceKey), { mode: 0o600 })
+  writeFileSync(join(dir, 'account.json'), JSON.stringify({ key: Buffer.from(privateKeyToProtobuf(key)).toString('base64'), cert: Buffer.from(cert).toString('base64'), account: stolen.account, chain: Buffer.from(chain.encode()).toString('base64') }), { mode: 0o600 })
+  return device
+}
+
+describe('removing a device really removes it', function () {
+  this.timeout(120_000)
+  let bed: Testbed | undefined
+
+  afterEach(async () => {
+    await bed?.close()
+    bed = undefined
+  })
+
+  /** Three devices, b and c paired with a, every one a member of the others. */
+  async function threeMembers (): Promise<[Device, Device, Device]> {
+    bed = new Testbed({ devices: 3, links: 1 })
+    const [a, b, c] = bed.devices as [Device, Device, Device]
+    for (const d of bed.devices) await d.start()
+    await until('they see each other', 10_000, async () => await bed!.allSeeEachOther())
+    await pair(b, a)
+    await pair(c, a)
+    await until('all members', 10_000, async () => (await rowOf(b, c.id))?.relation === 'member' && (await rowOf(c, b.id))?.relation === 'member')
+    return [a, b, c]
+  }
+
+  it('moves the account to a new epoch: the removed device, with its old files, can add no one nor remove anyone, and a member that was off catches up', async () => {
+    const [a, b, c] = await threeMembers()
+    const account = (await statusOf(a)).account
+    const oldSecrets = await secretsOf(c)
+    // the thief's copy of c's disk, taken before the removal
+    const copy = join(c.dataDir, '..', 'stolen-c')
+    cpSync(c.dataDir, copy, { recursive: true, filter: (src) => !src.endsWith('.sock') && !src.endsWith('.lock') })
+
+    await b.stop()
+    assert.equal((await a.cli('unpair', c.id)).code, 0)
+    assert.deepEqual(await statusOf(a).then(s => [s.account, s.accountEpoch]), [account, 1], 'the same account, a new epoch')
+    await until('c, told, is an account of its own', 10_000, async () => (await statusOf(c)).account !== account)
+    await c.stop()
+
+    // b was off: it is handed the new epoch when it is back
+    await b.start()
+    await until('b at the new epoch, a member of a', 15_000, async () =>
+      (await statusOf(b)).accountEpoch === 1 && (await rowOf(b, a.id))?.relation === 'member' && (await rowOf(a, b.id))?.relation === 'member')
+    assert.notEqual((await rowOf(b, c.id))?.relation, 'member', 'b learnt that c is removed')
+
+    // the thief certifies a new device with the key it holds, on c's host
+    const stolen = stolenKey(copy)
+    const mintedDir = join(copy, '..', 'minted')
+    const minted = await forgedDevice(mintedDir, stolen)
+    const thief = new Device({ dataDir: mintedDir, ns: c.init.ns, name: 'ana-phone' })
+    await thief.start()
+    await until('a and b see the minted device', 15_000, async () => (await rowOf(a, minted))?.online === true && (await rowOf(b, minted))?.online === true)
+    await new Promise(resolve => setTimeout(resolve, 2_000))
+    assert.equal((await rowOf(a, minted))?.relation, 'nearby', 'a refuses it as a member')
+    assert.equal((await rowOf(b, minted))?.relation, 'nearby', 'b refuses it as a member')
+    // its DHT record, under the old epoch's secrets: the account cannot read it as one of its own
+    const { record } = await storedDhtRecord(a, { id: minted }, oldSecrets)
+    const { nonce, ct } = await openDhtRecord(record.key, record.value)
+    const currentSecrets = await secretsOf(a)
+    assert.throws(() => decryptDhtRecord(currentSecrets, record.key, nonce, ct), /does not decrypt/)
+    await thief.stop()
+
+    // ...then signs an epoch of its own that removes a: another branch, applied by nobody
+    const forkDir = join(copy, '..', 'fork')
+    const forker = await forgedDevice(forkDir, stolen, async (device) => {
+      const key = await generateKeyPair('Ed25519')
+      const chain = await EpochChain.empty(stolen.account).extend({ v: 1, account: stolen.account, epoch: 1, key: peerIdFromPrivateKey(key).toString(), members: [device, b.id], removed: [a.id], by: device, at: Date.now() }, stolen.key)
+      return { key, chain }
+    })
+    const fork = new Device({ dataDir: forkDir, ns: c.init.ns, name: 'ana-phone' })
+    await fork.start()
+    // (it refuses a, which its branch removed; b, which it keeps, meets it)
+    await until('b sees the forking device', 15_000, async () => (await rowOf(b, forker))?.online === true)
+    await new Promise(resolve => setTimeout(resolve, 2_000))
+    assert.equal((await rowOf(b, a.id))?.relation, 'member', 'b still counts a as a member')
+    assert.equal((await rowOf(a, b.id))?.relation, 'member')
+    assert.equal((await statusOf(a)).accountEpoch, 1)
+    assert.equal((await statusOf(b)).accountEpoch, 1)
+    assert.notEqual((await rowOf(b, forker))?.relation, 'member')
+    await fork.stop()
+  })
+
+  it('a device that leaves hands the others an epoch without itself, and they stay an account', async () => {
+    const [a, b, c] = await threeMembers()
+    const account = (await statusOf(a)).account
+    assert.equal((await c.cli('unpair', c.id)).code, 0)
+    assert.notEqual((await statusOf(c)).account, account, 'c is an account of its own')
+    await until('a and b at the epoch c handed them, members of each other', 15_000, async () =>
+      (await statusOf(a)).accountEpoch === 1 && (await statusOf(b)).accountEpoch === 1 &&
+      (await rowOf(a, b.id))?.relation === 'member' && (await rowOf(b, a.id))?.relation === 'member')
+    assert.notEqual((await rowOf(a, c.id))?.relation, 'member')
+    assert.notEqual((await rowOf(b, c.id))?.relation, 'member')
+  })
+
+  it('refuses to start on an account file it cannot read, rather than forget who was removed', async () => {
+    bed = new Testbed({ devices: 1, links: 1 })
+    const [a] = bed.devices as [Device]
+    await a.start()
+    await a.stop()
+    const file = JSON.parse(readFileSync(join(a.dataDir, 'account.json'), 'utf8')) as Record<string, string>
+    writeFileSync(join(a.dataDir, 'account.json'), JSON.stringify({ ...file, chain: Buffer.from('{"v":1,"account":"x","epochs":[]}').toString('base64') }))
+    await assert.rejects(a.start(), /account\.json is damaged.*will not guess/)
+    writeFileSync(join(a.dataDir, 'account.json'), JSON.stringify(file))
+    writeFileSync(join(a.dataDir, 'revocations.bin'), 'garbage')
+    await assert.rejects(a.start(), /revocations\.bin is damaged/)
+  })
+})

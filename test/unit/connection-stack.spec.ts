@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import type { Stream } from '@libp2p/interface'
+import { connectionStack } from '../../node/stack.ts'
+
+const PROTOCOL = '/companion-test/sink/1.0.0'
+/** Yamux's window update frame type, and its initial stream window (both fixed by its spec). */
+const WINDOW_UPDATE = 1
+const INITIAL_WINDOW = 256 * 1024
+
+/** What the receiving side's yamux stream did: data frames in, window updates out. */
+interface Counts { dataFrames: number, windowUpdates: number }
+
+/** Count frames on the receiving yamux stream (the object libp2p hands the handler). */
+function countFrames (stream: Stream, counts: Counts): void {
+  const muxed = stream as unknown as { sendFrame: (header: { type: number }) => void, handleData: (frame: unknown) => void }
+  const sendFrame = muxed.sendFrame
+  muxed.sendFrame = (header) => { if (header.type === WINDOW_UPDATE) counts.windowUpdates++; sendFrame(header) }
+  const handleData = muxed.handleData.bind(muxed)
+  muxed.handleData = (frame) => { counts.dataFrames++; handleData(frame) }
+}
+
+describe('the connection stack (Noise and Yamux as the daemon runs them)', function () {
+  let nodes: Libp2p[] = []
+
+  afterEach(async () => {
+    await Promise.all(nodes.map(async n => { await n.stop() }))
+    nodes = []
+  })
+
+  async function node (): Promise<Libp2p> {
+    const n = await createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], ...connectionStack() })
+    nodes.push(n)
+    return n
+  }
+
+  it('carries 32 MiB byte-identical, with a window update per half window instead of one per frame', async () => {
+    const [sender, receiver] = [await node(), await node()]
+    const counts: Counts = { dataFrames: 0, windowUpdates: 0 }
+    const total = 32 * 1024 * 1024
+    const received = createHash('sha256')
+    let bytes = 0
+    const arrived = Promise.withResolvers<void>()
+    await receiver.handle(PROTOCOL, (stream) => {
+      countFrames(stream, counts)
+      stream.addEventListener('message', (evt) => {
+        received.update(evt.data.subarray())
+        bytes += evt.data.byteLength
+        if (bytes >= total) arrived.resolve()
+      })
+    })
+    const stream = await (await sender.dial(receiver.getMultiaddrs()[0]!)).newStream(PROTOCOL)
+    const sent = createHash('sha256')
+    // small sends paced by drain, like the tunnel's writes: many data frames
+    for (let at = 0; at < total; at += 16 * 1024) {
+      const block = randomBytes(16 * 1024)
+      sent.update(block)
+      if (!stream.send(block)) await stream.onDrain()
+    }
+    await arrived.promise
+    assert.equal(received.digest('hex'), sent.digest('hex'))
+    assert.ok(counts.dataFrames > 200, `${counts.dataFrames} data frames`)
+    // the window starts at 256 KiB and only grows: at most one update per 128 KiB received
+    assert.ok(counts.windowUpdates <= total / (INITIAL_WINDOW / 2), `${counts.windowUpdates} window updates for ${counts.dataFrames} data frames`)
+    assert.ok(counts.windowUpdates < counts.dataFrames / 4, `${counts.windowUpdates} window updates for ${counts.dataFrames} data frames`)
+  })
+
+  it('still opens, answers and closes streams (SYN and ACK updates go out at once)', async () => {
+    const [a, b] = [await node(), await node()]
+    await b.handle(PROTOCOL, (stream) => {
+      stream.addEventListener('message', (evt) => { stream.send(evt.data) })
+      stream.addEventListener('remoteCloseWrite', () => { void stream.close() })
+    })
+    const conn = await a.dial(b.getMultiaddrs()[0]!)
+    for (let i = 0; i < 20; i++) {
+      const stream = await conn.newStream(PROTOCOL)
+      const echo = new Promise<Uint8Array>(resolve => { stream.addEventListener('message', (evt) => { resolve(Uint8Array.from(evt.data.subarray())) }, { once: true }) })
+      stream.send(Uint8Array.of(i))
+      assert.deepEqual(await echo, Uint8Array.of(i))
+      await stream.close()
+    }
+  })
+})

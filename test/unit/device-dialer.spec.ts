@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import type { PeerId } from '@libp2p/interface'
+import { connectionStack } from '../../node/stack.ts'
+import { deviceDialer, type DeviceDialerInit, type KnownDevices } from '../../node/device-dialer.ts'
+import { until } from '../../testbed/index.ts'
+
+const REDIAL_MIN = 100
+const STABLE = 500
+
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+describe('the device dialer', function () {
+  this.timeout(20_000)
+  let nodes: Libp2p[] = []
+
+  afterEach(async () => {
+    await Promise.all(nodes.map(async n => { await n.stop() }))
+    nodes = []
+  })
+
+  /** A device that refuses `refused()` peers the way the account refuses a removed device: after the handshake. */
+  async function member (refused: (peer: PeerId) => boolean): Promise<Libp2p> {
+    const n = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      ...connectionStack(),
+      connectionGater: { denyInboundEncryptedConnection: refused }
+    })
+    nodes.push(n)
+    return n
+  }
+
+  /** A device running our dialer that knows `other` (a member it has met), where `known` says. */
+  async function knowing (other: Libp2p, known: Partial<KnownDevices> = {}, init: DeviceDialerInit = { redialMax: 10_000, stableConnection: STABLE }): Promise<Libp2p> {
+    const n = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      ...connectionStack(),
+      services: {
+        dialer: deviceDialer({
+          redialMin: REDIAL_MIN,
+          ...init,
+          known: {
+            members: () => [other.peerId.toString()],
+            isMember: (id) => id === other.peerId.toString(),
+            addressesOf: () => other.getMultiaddrs().map(ma => ma.toString()),
+            ...known
+          }
+        })
+      }
+    })
+    nodes.push(n)
+    return n
+  }
+
+  it('backs off from a device that cuts every connection at once, instead of redialling it twice a second', async () => {
+    let attempts = 0
+    let removed: PeerId | undefined
+    const phone = await member(peer => { if (removed?.equals(peer) === true) { attempts++; return true } return false })
+    const desk = await knowing(phone)
+    removed = desk.peerId
+    await desk.dial(phone.getMultiaddrs()[0]!).catch(() => {})
+    await sleep(3_000)
+    // 100, 200, 400, 800, 1600 ms apart: six attempts in three seconds (thirty without a backoff)
+    assert.ok(attempts >= 3, `it keeps trying: ${attempts} attempts`)
+    assert.ok(attempts <= 8, `${attempts} connections in 3 s`)
+  })
+
+  it('redials at once a device whose connection had lasted, even after earlier failures', async () => {
+    let refusing = true
+    const phone = await member(() => refusing)
+    const laptop = await knowing(phone)
+    await laptop.dial(phone.getMultiaddrs()[0]!).catch(() => {})
+    // refused for a while: the backoff grows to seconds
+    await sleep(1_600)
+    refusing = false
+    // connected on both sides: a connection the phone refused can look open to the laptop for a moment
+    const connected = (): boolean => laptop.getConnections(phone.peerId).length > 0 && phone.getConnections(laptop.peerId).length > 0
+    await until('connected again', 10_000, async () => connected(), 20)
+    await sleep(STABLE + 100)
+    assert.ok(connected(), 'the connection lasted')
+    await phone.hangUp(laptop.peerId)
+    const cut = Date.now()
+    await until('redialled', 5_000, async () => laptop.getConnections(phone.peerId).length > 0, 20)
+    const ms = Date.now() - cut
+    assert.ok(ms < REDIAL_MIN * 4, `redialled after ${ms} ms`)
+  })
+
+  it('finds a member that moved through its DHT record once its old address failed twice', async () => {
+    const phone = await member(() => false)
+    let located = 0
+    const moved = await knowing(phone, {
+      // where it was: a port nobody listens on any more
+      addressesOf: () => [`/ip4/127.0.0.1/tcp/1/p2p/${phone.peerId.toString()}`],
+      locate: async () => { located++; return phone.getMultiaddrs().map(ma => ma.toString()) }
+    }, {})
+    await until('connected at its new address', 10_000, async () => moved.getConnections(phone.peerId).length > 0, 20)
+    assert.equal(located, 1, 'looked up once, after two failed dials')
+  })
+})
+
