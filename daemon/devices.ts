@@ -1,7 +1,6 @@
 import type { Connection, Libp2p, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { KnownDevice, ProfileBook } from '../node/identity/profile-book.ts'
-import type { SelfDescription } from '../node/identity/own-profile.ts'
+import type { KnownDevice, ProfileBook, SelfDescription } from '../node/index.ts'
 import type { LinkManager } from '../link/index.ts'
 import { AmbiguousDeviceError, UnknownDeviceError } from './errors.ts'
 import type { DeviceEntry, LinkSummary } from './control/types.ts'

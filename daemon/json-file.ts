@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { writeSecretFile } from '../node/device-key.ts'
+import { writeSecretFile } from '../node/index.ts'
 
 /** Replace a JSON file in one step, readable by this user only (writeSecretFile: aside, fsync, rename). */
 export async function writeJsonFile (path: string, value: unknown): Promise<void> {

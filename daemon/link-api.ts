@@ -1,7 +1,6 @@
 import type { Duplex } from 'node:stream'
 import type { Server } from 'node:net'
-import type { DeviceNode } from '../node/create-node.ts'
-import { NotAMemberError } from '../node/identity/errors.ts'
+import { NotAMemberError, type DeviceNode } from '../node/index.ts'
 import type { Channel, LinkInfo, Priority } from '../link/index.ts'
 import type { LinkApi } from './control/link-routes.ts'
 import type { DeviceDirectory } from './devices.ts'

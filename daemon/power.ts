@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { PowerFacts } from '../node/identity/records.ts'
+import type { PowerFacts } from '../node/index.ts'
 
 /** How often power facts are read again; the profile changes only when they change in steps. */
 export const POWER_POLL_MS = 60_000

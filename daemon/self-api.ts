@@ -1,7 +1,6 @@
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId } from '@libp2p/interface'
-import type { DeviceNode } from '../node/create-node.ts'
-import { validateDeviceKind, validateDeviceName } from '../node/device-names.ts'
+import { validateDeviceKind, validateDeviceName, type DeviceNode } from '../node/index.ts'
 import type { DeviceDirectory, DeviceEntry } from './devices.ts'
 import { DialFailedError, InvalidAddressError, NotADeviceError } from './errors.ts'
 import type { DevicePatch, Status } from './control/types.ts'

@@ -1,13 +1,12 @@
 import { hostname } from 'node:os'
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { validateDeviceKind, validateDeviceName } from '../node/device-names.ts'
-import type { DeviceKind } from '../node/constants.ts'
+import { validateDeviceKind, validateDeviceName, type DeviceKind } from '../node/index.ts'
 import type { LinkKind } from '../link/index.ts'
 import { DataDirError } from './errors.ts'
 import { SETTINGS_FILE } from './paths.ts'
 import { readJsonFile, writeJsonFile } from './json-file.ts'
-import { normalizeNumber } from '../sms/codec/numbers.ts'
+import { normalizeNumber } from '../sms/index.ts'
 
 /** What a device remembers about itself between runs, besides its key. */
 export interface Settings {

@@ -1,4 +1,4 @@
-import { isCapability, type Grants } from '../../node/identity/grants.ts'
+import { isCapability, type Grants } from '../../node/index.ts'
 import { ChannelError } from '../../link/index.ts'
 import { TCP_CHANNEL_PREFIX, tcpChannelPort } from './forward.ts'
 

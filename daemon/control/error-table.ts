@@ -4,9 +4,8 @@
  * daemon's own failure (500), logged.
  */
 import { logger } from '@libp2p/logger'
-import { InvalidDeviceInfoError } from '../../node/errors.ts'
-import { InvalidGrantError, InvalidRecordError, NotAMemberError, PairingError } from '../../node/identity/errors.ts'
-import { InvalidEventError, InvalidSmsError, StorageError, UnknownMessageError } from '../../sms/errors.ts'
+import { InvalidDeviceInfoError, InvalidGrantError, InvalidRecordError, NotAMemberError, PairingError } from '../../node/index.ts'
+import { InvalidEventError, InvalidSmsError, StorageError, UnknownMessageError } from '../../sms/index.ts'
 import { InvalidSettingError } from '../settings.ts'
 import { AmbiguousDeviceError, ChannelRefusedError, DialFailedError, InvalidAddressError, NoPairRequestError, NotADeviceError, PairSelfError, PortInUseError, UiDisabledError, UnknownDeviceError } from '../errors.ts'
 import { ControlError } from './contract.ts'

@@ -1,5 +1,4 @@
-import type { SmsStatus } from '../../sms/constants.ts'
-import type { SmsService } from '../../sms/service.ts'
+import type { SmsService, SmsStatus } from '../../sms/index.ts'
 import type { DeviceDirectory } from '../devices.ts'
 import { ControlError } from './contract.ts'
 import { objectBody, text } from './body.ts'

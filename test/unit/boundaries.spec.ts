@@ -47,7 +47,12 @@ describe('import boundaries (checked by the linter in npm test)', function () {
     ['ui/src', '../../daemon/errors.ts', false],
     ['ui/src', '../../sms/codec/plan.ts', true],
     ['ui/src', '../../sms/store.ts', false],
-    ['ui/src', '../../link/index.ts', false]
+    ['ui/src', '../../link/index.ts', false],
+    ['daemon', '../node/create-node.ts', false],
+    ['daemon', '../node/index.ts', true],
+    ['daemon', '../sms/store.ts', false],
+    ['daemon', '../sms/index.ts', true],
+    ['daemon/control', '../../link/session.ts', false]
   ]
 
   for (const [folder, specifier, allowed] of cases) {

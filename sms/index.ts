@@ -1,0 +1,11 @@
+/**
+ * The SMS service as the daemon composes it: the message log, its replication over the
+ * tunnel, the proxy and client roles, the backends' registry and the codec's number rules.
+ */
+export { SmsService, SMS_DB_FILE, type SendRequest, type SmsDevice, type SmsServiceInit } from './service.ts'
+export { DEFAULT_SMS_RATE, STATUSES, type SmsStatus } from './constants.ts'
+export { InvalidEventError, InvalidSmsError, SmsBackendError, StorageError, SyncProtocolError, UnknownMessageError } from './errors.ts'
+export { backendHelp, BACKENDS, createBackend, NO_BACKEND } from './backends/registry.ts'
+export type { BackendKind, SmsBackend } from './backends/backend.ts'
+export { conversationOf, normalizeNumber } from './codec/numbers.ts'
+export type { ConversationView, MessageView, StatusEntry } from './view-types.ts'
