@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { seededRandom } from '../../testbed/sms-events.ts'
 import { tempDir } from '../../testbed/index.ts'
-import { fuzzTarget } from '../../fuzz/harness.ts'
-import { ALL_TARGETS as TARGETS } from '../../fuzz/all-targets.ts'
+import { fuzzTarget } from '../fuzz/harness.ts'
+import { ALL_TARGETS as TARGETS } from '../fuzz/all-targets.ts'
 
 /** A slice of `npm run fuzz`, so the targets stay alive in CI; the full runs are in the README. */
 const SLICE = 2_000

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { seededRandom } from '../testbed/sms-events.ts'
+import { seededRandom } from '../../testbed/sms-events.ts'
 import { fuzzTarget } from './harness.ts'
 import { ALL_TARGETS as TARGETS } from './all-targets.ts'
 

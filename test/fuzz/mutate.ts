@@ -1,5 +1,5 @@
 /** Mutations of valid inputs: what a fuzz target is fed besides random bytes. */
-import { pick, randomText } from '../testbed/sms-events.ts'
+import { pick, randomText } from '../../testbed/sms-events.ts'
 
 type Random = () => number
 const int = (random: Random, max: number): number => Math.floor(random() * (max + 1))
