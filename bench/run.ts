@@ -15,6 +15,7 @@ const GROUPS: Record<string, { rows: string[], run: () => Promise<BenchRow[]> }>
   throughput: { rows: ['tunnel-throughput-vs-stream', 'tunnel-throughput-vs-tcp', 'tcp-plus-cipher-vs-tcp'], run: async () => await (await import('./tunnel-throughput.ts')).tunnelThroughput() },
   tunnel: { rows: ['tunnel-interactive-p99', 'tunnel-failover'], run: async () => await (await import('./tunnel-lan.ts')).tunnelLan() },
   idle: { rows: ['idle-cpu', 'idle-dead-link'], run: async () => await (await import('./idle.ts')).idleBenchmarks() },
+  scale: { rows: ['scale-20-seen', 'scale-20-idle-cpu', 'scale-20-rss'], run: async () => await (await import('./scale.ts')).scaleBenchmarks() },
   sms: { rows: ['sms-burst-rate', 'sms-burst-p50', 'sms-burst-p99'], run: async () => await (await import('./sms-burst.ts')).smsBurst() }
 }
 

@@ -12,14 +12,22 @@ export const NODE_DB_FILE = 'node.db'
 /** mDNS service tag: only companion daemons answer each other. */
 export const MDNS_SERVICE_TAG = '_companion._udp.local'
 
-/** Query interval of mDNS once started (discovery on start is immediate). */
-export const MDNS_INTERVAL_MS = 10_000
+/**
+ * Query interval of mDNS once started (discovery on start, and on a network change, is
+ * immediate). Every answer reaches every device, so the cost grows with the square of the
+ * devices on the link: long, since a device that starts later asks at its own start anyway.
+ */
+export const MDNS_INTERVAL_MS = 60_000
 
 /** How often interfaces are compared to notice a new network (then mDNS queries again). */
 export const INTERFACE_POLL_MS = 2_000
 
-/** How often the DHT looks up our own id after start-up, to learn devices beyond mDNS. */
-export const DHT_QUERY_SELF_INTERVAL_MS = 10_000
+/**
+ * How often the DHT looks up our own id after start-up, to learn devices beyond mDNS. Each
+ * lookup asks the closest devices (up to 20) for theirs: at 10 s, twenty devices on one LAN
+ * kept two cores busy. A device that moved is found through its DHT record when redials fail.
+ */
+export const DHT_QUERY_SELF_INTERVAL_MS = 300_000
 
 /** Redial backoff for known devices that went away: first retry, then doubling up to the max. */
 export const REDIAL_MIN_MS = 500

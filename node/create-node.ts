@@ -4,7 +4,6 @@ import { tcp } from '@libp2p/tcp'
 import { connectionStack } from './stack.ts'
 import { identify, type Identify } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
-import { mdns } from '@libp2p/mdns'
 import { kadDHT, removePublicAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
 import { logger } from '@libp2p/logger'
 import type { PeerDiscovery, PeerId, PrivateKey, Startable } from '@libp2p/interface'
@@ -15,6 +14,7 @@ import { RelaySlots } from './relay-slots.ts'
 import { DHT_PROTOCOL, DHT_QUERY_SELF_INTERVAL_MS, MDNS_INTERVAL_MS, MDNS_SERVICE_TAG, NODE_DB_FILE } from './constants.ts'
 import { deviceDialer, type DeviceDialer } from './device-dialer.ts'
 import { NetworkWatcher } from './network-watcher.ts'
+import { quietMdns } from './mdns-discovery.ts'
 import { SqliteDatastore } from './sqlite-datastore.ts'
 import type { AccountStore } from './identity/account.ts'
 import { DHT_KEY_PREFIX } from './identity/constants.ts'
@@ -144,7 +144,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     tunnels: tunnels({ isMember: (id) => book.relation(id) === 'member', authorize: init.authorizeChannel, authorizeTunnel: init.authorizeTunnel, graceMs: init.tunnelGraceMs })
   }
   if (init.mdns !== false) {
-    services.mdns = mdns({ serviceTag: MDNS_SERVICE_TAG, interval: MDNS_INTERVAL_MS })
+    services.mdns = quietMdns({ serviceTag: MDNS_SERVICE_TAG, interval: MDNS_INTERVAL_MS })
   }
 
   let libp2p: Libp2p<DeviceServices>

@@ -35,6 +35,8 @@ export interface DeviceInit {
   env?: NodeJS.ProcessEnv
   /** Run the daemon with its clock moved (libfaketime's offset, e.g. '+30d'). */
   clock?: string
+  /** How long it may take to print its ready line (twenty starting at once on two cores take longer). @default READY_TIMEOUT_MS */
+  readyTimeoutMs?: number
 }
 
 const running = new Set<ChildProcess>()
@@ -101,7 +103,8 @@ export class Device {
     child.stderr?.on('data', (d: Buffer) => { this.log += d.toString() })
     const line = await new Promise<string>((resolve, reject) => {
       let out = ''
-      const timer = setTimeout(() => { reject(new Error(`daemon ${this.init.name ?? ''} not ready within ${READY_TIMEOUT_MS} ms:\n${this.log}`)) }, READY_TIMEOUT_MS)
+      const readyMs = this.init.readyTimeoutMs ?? READY_TIMEOUT_MS
+      const timer = setTimeout(() => { reject(new Error(`daemon ${this.init.name ?? ''} not ready within ${readyMs} ms:\n${this.log}`)) }, readyMs)
       child.stdout?.on('data', (d: Buffer) => {
         out += d.toString()
         const nl = out.indexOf('\n')

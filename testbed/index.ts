@@ -33,13 +33,14 @@ export class Testbed {
   readonly devices: Device[]
   private readonly tmp = tempDir()
 
-  constructor (init: LanInit & { args?: (index: number) => string[] }) {
+  constructor (init: LanInit & { args?: (index: number) => string[], readyTimeoutMs?: number }) {
     this.lan = Lan.create(init)
     this.devices = this.lan.hosts.map(host => new Device({
       dataDir: join(this.tmp.path, `d${host.index}`),
       ns: host.ns,
       name: `device-${host.index}`,
-      args: init.args?.(host.index) ?? []
+      args: init.args?.(host.index) ?? [],
+      readyTimeoutMs: init.readyTimeoutMs
     }))
   }
 

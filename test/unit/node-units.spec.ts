@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { isNews, MDNS_REPEAT_MS } from '../../node/mdns-discovery.ts'
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -164,5 +165,21 @@ describe('power facts', () => {
     assert.equal(powerChanged({ battery: 57, charging: false }, { battery: 51, charging: false }), false)
     assert.equal(powerChanged({ battery: 57, charging: false }, { battery: 49, charging: false }), true)
     assert.equal(powerChanged({ battery: 57, charging: false }, { battery: 57, charging: true }), true)
+  })
+})
+
+describe('mDNS answers passed on (node/mdns-discovery.ts)', () => {
+  const now = 1_000_000
+  it('passes on a device not connected, whatever it said before', () => {
+    assert.equal(isNews({ addrs: 'a', at: now }, 'a', false, now), true)
+    assert.equal(isNews(undefined, 'a', false, now), true)
+  })
+  it('drops repeats about a connected device at the same addresses, until MDNS_REPEAT_MS has passed', () => {
+    assert.equal(isNews({ addrs: 'a b', at: now - 1_000 }, 'a b', true, now), false)
+    assert.equal(isNews({ addrs: 'a b', at: now - MDNS_REPEAT_MS }, 'a b', true, now), true)
+  })
+  it('passes on new addresses of a connected device at once', () => {
+    assert.equal(isNews({ addrs: 'a', at: now }, 'a b', true, now), true)
+    assert.equal(isNews(undefined, 'a', true, now), true)
   })
 })
