@@ -1,5 +1,5 @@
 import type { ComponentLogger, Libp2pEvents, Logger, PeerId, PeerInfo, PeerRouting, PeerStore, Startable, TypedEventTarget } from '@libp2p/interface'
-import { serviceCapabilities, serviceDependencies } from '@libp2p/interface'
+import { serviceCapabilities } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -96,7 +96,6 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
 
   readonly [Symbol.toStringTag] = 'companion/device-dialer'
   readonly [serviceCapabilities]: string[] = ['@companion/device-dialer']
-  readonly [serviceDependencies]: string[] = ['@libp2p/peer-routing']
 
   start (): void {
     this.running = true
