@@ -60,7 +60,7 @@ export async function tunnelThroughput (): Promise<BenchRow[]> {
     let done: () => void = () => {}
     const arrived = async (): Promise<void> => { await new Promise<void>(resolve => { done = resolve }) }
     const count = (n: number): void => { counted += n; if (counted >= TOTAL) { counted = 0; done() } }
-    b.services.tunnels.handle('sink', (channel) => { void (async () => { for await (const chunk of channel) count(chunk.byteLength) })().catch(() => {}) })
+    b.services.tunnels.handle({ name: 'sink', serve: (channel) => { void (async () => { for await (const chunk of channel) count(chunk.byteLength) })().catch(() => {}) } })
     await b.handle(RAW, (stream) => { stream.addEventListener('message', (evt) => { count(evt.data.byteLength) }) })
     const conn = await a.dial(b.getMultiaddrs()[0]!)
     // the tunnel comes up once the link answers probes

@@ -1,8 +1,9 @@
 import type { Duplex } from 'node:stream'
 import type { Server } from 'node:net'
 import { NotAMemberError, type DeviceNode } from '../node/index.ts'
-import type { Channel, LinkInfo, Priority } from '../link/index.ts'
+import type { Channel, Priority } from '../link/index.ts'
 import type { LinkApi } from './control/link-routes.ts'
+import type { LinkRow } from './control/contract.ts'
 import type { DeviceDirectory } from './devices.ts'
 import { ChannelRefusedError } from './errors.ts'
 import { Forwards } from './channels/index.ts'
@@ -20,7 +21,7 @@ export class LinkService implements LinkApi {
     this.forwards = new Forwards({ tunnels: this.node.libp2p.services.tunnels })
   }
 
-  async links (device?: string): Promise<Array<LinkInfo & { name: string }>> {
+  async links (device?: string): Promise<LinkRow[]> {
     const id = device == null ? undefined : (await this.directory.find(device)).id
     const names = new Map((await this.directory.list()).map(d => [d.id, d.name]))
     return this.node.libp2p.services.links.links(id).map(l => ({ ...l, name: names.get(l.device) ?? l.device }))

@@ -63,11 +63,8 @@ export interface TunnelEvents {
 
 /** The user tunnel: the services' one way to talk to another device of the account. */
 export interface Tunnels extends TypedEventTarget<TunnelEvents> {
-  /**
-   * Serve a channel name (`tcp:*` serves every name starting with `tcp:`). A channel that is
-   * `everyMember`'s (the account's own, like the message log) skips the grant check.
-   */
-  handle(name: string, handler: ChannelHandler, options?: { everyMember?: boolean }): void
+  /** Serve a channel service (see ChannelService: `*` names, `everyMember`). */
+  handle(service: ChannelService): void
   unhandle(name: string): void
   open(device: string, name: string, priority?: Priority): Promise<Channel>
   /** Can a channel to `device` go through now (a member with a link up)? */
@@ -94,7 +91,7 @@ class DefaultTunnels extends TypedEventEmitter<TunnelEvents> implements Tunnels,
   private readonly sessions = new Map<string, TunnelSession>()
   /** The connection (link) each device's tunnel rides now. */
   private readonly rides = new Map<string, string>()
-  private readonly handlers = new Map<string, { handler: ChannelHandler, everyMember: boolean }>()
+  private readonly handlers = new Map<string, ChannelService>()
   private readonly relinking = new Map<string, Promise<void>>()
 
   constructor (components: TunnelsComponents, init: TunnelsInit) {
@@ -121,8 +118,8 @@ class DefaultTunnels extends TypedEventEmitter<TunnelEvents> implements Tunnels,
     await this.components.registrar.unhandle(TUNNEL_PROTOCOL)
   }
 
-  handle (name: string, handler: ChannelHandler, options: { everyMember?: boolean } = {}): void {
-    this.handlers.set(name, { handler, everyMember: options.everyMember === true })
+  handle (service: ChannelService): void {
+    this.handlers.set(service.name, service)
   }
 
   unhandle (name: string): void {
@@ -169,7 +166,7 @@ class DefaultTunnels extends TypedEventEmitter<TunnelEvents> implements Tunnels,
     this.init.authorizeTunnel?.(device, 'accept')
     if (entry?.everyMember !== true) this.init.authorize(device, name)
     if (entry == null) throw new ChannelError(`no service for channel "${name}" on that device`)
-    return entry.handler
+    return entry.serve
   }
 
   private onActive (evt: CustomEvent<{ device: string, connection?: Connection }>): void {

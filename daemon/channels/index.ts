@@ -10,6 +10,6 @@ export { Forwards, forwardService, TCP_CHANNEL_PREFIX } from './forward.ts'
 
 /** Serve every service on the tunnel; returns what takes them down again. */
 export function registerChannelServices (tunnels: Tunnels, services: ChannelService[]): () => void {
-  for (const service of services) tunnels.handle(service.name, service.serve, { everyMember: service.everyMember === true })
+  for (const service of services) tunnels.handle(service)
   return () => { for (const service of services) tunnels.unhandle(service.name) }
 }
