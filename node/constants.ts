@@ -23,11 +23,13 @@ export const MDNS_INTERVAL_MS = 60_000
 export const INTERFACE_POLL_MS = 2_000
 
 /**
- * How often the DHT looks up our own id after start-up, to learn devices beyond mDNS. Each
- * lookup asks the closest devices (up to 20) for theirs: at 10 s, twenty devices on one LAN
- * kept two cores busy. A device that moved is found through its DHT record when redials fail.
+ * How often the DHT looks up our own id after start-up, to learn devices beyond mDNS (a
+ * device on another subnet is introduced by these lookups). Each asks the closest devices (up
+ * to 20) for theirs; with twenty devices on one LAN that is a large part of their load, but at
+ * 5 min a device reached only through a stepping stone was sometimes not found within a
+ * minute (issue 17 has the measurements).
  */
-export const DHT_QUERY_SELF_INTERVAL_MS = 300_000
+export const DHT_QUERY_SELF_INTERVAL_MS = 10_000
 
 /** Redial backoff for known devices that went away: first retry, then doubling up to the max. */
 export const REDIAL_MIN_MS = 500
