@@ -52,30 +52,18 @@ export function dialPolicyGater (init: DialPolicyInit): ConnectionGater {
 export interface RelayPolicyInit {
   /** A device of this device's account. */
   isMember(deviceId: string): boolean
-  /** A device that showed a profile (of any account). */
-  isKnown(deviceId: string): boolean
-  /** A member asks for a reservation: make room if strangers hold every slot. */
-  makeRoom(deviceId: string): void
 }
 
 /**
- * Relaying is for the devices of one account: relayed connections only between two members
- * of this device's account. Reservations (a slot, no traffic) are refused to devices known to
- * be of another account; a device asks right after connecting, often before its profile
- * arrived, so an unknown one gets a slot until its profile shows another account or it
- * disconnects (the node takes it back then), and a member always finds one (strangers' slots
- * give way).
+ * Relaying is for the devices of one account: reservations (a slot) only for members, and
+ * relayed connections only between two members of this device's account. Strangers get
+ * nothing, so they cannot fill the slots (node/member-relays.ts is the client side: devices
+ * ask members only).
  */
 export function relayGater (init: RelayPolicyInit): ConnectionGater {
+  const member = (peer: PeerId): boolean => init.isMember(peer.toString())
   return {
-    denyOutboundRelayedConnection: (source: PeerId, destination: PeerId) => !(init.isMember(source.toString()) && init.isMember(destination.toString())),
-    denyInboundRelayReservation: (source: PeerId) => {
-      const id = source.toString()
-      if (init.isMember(id)) {
-        init.makeRoom(id)
-        return false
-      }
-      return init.isKnown(id)
-    }
+    denyOutboundRelayedConnection: (source: PeerId, destination: PeerId) => !(member(source) && member(destination)),
+    denyInboundRelayReservation: (source: PeerId) => !member(source)
   }
 }

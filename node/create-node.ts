@@ -2,15 +2,15 @@ import { join } from 'node:path'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { connectionStack } from './stack.ts'
-import { identify, type Identify } from '@libp2p/identify'
+import { identify, identifyPush, type Identify, type IdentifyPush } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
 import { kadDHT, removePublicAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
 import { logger } from '@libp2p/logger'
 import type { PeerDiscovery, PeerId, PrivateKey, Startable } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { announceable, dialPolicyGater, isLoopback, relayGater } from './address-policy.ts'
-import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
-import { RelaySlots } from './relay-slots.ts'
+import { circuitRelayServer, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import { MemberRelays } from './member-relays.ts'
 import { DHT_PROTOCOL, DHT_QUERY_SELF_INTERVAL_MS, MDNS_INTERVAL_MS, MDNS_SERVICE_TAG, NODE_DB_FILE } from './constants.ts'
 import { deviceDialer, type DeviceDialer } from './device-dialer.ts'
 import { NetworkWatcher } from './network-watcher.ts'
@@ -58,11 +58,12 @@ const refuseRecord = async (): Promise<void> => { throw new InvalidRecordError('
 /** Addresses often change several at once (an interface comes up): announce once they settle. */
 const ADDRESS_SETTLE_MS = 1_000
 
-/** Reservations a device holds for others: members first (node/relay-slots.ts). */
+/** Reservations a device holds for others (members only). */
 const RELAY_MAX_RESERVATIONS = 256
 
 export interface DeviceServices extends Record<string, unknown> {
   identify: Identify
+  identifyPush: IdentifyPush
   ping: Ping
   dht: KadDHT
   profiles: ProfileExchange
@@ -99,7 +100,6 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
   // set once the node exists; pairing calls it only after start
   let changed = async (): Promise<void> => {}
   let locate = async (_id: string, _signal: AbortSignal): Promise<string[]> => []
-  let makeRoom = (_id: string): void => {}
   let membership: Membership | undefined
   const known = {
     members: () => book.members().map(d => d.id),
@@ -110,6 +110,9 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
 
   const services: Record<string, unknown> = {
     identify: identify(),
+    // our addresses changed (a relay slot taken, a network joined): tell the connected devices,
+    // so a device behind a relay is found through the devices that know it
+    identifyPush: identifyPush(),
     ping: ping(),
     dht: kadDHT({
       protocol: DHT_PROTOCOL,
@@ -148,6 +151,11 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
   }
 
   let libp2p: Libp2p<DeviceServices>
+  const relays = new MemberRelays({
+    isMember: (id) => book.relation(id) === 'member',
+    directlyConnected: (peer) => libp2p.getConnections(peer).some(conn => conn.status === 'open' && conn.limits == null && !conn.remoteAddr.toString().includes('/p2p-circuit')),
+    log
+  })
   try {
     libp2p = await createLibp2p({
       start: false,
@@ -158,11 +166,11 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
         listen: [...init.listen, '/p2p-circuit'],
         announceFilter: (addrs) => announceable(addrs)
       },
-      transports: [tcp(), circuitRelayTransport({ reservationConcurrency: 2 })],
+      transports: [tcp(), relays.transport({ reservationConcurrency: 2 })],
       ...connectionStack(),
       connectionGater: {
         ...dialPolicyGater({ loopbackOnly: () => loopbackOnly, isRevoked: (id) => account.isRevoked(id) }),
-        ...relayGater({ isMember: (id) => book.relation(id) === 'member', isKnown: (id) => book.get(id) != null, makeRoom: (id) => { makeRoom(id) } })
+        ...relayGater({ isMember: (id) => book.relation(id) === 'member' })
       },
       services: services as unknown as { [K in keyof DeviceServices]: (components: any) => DeviceServices[K] }
     })
@@ -176,8 +184,6 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
   const ownAddresses = (): string[] => libp2p.getMultiaddrs().map(ma => ma.toString())
   const dhtProfiles = new DhtProfiles({ dht: libp2p.services.dht, account, own, book, deviceKey: init.privateKey, addresses: ownAddresses, log })
   locate = async (id, signal) => await dhtProfiles.locate(id, signal)
-  const slots = new RelaySlots({ libp2p, book, max: RELAY_MAX_RESERVATIONS })
-  makeRoom = (id) => { slots.makeRoom(id) }
   // where each known device is, kept in our own table for as long as we know it
   const remember = (peerId: PeerId): void => {
     void libp2p.peerStore.get(peerId).then(peer => { book.remember(peerId.toString(), peer.addresses.map(a => a.multiaddr.toString())) }, () => {})
@@ -207,6 +213,8 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     remember(evt.detail.peerId)
     // a new member's links are probed and ranked at once, not at the next maintenance round
     libp2p.services.links.refresh(evt.detail.peerId.toString())
+    // and it may relay for us (it did not know us when we connected, or we did not know it)
+    relays.memberKnown(evt.detail.peerId)
   })
   const members = new Membership({
     account,
@@ -256,6 +264,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
       clearInterval(sweeper)
       watcher.stop()
       dhtProfiles.stop()
+      relays.stop()
       await libp2p.stop()
       datastore.close()
     }

@@ -202,8 +202,9 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
     if (!this.running || attempt >= DISCOVERED_RETRY_DELAYS_MS.length) return
     this.discoveredRetries.set(key, attempt + 1)
     const timer = setTimeout(() => {
-      // ask the DHT where it is now (new addresses, e.g. through a relay), then dial
-      void this.components.peerRouting.findPeer(peerId, { signal: AbortSignal.timeout(this.dialTimeout) })
+      // ask the DHT where it is now (new addresses, e.g. through a relay), then dial; not the
+      // peer store, which still holds the addresses that just failed
+      void this.components.peerRouting.findPeer(peerId, { useCache: false, signal: AbortSignal.timeout(this.dialTimeout) })
         .catch(() => undefined)
         .then(() => { this.dial(peerId) })
     }, DISCOVERED_RETRY_DELAYS_MS[attempt])

@@ -39,6 +39,8 @@ export const MAX_DENIED = 64
 
 /** The profile exchange and each pairing message must complete within these. */
 export const PROFILE_TIMEOUT_MS = 5_000
+/** A profile exchange that timed out (not one that was refused) is tried again after these. */
+export const PROFILE_RETRY_DELAYS_MS = [2_000, 5_000, 15_000]
 export const PAIR_TIMEOUT_MS = 60_000
 export const MAX_PAIR_TIMEOUT_MS = 10 * 60_000
 /**

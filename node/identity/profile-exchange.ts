@@ -3,7 +3,7 @@ import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
 import { serviceCapabilities, serviceDependencies } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
-import { MAX_CHAIN_BYTES, PROFILE_PROTOCOL, PROFILE_TIMEOUT_MS } from './constants.ts'
+import { MAX_CHAIN_BYTES, PROFILE_PROTOCOL, PROFILE_RETRY_DELAYS_MS, PROFILE_TIMEOUT_MS } from './constants.ts'
 import { InvalidRecordError, ReplayedRecordError } from './errors.ts'
 import type { AccountStore } from './account.ts'
 import type { OwnProfile } from './own-profile.ts'
@@ -44,6 +44,9 @@ export interface ProfileExchange extends TypedEventEmitter<ProfileExchangeEvents
 const LENGTH_PREFIX_ERRORS = new Set(['InvalidDataLengthError', 'InvalidDataLengthLengthError', 'InvalidMessageLengthError'])
 const EMPTY = new Uint8Array(0)
 
+/** The other device sent something we refuse (a replay, garbage): asking again changes nothing. */
+const refused = (err: Error): boolean => err instanceof ReplayedRecordError || err instanceof InvalidRecordError || LENGTH_PREFIX_ERRORS.has(err.name)
+
 /**
  * `/companion/profile/2.0.0`: on every connection, and whenever something changes, both
  * devices show their certificate, then their profile (the full one to members, the public one
@@ -71,8 +74,13 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
     this.timeout = init.timeout ?? PROFILE_TIMEOUT_MS
     this.log = components.logger.forComponent('companion:profile')
     this.onIdentify = this.onIdentify.bind(this)
+    this.onOpen = this.onOpen.bind(this)
     this.handle = this.handle.bind(this)
   }
+
+  /** Connections whose exchange completed (either side): no retry, no fallback. */
+  private readonly done = new WeakSet<Connection>()
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>()
 
   readonly [Symbol.toStringTag] = 'companion/profile-exchange'
   readonly [serviceCapabilities]: string[] = ['@companion/profiles']
@@ -81,10 +89,14 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
   async start (): Promise<void> {
     await this.components.registrar.handle(PROFILE_PROTOCOL, this.handle, { maxInboundStreams: 4, maxOutboundStreams: 4 })
     this.components.events.addEventListener('peer:identify', this.onIdentify)
+    this.components.events.addEventListener('connection:open', this.onOpen)
   }
 
   async stop (): Promise<void> {
     this.components.events.removeEventListener('peer:identify', this.onIdentify)
+    this.components.events.removeEventListener('connection:open', this.onOpen)
+    for (const timer of this.timers) clearTimeout(timer)
+    this.timers.clear()
     await this.components.registrar.unhandle(PROFILE_PROTOCOL)
   }
 
@@ -101,6 +113,31 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
   }
 
   /**
+   * identify starts the exchange on the dialling side; when identify fails, or the dialling
+   * side got what it wanted while we timed out (daemons busy starting, many devices connecting
+   * at once: measured with twenty), the device would stay connected but unknown for good:
+   * either side asks, once the usual exchange had its time.
+   */
+  private onOpen (evt: CustomEvent<Connection>): void {
+    this.later(2 * this.timeout, evt.detail, 0)
+  }
+
+  /** A timeout or a reset (not garbage, not a replay) while the connection stays: ask again, a few times. */
+  private retry (connection: Connection, err: Error, attempt: number): void {
+    const delay = PROFILE_RETRY_DELAYS_MS[attempt]
+    if (delay != null && connection.status === 'open' && !refused(err)) this.later(delay, connection, attempt + 1)
+  }
+
+  private later (ms: number, connection: Connection, attempt: number): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer)
+      if (connection.status === 'open' && !this.done.has(connection)) void this.exchange(connection, attempt)
+    }, ms)
+    timer.unref()
+    this.timers.add(timer)
+  }
+
+  /**
    * Our profile variant and chain for a device whose certificate we have just read. A device of
    * our account that is not a member now (removed, or away while the account moved on) gets the
    * public profile and the chain: that is how it learns it was removed, or that it is behind.
@@ -111,7 +148,7 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
     return [this.book.isMemberCert(cert) ? full : pub, chain]
   }
 
-  private async exchange (connection: Connection): Promise<void> {
+  private async exchange (connection: Connection, attempt = 0): Promise<void> {
     const signal = AbortSignal.timeout(this.timeout)
     const peer = connection.remotePeer.toString()
     let stream: Stream | undefined
@@ -127,7 +164,8 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
       await stream.close({ signal })
       await this.take(connection, certificate, cert, profile, chain)
     } catch (err) {
-      this.onFailure(connection, stream, err as Error)
+      this.onFailure(connection, stream, err as Error, 'asking')
+      this.retry(connection, err as Error, attempt)
     }
   }
 
@@ -144,7 +182,9 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
       await stream.close({ signal })
       await this.take(connection, certificate, cert, profile, chain)
     } catch (err) {
-      this.onFailure(connection, stream, err as Error)
+      this.onFailure(connection, stream, err as Error, 'answering')
+      // the asking side may have what it wanted and not ask again: we ask
+      this.retry(connection, err as Error, 0)
     }
   }
 
@@ -156,6 +196,7 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
     // the chain first: it stands on its own signatures, whatever the profile turns out to be
     if (ours && chain.byteLength > 0) this.follow(connection, certificate, await this.account.compare(chain))
     const verdict = await this.book.accept(peer, cert, profile)
+    this.done.add(connection)
     const known = this.book.get(peer)
     if (known == null) return
     const relation = this.book.relation(peer)
@@ -187,7 +228,7 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
   }
 
   /** Garbage or forgeries cut the connection; a replay or a timeout is only logged. */
-  private onFailure (connection: Connection, stream: Stream | undefined, err: Error): void {
+  private onFailure (connection: Connection, stream: Stream | undefined, err: Error, role: 'asking' | 'answering'): void {
     stream?.abort(err)
     if (err instanceof ReplayedRecordError) {
       this.log.error('refused a replayed profile from %p - %s', connection.remotePeer, err.message)
@@ -195,7 +236,7 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
       this.log.error('device %p sent an invalid record, disconnecting - %s', connection.remotePeer, err.message)
       void connection.close().catch(() => { connection.abort(err) })
     } else {
-      this.log('profile exchange with %p failed - %s', connection.remotePeer, err.message)
+      this.log('profile exchange with %p failed (%s, %s connection) - %s', connection.remotePeer, role, connection.direction, err.message)
     }
   }
 }

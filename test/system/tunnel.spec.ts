@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
-import { Testbed, CLI, eventually, runCli, type Device, until } from '../../testbed/index.ts'
+import { Testbed, CLI, eventually, keepLogsOnFailure, runCli, type Device, until } from '../../testbed/index.ts'
 import { pair } from '../../testbed/pairing.ts'
 import { startHelper, type Helper } from '../../testbed/processes.ts'
 import { echoRoundTrips, openChannel, percentile, saturate } from '../../testbed/channels.ts'
@@ -19,7 +19,8 @@ describe('links and the user tunnel', function () {
   this.timeout(180_000)
   let bed: Testbed | undefined
 
-  afterEach(async () => {
+  afterEach(async function () {
+    await keepLogsOnFailure(this.currentTest, bed?.devices ?? [])
     await bed?.close()
     bed = undefined
   })
