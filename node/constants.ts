@@ -23,20 +23,43 @@ export const MDNS_INTERVAL_MS = 60_000
 export const INTERFACE_POLL_MS = 2_000
 
 /**
- * How often the DHT looks up our own id after start-up, to learn devices beyond mDNS (a
- * device on another subnet is introduced by these lookups). Each asks the closest devices (up
- * to 20) for theirs; with twenty devices on one LAN that is a large part of their load, but at
- * 5 min a device reached only through a stepping stone was sometimes not found within a
- * minute (issue 17 has the measurements).
+ * How often the DHT looks up our own id besides when there can be news (a device met for the
+ * first time, an account joined: node/dht-introductions.ts), which is how devices beyond mDNS
+ * are introduced. libp2p's default; at 10 s the lookups of twenty devices on one LAN were a
+ * large part of their load (issue 17).
  */
-export const DHT_QUERY_SELF_INTERVAL_MS = 10_000
+export const DHT_QUERY_SELF_INTERVAL_MS = 5 * 60_000
+
+/**
+ * libp2p's connection monitor pings every connection this often and closes one that does not
+ * answer. Links between members are probed by the link manager (link/), far more often while
+ * data flows; this only notices a dead connection to a device of another account. libp2p's
+ * 10 s meant 38 streams every 10 s per daemon among twenty devices.
+ */
+export const CONNECTION_PING_INTERVAL_MS = 60_000
+/**
+ * The least time such a ping gets before the connection is closed (libp2p adapts it to the
+ * round trips it measured, down to 5 s): a busy device answers late, and closing its
+ * connections made twenty busy devices redo every handshake.
+ */
+export const CONNECTION_PING_TIMEOUT_MS = 30_000
 
 /** Redial backoff for known devices that went away: first retry, then doubling up to the max. */
 export const REDIAL_MIN_MS = 500
 export const REDIAL_MAX_MS = 30_000
 
-/** One dial attempt to one device may take this long. */
-export const DIAL_TIMEOUT_MS = 5_000
+/**
+ * One dial attempt to one device may take this long. Long enough for a handshake between two
+ * busy devices to finish: one aborted at 5 s (twenty daemons starting on two cores) was
+ * redone from the start, which made the load that slowed it worse.
+ */
+export const DIAL_TIMEOUT_MS = 15_000
+
+/**
+ * libp2p refuses inbound connections beyond this many still in their handshake (default 10):
+ * twenty devices starting together, each on two links, dial one another at once.
+ */
+export const MAX_INCOMING_PENDING_CONNECTIONS = 64
 
 /** Device names longer than this are refused (bytes of UTF-8). */
 export const MAX_DEVICE_NAME_BYTES = 64

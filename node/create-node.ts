@@ -11,7 +11,8 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { announceable, dialPolicyGater, isLoopback, relayGater } from './address-policy.ts'
 import { circuitRelayServer, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import { MemberRelays } from './member-relays.ts'
-import { DHT_PROTOCOL, DHT_QUERY_SELF_INTERVAL_MS, MDNS_INTERVAL_MS, MDNS_SERVICE_TAG, NODE_DB_FILE } from './constants.ts'
+import { CONNECTION_PING_INTERVAL_MS, CONNECTION_PING_TIMEOUT_MS, DHT_PROTOCOL, MAX_INCOMING_PENDING_CONNECTIONS, DHT_QUERY_SELF_INTERVAL_MS, MDNS_INTERVAL_MS, MDNS_SERVICE_TAG, NODE_DB_FILE } from './constants.ts'
+import { DhtIntroductions } from './dht-introductions.ts'
 import { deviceDialer, type DeviceDialer } from './device-dialer.ts'
 import { NetworkWatcher } from './network-watcher.ts'
 import { quietMdns } from './mdns-discovery.ts'
@@ -101,6 +102,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
   let changed = async (): Promise<void> => {}
   let locate = async (_id: string, _signal: AbortSignal): Promise<string[]> => []
   let membership: Membership | undefined
+  let introductions: DhtIntroductions | undefined
   const known = {
     members: () => book.members().map(d => d.id),
     isMember: (id: string) => book.relation(id) === 'member',
@@ -133,6 +135,8 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
       book,
       onJoined: async () => {
         await changed()
+        // members we have not met yet may be reachable only through others: ask the DHT
+        introductions?.soon()
         // every connection was made as a stranger (relay slots, links): make them again as a member
         await Promise.all(libp2p.getConnections().map(async conn => { await conn.close().catch(() => {}) }))
       },
@@ -168,6 +172,8 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
       },
       transports: [tcp(), relays.transport({ reservationConcurrency: 2 })],
       ...connectionStack(),
+      connectionMonitor: { pingInterval: CONNECTION_PING_INTERVAL_MS, pingTimeout: { minTimeout: CONNECTION_PING_TIMEOUT_MS } },
+      connectionManager: { maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS },
       connectionGater: {
         ...dialPolicyGater({ loopbackOnly: () => loopbackOnly, isRevoked: (id) => account.isRevoked(id) }),
         ...relayGater({ isMember: (id) => book.relation(id) === 'member' })
@@ -231,6 +237,8 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
   })
   libp2p.services.profiles.addEventListener('account:behind', (evt) => { void libp2p.services.epochs.offer(evt.detail.connection) })
   void dhtProfiles.publish()
+  introductions = new DhtIntroductions({ libp2p, log })
+  introductions.start()
 
   // a new network: ask mDNS again at once rather than at its next interval
   const watcher = new NetworkWatcher(() => {
@@ -265,6 +273,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
       watcher.stop()
       dhtProfiles.stop()
       relays.stop()
+      introductions?.stop()
       await libp2p.stop()
       datastore.close()
     }

@@ -9,6 +9,13 @@ import { DIAL_TIMEOUT_MS, REDIAL_MAX_MS, REDIAL_MIN_MS } from './constants.ts'
 /** Retries of a discovered device that could not be dialled yet. */
 const DISCOVERED_RETRY_DELAYS_MS = [2_000, 5_000, 10_000]
 /**
+ * Two devices usually discover each other at the same moment (each hears the other's mDNS
+ * answer): the one with the lower id dials, the other waits this long and dials only if no
+ * connection came. One handshake instead of two; with twenty devices starting together on
+ * two cores, the duplicate handshakes were half of what timed out.
+ */
+export const DISCOVERY_YIELD_MS = 3_000
+/**
  * A connection to a known device that lasts this long starts its redial backoff over; one
  * that ends sooner (a device that cuts this one off at once, as the account's devices do to
  * a removed one) counts as a failed attempt, so it is not redialled twice a second forever.
@@ -17,6 +24,9 @@ export const STABLE_CONNECTION_MS = 10_000
 
 /** A member that failed this many redials in a row is looked up (its DHT record) before the next. */
 export const LOCATE_AFTER_FAILURES = 2
+
+/** The dial failed for lack of time (the device answered, slowly), not for lack of a way to it. */
+const timedOut = (err: Error): boolean => err.name === 'TimeoutError' || err.name === 'AbortError' || /timeout|aborted/i.test(err.message)
 
 /** What the dialer needs to know of the account's devices. */
 export interface KnownDevices {
@@ -56,6 +66,8 @@ export interface DeviceDialerInit {
   redialMax?: number
   /** @default STABLE_CONNECTION_MS */
   stableConnection?: number
+  /** @default DISCOVERY_YIELD_MS */
+  discoveryYield?: number
 }
 
 export interface DeviceDialer {
@@ -70,6 +82,7 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
   private readonly redialMin: number
   private readonly redialMax: number
   private readonly stableConnection: number
+  private readonly discoveryYield: number
   private readonly log: Logger
   private readonly dialing = new Set<string>()
   /** Per known device: the last redial delay, and the pending redial if any. */
@@ -78,6 +91,8 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
   private readonly connectedAt = new Map<string, number>()
   private readonly bootstrapTimers = new Set<ReturnType<typeof setTimeout>>()
   private readonly discoveredRetries = new Map<string, number>()
+  /** Devices discovered with a lower id than ours: they dial; we dial only if they did not. */
+  private readonly yielding = new Set<string>()
   private running = false
 
   constructor (components: DeviceDialerComponents, init: DeviceDialerInit = {}) {
@@ -88,6 +103,7 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
     this.redialMin = init.redialMin ?? REDIAL_MIN_MS
     this.redialMax = init.redialMax ?? REDIAL_MAX_MS
     this.stableConnection = init.stableConnection ?? STABLE_CONNECTION_MS
+    this.discoveryYield = init.discoveryYield ?? DISCOVERY_YIELD_MS
     this.log = components.logger.forComponent('companion:dialer')
     this.onDiscovery = this.onDiscovery.bind(this)
     this.onConnect = this.onConnect.bind(this)
@@ -150,7 +166,20 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
   }
 
   private onDiscovery (evt: CustomEvent<PeerInfo>): void {
-    this.dial(evt.detail.id)
+    const peerId = evt.detail.id
+    // the lower id dials; the higher gives it time to (members are dialled at once: they are ours)
+    if (this.isMember(peerId) || this.components.peerId.toString() < peerId.toString()) {
+      this.dial(peerId)
+      return
+    }
+    const key = peerId.toString()
+    if (this.yielding.has(key)) return
+    this.yielding.add(key)
+    const timer = setTimeout(() => {
+      this.yielding.delete(key)
+      this.dial(peerId)
+    }, this.discoveryYield)
+    timer.unref()
   }
 
   private onConnect (evt: CustomEvent<PeerId>): void {
@@ -187,7 +216,7 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
       .catch(err => {
         this.log('dial %p failed - %s', peerId, err.message)
         if (this.isMember(peerId)) this.scheduleRedial(peerId, true)
-        else this.retryDiscovered(peerId)
+        else this.retryDiscovered(peerId, timedOut(err as Error))
       })
       .finally(() => { this.dialing.delete(key) })
   }
@@ -196,17 +225,19 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
    * A device we never met that could not be dialled: try a few more times, since a way to it
    * often appears seconds later (a relay reservation, a route, an address from the DHT).
    */
-  private retryDiscovered (peerId: PeerId): void {
+  private retryDiscovered (peerId: PeerId, busy: boolean): void {
     const key = peerId.toString()
     const attempt = this.discoveredRetries.get(key) ?? 0
     if (!this.running || attempt >= DISCOVERED_RETRY_DELAYS_MS.length) return
     this.discoveredRetries.set(key, attempt + 1)
     const timer = setTimeout(() => {
-      // ask the DHT where it is now (new addresses, e.g. through a relay), then dial; not the
-      // peer store, which still holds the addresses that just failed
-      void this.components.peerRouting.findPeer(peerId, { useCache: false, signal: AbortSignal.timeout(this.dialTimeout) })
-        .catch(() => undefined)
-        .then(() => { this.dial(peerId) })
+      // a device that answered too slowly is there: dial it again. One that could not be
+      // reached may be elsewhere: ask the DHT where it is now (new addresses, e.g. through a
+      // relay; the network, not the peer store that holds the addresses that failed). Each
+      // lookup asks up to twenty devices: after timeouts, among twenty busy devices starting
+      // together, these lookups were most of the DHT's traffic.
+      const found = busy ? Promise.resolve() : this.components.peerRouting.findPeer(peerId, { useCache: false, signal: AbortSignal.timeout(this.dialTimeout) })
+      void found.catch(() => undefined).then(() => { this.dial(peerId) })
     }, DISCOVERED_RETRY_DELAYS_MS[attempt])
     timer.unref()
   }

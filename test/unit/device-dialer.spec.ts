@@ -99,5 +99,39 @@ describe('the device dialer', function () {
     await until('connected at its new address', 10_000, async () => moved.getConnections(phone.peerId).length > 0, 20)
     assert.equal(located, 1, 'looked up once, after two failed dials')
   })
-})
 
+  /** A device running our dialer for devices it discovers (no members). */
+  async function discovering (discoveryYield: number): Promise<Libp2p> {
+    const n = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      ...connectionStack(),
+      services: { dialer: deviceDialer({ discoveryYield }) }
+    })
+    nodes.push(n)
+    return n
+  }
+
+  /** `node` hears of `other` as mDNS would tell it. */
+  async function discover (node: Libp2p, other: Libp2p): Promise<void> {
+    await node.peerStore.merge(other.peerId, { multiaddrs: other.getMultiaddrs() })
+    node.safeDispatchEvent('peer:discovery', { detail: { id: other.peerId, multiaddrs: other.getMultiaddrs() } })
+  }
+
+  it('of two devices that discover each other at once, only the lower id dials', async () => {
+    const [a, b] = await Promise.all([discovering(1_000), discovering(1_000)])
+    const [low, high] = a.peerId.toString() < b.peerId.toString() ? [a, b] : [b, a]
+    await Promise.all([discover(a, b), discover(b, a)])
+    await until('connected', 5_000, async () => low.getConnections(high.peerId).length > 0, 20)
+    await sleep(1_500)
+    assert.deepEqual(low.getConnections(high.peerId).map(c => c.direction), ['outbound'], 'one connection, made by the lower id')
+  })
+
+  it('a device with the higher id still dials one that did not dial it', async () => {
+    const [a, b] = await Promise.all([discovering(300), discovering(300)])
+    const [low, high] = a.peerId.toString() < b.peerId.toString() ? [a, b] : [b, a]
+    await discover(high, low)
+    await until('connected', 5_000, async () => high.getConnections(low.peerId).length > 0, 20)
+    assert.equal(high.getConnections(low.peerId)[0]?.direction, 'outbound')
+  })
+})
