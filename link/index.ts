@@ -7,7 +7,7 @@
 export type { Channel } from './channel.ts'
 export { Priority, TUNNEL_PROTOCOL } from './constants.ts'
 export { ChannelError, TunnelProtocolError } from './errors.ts'
-export { ipOf } from './link-kind.ts'
+export { ipOf, localInterfaces } from './link-kind.ts'
 export { linkManager, type LinkManager, type LinkManagerEvents } from './link-manager.ts'
 export type { LinkInfo, LinkKind } from './link-types.ts'
 export { tunnels, type ChannelHandler, type ChannelService, type TunnelEvents, type Tunnels } from './tunnels.ts'

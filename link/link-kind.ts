@@ -46,13 +46,19 @@ export function linkKindOf (name: string, sysfs = '/sys/class/net'): LinkKind {
   return 'wired'
 }
 
-/** os.networkInterfaces() costs a system call and a copy of every address: asked often, read at most once a second. */
-const INTERFACES_TTL_MS = 1_000
+/**
+ * os.networkInterfaces() is a netlink dump (a socket, several messages) and a copy of every
+ * address: read at most every 2 s, by whoever asks first. The node's network watcher reads it
+ * fresh every 2 s anyway, so links rarely read it themselves (measured idle: two to three dumps
+ * a second before, the largest part of an idle daemon's system calls).
+ */
+const INTERFACES_TTL_MS = 2_000
 let cachedInterfaces: { at: number, value: NodeJS.Dict<NetworkInterfaceInfo[]> } | undefined
 
-function localInterfaces (): NodeJS.Dict<NetworkInterfaceInfo[]> {
+/** This host's interfaces and addresses: at most INTERFACES_TTL_MS old, or read now if `fresh`. */
+export function localInterfaces (fresh = false): NodeJS.Dict<NetworkInterfaceInfo[]> {
   const now = Date.now()
-  if (cachedInterfaces == null || now - cachedInterfaces.at > INTERFACES_TTL_MS) cachedInterfaces = { at: now, value: networkInterfaces() }
+  if (fresh || cachedInterfaces == null || now - cachedInterfaces.at > INTERFACES_TTL_MS) cachedInterfaces = { at: now, value: networkInterfaces() }
   return cachedInterfaces.value
 }
 

@@ -1,4 +1,4 @@
-import { networkInterfaces } from 'node:os'
+import { localInterfaces } from '../link/index.ts'
 import { INTERFACE_POLL_MS } from './constants.ts'
 
 /**
@@ -19,7 +19,8 @@ export class NetworkWatcher {
 
   static snapshot (): string {
     const addrs: string[] = []
-    for (const [name, list] of Object.entries(networkInterfaces())) {
+    // fresh: this poll is what keeps the shared copy (link/link-kind.ts) current
+    for (const [name, list] of Object.entries(localInterfaces(true))) {
       for (const addr of list ?? []) {
         if (!addr.internal) addrs.push(`${name}/${addr.cidr ?? addr.address}`)
       }

@@ -20,8 +20,11 @@ import { getMessage, listConversations, listMessages, unreadIn } from './views.t
 import type { ConversationView, MessageView } from './view-types.ts'
 
 export const SMS_DB_FILE = 'sms.db'
-/** How often waiting messages look for a proxy, besides every link and profile change. */
-const ASSIGN_INTERVAL_MS = 5_000
+/**
+ * How often waiting messages look for a proxy besides every link and profile change (which
+ * is when one appears): a safety net, so rare that an idle daemon does not wake for it.
+ */
+const ASSIGN_INTERVAL_MS = 60_000
 
 /** A device as the SMS service needs to know it. */
 export interface SmsDevice {
@@ -127,7 +130,7 @@ export class SmsService {
       service.assignWaiting()
       // events kept unapplied before a restart, whose devices' profiles are known by now
       service.reconsider()
-      // a proxy may also appear by a profile change; a cheap query now and then catches every case
+      // a proxy appears by a link or a profile change (above); a cheap query now and then catches any other case
       service.assignTimer = setInterval(() => { service.assignWaiting() }, ASSIGN_INTERVAL_MS)
       service.assignTimer.unref()
     } catch (err) {
