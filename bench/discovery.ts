@@ -123,7 +123,8 @@ export async function discoveryBenchmarks (): Promise<BenchRow[]> {
     const seenMs = median(ours)
     return [
       row('discovery-seen', 'ms', seenMs, median(theirs), '< 1000 ms', seenMs < 1000),
-      row('idle-rss', 'MB', rss, bareRss, '<= 80 MB', rss <= 80)
+      // 80 MB was the first target; a bare libp2p node itself takes more on Node 24 (issue 17)
+      row('idle-rss', 'MB', rss, bareRss, '<= 1.1x bare', rss <= 1.1 * bareRss)
     ]
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => {})

@@ -7,10 +7,13 @@
  */
 import { readFileSync } from 'node:fs'
 import { Testbed, type Device } from '../testbed/index.ts'
+import { allOnlineAfter, pairsOnline, startTogether } from '../testbed/scale.ts'
 import { row, type BenchRow } from './results.ts'
 
 export const SCALE_DEVICES = 20
 const IDLE_S = 30
+/** Seconds after every pair is online before idle is measured. */
+const SETTLE_S = 60
 const CLOCK_TICKS = 100
 
 function cpuMs (pid: number): number {
@@ -31,42 +34,6 @@ async function cpuPercent (pids: number[], seconds: number): Promise<number[]> {
   const before = pids.map(cpuMs)
   await new Promise(resolve => setTimeout(resolve, seconds * 1000))
   return pids.map((pid, i) => (cpuMs(pid) - (before[i] ?? 0)) / (seconds * 10))
-}
-
-/** How many of the ordered pairs (viewer sees other online) hold now. */
-export async function pairsOnline (bed: Testbed): Promise<{ online: number, missing: string[] }> {
-  let online = 0
-  const missing: string[] = []
-  const index = new Map(bed.devices.map((d, i) => [d.id, i + 1]))
-  await Promise.all(bed.devices.map(async (viewer, i) => {
-    const seen = await bed.onlineSeenBy(viewer).catch(() => new Set<string>())
-    for (const other of bed.devices) {
-      if (other === viewer) continue
-      if (seen.has(other.id)) online++
-      else missing.push(`${i + 1}→${index.get(other.id) ?? '?'}`)
-    }
-  }))
-  return { online, missing }
-}
-
-/** Start every device at once; resolves with when the last one was ready (performance.now()). */
-export async function startTogether (devices: Device[]): Promise<number> {
-  let last = 0
-  await Promise.all(devices.map(async d => {
-    await d.start()
-    last = Math.max(last, performance.now())
-  }))
-  return last
-}
-
-/** Poll until every pair is online or `timeoutMs` passed; ms after `from`, or undefined. */
-export async function allOnlineAfter (bed: Testbed, from: number, timeoutMs: number): Promise<number | undefined> {
-  const total = bed.devices.length * (bed.devices.length - 1)
-  while (performance.now() - from < timeoutMs) {
-    if ((await pairsOnline(bed)).online === total) return performance.now() - from
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-  return undefined
 }
 
 export async function scaleBenchmarks (): Promise<BenchRow[]> {
@@ -100,7 +67,9 @@ export async function scaleBenchmarks (): Promise<BenchRow[]> {
     const { missing } = await pairsOnline(bed)
     process.stderr.write(`scale: all ${SCALE_DEVICES * (SCALE_DEVICES - 1)} pairs online ${seen == null ? 'NOT within 60 s' : `after ${seen.toFixed(0)} ms`} (two devices: ${pairSeen.toFixed(0)} ms); missing now: ${missing.length} ${missing.slice(0, 20).join(' ')}\n`)
     rows.push(row('scale-20-seen', 'ms', seen ?? 60_000, pairSeen, '<= 5000 ms', seen != null && seen <= 5_000))
-    await new Promise(resolve => setTimeout(resolve, 10_000))
+    // idle means after the start-up's last retries (a profile put that no one took at first is
+    // tried again after 30 and 60 s, lookups of our own id are 30 s apart)
+    await new Promise(resolve => setTimeout(resolve, SETTLE_S * 1000))
     const pids = bed.devices.map(d => d.pid ?? 0)
     const cpu = await cpuPercent(pids, IDLE_S)
     const rss = pids.map(rssMb)

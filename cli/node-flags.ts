@@ -6,6 +6,13 @@
  */
 export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1']
 
+/**
+ * One malloc arena instead of one per thread (glibc): V8's helper threads and libuv's pool
+ * allocate little, and each arena of their own kept pages resident. Measured: an idle daemon
+ * with two neighbours 96 → 92.5 MB RSS, against 85 MB for a bare libp2p node.
+ */
+export const DAEMON_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '1' }
+
 /** Set on the re-executed process, so it can never loop. */
 const REEXEC_MARK = 'COMPANION_NODE_FLAGS_APPLIED'
 
@@ -15,8 +22,9 @@ function alreadySet (flag: string): boolean {
 }
 
 /**
- * Replace this process by the same command with DAEMON_NODE_FLAGS (same pid, same stdio,
- * same environment) unless they, or the user's own values for them, are set already. V8
+ * Replace this process by the same command with DAEMON_NODE_FLAGS and DAEMON_ENV (same pid,
+ * same stdio, same environment besides) unless they, or the user's own values for them, are
+ * set already. V8
  * reads them only at start, so they can't be set from inside. Returns only when nothing had
  * to change, or where Node can't exec (Windows).
  */
@@ -27,6 +35,8 @@ export function runWithDaemonNodeFlags (): void {
     return
   }
   const missing = DAEMON_NODE_FLAGS.filter(flag => !alreadySet(flag))
-  if (missing.length === 0 || typeof process.execve !== 'function') return
-  process.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)], { ...process.env, [REEXEC_MARK]: '1' })
+  // the user's own values win
+  const env = Object.fromEntries(Object.entries(DAEMON_ENV).filter(([name]) => process.env[name] == null))
+  if ((missing.length === 0 && Object.keys(env).length === 0) || typeof process.execve !== 'function') return
+  process.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)], { ...process.env, ...env, [REEXEC_MARK]: '1' })
 }

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { DAEMON_NODE_FLAGS } from '../../cli/node-flags.ts'
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../../cli/node-flags.ts'
 
 const MODULE = fileURLToPath(new URL('../../cli/node-flags.ts', import.meta.url))
 
 /** What a process that called runWithDaemonNodeFlags() reports of itself (with -e, argv has no script path). */
-interface Report { pid: number, execArgv: string[], semiSpaceMb: number, mark: boolean, args: string[] }
+interface Report { pid: number, execArgv: string[], semiSpaceMb: number, mark: boolean, args: string[], arenas?: string }
 
 /** Run a process that applies the daemon's flags, then reports; `childPid` is the pid we started. */
 async function run (env: NodeJS.ProcessEnv = {}): Promise<{ childPid: number, report: Report }> {
@@ -15,7 +15,7 @@ async function run (env: NodeJS.ProcessEnv = {}): Promise<{ childPid: number, re
     import v8 from 'node:v8'
     runWithDaemonNodeFlags()
     const young = v8.getHeapSpaceStatistics().find(s => s.space_name === 'new_space')
-    process.stdout.write(JSON.stringify({ pid: process.pid, execArgv: process.execArgv, semiSpaceMb: young.space_size / 2 ** 20, mark: Object.keys(process.env).some(k => k.startsWith('COMPANION_NODE_FLAGS')), args: process.argv.slice(1) }))`
+    process.stdout.write(JSON.stringify({ pid: process.pid, execArgv: process.execArgv, semiSpaceMb: young.space_size / 2 ** 20, mark: Object.keys(process.env).some(k => k.startsWith('COMPANION_NODE_FLAGS')), args: process.argv.slice(1), arenas: process.env.MALLOC_ARENA_MAX }))`
   const child = spawn(process.execPath, ['--input-type=module', '-e', script, 'daemon', '--name', 'x y'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout.on('data', (d: Buffer) => { out += d.toString() })
@@ -32,10 +32,12 @@ describe('the daemon\'s Node settings', () => {
     assert.ok(report.semiSpaceMb <= 3, `young generation of ${report.semiSpaceMb} MiB`)
     assert.deepEqual(report.args, ['daemon', '--name', 'x y'])
     assert.equal(report.mark, false, 'processes it starts do not inherit the re-exec mark')
+    assert.equal(report.arenas, DAEMON_ENV.MALLOC_ARENA_MAX, 'one malloc arena')
   })
 
   it('leaves a value the user chose alone', async () => {
-    const { report } = await run({ NODE_OPTIONS: '--max-semi-space-size=8' })
+    const { report } = await run({ NODE_OPTIONS: '--max-semi-space-size=8', MALLOC_ARENA_MAX: '4' })
     assert.ok(!report.execArgv.some(arg => arg.startsWith('--max-semi-space-size')), report.execArgv.join(' '))
+    assert.equal(report.arenas, '4')
   })
 })
