@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Lan, type LanInit } from './netns.ts'
-import { Device } from './device.ts'
+import { Device, keepLogsOnFailure } from './device.ts'
 import type { Relation } from '../node/identity/relation.ts'
 
 export { Lan, destroyAllLans } from './netns.ts'
@@ -69,5 +69,11 @@ export class Testbed {
     await Promise.allSettled(this.devices.map(async d => await d.stop()))
     this.lan.destroy()
     this.tmp.cleanup()
+  }
+
+  /** After a test: keep the daemons' logs if it failed (keepLogsOnFailure), then close. */
+  async closeAfter (test: Mocha.Test | undefined): Promise<void> {
+    await keepLogsOnFailure(test, this.devices)
+    await this.close()
   }
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { Testbed, keepLogsOnFailure } from '../../testbed/index.ts'
+import { Testbed } from '../../testbed/index.ts'
 import { allOnlineAfter, pairsOnline, startTogether } from '../../testbed/scale.ts'
 
 const DEVICES = 20
@@ -15,8 +15,7 @@ describe('twenty devices on one LAN', function () {
   let bed: Testbed | undefined
 
   afterEach(async function () {
-    await keepLogsOnFailure(this.currentTest, bed?.devices ?? [])
-    await bed?.close()
+    await bed?.closeAfter(this.currentTest)
     bed = undefined
   })
 

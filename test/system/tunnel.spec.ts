@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
-import { Testbed, CLI, eventually, keepLogsOnFailure, runCli, type Device, until } from '../../testbed/index.ts'
+import { Testbed, CLI, eventually, runCli, type Device, until } from '../../testbed/index.ts'
 import { pair } from '../../testbed/pairing.ts'
 import { startHelper, type Helper } from '../../testbed/processes.ts'
 import { echoRoundTrips, openChannel, percentile, saturate } from '../../testbed/channels.ts'
@@ -20,8 +20,7 @@ describe('links and the user tunnel', function () {
   let bed: Testbed | undefined
 
   afterEach(async function () {
-    await keepLogsOnFailure(this.currentTest, bed?.devices ?? [])
-    await bed?.close()
+    await bed?.closeAfter(this.currentTest)
     bed = undefined
   })
 
