@@ -76,3 +76,13 @@ export function interfaceForAddress (ip: string, interfaces: NodeJS.Dict<Network
   }
   return undefined
 }
+
+/**
+ * The local interface a connection that just opened to `ip` leaves from. It exists, so a miss
+ * means the shared copy predates it (libuv lists only interfaces that are up: one that has
+ * just come back is missing for up to 2 s): read again. A link given no interface would rank
+ * as `unknown` for good, below the Wi-Fi it should take over from.
+ */
+export function interfaceOfNewConnection (ip: string): string | undefined {
+  return interfaceForAddress(ip) ?? interfaceForAddress(ip, localInterfaces(true))
+}

@@ -3,7 +3,7 @@ import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerSto
 import { serviceCapabilities } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import { LINK_BUSY_MS, LINK_DEAD_MS, PROBE_IDLE, PROBE_INTERVAL_MS, PROBE_PROTOCOL, PROBE_STANDBY_BUSY, PROBE_STANDBY_IDLE, PROBE_YOUNG_MS } from './constants.ts'
-import { linkKindOf, interfaceForAddress, ipOf } from './link-kind.ts'
+import { linkKindOf, interfaceForAddress, interfaceOfNewConnection, ipOf } from './link-kind.ts'
 import { answerProbes, runProbes, type ProbePace, type Prober } from './probe.ts'
 import type { LinkInfo, LinkKind } from './link-types.ts'
 import { chooseActive, linkScore, type LinkFacts } from './rank.ts'
@@ -210,7 +210,7 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
     const conn = evt.detail
     const device = conn.remotePeer.toString()
     const ip = conn.direct ? ipOf(conn.remoteAddr)?.ip : undefined
-    const iface = ip == null ? undefined : interfaceForAddress(ip)
+    const iface = ip == null ? undefined : interfaceOfNewConnection(ip)
     const link: Link = {
       id: conn.id, conn, device, iface, kind: this.kindOf(conn, iface), loss: 0, answered: false, probing: false,
       failures: this.recentFailures(this.pathKey(device, iface)), upSince: Date.now()

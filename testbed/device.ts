@@ -91,6 +91,7 @@ export class Device {
   /** Start the daemon and wait for `ready <id> <socket>`. */
   async start (): Promise<string> {
     const args = [requireBuild(), 'daemon', '--data-dir', this.init.dataDir, ...(this.init.name == null ? [] : ['--name', this.init.name]), ...(this.init.args ?? [])]
+    // CPU_PROF_DIR and CPU_PROF_NAMES: CPU profiles of the named devices (README, Development)
     const prof = process.env.CPU_PROF_DIR != null && (process.env.CPU_PROF_NAMES ?? '').split(',').includes(this.init.name ?? '') ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF_DIR}`] : []
     const node = this.init.clock == null ? [process.execPath, ...prof] : ['faketime', '-f', this.init.clock, process.execPath, ...prof]
     const [cmd, argv] = this.init.ns == null ? [node[0] as string, [...node.slice(1), ...args]] : ['ip', ['netns', 'exec', this.init.ns, ...node, ...args]]
