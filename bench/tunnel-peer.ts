@@ -18,7 +18,8 @@ await serveSinks(node, (n) => {
   process.stdout.write(`done ${used.user + used.system}\n`)
 })
 process.stdout.write(`addr ${node.getMultiaddrs()[0]?.toString() ?? ''}\n`)
-for await (const line of createInterface({ input: process.stdin })) {
+const commands = createInterface({ input: process.stdin })
+for await (const line of commands) {
   if (line === 'pass') {
     counted = 0
     cpuAt = process.cpuUsage()
@@ -27,4 +28,7 @@ for await (const line of createInterface({ input: process.stdin })) {
     break
   }
 }
+commands.close()
 await node.stop()
+// stdin stays referenced by its stream even when read no more
+process.exit(0)

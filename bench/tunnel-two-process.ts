@@ -71,6 +71,8 @@ export async function tunnelTwoProcess (): Promise<BenchRow[]> {
   } finally {
     peer.stdin.write('quit\n')
     await a.stop()
-    await new Promise(resolve => { if (peer.exitCode != null) resolve(null); else peer.once('exit', resolve) })
+    const killer = setTimeout(() => { peer.kill() }, 10_000)
+    await new Promise(resolve => { if (peer.exitCode != null || peer.signalCode != null) resolve(null); else peer.once('exit', resolve) })
+    clearTimeout(killer)
   }
 }
