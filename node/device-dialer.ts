@@ -9,12 +9,14 @@ import { DIAL_TIMEOUT_MS, REDIAL_MAX_MS, REDIAL_MIN_MS } from './constants.ts'
 /** Retries of a discovered device that could not be dialled yet. */
 const DISCOVERED_RETRY_DELAYS_MS = [2_000, 5_000, 10_000]
 /**
- * Two devices usually discover each other at the same moment (each hears the other's mDNS
- * answer): the one with the lower id dials, the other waits this long and dials only if no
- * connection came. One handshake instead of two; with twenty devices starting together on
- * two cores, the duplicate handshakes were half of what timed out.
+ * Two devices starting together discover each other at the same moment (each hears the
+ * other's mDNS answer): the one with the lower id dials, the other waits this long and dials
+ * only if no connection came. One handshake instead of two; with twenty devices starting
+ * together on two cores, the duplicate handshakes were half of what timed out. Short, since a
+ * device that starts alone is discovered by no one and waits this long for half of the others
+ * (at 3 s, a restarted device met a new member too late in CI: identity.spec).
  */
-export const DISCOVERY_YIELD_MS = 3_000
+export const DISCOVERY_YIELD_MS = 1_000
 /**
  * A connection to a known device that lasts this long starts its redial backoff over; one
  * that ends sooner (a device that cuts this one off at once, as the account's devices do to
