@@ -132,6 +132,10 @@ class DefaultPairing extends TypedEventEmitter<PairingEvents> implements Pairing
       }
       await send(lp, { t: 'done' }, signal)
       await stream.close({ signal }).catch(() => {})
+      // the member closes its end once it has read 'done': wait for that before onJoined
+      // closes every connection, which under load cut 'done' off (the member then failed a
+      // pairing this device had joined by; seen once in CI)
+      await lp.read({ signal: AbortSignal.timeout(STEP_TIMEOUT_MS) }).catch(() => {})
       this.log('joined account %s', this.init.account.id)
       await this.init.onJoined()
       return { account: this.init.account.id }
