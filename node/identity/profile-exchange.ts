@@ -142,9 +142,14 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
    * our account that is not a member now (removed, or away while the account moved on) gets the
    * public profile and the chain: that is how it learns it was removed, or that it is behind.
    */
-  private async ours (cert: OpenedCertificate): Promise<[Uint8Array, Uint8Array]> {
+  private async ours (cert: OpenedCertificate, shown: string): Promise<[Uint8Array, Uint8Array]> {
     const { full, public: pub } = await this.own.envelopes()
-    const chain = cert.account === this.account.id ? this.account.chainRecord : EMPTY
+    // `shown`: the account of the certificate this exchange sent. Joining an account while an
+    // exchange runs (pairing, with identify pushes asking for exchanges) would pair the old
+    // certificate with the new account's chain, which the other side rightly takes for a
+    // violation and cuts the connection, pairing stream and all: no chain then; the
+    // announcement after joining shows both anew.
+    const chain = cert.account === shown && shown === this.account.id ? this.account.chainRecord : EMPTY
     return [this.book.isMemberCert(cert) ? full : pub, chain]
   }
 
@@ -155,14 +160,15 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
     try {
       stream = await connection.newStream(PROFILE_PROTOCOL, { signal })
       const lp = lpStream(stream, { maxDataLength: MAX_CHAIN_BYTES })
+      const shown = this.account.id
       await lp.write(this.account.certificate, { signal })
       const cert = (await lp.read({ signal })).subarray()
       const profile = (await lp.read({ signal })).subarray()
       const chain = (await lp.read({ signal })).subarray()
       const certificate = await this.book.verifyCertificate(peer, cert)
-      await lp.writeV(await this.ours(certificate), { signal })
+      await lp.writeV(await this.ours(certificate, shown), { signal })
       await stream.close({ signal })
-      await this.take(connection, certificate, cert, profile, chain)
+      await this.take(connection, certificate, cert, profile, chain, shown)
     } catch (err) {
       this.onFailure(connection, stream, err as Error, 'asking')
       this.retry(connection, err as Error, attempt)
@@ -176,11 +182,13 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
       const lp: LengthPrefixedStream = lpStream(stream, { maxDataLength: MAX_CHAIN_BYTES })
       const cert = (await lp.read({ signal })).subarray()
       const certificate = await this.book.verifyCertificate(peer, cert)
-      await lp.writeV([this.account.certificate, ...await this.ours(certificate)], { signal })
+      const shown = this.account.id
+      const own = this.account.certificate
+      await lp.writeV([own, ...await this.ours(certificate, shown)], { signal })
       const profile = (await lp.read({ signal })).subarray()
       const chain = (await lp.read({ signal })).subarray()
       await stream.close({ signal })
-      await this.take(connection, certificate, cert, profile, chain)
+      await this.take(connection, certificate, cert, profile, chain, shown)
     } catch (err) {
       this.onFailure(connection, stream, err as Error, 'answering')
       // the asking side may have what it wanted and not ask again: we ask
@@ -189,8 +197,11 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
   }
 
   /** Accept what a device sent (its certificate verified by the caller): its chain (from our account), then its records. */
-  private async take (connection: Connection, certificate: OpenedCertificate, cert: Uint8Array, profile: Uint8Array, chain: Uint8Array): Promise<void> {
+  private async take (connection: Connection, certificate: OpenedCertificate, cert: Uint8Array, profile: Uint8Array, chain: Uint8Array, shown: string): Promise<void> {
     const peer = connection.remotePeer.toString()
+    // we joined or left an account during the exchange: what the other device sent answered
+    // the certificate we showed, not the one we hold; the announcement that follows redoes it
+    if (shown !== this.account.id) return
     const ours = certificate.account === this.account.id
     if (!ours && chain.byteLength > 0) throw new InvalidRecordError('an epoch chain from a device outside the account')
     // the chain first: it stands on its own signatures, whatever the profile turns out to be
