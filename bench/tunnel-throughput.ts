@@ -6,8 +6,7 @@
 import { createServer, connect } from 'node:net'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { Priority } from '../link/constants.ts'
-import { benchNode, BLOCK, RAW, serveSinks, TOTAL } from './bench-node.ts'
+import { benchNode, BLOCK, openSinks, serveSinks, TOTAL } from './bench-node.ts'
 import { median, row, type BenchRow } from './results.ts'
 import { cipherRate } from './cipher-pass.ts'
 
@@ -37,15 +36,7 @@ export async function tunnelThroughput (): Promise<BenchRow[]> {
     const arrived = async (): Promise<void> => { await new Promise<void>(resolve => { done = resolve }) }
     const count = (n: number): void => { counted += n; if (counted >= TOTAL) { counted = 0; done() } }
     await serveSinks(b, count)
-    const conn = await a.dial(b.getMultiaddrs()[0]!)
-    // the tunnel comes up once the link answers probes
-    let channel
-    for (let i = 0; i < 50 && channel == null; i++) {
-      channel = await a.services.tunnels.open(b.peerId.toString(), 'sink', Priority.BULK).catch(async () => { await new Promise(resolve => setTimeout(resolve, 200)) })
-    }
-    if (channel == null) throw new Error('no tunnel')
-    const ch = channel
-    const stream = await conn.newStream(RAW)
+    const { channel: ch, stream } = await openSinks(a, await a.dial(b.getMultiaddrs()[0]!))
     const server = createServer(socket => { socket.on('data', (d: Buffer) => { count(d.byteLength) }) })
     await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
     const port = (server.address() as { port: number }).port

@@ -8,8 +8,7 @@ import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { multiaddr } from '@multiformats/multiaddr'
-import { Priority } from '../link/constants.ts'
-import { benchNode, BLOCK, RAW, TOTAL } from './bench-node.ts'
+import { benchNode, BLOCK, openSinks, TOTAL } from './bench-node.ts'
 import { cipherRate } from './cipher-pass.ts'
 import { median, row, type BenchRow } from './results.ts'
 
@@ -30,14 +29,7 @@ export async function tunnelTwoProcess (): Promise<BenchRow[]> {
   }
   const a = await benchNode()
   try {
-    const conn = await a.dial(multiaddr(await next('addr')))
-    let channel
-    for (let i = 0; i < 50 && channel == null; i++) {
-      channel = await a.services.tunnels.open(conn.remotePeer.toString(), 'sink', Priority.BULK).catch(async () => { await new Promise(resolve => setTimeout(resolve, 200)) })
-    }
-    if (channel == null) throw new Error('no tunnel')
-    const ch = channel
-    const stream = await conn.newStream(RAW)
+    const { channel: ch, stream } = await openSinks(a, await a.dial(multiaddr(await next('addr'))))
     const send = {
       tunnel: async () => { for (let sent = 0; sent < TOTAL; sent += BLOCK.byteLength) await ch.write(BLOCK) },
       raw: async () => { for (let sent = 0; sent < TOTAL; sent += BLOCK.byteLength) if (!stream.send(BLOCK)) await stream.onDrain() }
