@@ -156,8 +156,9 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
 
   let libp2p: Libp2p<DeviceServices>
   const relays = new MemberRelays({
-    isMember: (id) => book.relation(id) === 'member',
-    directlyConnected: (peer) => libp2p.getConnections(peer).some(conn => conn.status === 'open' && conn.limits == null && !conn.remoteAddr.toString().includes('/p2p-circuit')),
+    isMember: known.isMember,
+    // relayed connections are not direct (the link manager ranks them the same way)
+    directlyConnected: (peer) => libp2p.getConnections(peer).some(conn => conn.status === 'open' && conn.direct),
     log
   })
   try {
@@ -176,7 +177,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
       connectionManager: { maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS },
       connectionGater: {
         ...dialPolicyGater({ loopbackOnly: () => loopbackOnly, isRevoked: (id) => account.isRevoked(id) }),
-        ...relayGater({ isMember: (id) => book.relation(id) === 'member' })
+        ...relayGater({ isMember: known.isMember })
       },
       services: services as unknown as { [K in keyof DeviceServices]: (components: any) => DeviceServices[K] }
     })
