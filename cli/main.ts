@@ -9,6 +9,7 @@ import { runDaemon } from './daemon-command.ts'
 import { identityCommands } from './identity-commands.ts'
 import { linkCommands } from './link-commands.ts'
 import { smsCommands } from './sms-commands.ts'
+import { contactsCommands } from './contacts-commands.ts'
 import { carrierCommands } from './carrier-commands.ts'
 import { uiCommand } from './ui-command.ts'
 import type { DeviceEntry as Device, Status } from '../daemon/control/types.ts'
@@ -125,6 +126,7 @@ export function buildProgram (): Command {
   identityCommands(program, client)
   linkCommands(program, client)
   smsCommands(program, client)
+  contactsCommands(program, client)
   carrierCommands(program)
   uiCommand(program, client)
   return program

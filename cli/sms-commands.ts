@@ -21,12 +21,41 @@ function printMessages (messages: MessageView[]): void {
     return
   }
   for (const m of messages) {
-    const who = m.direction === 'out' ? `to ${m.to.join(', ')}` : `from ${m.from ?? '?'}`
+    const parties = m.direction === 'out' ? m.to.join(', ') : (m.from ?? '?')
+    const who = `${m.direction === 'out' ? 'to' : 'from'} ${m.name == null ? parties : `${m.name} (${parties})`}`
     process.stdout.write(`${when(m.createdAt)}  ${who}  [${describeStatus(m)}${m.read || m.direction === 'out' ? '' : ', unread'}]  ${m.id}\n  ${m.body.replace(/\n/g, '\n  ')}\n`)
   }
 }
 
-/** `companion sms send|list|conversations|watch|read`. */
+/**
+ * A progress bar on a terminal (stderr, redrawn in place): the store's size is not known
+ * ahead, so the bar runs while the counts grow. Silent when stderr is no terminal.
+ */
+class ProgressLine {
+  private readonly tty: boolean
+  private step = 0
+  private shown = false
+
+  constructor (tty: boolean) {
+    this.tty = tty
+  }
+
+  show (text: string): void {
+    if (!this.tty) return
+    const width = 20
+    const at = this.step++ % width
+    const bar = '·'.repeat(at) + '███' + '·'.repeat(Math.max(0, width - at - 3))
+    process.stderr.write(`\r[${bar.slice(0, width)}] ${text}\x1b[K`)
+    this.shown = true
+  }
+
+  end (): void {
+    if (this.shown) process.stderr.write('\r\x1b[K')
+    this.shown = false
+  }
+}
+
+/** `companion sms send|list|conversations|watch|import|read`. */
 export function smsCommands (program: Command, client: (cmd: Command) => ControlClient): void {
   const sms = program.command('sms').description('text through a phone of the account, and see every conversation on every device')
 
@@ -83,7 +112,7 @@ export function smsCommands (program: Command, client: (cmd: Command) => Control
       const list = await client(cmd).request(API.conversations)
       if (opts.json === true) printJson(list)
       else if (list.length === 0) process.stdout.write('no conversations\n')
-      else process.stdout.write(table(['WITH', 'MESSAGES', 'UNREAD', 'LAST', 'TEXT'], list.map(c => [c.numbers.join(', '), String(c.messages), String(c.unread), when(c.last.createdAt), c.last.body.replace(/\s+/g, ' ').slice(0, 40)])) + '\n')
+      else process.stdout.write(table(['NAME', 'WITH', 'MESSAGES', 'UNREAD', 'LAST', 'TEXT'], list.map(c => [c.name ?? '-', c.numbers.join(', '), String(c.messages), String(c.unread), when(c.last.createdAt), c.last.body.replace(/\s+/g, ' ').slice(0, 40)])) + '\n')
     })
 
   sms.command('watch')
@@ -100,6 +129,30 @@ export function smsCommands (program: Command, client: (cmd: Command) => Control
         if (opts.json === true) process.stdout.write(JSON.stringify({ type, message }) + '\n')
         else process.stdout.write(`${type.padEnd(7)} ${message.direction === 'out' ? `to ${message.to.join(', ')}` : `from ${message.from ?? '?'}`}  ${describeStatus(message)}  ${message.id}\n`)
       }
+    })
+
+  sms.command('import')
+    .description('bring the phone\'s own history (inbox and sent texts, contacts) to every device; what is there already is not added again')
+    .option('--since <date>', 'only texts from this date on, e.g. 2026-01-31')
+    .option('--via <device>', 'the phone whose store to read (default: this device if it is one, else the one reachable phone)')
+    .option('--json', 'one JSON object per line: progress, then { event: done, scanned, added, contacts }')
+    .action(async (opts: { since?: string, via?: string, json?: boolean }, cmd: Command) => {
+      const since = opts.since == null ? undefined : Date.parse(opts.since)
+      if (since != null && !Number.isFinite(since)) throw new UsageError(`--since "${opts.since}" is not a date; e.g. 2026-01-31`)
+      const progress = new ProgressLine(opts.json !== true && process.stderr.isTTY)
+      const body = { ...(since == null ? {} : { since }), ...(opts.via == null ? {} : { via: opts.via }) }
+      for await (const line of client(cmd).follow(API.importHistory, { body })) {
+        if (opts.json === true) process.stdout.write(JSON.stringify(line) + '\n')
+        if (line.event === 'failed') { progress.end(); throw new CliError(line.message) }
+        if (line.event === 'progress') progress.show(`${line.scanned} texts read, ${line.added} new`)
+        if (line.event === 'done') {
+          progress.end()
+          if (opts.json !== true) process.stdout.write(`${line.scanned} texts read from the phone, ${line.added} new; ${line.contacts} contacts new or changed\n`)
+          return
+        }
+      }
+      progress.end()
+      throw new CliError('the daemon ended the import without saying how it went; see companion sms conversations')
     })
 
   sms.command('read')

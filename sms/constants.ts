@@ -3,6 +3,8 @@ import { MAX_PARTS, MULTI_SEPTETS } from './codec/plan.ts'
 
 /** Tunnel channel on which a device replicates the message log to another member. */
 export const SYNC_CHANNEL = 'sms-sync'
+/** Tunnel channel on which a member asks a phone to import its store (`companion sms import --via`). */
+export const HISTORY_CHANNEL = 'sms-history'
 /** libp2p protocol a proxy answers for devices outside its account (always `unauthorized`). */
 export const SMS_SUBMIT_PROTOCOL = '/companion/sms-submit/1.0.0'
 /** Signature context of a log event. */
@@ -21,6 +23,9 @@ export const MAX_RECIPIENTS = 20
 export const MAX_READ_IDS = 500
 export const MAX_AUDIENCE = 256
 export const MAX_REASON_CHARS = 200
+/** A contact's name, and how many numbers one contact may have. */
+export const MAX_NAME_CHARS = 200
+export const MAX_CONTACT_NUMBERS = 20
 /**
  * An event's payload text, in UTF-8 bytes: a longest body where every unit is escaped in
  * JSON (`\u0001`, 6 bytes) fits, with 20 recipients and a full audience.

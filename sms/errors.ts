@@ -38,3 +38,13 @@ export class InvalidEventError extends Error {
 export class StorageError extends Error {
   override readonly name = 'StorageError'
 }
+
+/** An address book the user gave cannot be read (not a vCard, too large); nothing of it was kept. */
+export class InvalidContactsError extends Error {
+  override readonly name = 'InvalidContactsError'
+}
+
+/** The phone's store cannot be read, with what to do about it (Termux from Google Play, no permission). */
+export class HistoryUnavailableError extends Error {
+  override readonly name = 'HistoryUnavailableError'
+}

@@ -4,8 +4,9 @@
  */
 export { SmsService, SMS_DB_FILE, type SendRequest, type SmsDevice, type SmsServiceInit } from './service.ts'
 export { DEFAULT_SMS_RATE, STATUSES, type SmsStatus } from './constants.ts'
-export { InvalidEventError, InvalidSmsError, SmsBackendError, StorageError, SyncProtocolError, UnknownMessageError } from './errors.ts'
+export { HistoryUnavailableError, InvalidContactsError, InvalidEventError, InvalidSmsError, SmsBackendError, StorageError, SyncProtocolError, UnknownMessageError } from './errors.ts'
 export { backendHelp, BACKENDS, createBackend, NO_BACKEND } from './backends/registry.ts'
 export type { BackendKind, SmsBackend } from './backends/backend.ts'
 export { conversationOf, normalizeNumber } from './codec/numbers.ts'
-export type { ConversationView, MessageView, StatusEntry } from './view-types.ts'
+export type { ContactView, ConversationView, MessageView, StatusEntry } from './view-types.ts'
+export { MAX_VCARD_BYTES } from './vcard.ts'

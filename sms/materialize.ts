@@ -1,11 +1,11 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import { STATUS_RANK, type SmsStatus } from './constants.ts'
-import type { EventPayload, MessageEvent } from './signed-events.ts'
+import type { ContactEvent, EventPayload, MessageEvent } from './signed-events.ts'
 import { conversationOf } from './codec/numbers.ts'
 
 /** A message whose view changed, and how; `proxy` when this device now has to carry it. */
 export interface ViewChange {
-  type: 'message' | 'status' | 'read'
+  type: 'message' | 'status' | 'read' | 'contact'
   id: string
   proxy?: boolean
 }
@@ -47,6 +47,8 @@ export function applyEvent (db: DatabaseSync, payload: EventPayload, self: strin
       if (event.from != null) prepared(db, 'UPDATE messages SET sender = ? WHERE id = ? AND sender IS NULL AND via = ?').run(event.from, event.id, origin)
       return refreshStatus(db, event.id) ? [{ type: 'status', id: event.id }] : []
     }
+    case 'contact':
+      return setContact(db, payload.origin, payload.seq, event)
     case 'read': {
       const changed: ViewChange[] = []
       for (const id of event.ids) {
@@ -61,18 +63,36 @@ export function applyEvent (db: DatabaseSync, payload: EventPayload, self: strin
 function insertMessage (db: DatabaseSync, m: MessageEvent, self: string): ViewChange[] {
   const conversation = conversationOf(m.direction === 'out' ? m.to : [m.from ?? 'unknown'])
   const via = m.via ?? (prepared(db, 'SELECT via FROM assignments WHERE id = ? AND device = ?').get(m.id, m.author) as { via: string } | undefined)?.via ?? null
-  // what this account wrote is read by nature; what came in waits for the user
-  const read = m.direction === 'out' || prepared(db, 'SELECT 1 FROM reads WHERE id = ?').get(m.id) != null ? 1 : 0
+  // what this account wrote is read by nature; what came in waits for the user (unless read on the phone)
+  const read = m.direction === 'out' || m.read === true || prepared(db, 'SELECT 1 FROM reads WHERE id = ?').get(m.id) != null ? 1 : 0
   // the proxy's number may have come (with its status) before the message
   const sender = m.from ?? (via == null ? null : proxySender(db, m.id, via))
-  const initial: SmsStatus = m.direction === 'out' ? 'pending' : 'received'
+  // a text from the phone's store has gone out already: it starts sent, and is never handed to a radio
+  const initial: SmsStatus = m.direction === 'in' ? 'received' : m.stored === true ? 'sent' : 'pending'
   const inserted = prepared(db, `INSERT OR IGNORE INTO messages (id, conversation, direction, sender, recipients, body, author, via, created_at, status, read)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(m.id, conversation, m.direction, sender, JSON.stringify(m.to), m.body, m.author, via, m.createdAt, initial, read)
   if (inserted.changes === 0) return []
   prepared(db, 'INSERT OR IGNORE INTO statuses (id, status, at, device, reason) VALUES (?, ?, ?, ?, NULL)').run(m.id, initial, m.createdAt, m.author)
   refreshStatus(db, m.id)
-  const proxy = m.direction === 'out' && via === self && enqueueProxyWork(db, m.id, m.author, m.to, m.body)
+  const proxy = m.direction === 'out' && m.stored !== true && via === self && enqueueProxyWork(db, m.id, m.author, m.to, m.body)
   return [{ type: 'message', id: m.id, proxy }]
+}
+
+/** The newest event of a contact wins (by its time, then origin and number: the same on every device). */
+function setContact (db: DatabaseSync, origin: string, seq: number, c: ContactEvent): ViewChange[] {
+  const current = prepared(db, 'SELECT at, origin, seq FROM contacts WHERE id = ?').get(c.id) as { at: number, origin: string, seq: number } | undefined
+  if (current != null && (current.at - c.at || (current.origin > origin ? 1 : current.origin < origin ? -1 : 0) || current.seq - seq) >= 0) return []
+  prepared(db, 'DELETE FROM contact_numbers WHERE id = ?').run(c.id)
+  if (c.numbers.length === 0) {
+    prepared(db, 'DELETE FROM contacts WHERE id = ?').run(c.id)
+    // the place is kept, so an older event of it arriving later does not bring it back
+    prepared(db, 'INSERT INTO contacts (id, name, numbers, at, origin, seq) VALUES (?, ?, ?, ?, ?, ?)').run(c.id, c.name, '[]', c.at, origin, seq)
+  } else {
+    prepared(db, 'INSERT OR REPLACE INTO contacts (id, name, numbers, at, origin, seq) VALUES (?, ?, ?, ?, ?, ?)').run(c.id, c.name, JSON.stringify(c.numbers), c.at, origin, seq)
+    const insert = prepared(db, 'INSERT OR IGNORE INTO contact_numbers (number, id) VALUES (?, ?)')
+    for (const n of c.numbers) insert.run(n, c.id)
+  }
+  return [{ type: 'contact', id: c.id }]
 }
 
 /** The SIM number a message's proxy said it went out from (its status may have come before the message). */

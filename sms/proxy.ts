@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto'
 import type { Logger } from '@libp2p/interface'
 import type { SmsBackend, DeliveryReport, IncomingSms } from './backends/backend.ts'
 import { OUTCOME_UNKNOWN, RATE_WINDOW_MS } from './constants.ts'
 import { Backoff } from './backoff.ts'
 import { SmsBackendError } from './errors.ts'
 import { prepared } from './materialize.ts'
+import { incomingId } from './history.ts'
 import { clampReason, fitIncomingBody } from './signed-events.ts'
 import { isPremium, isShortCode, numberOrNone, senderOf } from './codec/numbers.ts'
 import type { SmsStore, Tx } from './store.ts'
@@ -239,7 +239,7 @@ export class SmsProxy {
     // a backend's clock may say nothing useful: the text still counts, at the time it came
     const at = Number.isSafeInteger(sms.at) && sms.at > 0 ? sms.at : Date.now()
     // the same SMS delivered again (the network resends until acknowledged) gets the same id
-    const id = 'in-' + createHash('sha256').update(`${this.init.store.self}\n${from}\n${sms.at}\n${sms.body}`).digest('hex').slice(0, 32)
+    const id = incomingId(this.init.store.self, from, sms.at, sms.body)
     const audience = this.init.receivers()
     await this.init.store.write(tx => {
       if (prepared(tx.db, 'SELECT 1 FROM messages WHERE id = ?').get(id) != null) return

@@ -20,6 +20,9 @@ export function admit (envelope: Envelope, context: EventContext): EventPayload 
   if (event.type === 'message' && event.direction === 'in' && !context.hasBackend(origin)) {
     throw new SyncProtocolError('invalid event: an incoming SMS from a device without an SMS backend')
   }
+  if (event.type === 'message' && event.stored === true && !context.hasBackend(origin)) {
+    throw new SyncProtocolError('invalid event: a text from a phone\'s store, written by a device without an SMS backend')
+  }
   return payload
 }
 

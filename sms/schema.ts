@@ -13,12 +13,15 @@ CREATE TABLE IF NOT EXISTS statuses (
   id TEXT NOT NULL, status TEXT NOT NULL, at INTEGER NOT NULL, device TEXT NOT NULL, reason TEXT, sender TEXT,
   PRIMARY KEY (id, status, device, at)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS assignments (id TEXT NOT NULL, device TEXT NOT NULL, via TEXT NOT NULL, PRIMARY KEY (id, device)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS reads (id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;`
+CREATE TABLE IF NOT EXISTS reads (id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS contacts (id TEXT PRIMARY KEY, name TEXT NOT NULL, numbers TEXT NOT NULL, at INTEGER NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS contact_numbers (number TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (number, id)) WITHOUT ROWID;`
 
 /**
  * The SMS database (`sms.db`): the replicated log (`events`, `origins`), the views built from
- * it (`messages`, `statuses`, `assignments`, `reads`) and this device's own proxy work
- * (`proxy_parts`, never replicated). See docs/PROTOCOL.md §8.5.
+ * it (`messages`, `statuses`, `assignments`, `reads`, `contacts`) and this device's own
+ * work, never replicated: the proxy's (`proxy_parts`), which entries of the phone's store are
+ * in the log (`stored_keys`) and what it remembers between runs (`local_state`). See docs/PROTOCOL.md §8.5.
  */
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -34,10 +37,14 @@ CREATE TABLE IF NOT EXISTS proxy_parts (
   PRIMARY KEY (id, recipient)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS proxy_parts_by_state ON proxy_parts (state);
 CREATE INDEX IF NOT EXISTS proxy_parts_by_ref ON proxy_parts (ref);
+CREATE INDEX IF NOT EXISTS proxy_parts_by_recipient ON proxy_parts (recipient, received_at);
+CREATE TABLE IF NOT EXISTS stored_keys (key TEXT PRIMARY KEY, id TEXT NOT NULL, party TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS stored_keys_by_id ON stored_keys (id, party);
+CREATE TABLE IF NOT EXISTS local_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 `
 
 /** `PRAGMA user_version` of the schema above; a file of an older one has its views rebuilt. */
-export const SCHEMA_VERSION = 2
+export const SCHEMA_VERSION = 3
 
 /**
  * Bring a file of an older schema up to this one; true when its views must be rebuilt from
@@ -51,7 +58,7 @@ export function migrate (db: DatabaseSync): boolean {
   db.exec('BEGIN IMMEDIATE')
   try {
     if (old && !columns.includes('refused')) db.exec('ALTER TABLE events ADD COLUMN refused TEXT; ALTER TABLE events ADD COLUMN stub BLOB')
-    if (old) db.exec('DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS statuses; DROP TABLE IF EXISTS assignments; DROP TABLE IF EXISTS reads')
+    if (old) db.exec('DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS statuses; DROP TABLE IF EXISTS assignments; DROP TABLE IF EXISTS reads; DROP TABLE IF EXISTS contacts; DROP TABLE IF EXISTS contact_numbers')
     db.exec(SCHEMA)
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`)
     db.exec('COMMIT')

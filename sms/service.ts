@@ -13,11 +13,13 @@ import type { ViewChange } from './materialize.ts'
 import { conversationOf } from './codec/numbers.ts'
 import { SmsProxy, type ProxyPolicy } from './proxy.ts'
 import { SmsStore } from './store.ts'
+import { HistoryImport } from './history.ts'
+import { PhoneHistory, type ImportReport } from './phone-history.ts'
 import { serveOutsiders, type ProtocolHandlers } from './submit-protocol.ts'
 import { SmsSync } from './sync.ts'
 import { planMessage, type Encoding } from './codec/plan.ts'
 import { getMessage, listConversations, listMessages, unreadIn } from './views.ts'
-import type { ConversationView, MessageView } from './view-types.ts'
+import type { ContactView, ConversationView, MessageView } from './view-types.ts'
 
 export const SMS_DB_FILE = 'sms.db'
 /**
@@ -53,11 +55,14 @@ export interface SmsServiceInit {
   /** This device's SMS capabilities changed (backend ready, SIM facts): republish the profile. */
   capabilitiesChanged(): void
   /** Every change of a message, for the event stream. */
-  onChange(type: ViewChange['type'], message: MessageView): void
+  onChange(type: MessageChange, message: MessageView): void
   /** Whether anyone follows the event stream (else changes are not worth a view). */
   watched(): boolean
   log: Logger
 }
+
+/** What changed of a message, for the event stream. */
+export type MessageChange = Exclude<ViewChange['type'], 'contact'>
 
 export interface SendRequest { to: string[], body: string, via?: SmsDevice }
 
@@ -75,6 +80,8 @@ export class SmsService {
   readonly store: SmsStore
   private readonly backend?: SmsBackend
   private readonly proxy?: SmsProxy
+  private readonly history?: HistoryImport
+  private readonly phoneHistory: PhoneHistory
   private readonly client: SmsClient
   private readonly sync: SmsSync
   private readonly onActive: () => void
@@ -96,10 +103,12 @@ export class SmsService {
     this.backend = createBackend(init.backend, {
       incoming: async (sms) => { await this.proxy?.incoming(sms) },
       report: async (report) => { await this.proxy?.report(report) },
+      stored: async (entries) => { await this.history?.take(entries) },
       changed: () => {
         init.capabilitiesChanged()
         this.proxy?.kick()
         this.assignWaiting()
+        this.phoneHistory.firstImport()
       }
     })
     if (this.backend != null) {
@@ -112,6 +121,19 @@ export class SmsService {
         log: init.log
       })
     }
+    if (this.backend?.history != null) {
+      this.history = new HistoryImport({ store: this.store, backend: this.backend, receivers: () => this.receivers(), log: init.log })
+    }
+    this.phoneHistory = new PhoneHistory({
+      store: this.store,
+      tunnels: init.tunnels,
+      ...(this.backend == null ? {} : { backend: this.backend }),
+      ...(this.history == null ? {} : { history: this.history }),
+      mayReceive: (device) => init.isMember(device) && init.may(device, 'sms.receive'),
+      receivers: () => this.receivers(),
+      country: () => this.country(),
+      log: init.log
+    })
     this.client = new SmsClient({ store: this.store, candidates: () => this.candidates(), log: init.log })
     this.sync = new SmsSync({ store: this.store, tunnels: init.tunnels, isMember: init.isMember, log: init.log })
     this.onActive = () => { this.assignWaiting() }
@@ -128,6 +150,7 @@ export class SmsService {
       init.tunnels.addEventListener('tunnel:up', service.onActive)
       init.tunnels.addEventListener('tunnel:down', service.onActive)
       service.assignWaiting()
+      service.phoneHistory.firstImport()
       // events kept unapplied before a restart, whose devices' profiles are known by now
       service.reconsider()
       // a proxy appears by a link or a profile change (above); a cheap query now and then catches any other case
@@ -156,7 +179,7 @@ export class SmsService {
 
   /** The channels the SMS service serves (the daemon registers them with every other channel service). */
   channelServices (): ChannelService[] {
-    return [this.sync.channel]
+    return [this.sync.channel, this.phoneHistory.channel]
   }
 
   /** What this device offers as a proxy, for its capability profile. */
@@ -175,8 +198,8 @@ export class SmsService {
   private publish (changes: ViewChange[]): void {
     if (!this.init.watched()) return
     // one event per message and batch, with its newest view: the first kind of change names it
-    const byId = new Map<string, ViewChange['type']>()
-    for (const change of changes) if (!byId.has(change.id)) byId.set(change.id, change.type)
+    const byId = new Map<string, MessageChange>()
+    for (const change of changes) if (change.type !== 'contact' && !byId.has(change.id)) byId.set(change.id, change.type)
     for (const [id, type] of byId) {
       const message = getMessage(this.store.db, id)
       if (message != null) this.init.onChange(type, message)
@@ -272,6 +295,37 @@ export class SmsService {
       await this.store.write(tx => { tx.append({ type: 'read', ids: chunk, at: Date.now() }) })
     }
     return { read: ids.length }
+  }
+
+  /**
+   * Import a phone's store into the log: this device's own, or that of `via` (a member phone),
+   * or, with neither, of the one phone of the account that is reachable.
+   */
+  async importHistory (options: { via?: SmsDevice, since?: number, onProgress?: (p: ImportReport) => void }): Promise<ImportReport> {
+    const via = options.via
+    if (via != null && via.relation !== 'self') {
+      if (via.relation !== 'member' || !hasBackend(via)) throw new InvalidSmsError(`${via.id} is no phone of this account; choose one of companion devices`)
+      return await this.phoneHistory.importVia(via.id, options)
+    }
+    if (this.backend != null || via != null) return await this.phoneHistory.importHere(options)
+    const phones = this.init.members().filter(m => hasBackend(m) && this.init.tunnels.reachable(m.id))
+    const phone = phones[0]
+    if (phone == null) throw new InvalidSmsError('no phone of this account is reachable now; try again when one is online')
+    if (phones.length > 1) throw new InvalidSmsError(`${phones.length} phones are reachable; choose one with --via`)
+    return await this.phoneHistory.importVia(phone.id, options)
+  }
+
+  contacts (): ContactView[] {
+    return this.phoneHistory.contacts()
+  }
+
+  async importVCard (text: string): Promise<{ contacts: number, unreadable: number }> {
+    return await this.phoneHistory.importVCard(text)
+  }
+
+  /** The numbering plan national numbers are read in: this phone's SIM's, else a phone's of the account. */
+  private country (): string | undefined {
+    return this.backend?.facts.country ?? this.init.members().map(m => m.capabilities.find(c => c.name === 'sms.receive')?.sim?.country).find(c => c != null)
   }
 
   /** Resolves when the message reaches `status` (or a later one); rejects on a final failure. */

@@ -1,7 +1,7 @@
 import sodium from 'sodium-native'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { EVENT_SIGNATURE_CONTEXT, MAX_AUDIENCE, MAX_BODY_CHARS, MAX_EVENT_BYTES, MAX_READ_IDS, MAX_REASON_CHARS, MAX_RECIPIENTS, STATUSES, STUB_SIGNATURE_CONTEXT, type SmsStatus } from './constants.ts'
+import { EVENT_SIGNATURE_CONTEXT, MAX_AUDIENCE, MAX_CONTACT_NUMBERS, MAX_NAME_CHARS, MAX_BODY_CHARS, MAX_EVENT_BYTES, MAX_READ_IDS, MAX_REASON_CHARS, MAX_RECIPIENTS, STATUSES, STUB_SIGNATURE_CONTEXT, type SmsStatus } from './constants.ts'
 import { SyncProtocolError } from './errors.ts'
 import { normalizeNumber, normalizeSender } from './codec/numbers.ts'
 import { MAX_PARTS, MULTI_UNITS, planMessage } from './codec/plan.ts'
@@ -19,7 +19,20 @@ export interface MessageEvent {
   createdAt: number
   /** The proxy, when the author chose it at once. */
   via?: string
+  /**
+   * Taken from the phone's own store (its messaging app's history, or a text typed there):
+   * written by the phone itself, already `sent` or `received`, never sent again.
+   */
+  stored?: true
+  /** A stored incoming text the user had read on the phone. */
+  read?: true
 }
+
+/**
+ * A person's name and numbers (E.164 or short codes), from the phone's contacts or a vCard;
+ * the newest event of an id wins, and one without numbers removes the contact.
+ */
+export interface ContactEvent { type: 'contact', id: string, name: string, numbers: string[], at: number }
 
 /** The author hands a pending message to a proxy (once; a message never changes proxy). */
 export interface AssignEvent { type: 'assign', id: string, via: string }
@@ -30,7 +43,7 @@ export interface StatusEvent { type: 'status', id: string, status: SmsStatus, at
 /** Messages read by the user on the device that wrote the event. */
 export interface ReadEvent { type: 'read', ids: string[], at: number }
 
-export type SmsEvent = MessageEvent | AssignEvent | StatusEvent | ReadEvent
+export type SmsEvent = MessageEvent | AssignEvent | StatusEvent | ReadEvent | ContactEvent
 
 /** What a device signs: its own log entry number `seq`, and who may see it (all members when absent). */
 export interface EventPayload {
@@ -104,10 +117,19 @@ export function checkEvent (e: unknown): SmsEvent {
       if (v.via !== undefined && !isDevice(v.via)) fail('malformed proxy')
       // the sender of an outgoing text is the proxy's SIM: only the proxy says it (a status's `from`)
       if (v.direction === 'out' && v.from != null) fail('an outgoing message names its sender')
+      if (v.stored !== undefined && (v.stored !== true || v.via === undefined)) fail('malformed stored message')
+      if (v.read !== undefined && (v.read !== true || v.stored !== true || v.direction !== 'in')) fail('malformed read mark')
       const from = v.from == null ? null : checkSender(v.from)
       const message: MessageEvent = { type: 'message', id: v.id, direction: v.direction, from, to: v.to.map(checkNumber), body: v.body, author: v.author, createdAt: v.createdAt }
-      return v.via === undefined ? message : { ...message, via: v.via as string }
+      if (v.via !== undefined) message.via = v.via as string
+      if (v.stored === true) message.stored = true
+      if (v.read === true) message.read = true
+      return message
     }
+    case 'contact':
+      if (!isId(v.id) || typeof v.name !== 'string' || v.name.trim() === '' || v.name.length > MAX_NAME_CHARS || !isTime(v.at)) fail('malformed contact')
+      if (!Array.isArray(v.numbers) || v.numbers.length > MAX_CONTACT_NUMBERS) fail('malformed contact numbers')
+      return { type: 'contact', id: v.id, name: v.name, numbers: [...new Set(v.numbers.map(checkNumber))], at: v.at }
     case 'assign':
       if (!isId(v.id) || !isDevice(v.via)) fail('malformed assignment')
       return { type: 'assign', id: v.id, via: v.via }
@@ -187,6 +209,7 @@ export function checkEnvelope ({ origin, seq, raw }: Envelope): EventPayload {
   if (checked.type === 'message') {
     if (checked.author !== origin) fail('a message by another device than the one that signed it')
     if (checked.direction === 'in' && checked.via !== origin) fail('an incoming message not carried by the device that signed it')
+    if (checked.stored === true && checked.via !== origin) fail('a stored message not from the store of the device that signed it')
   }
   const payload: EventPayload = { origin, seq, event: checked }
   if (audience !== undefined) payload.audience = audience

@@ -27,12 +27,24 @@ export interface MessageView {
   statusHistory: StatusEntry[]
   createdAt: number
   read: boolean
+  /** The other party's name from the contacts (of each party of a group, a number where none is known); null when none is known. */
+  name: string | null
 }
 
 export interface ConversationView {
   conversation: string
   numbers: string[]
+  /** From the contacts, as on a message; null when none is known. */
+  name: string | null
   messages: number
   unread: number
   last: { id: string, direction: 'out' | 'in', body: string, status: SmsStatus, createdAt: number }
+}
+
+/** A person of the account's address book (`companion contacts --json`). */
+export interface ContactView {
+  id: string
+  name: string
+  /** E.164 numbers (or short codes). */
+  numbers: string[]
 }

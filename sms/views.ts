@@ -2,6 +2,7 @@ import type { DatabaseSync } from 'node:sqlite'
 import type { SmsStatus } from './constants.ts'
 import type { ConversationView, MessageView, StatusEntry } from './view-types.ts'
 import { maySay, prepared } from './materialize.ts'
+import { nameIndex, nameOfParties } from './contacts.ts'
 
 interface MessageRow {
   id: string
@@ -27,7 +28,10 @@ function history (db: DatabaseSync, message: { id: string, author: string, via: 
   return rows.map(r => r.reason == null ? { status: r.status, at: r.at, device: r.device } : { status: r.status, at: r.at, device: r.device, reason: r.reason })
 }
 
-function view (db: DatabaseSync, r: MessageRow): MessageView {
+/** The parties a message is with: its sender when it came in, its recipients when it went out. */
+const partiesOf = (r: MessageRow): string[] => r.direction === 'in' ? [r.sender ?? 'Unknown'] : JSON.parse(r.recipients) as string[]
+
+function view (db: DatabaseSync, r: MessageRow, names: ReadonlyMap<string, string>): MessageView {
   const v: MessageView = {
     id: r.id,
     conversation: r.conversation,
@@ -40,7 +44,8 @@ function view (db: DatabaseSync, r: MessageRow): MessageView {
     status: r.status,
     statusHistory: history(db, r),
     createdAt: r.created_at,
-    read: r.read === 1
+    read: r.read === 1,
+    name: nameOfParties(names, partiesOf(r))
   }
   if (r.reason != null) v.reason = r.reason
   return v
@@ -48,7 +53,7 @@ function view (db: DatabaseSync, r: MessageRow): MessageView {
 
 export function getMessage (db: DatabaseSync, id: string): MessageView | undefined {
   const row = prepared(db, `SELECT ${COLUMNS} FROM messages WHERE id = ?`).get(id) as MessageRow | undefined
-  return row == null ? undefined : view(db, row)
+  return row == null ? undefined : view(db, row, nameIndex(db))
 }
 
 /** The newest `limit` messages (of one conversation, or matching a search), oldest first. */
@@ -60,18 +65,21 @@ export function listMessages (db: DatabaseSync, options: { conversation?: string
   if (options.before != null) { where.push('created_at < ?'); args.push(options.before) }
   const sql = `SELECT ${COLUMNS} FROM messages ${where.length > 0 ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, rowid DESC LIMIT ?`
   const rows = db.prepare(sql).all(...args, options.limit) as unknown as MessageRow[]
-  return rows.reverse().map(r => view(db, r))
+  const names = nameIndex(db)
+  return rows.reverse().map(r => view(db, r, names))
 }
 
 export function listConversations (db: DatabaseSync): ConversationView[] {
   const rows = db.prepare(`SELECT conversation, COUNT(*) AS messages, SUM(CASE WHEN read = 0 AND direction = 'in' THEN 1 ELSE 0 END) AS unread, MAX(created_at) AS last_at
     FROM messages GROUP BY conversation ORDER BY last_at DESC`).all() as Array<{ conversation: string, messages: number, unread: number }>
+  const names = nameIndex(db)
   const last = prepared(db, 'SELECT id, direction, body, status, created_at FROM messages WHERE conversation = ? ORDER BY created_at DESC, rowid DESC LIMIT 1')
   return rows.map(r => {
     const m = last.get(r.conversation) as { id: string, direction: 'out' | 'in', body: string, status: SmsStatus, created_at: number }
     return {
       conversation: r.conversation,
       numbers: r.conversation.split(','),
+      name: nameOfParties(names, r.conversation.split(',')),
       messages: r.messages,
       unread: r.unread,
       last: { id: m.id, direction: m.direction, body: m.body, status: m.status, createdAt: m.created_at }

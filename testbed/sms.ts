@@ -71,11 +71,13 @@ const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
 
 /**
  * A phone (with the given `companion daemon` SMS arguments and environment) and a laptop on
- * loopback, connected and paired, for backend tests that need no LAN.
+ * loopback, connected and paired, for backend tests that need no LAN; `whileAlone` runs on
+ * the phone before the laptop exists.
  */
-export async function phoneAndLaptop (dir: string, phoneArgs: string[], env?: NodeJS.ProcessEnv): Promise<{ phone: Device, laptop: Device }> {
+export async function phoneAndLaptop (dir: string, phoneArgs: string[], env?: NodeJS.ProcessEnv, options: { whileAlone?: (phone: Device) => Promise<void> } = {}): Promise<{ phone: Device, laptop: Device }> {
   const phone = new Device({ dataDir: join(dir, 'phone'), name: 'phone', args: [...LOOPBACK, '--kind', 'phone', ...phoneArgs], ...(env == null ? {} : { env }) })
   await phone.start()
+  await options.whileAlone?.(phone)
   const address = (await phone.api.call<{ addresses: string[] }>('GET', '/v1/status')).addresses[0] ?? ''
   const laptop = new Device({ dataDir: join(dir, 'laptop'), name: 'laptop', args: [...LOOPBACK, '--bootstrap', address] })
   await laptop.start()

@@ -5,7 +5,7 @@
  * It imports types only: the CLI and the browser load nothing of the daemon through it.
  */
 import type { LinkInfo } from '../../link/link-types.ts'
-import type { ConversationView, MessageView } from '../../sms/view-types.ts'
+import type { ContactView, ConversationView, MessageView } from '../../sms/view-types.ts'
 import type { DeviceEntry, DevicePatch, GrantView, PairRequestView, Status } from './types.ts'
 
 /** An error the control API returns to its client: an HTTP status, a stable code, a message. */
@@ -72,6 +72,14 @@ export type LinkRow = LinkInfo & { name: string }
 /** Lines of `POST /v1/pair`: the code to type on the other device, then the outcome. */
 export type PairLine = { event: 'code', code: string } | { event: 'paired', account: string, device: string } | { event: 'failed', message: string }
 
+/** Lines of `POST /v1/sms/import`: progress while the phone's store is read, then the outcome. */
+export type ImportLine = { event: 'progress', scanned: number, added: number }
+  | { event: 'done', scanned: number, added: number, contacts: number }
+  | { event: 'failed', message: string }
+
+/** `POST /v1/contacts/import`: contacts new or changed, and numbers that could not be read. */
+export interface ContactsImportResult { contacts: number, unreadable: number }
+
 /** The line of `POST /v1/forwards` once it listens; the request then stays open as long as the forward. */
 export interface ForwardLine { event: 'listening', localPort: number, remotePort: number, device: string }
 
@@ -100,6 +108,9 @@ export const API = {
   conversations: endpoint<NoInput, ConversationView[]>('GET', '/v1/sms/conversations', 'json', 'page'),
   message: endpoint<{ params: { id: string } }, MessageView>('GET', '/v1/sms/:id', 'json', 'page'),
   read: endpoint<{ body: { target: string } }, { read: number }>('POST', '/v1/sms/read', 'json', 'page'),
+  importHistory: endpoint<{ body: { since?: number, via?: string } }, ImportLine>('POST', '/v1/sms/import', 'lines', 'cli'),
+  contacts: endpoint<NoInput, ContactView[]>('GET', '/v1/contacts', 'json', 'page'),
+  importContacts: endpoint<{ body: { path: string } }, ContactsImportResult>('POST', '/v1/contacts/import', 'json', 'cli'),
   waitFor: endpoint<{ params: { id: string }, query: { status: 'accepted' | 'sent' | 'delivered' } }, MessageView>('GET', '/v1/sms/:id/wait', 'lines', 'cli'),
 
   uiLink: endpoint<NoInput, { url: string, expiresAt: number }>('POST', '/v1/ui', 'json', 'cli')

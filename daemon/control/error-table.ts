@@ -5,7 +5,7 @@
  */
 import { logger } from '@libp2p/logger'
 import { InvalidDeviceInfoError, InvalidGrantError, InvalidRecordError, NotAMemberError, PairingError } from '../../node/index.ts'
-import { InvalidEventError, InvalidSmsError, StorageError, UnknownMessageError } from '../../sms/index.ts'
+import { HistoryUnavailableError, InvalidContactsError, InvalidEventError, InvalidSmsError, StorageError, UnknownMessageError } from '../../sms/index.ts'
 import { InvalidSettingError } from '../settings.ts'
 import { AmbiguousDeviceError, ChannelRefusedError, DialFailedError, InvalidAddressError, NoPairRequestError, NotADeviceError, PairSelfError, PortInUseError, UiDisabledError, UnknownDeviceError } from '../errors.ts'
 import { ControlError } from './contract.ts'
@@ -22,6 +22,7 @@ export const ERROR_TABLE: ReadonlyArray<readonly [ErrorClass, number, string]> =
   [InvalidRecordError, 400, 'invalid_request'],
   [InvalidSmsError, 400, 'invalid_request'],
   [InvalidEventError, 400, 'invalid_request'],
+  [InvalidContactsError, 400, 'invalid_request'],
   [InvalidSettingError, 400, 'invalid_request'],
   [InvalidAddressError, 400, 'invalid_multiaddr'],
   [PairSelfError, 400, 'pair_self'],
@@ -36,6 +37,7 @@ export const ERROR_TABLE: ReadonlyArray<readonly [ErrorClass, number, string]> =
   [ChannelRefusedError, 409, 'channel_refused'],
   [PortInUseError, 409, 'port_in_use'],
   [UiDisabledError, 409, 'ui_disabled'],
+  [HistoryUnavailableError, 409, 'history_unavailable'],
   // another device did not answer as one should
   [DialFailedError, 502, 'dial_failed'],
   [NotADeviceError, 502, 'not_a_device'],

@@ -21,7 +21,7 @@ export interface ControlRequest {
 
 export type JsonHandler = (req: ControlRequest) => unknown
 /** A long-lived response (the event stream): write to `res` until the client goes away. */
-export type StreamHandler = (req: ControlRequest, res: ServerResponse) => void
+export type StreamHandler = (req: ControlRequest, res: ServerResponse) => void | Promise<void>
 
 /** An HTTP upgrade: the socket becomes a raw byte stream (e.g. a channel for `companion connect`). */
 export type UpgradeHandler = (req: ControlRequest, socket: Duplex, head: Buffer) => Promise<void>
@@ -169,7 +169,7 @@ export class Router {
         if (this.streams.size >= MAX_EVENT_CLIENTS) throw new ControlError(503, 'too_many_streams', `at most ${MAX_EVENT_CLIENTS} event streams at once`)
         this.streams.add(res)
         res.on('close', () => this.streams.delete(res))
-        route.stream(request, res)
+        await route.stream(request, res)
         return
       }
       const result = await route.json?.(request)

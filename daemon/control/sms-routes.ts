@@ -1,6 +1,8 @@
-import type { SmsService, SmsStatus } from '../../sms/index.ts'
+import { readFile, stat } from 'node:fs/promises'
+import { isAbsolute } from 'node:path'
+import { MAX_VCARD_BYTES, type SmsService, type SmsStatus } from '../../sms/index.ts'
 import type { DeviceDirectory } from '../devices.ts'
-import { ControlError } from './contract.ts'
+import { ControlError, type ImportLine } from './contract.ts'
 import { objectBody, text } from './body.ts'
 import { jsonRoute, streamRoute, type ControlRequest, type Route } from './router.ts'
 import { API } from './contract.ts'
@@ -35,6 +37,37 @@ export function smsRoutes (sms: SmsService, directory: DeviceDirectory): Route[]
     jsonRoute(API.conversations, () => sms.conversations()),
     jsonRoute(API.message, (req) => sms.get(req.params.id ?? '')),
     jsonRoute(API.read, async (req) => await sms.read(text(objectBody(req, ['target']), 'target'))),
+    // progress lines while the phone's store is read, then the outcome: `companion sms import`
+    streamRoute(API.importHistory, async (req, res) => {
+      const body = objectBody(req, ['since', 'via'])
+      if (body.since !== undefined && !(Number.isSafeInteger(body.since) && (body.since as number) >= 0)) throw new ControlError(400, 'invalid_body', 'since must be a time in ms since 1970')
+      const found = body.via === undefined ? undefined : await directory.find(text(body, 'via'))
+      const via = found == null ? undefined : { id: found.id, relation: found.relation, capabilities: found.capabilities.map(name => ({ name })) }
+      res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' })
+      const line = (value: ImportLine): void => { if (!res.writableEnded) res.write(JSON.stringify(value) + '\n') }
+      sms.importHistory({
+        ...(via == null ? {} : { via }),
+        ...(body.since === undefined ? {} : { since: body.since as number }),
+        onProgress: (p) => { if (!p.done) line({ event: 'progress', scanned: p.scanned, added: p.added }) }
+      }).then(
+        (report) => { line({ event: 'done', scanned: report.scanned, added: report.added, contacts: report.contacts ?? 0 }) },
+        (err: Error) => { line({ event: 'failed', message: err.message }) }
+      ).finally(() => { res.end() })
+    }),
+    jsonRoute(API.contacts, () => sms.contacts()),
+    jsonRoute(API.importContacts, async (req) => {
+      const path = text(objectBody(req, ['path']), 'path', 4096)
+      if (!isAbsolute(path)) throw new ControlError(400, 'invalid_body', 'path must be absolute')
+      let content: string
+      try {
+        if ((await stat(path)).size > MAX_VCARD_BYTES) throw new ControlError(400, 'invalid_body', `${path} is larger than ${MAX_VCARD_BYTES / 1024 / 1024} MB`)
+        content = await readFile(path, 'utf8')
+      } catch (err) {
+        if (err instanceof ControlError) throw err
+        throw new ControlError(400, 'unreadable_file', `the daemon cannot read ${path}: ${(err as Error).message}`)
+      }
+      return await sms.importVCard(content)
+    }),
     // one line once the message reaches the status (or fails): `companion sms send --wait`
     streamRoute(API.waitFor, (req, res) => {
       const status = req.query.get('status') as SmsStatus

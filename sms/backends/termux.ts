@@ -1,19 +1,46 @@
 import { execFile } from 'node:child_process'
 import { logger } from '@libp2p/logger'
 import type { SimFacts } from '../../node/identity/records.ts'
-import type { BackendHandlers, BackendKind, SmsBackend } from './backend.ts'
-import { InvalidSmsError, SmsBackendError } from '../errors.ts'
+import type { BackendHandlers, BackendKind, SmsBackend, SmsHistory, StoredSms } from './backend.ts'
+import { HistoryUnavailableError, InvalidSmsError, SmsBackendError } from '../errors.ts'
 import { normalizeNumber } from '../codec/numbers.ts'
 
 const log = logger('companion:sms:termux')
 
 /** How often the inbox is read; Termux:API has no notification of new SMS. */
 export const TERMUX_POLL_MS = 3_000
-/** Inbox entries read per poll (the newest). */
+/** Store entries read per poll (the newest, of every type: what the phone's own app sent too). */
 const POLL_LIMIT = 50
-const COMMAND_TIMEOUT_MS = 20_000
+const COMMAND_TIMEOUT_MS = 60_000
 
-interface InboxEntry { _id?: unknown, number?: unknown, body?: unknown, received?: unknown, type?: unknown }
+/** An entry of `termux-sms-list`; `number` is the older name of `address`. */
+interface ListEntry { _id?: unknown, address?: unknown, number?: unknown, body?: unknown, received?: unknown, type?: unknown, read?: unknown, sender?: unknown }
+
+/** What Termux:API's Google Play build answers instead of the store (Google forbids it reading SMS). */
+const GOOGLE_PLAY_REFUSAL = 'Termux:API cannot read SMS here: its Google Play build is not allowed to (Google\'s policy). Install Termux and Termux:API from F-Droid or GitHub to see the phone\'s history; sending still works'
+
+/** The entries of a `termux-sms-list` answer; throws HistoryUnavailableError for the Google Play refusal. */
+function parseList (stdout: string): ListEntry[] {
+  const list = JSON.parse(stdout) as unknown
+  if (list != null && typeof list === 'object' && !Array.isArray(list) && typeof (list as { error?: unknown }).error === 'string') {
+    const said = (list as { error: string }).error
+    throw new HistoryUnavailableError(/google/i.test(said) ? GOOGLE_PLAY_REFUSAL : `termux-sms-list says: ${said.slice(0, 160)}`)
+  }
+  if (!Array.isArray(list)) throw new Error('termux-sms-list did not print a list')
+  return list as ListEntry[]
+}
+
+/** A received or sent entry as a stored text; drafts, the outbox and failed sends are not texts that went anywhere. */
+function storedOf (e: ListEntry): StoredSms | undefined {
+  const party = typeof e.address === 'string' ? e.address : e.number
+  if (!Number.isSafeInteger(e._id) || typeof party !== 'string' || typeof e.body !== 'string') return undefined
+  if (e.type !== 'inbox' && e.type !== 'sent') return undefined
+  const stored: StoredSms = { key: String(e._id), direction: e.type === 'inbox' ? 'in' : 'out', party, body: e.body, at: parseReceived(e.received) }
+  if (e.type === 'inbox' && e.read === true) stored.read = true
+  // Termux names the sender from the contacts; the phone's own texts it calls "You"
+  if (e.type === 'inbox' && typeof e.sender === 'string' && e.sender.trim() !== '') stored.name = e.sender.trim()
+  return stored
+}
 
 /** Run a Termux:API command; its stdout, or SmsBackendError with what it said. */
 async function run (command: string, args: string[]): Promise<string> {
@@ -38,12 +65,28 @@ function parseReceived (text: unknown): number {
 
 /**
  * `termux[?number=+15550100002]`: an Android phone running the daemon under Termux, through
- * Termux:API (`termux-sms-send`, `termux-sms-list`). Android tells Termux nothing about sent
- * or delivered messages, so statuses stop at `sent`; incoming SMS are read by polling the
- * inbox for entries with a higher `_id` than seen.
+ * Termux:API (`termux-sms-send`, `termux-sms-list`, `termux-contact-list`). Android tells
+ * Termux nothing about sent or delivered messages, so statuses stop at `sent`; what comes in,
+ * and what the phone's own app sends, is read by polling the store for entries with a higher
+ * `_id` than seen; the whole store, page by page, for an import.
  */
 export class TermuxBackend implements SmsBackend {
   readonly uri: string
+  readonly history: SmsHistory = {
+    page: async (offset, limit) => {
+      const entries = parseList(await run('termux-sms-list', ['-t', 'all', '-o', String(offset), '-l', String(limit)]))
+      // a page comes oldest first; every entry counts for the paging, texts or not
+      const page = entries.flatMap(e => { const s = storedOf(e); return s == null ? [] : [s] })
+      page.sort((a, b) => b.at - a.at || Number(b.key) - Number(a.key))
+      return { entries: page, end: entries.length < limit }
+    },
+    contacts: async () => {
+      const list = JSON.parse(await run('termux-contact-list', [])) as unknown
+      if (!Array.isArray(list)) throw new HistoryUnavailableError('termux-contact-list did not print a list (is the Contacts permission granted to Termux:API?)')
+      return (list as Array<{ name?: unknown, number?: unknown }>).flatMap(c => typeof c.name === 'string' && typeof c.number === 'string' ? [{ name: c.name, numbers: [c.number] }] : [])
+    }
+  }
+
   private readonly handlers: BackendHandlers
   private readonly number?: string
   private sim: SimFacts = {}
@@ -71,8 +114,8 @@ export class TermuxBackend implements SmsBackend {
   }
 
   async start (): Promise<void> {
-    void this.readDeviceInfo()
-    void this.poll()
+    // the SIM's country first: the store writes numbers in the national form, read in its plan
+    void this.readDeviceInfo().then(async () => { await this.poll() })
   }
 
   async stop (): Promise<void> {
@@ -102,31 +145,36 @@ export class TermuxBackend implements SmsBackend {
     }
   }
 
+  /**
+   * Read the newest entries of the store, every type: what came in, and what the phone's own
+   * app sent. Entries with a higher `_id` than seen go to the log (stored before seen).
+   */
   private async poll (): Promise<void> {
     if (this.stopped) return
     try {
-      const list = JSON.parse(await run('termux-sms-list', ['-t', 'inbox', '-l', String(POLL_LIMIT)])) as unknown
-      if (!Array.isArray(list)) throw new Error('termux-sms-list did not print a list')
-      const fresh = (list as InboxEntry[])
-        .filter(e => Number.isSafeInteger(e._id) && (e._id as number) > this.lastId && typeof e.number === 'string' && typeof e.body === 'string')
+      const fresh = parseList(await run('termux-sms-list', ['-t', 'all', '-l', String(POLL_LIMIT)]))
+        .filter(e => Number.isSafeInteger(e._id) && (e._id as number) > this.lastId)
         .sort((a, b) => (a._id as number) - (b._id as number))
-      for (const entry of fresh) {
-        // stored (the id is derived from it, so reading it again after a restart adds nothing), then seen
-        await this.handlers.incoming({ from: entry.number as string, body: entry.body as string, at: parseReceived(entry.received) })
-        this.lastId = entry._id as number
-      }
-      if (!this.isReady) {
-        this.isReady = true
-        this.handlers.changed()
-      }
+      await this.handlers.stored(fresh.flatMap(e => { const s = storedOf(e); return s == null ? [] : [s] }))
+      for (const e of fresh) this.lastId = Math.max(this.lastId, e._id as number)
+      this.setReady(true)
     } catch (err) {
-      log.error('reading the inbox failed - %s', (err as Error).message)
-      if (this.isReady) {
-        this.isReady = false
-        this.handlers.changed()
+      if (err instanceof HistoryUnavailableError) {
+        // sending works without reading; reading will not start working by asking again
+        log.error('%s', err.message)
+        this.setReady(true)
+        return
       }
+      log.error('reading the phone\'s texts failed - %s', (err as Error).message)
+      this.setReady(false)
     }
     if (!this.stopped) this.timer = setTimeout(() => { void this.poll() }, TERMUX_POLL_MS)
+  }
+
+  private setReady (ready: boolean): void {
+    if (this.isReady === ready) return
+    this.isReady = ready
+    this.handlers.changed()
   }
 }
 

@@ -169,7 +169,7 @@ export const pdu: FuzzTarget = {
   name: 'pdu',
   async run (random, inputs, dir) {
     const phone = await smsDevice(dir, fresh('pdu-phone'))
-    const backend = new SimBackend('sim://127.0.0.1:9/+15550100002', { incoming: async () => {}, report: async () => {}, changed: () => {} })
+    const backend = new SimBackend('sim://127.0.0.1:9/+15550100002', { incoming: async () => {}, report: async () => {}, stored: async () => {}, changed: () => {} })
     const proxy = new SmsProxy({ store: phone.store, backend, maySend: () => true, receivers: () => undefined, policy: () => ({ rate: 30, deny: [], allow: [] }), log: logger('fuzz:pdu') })
     const stats: FuzzStats = { inputs, accepted: 0, refused: 0 }
     const failures: string[] = []

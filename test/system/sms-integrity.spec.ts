@@ -296,7 +296,7 @@ describe('SMS log integrity', function () {
       const modem = new ModemSim()
       const port = await modem.listen()
       const phone = await device()
-      const backend = new AtBackend(`at+tcp://127.0.0.1:${port}?timeout=1500`, { incoming: async (sms) => { await proxy.incoming(sms) }, report: async () => {}, changed: () => {} })
+      const backend = new AtBackend(`at+tcp://127.0.0.1:${port}?timeout=1500`, { incoming: async (sms) => { await proxy.incoming(sms) }, report: async () => {}, stored: async () => {}, changed: () => {} })
       const proxy = proxyOf(phone, backend)
       try {
         await proxy.start()
@@ -356,7 +356,7 @@ function proxyOf (phone: TestSmsDevice, backend: SmsBackend): SmsProxy {
 async function withSimPhone (phone: TestSmsDevice, options: { latencyMs?: number }, run: (carrier: Carrier) => Promise<void>): Promise<void> {
   const carrier = new Carrier({ host: '127.0.0.1', port: 0, ...options })
   const { port } = await carrier.listen()
-  const backend = new SimBackend(`sim://127.0.0.1:${port}/${PHONE_NUMBER}`, { incoming: async () => {}, report: async () => {}, changed: () => { proxy.kick() } })
+  const backend = new SimBackend(`sim://127.0.0.1:${port}/${PHONE_NUMBER}`, { incoming: async () => {}, report: async () => {}, stored: async () => {}, changed: () => { proxy.kick() } })
   const proxy = proxyOf(phone, backend)
   try {
     await backend.start()

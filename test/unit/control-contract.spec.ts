@@ -102,7 +102,7 @@ async function rawStatus (client: ControlClient): Promise<{ status: number, code
 }
 
 describe('the SMS backend registry', () => {
-  const handlers: BackendHandlers = { incoming: async () => {}, report: async () => {}, changed: () => {} }
+  const handlers: BackendHandlers = { incoming: async () => {}, report: async () => {}, stored: async () => {}, changed: () => {} }
 
   it('knows every backend by its scheme and lists each in the --sms help', () => {
     for (const uri of ['sim://127.0.0.1:7700/+15550100002', 'at+tcp://127.0.0.1:9', 'at:///dev/ttyUSB9', 'mmcli', 'mmcli:3', 'termux', 'termux?number=+15550100002', 'gammu-smsd:/var/spool/gammu']) {

@@ -171,7 +171,7 @@ describe('SMS building blocks', function () {
       const carrier = new Carrier({ host: '127.0.0.1', port: 0, failRate: 1 })
       const { port } = await carrier.listen()
       const ready = Promise.withResolvers<void>()
-      const backend = new SimBackend(`sim://127.0.0.1:${port}/+15550100002`, { incoming: async () => {}, report: async () => {}, changed: () => { ready.resolve() } })
+      const backend = new SimBackend(`sim://127.0.0.1:${port}/+15550100002`, { incoming: async () => {}, report: async () => {}, stored: async () => {}, changed: () => { ready.resolve() } })
       try {
         await backend.start()
         await ready.promise
@@ -195,7 +195,7 @@ describe('SMS building blocks', function () {
         // the state a kill -9 leaves behind between "handing" and the answer
         tx.db.prepare("UPDATE proxy_parts SET state = 'handing' WHERE id = 'crashed-1'").run()
       })
-      const backend = new SimBackend(`sim://127.0.0.1:${port}/+15550100002`, { incoming: async () => {}, report: async (r) => { await proxy.report(r) }, changed: () => { proxy.kick() } })
+      const backend = new SimBackend(`sim://127.0.0.1:${port}/+15550100002`, { incoming: async () => {}, report: async (r) => { await proxy.report(r) }, stored: async () => {}, changed: () => { proxy.kick() } })
       const proxy = new SmsProxy({ store: phone.store, backend, maySend: () => true, receivers: () => undefined, policy: () => ({ rate: 30, deny: [], allow: [] }), log: logger('test:proxy') })
       try {
         await proxy.start()
