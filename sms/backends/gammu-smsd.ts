@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promi
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import type { SimFacts } from '../../node/identity/records.ts'
-import type { BackendHandlers, BackendKind, SmsBackend } from './backend.ts'
+import type { BackendHandlers, BackendKind, SmsBackend, SmsHistory, StoredSms } from './backend.ts'
 import { InvalidSmsError, SmsBackendError } from '../errors.ts'
 
 const log = logger('companion:sms:gammu')
@@ -17,8 +17,31 @@ const PARTS_SETTLE_MS = 2_000
 const READ_DIR = 'companion-read'
 
 const INBOX_NAME = /^IN(\d{8})_(\d{6})_(\d{2})_(.+)_(\d{2})\.txt$/
+/** A sent message: the outbox name gammu-smsd keeps (ours, gammu-smsd-inject's, any tool's). */
+const SENT_NAME = /^OUT[A-Z]?(\d{8})_(\d{6})_(\d{2})_(\+?[0-9]+)_.*\.txt\w*$/
+/** The sent folder is looked at every this many polls, for texts other tools sent through gammu-smsd. */
+const SENT_POLL_EVERY = 10
 
 const pad = (n: number, width = 2): string => String(n).padStart(width, '0')
+
+/** `20261123`, `100000` of a spool file name (the phone's local time) → ms. */
+function spoolTime (date: string, time: string): number {
+  const at = new Date(Number(date.slice(0, 4)), Number(date.slice(4, 6)) - 1, Number(date.slice(6, 8)), Number(time.slice(0, 2)), Number(time.slice(2, 4)), Number(time.slice(4, 6))).getTime()
+  return Number.isFinite(at) ? at : Date.now()
+}
+
+/** Inbox files of one message (its parts), by their shared name. */
+function inboxGroups (files: string[]): Map<string, Array<{ file: string, seq: number }>> {
+  const groups = new Map<string, Array<{ file: string, seq: number }>>()
+  for (const file of files) {
+    const m = INBOX_NAME.exec(file)
+    if (m == null) continue
+    const key = `${m[1] ?? ''}_${m[2] ?? ''}_${m[3] ?? ''}_${m[4] ?? ''}`
+    groups.set(key, [...(groups.get(key) ?? []), { file, seq: Number(m[5]) }])
+  }
+  for (const files of groups.values()) files.sort((a, b) => a.seq - b.seq)
+  return groups
+}
 
 /** Text of a gammu spool file: UTF-16 with a BOM (either order), else UTF-8; trailing NULs dropped. */
 export function decodeSpoolText (bytes: Uint8Array): string {
@@ -39,7 +62,8 @@ export function decodeSpoolText (bytes: Uint8Array): string {
  * `gammu-smsd:SPOOLDIR`: the files service of a gammu-smsd the user already runs, with its
  * `inbox/`, `outbox/`, `sent/` and `error/` folders in SPOOLDIR (`outboxformat = unicode`).
  * A message is an outbox file in gammu's naming scheme, followed to `sent/` or `error/`;
- * incoming texts are the inbox files, moved to `companion-read/` once stored.
+ * incoming texts are the inbox files, moved to `companion-read/` once stored. The history is
+ * `companion-read/` and `sent/` (where texts other tools sent through gammu-smsd appear too).
  */
 export class GammuSmsdBackend implements SmsBackend {
   readonly uri: string
@@ -49,6 +73,16 @@ export class GammuSmsdBackend implements SmsBackend {
   private stopped = false
   private timer?: ReturnType<typeof setTimeout>
   private serial = 0
+  private polls = 0
+  private readonly sentSeen = new Set<string>()
+  /** The spool as an import reads it, listed once when it starts (offset 0). */
+  private listing: StoredSms[] = []
+  readonly history: SmsHistory = {
+    page: async (offset, limit) => {
+      if (offset === 0) this.listing = await this.storedTexts()
+      return { entries: this.listing.slice(offset, offset + limit), end: offset + limit >= this.listing.length }
+    }
+  }
 
   constructor (uri: string, handlers: BackendHandlers) {
     this.uri = uri
@@ -120,32 +154,59 @@ export class GammuSmsdBackend implements SmsBackend {
     if (this.stopped) return
     try {
       await this.readInbox()
+      if (this.polls++ % SENT_POLL_EVERY === 0) await this.readSent()
     } catch (err) {
-      log.error('reading %s failed - %s', join(this.dir, 'inbox'), (err as Error).message)
+      log.error('reading the spool %s failed - %s', this.dir, (err as Error).message)
     }
     this.timer = setTimeout(() => { void this.poll() }, GAMMU_POLL_MS)
   }
 
   private async readInbox (): Promise<void> {
     const inbox = join(this.dir, 'inbox')
-    const groups = new Map<string, Array<{ file: string, seq: number }>>()
-    for (const file of await readdir(inbox)) {
-      const m = INBOX_NAME.exec(file)
-      if (m == null) continue
-      const key = `${m[1] ?? ''}_${m[2] ?? ''}_${m[3] ?? ''}_${m[4] ?? ''}`
-      groups.set(key, [...(groups.get(key) ?? []), { file, seq: Number(m[5]) }])
-    }
-    for (const [key, files] of groups) {
+    for (const [key, files] of inboxGroups(await readdir(inbox))) {
       const newest = Math.max(...await Promise.all(files.map(async f => (await stat(join(inbox, f.file))).mtimeMs)))
       // parts of one message come one after the other: wait until they stop coming
       if (Date.now() - newest < PARTS_SETTLE_MS) continue
-      files.sort((a, b) => a.seq - b.seq)
-      const text = (await Promise.all(files.map(async f => decodeSpoolText(await readFile(join(inbox, f.file)))))).join('')
-      const [date = '', time = '', , sender = ''] = key.split('_')
-      const at = new Date(Number(date.slice(0, 4)), Number(date.slice(4, 6)) - 1, Number(date.slice(6, 8)), Number(time.slice(0, 2)), Number(time.slice(2, 4)), Number(time.slice(4, 6))).getTime()
-      await this.handlers.incoming({ from: sender, body: text, at: Number.isFinite(at) ? at : Date.now() })
+      await this.handlers.incoming(await this.received(inbox, key, files))
       for (const f of files) await rename(join(inbox, f.file), join(this.dir, READ_DIR, f.file))
     }
+  }
+
+  /** One received message of a folder, its parts joined. */
+  private async received (folder: string, key: string, files: Array<{ file: string }>): Promise<{ from: string, body: string, at: number }> {
+    const body = (await Promise.all(files.map(async f => decodeSpoolText(await readFile(join(folder, f.file)))))).join('')
+    const [date = '', time = '', , from = ''] = key.split('_')
+    return { from, body, at: spoolTime(date, time) }
+  }
+
+  /** Sent files not seen yet: texts other tools (gammu-smsd-inject) sent through this gammu-smsd, and ours (matched by reference). */
+  private async readSent (): Promise<void> {
+    const fresh = (await readdir(join(this.dir, 'sent'))).filter(f => !this.sentSeen.has(f) && SENT_NAME.test(f))
+    if (fresh.length === 0) return
+    await this.handlers.stored(await this.sentTexts(fresh))
+    for (const f of fresh) this.sentSeen.add(f)
+  }
+
+  private async sentTexts (files: string[]): Promise<StoredSms[]> {
+    return await Promise.all(files.map(async (file): Promise<StoredSms> => {
+      const [, date = '', time = '', , number = ''] = SENT_NAME.exec(file) ?? []
+      const body = decodeSpoolText(await readFile(join(this.dir, 'sent', file)))
+      return { key: `sent/${file}`, direction: 'out', party: number, body, at: spoolTime(date, time), ref: file }
+    }))
+  }
+
+  /** Everything the spool holds: received texts already read (and any still waiting), and sent ones; newest first. */
+  private async storedTexts (): Promise<StoredSms[]> {
+    const texts: StoredSms[] = []
+    for (const folder of [READ_DIR, 'inbox']) {
+      const path = join(this.dir, folder)
+      for (const [key, files] of inboxGroups(await readdir(path))) {
+        const { from, body, at } = await this.received(path, key, files)
+        texts.push({ key: `in/${key}`, direction: 'in', party: from, body, at, ...(folder === READ_DIR ? { read: true } : {}) })
+      }
+    }
+    texts.push(...await this.sentTexts((await readdir(join(this.dir, 'sent'))).filter(f => SENT_NAME.test(f))))
+    return texts.sort((a, b) => b.at - a.at || (a.key < b.key ? 1 : -1))
   }
 }
 

@@ -59,4 +59,16 @@ describe('the gammu-smsd backend (real gammu-smsd, dummy phone driver)', functio
     await new Promise(resolve => setTimeout(resolve, 1_500))
     assert.equal((await messagesOn(phone)).filter(m => m.direction === 'in').length, 1)
   })
+
+  it('shows texts other tools sent through gammu-smsd, and imports the spool with each text once', async () => {
+    execFileSync('gammu-smsd-inject', ['-c', rc, 'TEXT', '+15550102001', '-unicode', '-text', 'sent by another tool ✓'])
+    const other = await eventually('the other tool\'s text on the laptop', 30_000, async () => (await messagesOn(laptop)).find(m => m.body === 'sent by another tool ✓'))
+    assert.equal(other.direction, 'out')
+    assert.equal(other.status, 'sent')
+    assert.deepEqual(other.to, ['+15550102001'])
+    const result = await laptop.json<{ event: string, scanned: number, added: number }>('sms', 'import')
+    assert.deepEqual(result, { event: 'done', scanned: 3, added: 0, contacts: 0 })
+    const all = await messagesOn(laptop)
+    assert.equal(all.length, 3, 'the laptop\'s own text, the reply and the other tool\'s text, each once')
+  })
 })
