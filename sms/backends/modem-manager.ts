@@ -1,7 +1,8 @@
 import { logger } from '@libp2p/logger'
 import type { SimFacts } from '../../node/identity/records.ts'
-import type { BackendHandlers, BackendKind, SmsBackend } from './backend.ts'
-import { InvalidSmsError, SmsBackendError } from '../errors.ts'
+import { createHash } from 'node:crypto'
+import type { BackendHandlers, BackendKind, SmsBackend, SmsHistory, StoredSms } from './backend.ts'
+import { HistoryUnavailableError, InvalidSmsError, SmsBackendError } from '../errors.ts'
 
 const log = logger('companion:sms:mm')
 
@@ -9,7 +10,9 @@ const MM = 'org.freedesktop.ModemManager1'
 const MM_PATH = '/org/freedesktop/ModemManager1'
 /** Sms.State and Sms.PduType values (ModemManager's MMSmsState, MMSmsPduType). */
 const STATE_RECEIVED = 3
+const STATE_SENT = 5
 const PDU_DELIVER = 1
+const PDU_SUBMIT = 2
 const PDU_STATUS_REPORT = 3
 /** MMSmsDeliveryState: below 0x20 delivered, 0x20–0x3f still trying, 0x100 unknown. */
 const DELIVERY_TEMPORARY = 0x20
@@ -35,7 +38,8 @@ type Call = (...args: unknown[]) => Promise<unknown>
  * `mmcli[:MODEM]`: a modem ModemManager owns, over D-Bus (the system bus; the address in
  * DBUS_SYSTEM_BUS_ADDRESS when set). Messaging.Create + Sms.Send to send (delivery report
  * requested), Messaging.Added for received texts (State received, then deleted once stored)
- * and for status reports, matched to the message by its reference.
+ * and for status reports, matched to the message by its reference. The history is what
+ * Messaging.List holds: received texts, and texts other programs sent on this modem.
  */
 export class ModemManagerBackend implements SmsBackend {
   readonly uri: string
@@ -50,6 +54,14 @@ export class ModemManagerBackend implements SmsBackend {
   private timer?: ReturnType<typeof setTimeout>
   private readonly sentByReference = new Map<number, string>()
   private readonly handled = new Set<string>()
+  /** The modem's messages as an import reads them, listed once when it starts (offset 0). */
+  private listing: StoredSms[] = []
+  readonly history: SmsHistory = {
+    page: async (offset, limit) => {
+      if (offset === 0) this.listing = await this.storedTexts()
+      return { entries: this.listing.slice(offset, offset + limit), end: offset + limit >= this.listing.length }
+    }
+  }
 
   constructor (uri: string, handlers: BackendHandlers) {
     this.uri = uri
@@ -162,13 +174,54 @@ export class ModemManagerBackend implements SmsBackend {
     this.timer = setTimeout(() => { void this.poll() }, LIST_POLL_MS)
   }
 
-  /** A message object: a received text to store, or a delivery report. */
+  /** A message object's properties. */
+  private async properties (path: string): Promise<(name: string) => unknown> {
+    if (this.bus == null) throw new Error('ModemManager is not reachable')
+    const props = (await this.bus.getProxyObject(MM, path)).getInterface('org.freedesktop.DBus.Properties')
+    const all = await (props.GetAll as Call)(`${MM}.Sms`) as Record<string, Variant>
+    return (name: string): unknown => all[name]?.value
+  }
+
+  /**
+   * A text the modem holds as a stored entry: received, or sent (by another program on this
+   * modem: ours are deleted once sent). ModemManager's object paths are new after each of its
+   * restarts, so the key is the text's own content.
+   */
+  private storedText (path: string, value: (name: string) => unknown): StoredSms | undefined {
+    const state = value('State')
+    const type = value('PduType')
+    const number = String(value('Number') ?? '')
+    const text = String(value('Text') ?? '')
+    const timestamp = Date.parse(String(value('Timestamp') ?? ''))
+    const key = createHash('sha256').update(`${String(state)}\n${number}\n${text}\n${String(value('Timestamp') ?? '')}`).digest('hex').slice(0, 32)
+    if (state === STATE_RECEIVED && type === PDU_DELIVER) return { key, direction: 'in', party: number, body: text, at: Number.isFinite(timestamp) ? timestamp : Date.now() }
+    if (state === STATE_SENT && type === PDU_SUBMIT) return { key, direction: 'out', party: number, body: text, at: Number.isFinite(timestamp) ? timestamp : Date.now(), ref: path }
+    return undefined
+  }
+
+  /** Every text the modem holds, newest first. */
+  private async storedTexts (): Promise<StoredSms[]> {
+    if (this.messaging == null) throw new HistoryUnavailableError('ModemManager is not reachable now; try again when the modem is back')
+    const texts: StoredSms[] = []
+    for (const path of await (this.messaging.List as Call)() as string[]) {
+      const text = this.storedText(path, await this.properties(path).catch(() => () => undefined))
+      if (text != null) texts.push(text)
+    }
+    return texts.sort((a, b) => b.at - a.at)
+  }
+
+  /** A message object: a received text to store, a text another program sent, or a delivery report. */
   private async look (path: string): Promise<void> {
     if (this.handled.has(path) || this.bus == null || this.messaging == null) return
     try {
-      const props = (await this.bus.getProxyObject(MM, path)).getInterface('org.freedesktop.DBus.Properties')
-      const all = await (props.GetAll as Call)(`${MM}.Sms`) as Record<string, Variant>
-      const value = (name: string): unknown => all[name]?.value
+      const value = await this.properties(path)
+      if (value('State') === STATE_SENT && value('PduType') === PDU_SUBMIT) {
+        // sent by another program on this modem (ours are matched by their path): shown, and left to that program
+        const text = this.storedText(path, value)
+        this.handled.add(path)
+        if (text != null) await this.handlers.stored([text])
+        return
+      }
       if (value('State') !== STATE_RECEIVED) return
       if (value('PduType') === PDU_STATUS_REPORT) {
         this.handled.add(path)

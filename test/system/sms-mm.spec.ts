@@ -49,4 +49,15 @@ describe('the ModemManager backend (a stand-in ModemManager on a private D-Bus)'
     await new Promise(resolve => setTimeout(resolve, 500))
     assert.equal((await messagesOn(phone)).filter(m => m.body === 'reply via ModemManager').length, 1)
   })
+
+  it('shows a text another program sent on the modem, and imports what the modem holds once', async () => {
+    mm.write('sent-elsewhere {"number":"+15550102001","text":"sent with mmcli"}\n')
+    const other = await eventually('the text on the laptop', 10_000, async () => (await messagesOn(laptop)).find(m => m.body === 'sent with mmcli'))
+    assert.equal(other.direction, 'out')
+    assert.equal(other.status, 'sent')
+    const before = (await messagesOn(laptop)).length
+    const result = await laptop.json<{ event: string, scanned: number, added: number }>('sms', 'import')
+    assert.deepEqual(result, { event: 'done', scanned: 1, added: 0, contacts: 0 }, 'received texts were deleted once stored; the other program\'s text stays on the modem')
+    assert.equal((await messagesOn(laptop)).length, before)
+  })
 })

@@ -2,7 +2,8 @@
  * A stand-in for ModemManager on a private D-Bus (run it under dbus-run-session): the parts of
  * org.freedesktop.ModemManager1 the daemon uses, with one modem. It prints `bus <address>` once
  * it owns the name, `sent <json>` for every message sent; a line `incoming <json>` on stdin
- * ({ number, text }) makes a received SMS appear. Not part of the product.
+ * ({ number, text }) makes a received SMS appear, `sent-elsewhere <json>` a text another
+ * program (mmcli) sent on the modem and left there. Not part of the product.
  */
 import dbus from 'dbus-next'
 import { createInterface } from 'node:readline'
@@ -118,10 +119,11 @@ await bus.requestName(MM, 0)
 process.stdout.write(`bus ${process.env.DBUS_SESSION_BUS_ADDRESS ?? ''}\n`)
 
 for await (const line of createInterface({ input: process.stdin })) {
-  const m = /^incoming (.*)$/.exec(line)
-  if (m?.[1] == null) continue
-  const { number, text } = JSON.parse(m[1]) as { number: string, text: string }
-  add(new Sms({ state: 3, pduType: 1, number, text }), true)
+  const m = /^(incoming|sent-elsewhere) (.*)$/.exec(line)
+  if (m?.[2] == null) continue
+  const { number, text } = JSON.parse(m[2]) as { number: string, text: string }
+  if (m[1] === 'incoming') add(new Sms({ state: 3, pduType: 1, number, text }), true)
+  else add(new Sms({ state: 5, pduType: 2, number, text }), true)
 }
 // stdin closed: the test is done with us
 process.exit(0)
