@@ -4,6 +4,7 @@ import { eventually, tempDir, type Device, until } from '../../testbed/index.ts'
 import { deliverPdus } from '../../testbed/gammu.ts'
 import { messageOn, messagesOn, phoneAndLaptop, send } from '../../testbed/sms.ts'
 import { ModemSim } from '../../testbed/tools/modem-sim.ts'
+import { encodeSubmit } from '../../sms/codec/pdu.ts'
 import { startHelper, type Helper } from '../../testbed/processes.ts'
 
 const PTY_BRIDGE = fileURLToPath(new URL('../../testbed/tools/pty-bridge.py', import.meta.url))
@@ -138,5 +139,47 @@ describe('the AT modem backend on a serial device (a pty)', function () {
     assert.deepEqual(modem.sent.map(s => s.text), ['over a serial line'])
     modem.deliver(deliverPdus('and back', '+15550109999')[0] ?? '')
     await eventually('the answer', 10_000, async () => (await messagesOn(laptop)).find(m => m.body === 'and back'))
+  })
+})
+
+describe('the AT modem\'s history (texts in the SIM\'s and the phone\'s storage from before)', function () {
+  this.timeout(90_000)
+  const tmp = tempDir()
+  const modem = new ModemSim()
+  let phone: Device, laptop: Device
+
+  before(async () => {
+    const port = await modem.listen()
+    for (const pdu of deliverPdus('A long text read long ago on this modem. '.repeat(5), '+15550102001')) modem.keep('ME', pdu, 1)
+    modem.keep('ME', encodeSubmit('+15550102002', 'sent from this modem before')[0]?.hex ?? '', 3)
+    modem.keep('ME', encodeSubmit('+15550102002', 'a draft never sent')[0]?.hex ?? '', 2)
+    ;({ phone, laptop } = await phoneAndLaptop(tmp.path, ['--sms', `at+tcp://127.0.0.1:${port}?timeout=1500`], undefined, {
+      whileAlone: async (alone) => { await until('the phone imported its modem', 15_000, async () => (await messagesOn(alone)).length === 2) }
+    }))
+  })
+
+  after(async () => {
+    await phone?.stop()
+    await laptop?.stop()
+    await modem.close()
+    tmp.cleanup()
+  })
+
+  it('imports received and sent texts of the phone storage, joined, and chooses the SIM\'s storage again', async () => {
+    const messages = await eventually('the history on the laptop', 15_000, async () => { const m = await messagesOn(laptop); return m.length === 2 ? m : undefined })
+    const received = messages.find(m => m.direction === 'in')
+    assert.equal(received?.body, 'A long text read long ago on this modem. '.repeat(5))
+    assert.equal(received?.read, true)
+    const sent = messages.find(m => m.direction === 'out')
+    assert.deepEqual([sent?.to, sent?.body, sent?.status], [['+15550102002'], 'sent from this modem before', 'sent'])
+    assert.equal(modem.chosen, 'SM')
+    assert.equal(modem.phoneStorage.size, 4, 'the phone storage is history: left as it was')
+    const again = await laptop.json<{ event: string }>('sms', 'import')
+    assert.deepEqual(again, { event: 'done', scanned: 2, added: 0, contacts: 0 })
+    // a text arriving after the import is still read from the SIM's storage and deleted there
+    const pdu = deliverPdus('new after the import', '+15550102003')[0] ?? ''
+    modem.deliver(pdu)
+    await eventually('the new text on the laptop', 10_000, async () => (await messagesOn(laptop)).find(m => m.body === 'new after the import'))
+    await until('the SIM emptied', 5_000, async () => modem.storage.size === 0)
   })
 })

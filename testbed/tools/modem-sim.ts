@@ -10,7 +10,14 @@ export interface SimSent { to: string, text: string, mr: number, part?: number, 
  */
 export class ModemSim {
   readonly sent: SimSent[] = []
+  /** The SIM's storage ("SM"): index → PDU (hex, with SMSC). */
   readonly storage = new Map<number, string>()
+  /** The phone's own storage ("ME"), which `+CPMS` chooses. */
+  readonly phoneStorage = new Map<number, string>()
+  /** `+CMGL` stat of a stored PDU other than 0 (received unread): 1 read, 2 unsent, 3 sent. */
+  readonly stats = new Map<string, number>()
+  /** The storage `+CMGR`, `+CMGD` and `+CMGL` act on. */
+  chosen: 'SM' | 'ME' = 'SM'
   /** How many times a client connected (a stuck modem gets reopened). */
   connections = 0
   /** Answer the next +CMGS with +CMS ERROR: n. */
@@ -47,6 +54,14 @@ export class ModemSim {
     const index = this.nextIndex++
     this.storage.set(index, pduHex)
     this.write(`\r\n+CMTI: "SM",${index}\r\n`)
+    return index
+  }
+
+  /** A PDU already in a storage (from before the daemon): `stat` 1 received and read, 3 a sent text stored. */
+  keep (storage: 'SM' | 'ME', pduHex: string, stat = 0): number {
+    const index = this.nextIndex++
+    ;(storage === 'SM' ? this.storage : this.phoneStorage).set(index, pduHex)
+    if (stat !== 0) this.stats.set(pduHex, stat)
     return index
   }
 
@@ -127,17 +142,24 @@ export class ModemSim {
     if (upper === 'AT+CNUM') return `\r\n+CNUM: "","+15550100002",145\r\n${ok}`
     if (upper === 'AT+COPS?') return `\r\n+COPS: 0,0,"Sim Mobile",7\r\n${ok}`
     if (upper === 'AT+CSQ') return `\r\n+CSQ: 21,99\r\n${ok}`
+    const chosen = this.chosen === 'SM' ? this.storage : this.phoneStorage
+    if (upper === 'AT+CPMS?') return `\r\n+CPMS: "${this.chosen}",${chosen.size},30,"SM",${this.storage.size},30,"SM",${this.storage.size},30\r\n${ok}`
+    const choose = /^AT\+CPMS="(SM|ME)"$/.exec(upper)
+    if (choose != null) {
+      this.chosen = choose[1] as 'SM' | 'ME'
+      return `\r\n+CPMS: ${chosen.size},30,${this.storage.size},30,${this.storage.size},30\r\n${ok}`
+    }
     if (upper === 'AT+CMGL=4') {
-      return '\r\n' + [...this.storage.entries()].map(([i, pdu]) => `+CMGL: ${i},0,,${pdu.length / 2 - 1}\r\n${pdu}\r\n`).join('') + ok
+      return '\r\n' + [...chosen.entries()].map(([i, pdu]) => `+CMGL: ${i},${this.stats.get(pdu) ?? 0},,${pdu.length / 2 - 1}\r\n${pdu}\r\n`).join('') + ok
     }
     const read = /^AT\+CMGR=(\d+)$/.exec(upper)
     if (read != null) {
-      const pdu = this.storage.get(Number(read[1]))
+      const pdu = chosen.get(Number(read[1]))
       return pdu == null ? '\r\n+CMS ERROR: 321\r\n' : `\r\n+CMGR: 0,,${pdu.length / 2 - 1}\r\n${pdu}\r\n${ok}`
     }
     const del = /^AT\+CMGD=(\d+)$/.exec(upper)
     if (del != null) {
-      this.storage.delete(Number(del[1]))
+      chosen.delete(Number(del[1]))
       return ok
     }
     return '\r\nERROR\r\n'

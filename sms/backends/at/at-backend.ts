@@ -1,14 +1,15 @@
 import { randomInt } from 'node:crypto'
 import { logger } from '@libp2p/logger'
 import type { SimFacts } from '../../../node/identity/records.ts'
-import type { BackendHandlers, BackendKind, SmsBackend } from '../backend.ts'
-import { InvalidSmsError, SmsBackendError } from '../../errors.ts'
+import type { BackendHandlers, BackendKind, SmsBackend, SmsHistory, StoredSms } from '../backend.ts'
+import { HistoryUnavailableError, InvalidSmsError, SmsBackendError } from '../../errors.ts'
 import { decodePdu, encodeSubmit, type DecodedPdu, type StatusReportPdu } from '../../codec/pdu.ts'
 import { Reassembler, type Reassembled } from '../../codec/reassembly.ts'
 import { Backoff } from '../../backoff.ts'
 import { AtPort, type AtTransport, type Unsolicited } from './at-commands.ts'
 import { AtCommandError, cmsNotSent, cmsReason } from './errors.ts'
 import { openSerial, openTcp } from './transport.ts'
+import { listStorages, StorageLock } from './at-history.ts'
 
 const log = logger('companion:sms:at')
 
@@ -53,7 +54,8 @@ function parseTarget (uri: string): Target {
 /**
  * An AT-command modem in PDU mode (3GPP TS 27.005): `+CMGS` to send (delivery reports
  * requested), `+CMTI` → `+CMGR` → store → `+CMGD` for incoming texts, `+CDS` for delivery
- * reports. A modem that stops answering is closed and opened again.
+ * reports. A modem that stops answering is closed and opened again. The history is what its
+ * storages (SIM and phone, `+CPMS`) hold: received texts, and sent ones stored there.
  */
 export class AtBackend implements SmsBackend {
   readonly uri: string
@@ -73,6 +75,18 @@ export class AtBackend implements SmsBackend {
   /** Message reference of each part sent → the reference of the whole message. */
   private readonly parts = new Map<number, string>()
   private readonly waitingReports = new Map<string, Set<number>>()
+  private readonly storage = new StorageLock()
+  /** The storages as an import reads them, listed once when it starts (offset 0). */
+  private listing: StoredSms[] = []
+  readonly history: SmsHistory = {
+    page: async (offset, limit) => {
+      if (offset === 0) {
+        if (!this.isReady) throw new HistoryUnavailableError('the modem is not ready; try again when it is')
+        this.listing = await this.storage.run(async () => await listStorages(async (command) => await this.at(command, this.target.timeoutMs * SEND_TIMEOUT_FACTOR)))
+      }
+      return { entries: this.listing.slice(offset, offset + limit), end: offset + limit >= this.listing.length }
+    }
+  }
 
   constructor (uri: string, handlers: BackendHandlers) {
     this.uri = uri
@@ -81,7 +95,7 @@ export class AtBackend implements SmsBackend {
     this.port = new AtPort((urc) => { void this.unsolicited(urc) })
     this.reassembler = new Reassembler((m) => { void this.deliver(m) }, {
       // a part the modem gave twice, after its message was stored: only delete it
-      duplicate: (tag) => { if (typeof tag === 'number') void this.at(`AT+CMGD=${tag}`).catch(() => {}) }
+      duplicate: (tag) => { if (typeof tag === 'number') void this.storageCommand(`AT+CMGD=${tag}`).catch(() => {}) }
     })
   }
 
@@ -156,6 +170,11 @@ export class AtBackend implements SmsBackend {
     }
   }
 
+  /** A command on the chosen storage, never while a listing has another one chosen. */
+  private async storageCommand (command: string, timeoutMs = this.target.timeoutMs): Promise<string[]> {
+    return await this.storage.run(async () => await this.at(command, timeoutMs))
+  }
+
   private async init (): Promise<void> {
     await this.at('ATE0')
     await this.at('AT+CMEE=1').catch(() => {})
@@ -222,7 +241,7 @@ export class AtBackend implements SmsBackend {
 
   /** Everything the SIM holds from before (or from while we were away). */
   private async readStored (): Promise<void> {
-    const lines = await this.at('AT+CMGL=4', this.target.timeoutMs * SEND_TIMEOUT_FACTOR)
+    const lines = await this.storageCommand('AT+CMGL=4', this.target.timeoutMs * SEND_TIMEOUT_FACTOR)
     for (let i = 0; i < lines.length; i++) {
       const head = /^\+CMGL: *(\d+)/.exec(lines[i] ?? '')
       const pdu = lines[i + 1]
@@ -237,7 +256,7 @@ export class AtBackend implements SmsBackend {
   }
 
   private async readIndex (index: number): Promise<void> {
-    const lines = await this.at(`AT+CMGR=${index}`)
+    const lines = await this.storageCommand(`AT+CMGR=${index}`)
     const at = lines.findIndex(l => l.startsWith('+CMGR:'))
     const pdu = lines[at + 1]
     if (at < 0 || pdu == null) return
@@ -247,7 +266,7 @@ export class AtBackend implements SmsBackend {
   private async handle (pdu: DecodedPdu, index: number | undefined): Promise<void> {
     if (pdu.type === 'status-report') {
       await this.report(pdu)
-      if (index != null) await this.at(`AT+CMGD=${index}`).catch(() => {})
+      if (index != null) await this.storageCommand(`AT+CMGD=${index}`).catch(() => {})
       return
     }
     if (pdu.type !== 'deliver') return
@@ -267,7 +286,7 @@ export class AtBackend implements SmsBackend {
       return
     }
     this.rereadDelay.reset()
-    for (const tag of message.tags) if (typeof tag === 'number') await this.at(`AT+CMGD=${tag}`).catch(() => {})
+    for (const tag of message.tags) if (typeof tag === 'number') await this.storageCommand(`AT+CMGD=${tag}`).catch(() => {})
   }
 
   /** Read the SIM's messages again after a failure to store one, with backoff. */
