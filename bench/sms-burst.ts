@@ -20,8 +20,9 @@ const MESSAGES = 1000
 const CONCURRENCY = 64
 const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
 
-function durableInserts (dir: string, n: number): number {
-  const db = new DatabaseSync(join(dir, 'baseline.db'))
+/** Durable SQLite inserts per second: WAL, synchronous = FULL, one transaction each. */
+export function durableInserts (dir: string, n: number): number {
+  const db = new DatabaseSync(join(dir, `baseline-${n}.db`))
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; CREATE TABLE m (id TEXT PRIMARY KEY, body TEXT)')
   const insert = db.prepare('INSERT INTO m (id, body) VALUES (?, ?)')
   const start = performance.now()

@@ -9,8 +9,15 @@ import { toE164 } from './national-numbers.ts'
 import { bodyFits, fitIncomingBody } from './signed-events.ts'
 import type { SmsStore, Tx } from './store.ts'
 
-/** Entries of the phone's store read (and written to the log) per step of an import. */
-export const HISTORY_PAGE = 500
+/**
+ * Entries of the phone's store read per step of an import: a small first page, so the newest
+ * conversations are in the log at once, then large ones (each read of a phone's store has a
+ * cost of its own: Termux:API answers through an Android activity).
+ */
+export const HISTORY_FIRST_PAGE = 100
+export const HISTORY_PAGE = 1_000
+/** Entries written to the log per transaction. */
+const TAKE_BATCH = 500
 /**
  * A sent entry of the phone's store is the text a member sent through this phone when it has
  * the same recipient and body and was handed to the radio this close in time (the store keeps
@@ -159,10 +166,10 @@ export class HistoryImport {
   private async walk (progress: ImportProgress, since: number | undefined, listeners: Set<(p: ImportProgress) => void>): Promise<ImportProgress> {
     const history = this.init.backend.history
     if (history == null) throw new Error('this backend cannot read the phone\'s store')
-    for (let offset = 0; ; offset += HISTORY_PAGE) {
-      const page = await history.page(offset, HISTORY_PAGE)
+    for (let offset = 0, limit = HISTORY_FIRST_PAGE; ; offset += limit, limit = HISTORY_PAGE) {
+      const page = await history.page(offset, limit)
       const wanted = since == null ? page.entries : page.entries.filter(e => e.at >= since)
-      progress.added += await this.take(wanted)
+      for (let i = 0; i < wanted.length; i += TAKE_BATCH) progress.added += await this.take(wanted.slice(i, i + TAKE_BATCH))
       progress.scanned += wanted.length
       // newest first: past `since` nothing older is wanted
       const last = page.end || wanted.length < page.entries.length

@@ -53,7 +53,9 @@ export function applyEvent (db: DatabaseSync, payload: EventPayload, self: strin
       const changed: ViewChange[] = []
       for (const id of event.ids) {
         prepared(db, 'INSERT OR IGNORE INTO reads (id, at) VALUES (?, ?)').run(id, event.at)
-        if (prepared(db, 'UPDATE messages SET read = 1 WHERE id = ? AND read = 0').run(id).changes > 0) changed.push({ type: 'read', id })
+        if (prepared(db, 'UPDATE messages SET read = 1 WHERE id = ? AND read = 0').run(id).changes === 0) continue
+        prepared(db, "UPDATE conversations SET unread = unread - 1 WHERE conversation = (SELECT conversation FROM messages WHERE id = ? AND direction = 'in')").run(id)
+        changed.push({ type: 'read', id })
       }
       return changed
     }
@@ -72,6 +74,11 @@ function insertMessage (db: DatabaseSync, m: MessageEvent, self: string): ViewCh
   const inserted = prepared(db, `INSERT OR IGNORE INTO messages (id, conversation, direction, sender, recipients, body, author, via, created_at, status, read)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(m.id, conversation, m.direction, sender, JSON.stringify(m.to), m.body, m.author, via, m.createdAt, initial, read)
   if (inserted.changes === 0) return []
+  // the conversation's summary: counts and its newest message (by time, then id: the same on every device)
+  prepared(db, `INSERT INTO conversations (conversation, messages, unread, last_id, last_at) VALUES (?, 1, ?, ?, ?)
+    ON CONFLICT (conversation) DO UPDATE SET messages = messages + 1, unread = unread + excluded.unread,
+      last_id = CASE WHEN excluded.last_at > last_at OR (excluded.last_at = last_at AND excluded.last_id > last_id) THEN excluded.last_id ELSE last_id END,
+      last_at = MAX(last_at, excluded.last_at)`).run(conversation, m.direction === 'in' && read === 0 ? 1 : 0, m.id, m.createdAt)
   prepared(db, 'INSERT OR IGNORE INTO statuses (id, status, at, device, reason) VALUES (?, ?, ?, ?, NULL)').run(m.id, initial, m.createdAt, m.author)
   refreshStatus(db, m.id)
   const proxy = m.direction === 'out' && m.stored !== true && via === self && enqueueProxyWork(db, m.id, m.author, m.to, m.body)

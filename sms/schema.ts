@@ -14,12 +14,14 @@ CREATE TABLE IF NOT EXISTS statuses (
   PRIMARY KEY (id, status, device, at)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS assignments (id TEXT NOT NULL, device TEXT NOT NULL, via TEXT NOT NULL, PRIMARY KEY (id, device)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS reads (id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS conversations (conversation TEXT PRIMARY KEY, messages INTEGER NOT NULL, unread INTEGER NOT NULL, last_id TEXT NOT NULL, last_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS conversations_by_time ON conversations (last_at, last_id);
 CREATE TABLE IF NOT EXISTS contacts (id TEXT PRIMARY KEY, name TEXT NOT NULL, numbers TEXT NOT NULL, at INTEGER NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS contact_numbers (number TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (number, id)) WITHOUT ROWID;`
 
 /**
  * The SMS database (`sms.db`): the replicated log (`events`, `origins`), the views built from
- * it (`messages`, `statuses`, `assignments`, `reads`, `contacts`) and this device's own
+ * it (`messages`, `conversations`, `statuses`, `assignments`, `reads`, `contacts`) and this device's own
  * work, never replicated: the proxy's (`proxy_parts`), which entries of the phone's store are
  * in the log (`stored_keys`) and what it remembers between runs (`local_state`). See docs/PROTOCOL.md §8.5.
  */
@@ -44,7 +46,7 @@ CREATE TABLE IF NOT EXISTS local_state (key TEXT PRIMARY KEY, value TEXT NOT NUL
 `
 
 /** `PRAGMA user_version` of the schema above; a file of an older one has its views rebuilt. */
-export const SCHEMA_VERSION = 3
+export const SCHEMA_VERSION = 4
 
 /**
  * Bring a file of an older schema up to this one; true when its views must be rebuilt from
@@ -58,7 +60,7 @@ export function migrate (db: DatabaseSync): boolean {
   db.exec('BEGIN IMMEDIATE')
   try {
     if (old && !columns.includes('refused')) db.exec('ALTER TABLE events ADD COLUMN refused TEXT; ALTER TABLE events ADD COLUMN stub BLOB')
-    if (old) db.exec('DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS statuses; DROP TABLE IF EXISTS assignments; DROP TABLE IF EXISTS reads; DROP TABLE IF EXISTS contacts; DROP TABLE IF EXISTS contact_numbers')
+    if (old) db.exec('DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS statuses; DROP TABLE IF EXISTS assignments; DROP TABLE IF EXISTS reads; DROP TABLE IF EXISTS contacts; DROP TABLE IF EXISTS contact_numbers; DROP TABLE IF EXISTS conversations')
     db.exec(SCHEMA)
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`)
     db.exec('COMMIT')

@@ -70,19 +70,19 @@ export function listMessages (db: DatabaseSync, options: { conversation?: string
 }
 
 export function listConversations (db: DatabaseSync): ConversationView[] {
-  const rows = db.prepare(`SELECT conversation, COUNT(*) AS messages, SUM(CASE WHEN read = 0 AND direction = 'in' THEN 1 ELSE 0 END) AS unread, MAX(created_at) AS last_at
-    FROM messages GROUP BY conversation ORDER BY last_at DESC`).all() as Array<{ conversation: string, messages: number, unread: number }>
+  // the summaries the views keep (materialize.ts), newest first, each with its newest message
+  const rows = prepared(db, `SELECT c.conversation, c.messages, c.unread, m.id, m.direction, m.body, m.status, m.created_at
+    FROM conversations c JOIN messages m ON m.id = c.last_id ORDER BY c.last_at DESC, c.last_id DESC`).all() as Array<{ conversation: string, messages: number, unread: number, id: string, direction: 'out' | 'in', body: string, status: SmsStatus, created_at: number }>
   const names = nameIndex(db)
-  const last = prepared(db, 'SELECT id, direction, body, status, created_at FROM messages WHERE conversation = ? ORDER BY created_at DESC, rowid DESC LIMIT 1')
   return rows.map(r => {
-    const m = last.get(r.conversation) as { id: string, direction: 'out' | 'in', body: string, status: SmsStatus, created_at: number }
+    const numbers = r.conversation.split(',')
     return {
       conversation: r.conversation,
-      numbers: r.conversation.split(','),
-      name: nameOfParties(names, r.conversation.split(',')),
+      numbers,
+      name: nameOfParties(names, numbers),
       messages: r.messages,
       unread: r.unread,
-      last: { id: m.id, direction: m.direction, body: m.body, status: m.status, createdAt: m.created_at }
+      last: { id: r.id, direction: r.direction, body: r.body, status: r.status, createdAt: r.created_at }
     }
   })
 }

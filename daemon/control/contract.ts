@@ -108,7 +108,7 @@ export const API = {
   conversations: endpoint<NoInput, ConversationView[]>('GET', '/v1/sms/conversations', 'json', 'page'),
   message: endpoint<{ params: { id: string } }, MessageView>('GET', '/v1/sms/:id', 'json', 'page'),
   read: endpoint<{ body: { target: string } }, { read: number }>('POST', '/v1/sms/read', 'json', 'page'),
-  importHistory: endpoint<{ body: { since?: number, via?: string } }, ImportLine>('POST', '/v1/sms/import', 'lines', 'cli'),
+  importHistory: endpoint<{ body: { since?: number, via?: string } }, ImportLine>('POST', '/v1/sms/import', 'lines', 'page'),
   contacts: endpoint<NoInput, ContactView[]>('GET', '/v1/contacts', 'json', 'page'),
   importContacts: endpoint<{ body: { path: string } }, ContactsImportResult>('POST', '/v1/contacts/import', 'json', 'cli'),
   waitFor: endpoint<{ params: { id: string }, query: { status: 'accepted' | 'sent' | 'delivered' } }, MessageView>('GET', '/v1/sms/:id/wait', 'lines', 'cli'),

@@ -117,6 +117,30 @@ describe('the phone\'s history and contacts', function () {
     })
   })
 
+  describe('conversation summaries', () => {
+    it('keep the counts, unread and newest text a full count gives, whatever order the events arrive in', async () => {
+      const phone = await device()
+      await phone.store.write(tx => {
+        for (let i = 0; i < 60; i++) {
+          const number = `+1555010${String(1000 + (i % 7)).padStart(4, '0')}`
+          // equal times in one conversation: the newest is the higher id, on every device
+          tx.append({ type: 'message', id: `msg-${String(i).padStart(4, '0')}`, direction: i % 3 === 0 ? 'out' : 'in', from: i % 3 === 0 ? null : number, to: i % 3 === 0 ? [number] : ['+15550100002'], body: `text ${i}`, author: phone.id, createdAt: T + Math.floor(i / 10) * 1000, via: phone.id })
+        }
+        tx.append({ type: 'read', ids: ['msg-0001', 'msg-0002', 'msg-0004', 'msg-0003'], at: T + 9_000 })
+      })
+      const counted = (db: typeof phone.store.db): unknown => db.prepare(`SELECT conversation, COUNT(*) AS messages, SUM(read = 0 AND direction = 'in') AS unread,
+        (SELECT id FROM messages n WHERE n.conversation = m.conversation ORDER BY created_at DESC, id DESC LIMIT 1) AS last FROM messages m GROUP BY conversation ORDER BY conversation`).all().map(r => ({ ...r }))
+      const summaries = (db: typeof phone.store.db): unknown => listConversations(db).map(c => ({ conversation: c.conversation, messages: c.messages, unread: c.unread, last: c.last.id })).sort((a, b) => a.conversation < b.conversation ? -1 : 1)
+      assert.deepEqual(summaries(phone.store.db), counted(phone.store.db))
+      const entries = phone.store.entriesAfter(phone.id, 0, 1_000).flatMap(e => e.kind === 'event' ? [{ signed: e.signed }] : [])
+      for (const order of [entries.slice().reverse(), [...entries.slice(30), ...entries.slice(0, 30)]]) {
+        const tablet = await device()
+        for (const e of order) await tablet.store.ingest([e], () => true)
+        assert.deepEqual(summaries(tablet.store.db), summaries(phone.store.db))
+      }
+    })
+  })
+
   describe('names', () => {
     it('names a conversation from the newest contact holding each number, a group by each party', async () => {
       const phone = await device()
