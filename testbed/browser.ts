@@ -68,3 +68,22 @@ export async function accessibilityProblems (page: Page): Promise<string[]> {
     .filter(v => v.impact === 'serious' || v.impact === 'critical')
     .map(v => v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).slice(0, 5).join(', ')))`) as string[]
 }
+
+/**
+ * Runs in the page before its scripts (a string, as above): every long task (the main thread
+ * busy over 50 ms, which is what a user feels as a freeze) is kept with its duration.
+ */
+const LONG_TASK_RECORDER = `(() => {
+  window.longTasks = []
+  new PerformanceObserver(list => { for (const e of list.getEntries()) window.longTasks.push(Math.round(e.duration)) }).observe({ type: 'longtask', buffered: true })
+})()`
+
+/** From now on, on every page of the page's context: record long tasks (see longTasks). */
+export async function recordLongTasks (page: Page): Promise<void> {
+  await page.addInitScript(LONG_TASK_RECORDER)
+}
+
+/** The durations (ms) of the long tasks the page had since it loaded. */
+export async function longTasks (page: Page): Promise<number[]> {
+  return await page.evaluate('window.longTasks ?? []') as number[]
+}

@@ -3,11 +3,11 @@
  * the session cookie rides along). Shapes are the daemon's own types.
  */
 import type { DaemonEventMap, DeviceEntry, GrantView, PairRequestView, Status } from '../../daemon/control/types.ts'
-import type { ConversationView, MessageView } from '../../sms/view-types.ts'
+import type { ContactView, ConversationView, MessageView } from '../../sms/view-types.ts'
 import { LineReader } from '../../framing/lines.ts'
 import { API, ControlError, urlOf, type Endpoint, type Input, type InputOf, type LinkInfo, type LinkRow, type OutputOf } from '../../daemon/control/contract.ts'
 
-export type { DaemonEventMap, DeviceEntry, GrantView, PairRequestView, Status, ConversationView, MessageView, LinkInfo, LinkRow }
+export type { DaemonEventMap, DeviceEntry, GrantView, PairRequestView, Status, ContactView, ConversationView, MessageView, LinkInfo, LinkRow }
 
 /** Told when the session is gone (401): the page then says how to get back in. */
 let onSignedOut: () => void = () => {}
@@ -74,6 +74,7 @@ export const api = {
   devices: async () => await call(API.devices, {}),
   links: async () => await call(API.links, { query: {} }),
   conversations: async () => await call(API.conversations, {}),
+  contacts: async () => await call(API.contacts, {}),
   messages: async (query: { with?: string, search?: string, limit?: number, before?: number }) => await call(API.messages, { query }),
   message: async (id: string) => await call(API.message, { params: { id } }),
   send: async (to: string[], body: string, via?: string) => await call(API.send, { body: { to, body, ...(via == null ? {} : { via }) } }),

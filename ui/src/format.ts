@@ -38,8 +38,9 @@ export function displayNumber (number: string): string {
   return `+${digits.slice(0, cc)} ${groups.join(' ')}`
 }
 
-export function conversationTitle (numbers: string[]): string {
-  return numbers.map(displayNumber).join(', ')
+/** A conversation's or message's title: the contact's name where one is known, else the numbers. */
+export function conversationTitle (numbers: string[], name?: string | null): string {
+  return name ?? numbers.map(displayNumber).join(', ')
 }
 
 /** Names of known devices by id; an unknown id shows as its short prefix. */

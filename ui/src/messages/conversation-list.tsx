@@ -9,7 +9,7 @@ import { Avatar } from './avatar.tsx'
 const SEARCH_DELAY_MS = 200
 
 function ConversationItem ({ c, selected }: { c: ConversationView, selected: boolean }) {
-  const title = conversationTitle(c.numbers)
+  const title = conversationTitle(c.numbers, c.name)
   const preview = (c.last.direction === 'out' ? 'You: ' : '') + c.last.body
   return (
     <li>
@@ -18,10 +18,10 @@ function ConversationItem ({ c, selected }: { c: ConversationView, selected: boo
         aria-current={selected ? 'true' : undefined}
         aria-label={`${title}${c.unread > 0 ? `, ${c.unread} unread` : ''}, last message ${shortTime(c.last.createdAt)}: ${preview}`}
       >
-        <Avatar label={c.numbers[0] ?? '#'} />
+        <Avatar label={c.name ?? c.numbers[0] ?? '#'} />
         <span class='conversation-text'>
           <span class='conversation-top'>
-            <span class='conversation-title'>{title}</span>
+            <span class='conversation-title' title={c.name == null ? undefined : conversationTitle(c.numbers)}>{title}</span>
             <time dateTime={new Date(c.last.createdAt).toISOString()}>{shortTime(c.last.createdAt)}</time>
           </span>
           <span class='conversation-bottom'>
@@ -55,10 +55,10 @@ function SearchResults ({ query }: { query: string }) {
       {results.map(m => (
         <li key={m.id}>
           <a class='conversation' href={conversationHref(m.conversation)}>
-            <Avatar label={m.conversation.split(',')[0] ?? '#'} />
+            <Avatar label={m.name ?? m.conversation.split(',')[0] ?? '#'} />
             <span class='conversation-text'>
               <span class='conversation-top'>
-                <span class='conversation-title'>{conversationTitle(m.conversation.split(','))}</span>
+                <span class='conversation-title'>{conversationTitle(m.conversation.split(','), m.name)}</span>
                 <time>{shortTime(m.createdAt)}</time>
               </span>
               <span class='preview'>{m.direction === 'out' ? 'You: ' : ''}{m.body}</span>

@@ -13,7 +13,7 @@ export function Messages ({ route, devices, conversations }: { route: Route & { 
     <div class={open ? 'messages pane-open' : 'messages'}>
       <ConversationList conversations={conversations} selected={route.conversation} devices={devices} />
       <section class='pane' aria-label={route.conversation == null ? 'New message' : 'Conversation'}>
-        {route.conversation != null && <Thread key={route.conversation} conversation={route.conversation} devices={devices} unread={conversations.data?.find(c => c.conversation === route.conversation)?.unread ?? 0} />}
+        {route.conversation != null && <Thread key={route.conversation} conversation={route.conversation} devices={devices} name={conversations.data?.find(c => c.conversation === route.conversation)?.name ?? null} unread={conversations.data?.find(c => c.conversation === route.conversation)?.unread ?? 0} />}
         {route.compose === true && <NewMessage devices={devices} />}
         {!open && (
           <div class='empty'>

@@ -1,36 +1,28 @@
-import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
+import { memo } from 'preact/compat'
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { api, type DeviceEntry, type MessageView } from '../api.ts'
 import { useEvents, useReconnected } from '../live.ts'
 import { conversationTitle, dayLabel, deviceName, fullTime, shortTime, statusText } from '../format.ts'
 import { Icon } from '../icons.tsx'
 import { Avatar } from './avatar.tsx'
 import { Composer } from './composer.tsx'
+import { countOf, oldestOf, prependPage, shown, upsertInto, type Chunk, type Chunks } from './chunks.ts'
 
-/** Messages fetched per page; older pages load as the user scrolls up. */
+/** Messages fetched when a conversation opens; older pages load as the user scrolls up. */
 export const PAGE_SIZE = 50
+/** Messages fetched per older page: a long history is scrolled through in few steps. */
+export const OLDER_PAGE_SIZE = 100
 /** Within this many pixels of the bottom, new messages keep the view at the bottom. */
 const STICK_PX = 80
 
-/** Whether `message` belongs to what is loaded: not older than the oldest shown while older pages remain. */
-function shown (list: MessageView[], message: MessageView, more: boolean): boolean {
-  return !more || list.length === 0 || message.createdAt >= (list[0] as MessageView).createdAt || list.some(m => m.id === message.id)
-}
-
-/** Insert or replace by id, keeping the list in time order. */
-function upsert (list: MessageView[], message: MessageView): MessageView[] {
-  const rest = list.filter(m => m.id !== message.id)
-  const at = rest.findIndex(m => m.createdAt > message.createdAt)
-  if (at < 0) return [...rest, message]
-  return [...rest.slice(0, at), message, ...rest.slice(at)]
-}
-
-function Bubble ({ m, devices, multi }: { m: MessageView, devices: DeviceEntry[] | undefined, multi: boolean }) {
+/** One message; drawn again only when it (or the devices) changed: a long conversation is thousands of them. */
+const Bubble = memo(function Bubble ({ m, devices, multi }: { m: MessageView, devices: DeviceEntry[] | undefined, multi: boolean }) {
   const out = m.direction === 'out'
   const history = m.statusHistory.map(s => `${s.status} ${fullTime(s.at)}${s.reason == null ? '' : ` (${s.reason})`}`).join('\n')
   return (
     <li class={`bubble-row ${out ? 'out' : 'in'}`} data-id={m.id} data-status={m.status}>
       <div class={`bubble ${out ? 'out' : 'in'} ${m.status}`}>
-        {multi && !out && <span class='sender'>{m.from}</span>}
+        {multi && !out && <span class='sender'>{m.name ?? m.from}</span>}
         <p class='body'>{m.body}</p>
         <span class='meta'>
           <time dateTime={new Date(m.createdAt).toISOString()} title={fullTime(m.createdAt)}>{shortTime(m.createdAt)}</time>
@@ -45,11 +37,27 @@ function Bubble ({ m, devices, multi }: { m: MessageView, devices: DeviceEntry[]
       )}
     </li>
   )
-}
+})
+
+/** The rows of one chunk, a day's label above its first message of each day (`dayBefore`: the day the chunk above ends in). */
+const ChunkRows = memo(function ChunkRows ({ chunk, dayBefore, devices, multi }: { chunk: Chunk, dayBefore: string, devices: DeviceEntry[] | undefined, multi: boolean }) {
+  let lastDay = dayBefore
+  return (
+    <ol class='bubbles chunk'>
+      {chunk.messages.flatMap(m => {
+        const day = dayLabel(m.createdAt)
+        const separator = day !== lastDay
+        lastDay = day
+        const bubble = <Bubble key={m.id} m={m} devices={devices} multi={multi} />
+        return separator ? [<li class='day' key={`day-${day}`} aria-hidden='true'><span>{day}</span></li>, bubble] : [bubble]
+      })}
+    </ol>
+  )
+})
 
 /** One conversation: bubbles with live statuses, older pages on scroll, read on every device once seen. */
-export function Thread ({ conversation, devices, unread }: { conversation: string, devices: DeviceEntry[] | undefined, unread: number }) {
-  const [messages, setMessages] = useState<MessageView[] | undefined>(undefined)
+export function Thread ({ conversation, devices, unread, name }: { conversation: string, devices: DeviceEntry[] | undefined, unread: number, name: string | null }) {
+  const [chunks, setChunks] = useState<Chunks | undefined>(undefined)
   const [more, setMore] = useState(true)
   const [error, setError] = useState<string | undefined>(undefined)
   const scroller = useRef<HTMLDivElement>(null)
@@ -66,7 +74,7 @@ export function Thread ({ conversation, devices, unread }: { conversation: strin
   const early = useRef<MessageView[] | undefined>(undefined)
   /** Load the newest page: when the conversation opens, and after the event stream was broken. */
   const refresh = (): void => {
-    const first = messages == null
+    const first = chunks == null
     early.current ??= []
     api.messages({ with: conversation, limit: PAGE_SIZE }).then(
       (page) => {
@@ -75,7 +83,7 @@ export function Thread ({ conversation, devices, unread }: { conversation: strin
         // a first load decides whether older pages remain; a refresh keeps what was scrolled to
         const moreNow = first ? page.length === PAGE_SIZE : more
         if (first) setMore(moreNow)
-        setMessages(list => late.reduce((l, m) => shown(l, m, moreNow) ? upsert(l, m) : l, page.reduce(upsert, list ?? [])))
+        setChunks(list => late.reduce((l, m) => shown(l, m, moreNow) ? upsertInto(l, m) : l, page.reduce(upsertInto, list ?? [])))
       },
       (err: Error) => { early.current = undefined; setError(err.message) }
     )
@@ -98,20 +106,20 @@ export function Thread ({ conversation, devices, unread }: { conversation: strin
     const message = (data as { message: MessageView }).message
     if (message.conversation !== conversation) return
     if (early.current != null) early.current.push(message)
-    else setMessages(list => list == null || !shown(list, message, more) ? list : upsert(list, message))
+    else setChunks(list => list == null || !shown(list, message, more) ? list : upsertInto(list, message))
   })
 
   const loadOlder = (): void => {
-    const oldest = messages?.[0]
+    const oldest = chunks == null ? undefined : oldestOf(chunks)
     const el = scroller.current
     if (oldest == null || el == null || !more || loadingOlder.current) return
     loadingOlder.current = true
     anchor.current = { height: el.scrollHeight, top: el.scrollTop }
     // `before` is exclusive and in ms: ask from the oldest one's millisecond on (others may share it) and drop what is shown
-    api.messages({ with: conversation, limit: PAGE_SIZE, before: oldest.createdAt + 1 }).then(
+    api.messages({ with: conversation, limit: OLDER_PAGE_SIZE, before: oldest.createdAt + 1 }).then(
       (page) => {
-        setMore(page.length === PAGE_SIZE)
-        setMessages(list => [...page.filter(p => !(list ?? []).some(m => m.id === p.id)), ...(list ?? [])])
+        setMore(page.length === OLDER_PAGE_SIZE)
+        setChunks(list => prependPage(list ?? [], page))
       },
       (err: Error) => { setError(err.message) }
     ).finally(() => { loadingOlder.current = false })
@@ -127,7 +135,7 @@ export function Thread ({ conversation, devices, unread }: { conversation: strin
     } else if (stick.current) {
       el.scrollTop = el.scrollHeight
     }
-  }, [messages])
+  }, [chunks])
 
   const onScroll = (): void => {
     const el = scroller.current
@@ -136,32 +144,31 @@ export function Thread ({ conversation, devices, unread }: { conversation: strin
     if (el.scrollTop < STICK_PX) loadOlder()
   }
 
-  const title = conversationTitle(numbers)
-  let lastDay = ''
+  // the devices' list comes again with every change of any device: the rows redraw only when a name they show changed
+  const namesKey = devices?.map(d => `${d.id} ${d.name} ${d.relation}`).join('\n')
+  const named = useMemo(() => devices, [namesKey])
+  const title = conversationTitle(numbers, name)
+  const count = chunks == null ? 0 : countOf(chunks)
   return (
     <div class='thread'>
       <header class='pane-head thread-head'>
         <a class='button ghost icon-only back' href='#/messages' aria-label='Back to conversations'><Icon name='back' /></a>
-        <Avatar label={numbers[0] ?? '#'} />
-        <h2>{title}</h2>
+        <Avatar label={name ?? numbers[0] ?? '#'} />
+        <h2 title={name == null ? undefined : conversationTitle(numbers)}>{title}</h2>
       </header>
       <div class='scroller' ref={scroller} onScroll={onScroll} tabIndex={0} aria-label={`Messages with ${title}`}>
-        {more && messages != null && messages.length > 0 && <button class='button ghost load-older' onClick={loadOlder}>Load older messages</button>}
-        {messages == null && error == null && <p class='muted pad'>Loading…</p>}
+        {more && count > 0 && <button class='button ghost load-older' onClick={loadOlder}>Load older messages</button>}
+        {chunks == null && error == null && <p class='muted pad'>Loading…</p>}
         {error != null && <p class='error' role='alert'>{error}</p>}
-        <div role='log' aria-live='polite' aria-relevant='additions text'><ol class='bubbles'>
-          {messages?.map(m => {
-            const day = dayLabel(m.createdAt)
-            const separator = day !== lastDay
-            lastDay = day
-            return [
-              separator && <li class='day' key={`day-${day}`} aria-hidden='true'><span>{day}</span></li>,
-              <Bubble key={m.id} m={m} devices={devices} multi={numbers.length > 1} />
-            ]
+        <div role='log' aria-live='polite' aria-relevant='additions text' class='chunks'>
+          {/* chunk by chunk: a page added above, or a status changing, redraws one chunk */}
+          {chunks?.map((chunk, i) => {
+            const above = chunks[i - 1]?.messages.at(-1)
+            return <ChunkRows key={chunk.key} chunk={chunk} dayBefore={above == null ? '' : dayLabel(above.createdAt)} devices={named} multi={numbers.length > 1} />
           })}
-        </ol></div>
+        </div>
       </div>
-      <Composer to={numbers} devices={devices} onSent={(m) => { stick.current = true; setMessages(list => upsert(list ?? [], m)) }} />
+      <Composer to={numbers} devices={devices} onSent={(m) => { stick.current = true; setChunks(list => upsertInto(list ?? [], m)) }} />
     </div>
   )
 }
