@@ -127,7 +127,7 @@ export function smsCommands (program: Command, client: (cmd: Command) => Control
       for await (const event of client(cmd).events(['sms'], abort.signal, following)) {
         const { type, message } = event.data as { type: string, message: MessageView }
         if (opts.json === true) process.stdout.write(JSON.stringify({ type, message }) + '\n')
-        else process.stdout.write(`${type.padEnd(7)} ${message.direction === 'out' ? `to ${message.to.join(', ')}` : `from ${message.from ?? '?'}`}  ${describeStatus(message)}  ${message.id}\n`)
+        else process.stdout.write(`${type.padEnd(7)} ${message.direction === 'out' ? `to ${message.to.join(', ')}` : `from ${message.from ?? '?'}`}${message.name == null ? '' : ` (${message.name})`}  ${describeStatus(message)}  ${message.id}\n`)
       }
     })
 

@@ -242,6 +242,7 @@ export class Daemon {
       policy: () => ({ rate, deny: this.settings.current.smsDeny, allow: this.settings.current.smsAllow }),
       capabilitiesChanged: () => { void this.node.changed() },
       onChange: (type, message) => { this.events.emit('sms', { type, message }) },
+      onContactsChange: (changed) => { this.events.emit('contacts', { changed }) },
       watched: () => this.events.watched,
       log: logger('companion:sms')
     })

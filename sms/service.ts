@@ -56,6 +56,8 @@ export interface SmsServiceInit {
   capabilitiesChanged(): void
   /** Every change of a message, for the event stream. */
   onChange(type: MessageChange, message: MessageView): void
+  /** Contacts changed: `changed` of them, on this device or another. */
+  onContactsChange(changed: number): void
   /** Whether anyone follows the event stream (else changes are not worth a view). */
   watched(): boolean
   log: Logger
@@ -197,6 +199,8 @@ export class SmsService {
 
   private publish (changes: ViewChange[]): void {
     if (!this.init.watched()) return
+    const contacts = changes.filter(c => c.type === 'contact').length
+    if (contacts > 0) this.init.onContactsChange(contacts)
     // one event per message and batch, with its newest view: the first kind of change names it
     const byId = new Map<string, MessageChange>()
     for (const change of changes) if (change.type !== 'contact' && !byId.has(change.id)) byId.set(change.id, change.type)

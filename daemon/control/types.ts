@@ -61,6 +61,8 @@ export interface DaemonEventMap {
   link: { device: string, active: boolean }
   /** A message appeared, changed status, or was read (on any device of the account). */
   sms: { type: 'message' | 'status' | 'read', message: MessageView }
+  /** Contacts changed (an import here or on another device): names of conversations may have. */
+  contacts: { changed: number }
 }
 
 export type DaemonEventType = keyof DaemonEventMap

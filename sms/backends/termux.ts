@@ -14,13 +14,13 @@ const POLL_LIMIT = 50
 const COMMAND_TIMEOUT_MS = 60_000
 
 /** An entry of `termux-sms-list`; `number` is the older name of `address`. */
-interface ListEntry { _id?: unknown, address?: unknown, number?: unknown, body?: unknown, received?: unknown, type?: unknown, read?: unknown, sender?: unknown }
+export interface ListEntry { _id?: unknown, address?: unknown, number?: unknown, body?: unknown, received?: unknown, type?: unknown, read?: unknown, sender?: unknown }
 
 /** What Termux:API's Google Play build answers instead of the store (Google forbids it reading SMS). */
 const GOOGLE_PLAY_REFUSAL = 'Termux:API cannot read SMS here: its Google Play build is not allowed to (Google\'s policy). Install Termux and Termux:API from F-Droid or GitHub to see the phone\'s history; sending still works'
 
 /** The entries of a `termux-sms-list` answer; throws HistoryUnavailableError for the Google Play refusal. */
-function parseList (stdout: string): ListEntry[] {
+export function parseList (stdout: string): ListEntry[] {
   const list = JSON.parse(stdout) as unknown
   if (list != null && typeof list === 'object' && !Array.isArray(list) && typeof (list as { error?: unknown }).error === 'string') {
     const said = (list as { error: string }).error
@@ -31,7 +31,7 @@ function parseList (stdout: string): ListEntry[] {
 }
 
 /** A received or sent entry as a stored text; drafts, the outbox and failed sends are not texts that went anywhere. */
-function storedOf (e: ListEntry): StoredSms | undefined {
+export function storedOf (e: ListEntry): StoredSms | undefined {
   const party = typeof e.address === 'string' ? e.address : e.number
   if (!Number.isSafeInteger(e._id) || typeof party !== 'string' || typeof e.body !== 'string') return undefined
   if (e.type !== 'inbox' && e.type !== 'sent') return undefined

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { Device, eventually, tempDir, until } from '../../testbed/index.ts'
@@ -60,6 +61,11 @@ describe('the web page with a phone\'s whole history (names, a 10,000-text conve
     assert.deepEqual(titles, ['+1 555 010 3003', 'Grace Hopper', 'Ada Lovelace'])
     await page.locator('a.conversation', { hasText: 'Grace Hopper' }).click()
     await page.getByRole('heading', { name: 'Grace Hopper' }).waitFor()
+    // a name that comes later shows without a reload
+    const card = join(tmp.path, 'stranger.vcf')
+    writeFileSync(card, ['BEGIN:VCARD', 'VERSION:3.0', 'FN:Charles Babbage', `TEL:${STRANGER}`, 'END:VCARD'].join('\r\n'))
+    assert.equal((await phone.cli('contacts', 'import', card)).code, 0)
+    await page.locator('.conversation-title', { hasText: 'Charles Babbage' }).waitFor()
   })
 
   it('opens the 10,000-text conversation and scrolls to its start without freezing', async () => {

@@ -38,7 +38,7 @@ export function App () {
   const connected = useConnected()
   const status = useResource(api.status, ['device'], [], 30_000)
   const devices = useResource<DeviceEntry[]>(api.devices, ['device', 'link'], [], 10_000)
-  const conversations = useResource(api.conversations, ['sms'])
+  const conversations = useResource(api.conversations, ['sms', 'contacts'])
   const unread = conversations.data?.reduce((n, c) => n + c.unread, 0) ?? 0
 
   useEffect(() => {
