@@ -152,6 +152,15 @@ describe('the phone\'s whole history with names (Termux store, a laptop that pai
     assert.notEqual(bad.code, 0)
     assert.match(bad.stderr, /not a vCard file/)
   })
+
+  it('imports for a member only while the phone lets it see its texts (sms.receive)', async () => {
+    assert.equal((await phone.cli('revoke', laptop.id, 'sms.receive')).code, 0)
+    const refused = await laptop.cli('sms', 'import')
+    assert.notEqual(refused.code, 0)
+    assert.match(refused.stderr, /the phone says: this phone does not let your device see its texts \(sms.receive\)/)
+    assert.equal((await phone.cli('grant', laptop.id, 'sms.receive')).code, 0)
+    assert.equal((await laptop.cli('sms', 'import')).code, 0)
+  })
 })
 
 describe('a Termux:API that may not read SMS (its Google Play build)', function () {
