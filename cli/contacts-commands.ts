@@ -20,7 +20,9 @@ export function contactsCommands (program: Command, client: (cmd: Command) => Co
     .description('add the contacts of a vCard file (vCard 3 or 4, as phones and address books export them) for every device of the account')
     .argument('<file>', 'a .vcf file')
     .option('--json', 'print JSON')
-    .action(async (file: string, opts: { json?: boolean }, cmd: Command) => {
+    .action(async (file: string, given: { json?: boolean }, cmd: Command) => {
+      // `contacts` takes --json too: after `import` commander hands it to the parent
+      const opts = { json: given.json === true || cmd.parent?.opts<{ json?: boolean }>().json === true }
       const result = await client(cmd).request(API.importContacts, { body: { path: resolve(file) } })
       if (opts.json === true) printJson(result)
       else process.stdout.write(`${result.contacts} contact${result.contacts === 1 ? '' : 's'} new or changed${result.unreadable === 0 ? '' : `; ${result.unreadable} number${result.unreadable === 1 ? '' : 's'} could not be read (national numbers need a phone of the account whose SIM tells its country)`}\n`)

@@ -18,6 +18,7 @@ export interface DaemonCommandOptions {
   tunnelGraceS?: number
   uiPort?: number
   ui: boolean
+  discoverable: boolean
 }
 
 /**
@@ -58,7 +59,8 @@ export async function runDaemon (options: DaemonCommandOptions): Promise<void> {
       allowPorts: options.allowPorts,
       tunnelGraceS: options.tunnelGraceS,
       uiPort: options.uiPort,
-      ui: options.ui
+      ui: options.ui,
+      discoverable: options.discoverable
     })
   } catch (err) {
     throw new CliError(`the daemon could not start: ${(err as Error).message}`)

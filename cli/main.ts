@@ -10,6 +10,7 @@ import { identityCommands } from './identity-commands.ts'
 import { linkCommands } from './link-commands.ts'
 import { smsCommands } from './sms-commands.ts'
 import { contactsCommands } from './contacts-commands.ts'
+import { numberCommands } from './number-commands.ts'
 import { carrierCommands } from './carrier-commands.ts'
 import { uiCommand } from './ui-command.ts'
 import type { DeviceEntry as Device, Status } from '../daemon/control/types.ts'
@@ -73,7 +74,8 @@ export function buildProgram (): Command {
     .option('--tunnel-grace <seconds>', 'how long channels survive with no link to their device', '30')
     .option('--ui-port <port>', 'port of the web page on 127.0.0.1 (default: the remembered one, else any free port)')
     .option('--no-ui', 'do not serve the web page')
-    .action(async (opts: { name?: string, kind?: string, sms?: string, smsRate: string, smsDeny?: string[], smsAllow?: string[], listen?: string[], mdns: boolean, bootstrap?: string[], interfaceKind?: string[], allowPort?: string[], tunnelGrace: string, uiPort?: string, ui: boolean }, cmd: Command) => {
+    .option('--no-discoverable', 'a phone: do not publish its number for other companion-link users to find (they text it by SMS then)')
+    .action(async (opts: { name?: string, kind?: string, sms?: string, smsRate: string, smsDeny?: string[], smsAllow?: string[], listen?: string[], mdns: boolean, bootstrap?: string[], interfaceKind?: string[], allowPort?: string[], tunnelGrace: string, uiPort?: string, ui: boolean, discoverable: boolean }, cmd: Command) => {
       const rate = /^([1-9]\d{0,5})(\/min)?$/.exec(opts.smsRate)?.[1]
       if (rate == null) throw new UsageError(`--sms-rate takes N/min, e.g. 30/min, not "${opts.smsRate}"`)
       const grace = Number(opts.tunnelGrace)
@@ -127,6 +129,7 @@ export function buildProgram (): Command {
   linkCommands(program, client)
   smsCommands(program, client)
   contactsCommands(program, client)
+  numberCommands(program, client)
   carrierCommands(program)
   uiCommand(program, client)
   return program

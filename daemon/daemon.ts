@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
-import { AccountStore, Grants, createDeviceNode, loadOrCreateDeviceKey, openDeviceBook, validateDeviceKind, validateDeviceName, type DeviceNode, type PowerFacts, type ProfileBook, type SelfDescription } from '../node/index.ts'
+import { AccountStore, Grants, NumberClaims, createDeviceNode, loadOrCreateDeviceKey, openDeviceBook, validateDeviceKind, validateDeviceName, type DeviceNode, type PowerFacts, type ProfileBook, type SelfDescription } from '../node/index.ts'
 import { POWER_POLL_MS, powerChanged, readPower } from './power.ts'
 import { ControlServer } from './control/server.ts'
 import { controlRoutes } from './control/routes.ts'
@@ -17,6 +17,8 @@ import { controlSocketPath, UI_SESSIONS_FILE } from './paths.ts'
 import { loadSettings, parseInterfaceKind, parsePort, saveSettings, type Settings } from './settings.ts'
 import { DEFAULT_SMS_RATE, NO_BACKEND, SmsService, normalizeNumber, type SmsDevice } from '../sms/index.ts'
 import { smsRoutes } from './control/sms-routes.ts'
+import { numberRoutes } from './control/number-routes.ts'
+import { answerRequests, NumberVerification } from './number-verification.ts'
 import { LinkService } from './link-api.ts'
 import { ChannelPolicy, echoService, forwardService, registerChannelServices } from './channels/index.ts'
 import { SelfApi } from './self-api.ts'
@@ -56,6 +58,8 @@ export interface DaemonOptions {
   uiPort?: number
   /** Serve the web page at all. @default true */
   ui?: boolean
+  /** A phone publishes its number for other accounts to find (number claims). @default true */
+  discoverable?: boolean
 }
 
 function parseAddrs (addrs: string[], what: string): Multiaddr[] {
@@ -90,6 +94,7 @@ export class Daemon {
   private ui?: UiServer
   identity!: IdentityApi
   sms?: SmsService
+  private claims?: NumberClaims
   private unregisterChannels?: () => void
   private power: PowerFacts | undefined = readPower()
   private powerTimer?: ReturnType<typeof setInterval>
@@ -144,14 +149,36 @@ export class Daemon {
     this.sms = await this.startSms(options, privateKey, grants)
     // the profile went out before the SMS service existed: now it can say what the phone offers
     if (this.sms.capabilities().length > 0) void this.node.changed()
+    const verification = await this.startNumberClaims(options, account, this.sms)
     this.unregisterChannels = registerChannelServices(this.node.libp2p.services.tunnels, [echoService, forwardService, ...this.sms.channelServices()])
     this.wireEvents()
     this.watchPower()
-    const routes = [...controlRoutes(self, this.events), ...identityRoutes(this.identity), ...linkRoutes(links), ...smsRoutes(this.sms, directory)]
+    const routes = [...controlRoutes(self, this.events), ...identityRoutes(this.identity), ...linkRoutes(links), ...smsRoutes(this.sms, directory), ...numberRoutes(verification, this.sms.numberChecks)]
     if (options.ui !== false) this.ui = await this.startUi(routes, options.uiPort)
     this.control = new ControlServer([...routes, ...uiRoutes(this.ui)])
     await this.control.listen(this.socketPath)
     log('device %p serving %s', this.node.libp2p.peerId, this.socketPath)
+  }
+
+  /** Number claims: a phone's number in the DHT (unless not discoverable), proofs of SMS codes, verification. */
+  private async startNumberClaims (options: DaemonOptions, account: AccountStore, sms: SmsService): Promise<NumberVerification> {
+    const { libp2p, book } = this.node
+    const claimsLog = logger('companion:numbers')
+    this.claims = new NumberClaims({
+      peerId: libp2p.peerId,
+      contentRouting: libp2p.contentRouting,
+      dialProtocol: async (peer, protocol, opts) => await libp2p.dialProtocol(peer, protocol, opts),
+      handle: async (protocol, handler, opts) => { await libp2p.handle(protocol, handler, opts) },
+      unhandle: async (protocol) => { await libp2p.unhandle(protocol) }
+    }, {
+      account,
+      ownNumber: () => options.discoverable === false ? undefined : sms.status().number,
+      isMember: (id) => book.relation(id) === 'member',
+      answer: answerRequests(sms.numberChecks, () => account.id),
+      log: claimsLog
+    })
+    await this.claims.start()
+    return new NumberVerification({ claims: this.claims, checks: sms.numberChecks, account: () => account.id, log: claimsLog })
   }
 
   /** The remembered settings with this start's options applied (validated: a bad option changes nothing). */
@@ -240,7 +267,7 @@ export class Daemon {
       may: (device, capability) => grants.may(device, capability),
       denied: (capability) => grants.deniedFor(capability),
       policy: () => ({ rate, deny: this.settings.current.smsDeny, allow: this.settings.current.smsAllow }),
-      capabilitiesChanged: () => { void this.node.changed() },
+      capabilitiesChanged: () => { void this.node.changed(); this.claims?.publish() },
       onChange: (type, message) => { this.events.emit('sms', { type, message }) },
       onContactsChange: (changed) => { this.events.emit('contacts', { changed }) },
       watched: () => this.events.watched,
@@ -290,6 +317,7 @@ export class Daemon {
     await this.control?.close().catch(err => { log.error('closing the control API failed - %e', err) })
     await this.ui?.close().catch(err => { log.error('closing the web page failed - %e', err) })
     log('control API closed after %d ms', Date.now() - started)
+    await this.claims?.stop()
     await this.sms?.stop().catch(err => { log.error('stopping the SMS service failed - %e', err) })
     log('SMS service stopped after %d ms', Date.now() - started)
     await this.node?.stop().catch(err => { log.error('stopping the node failed - %e', err) })

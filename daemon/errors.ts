@@ -61,3 +61,13 @@ export class NotADeviceError extends Error {
 export class UiDisabledError extends Error {
   override readonly name = 'UiDisabledError'
 }
+
+/** No other account's phone claims that number in companion-link (or none answered). */
+export class NumberNotClaimedError extends Error {
+  override readonly name = 'NumberNotClaimedError'
+}
+
+/** Every claimant of a number failed to prove it got the SMS code. */
+export class VerificationFailedError extends Error {
+  override readonly name = 'VerificationFailedError'
+}

@@ -8,5 +8,7 @@ export { HistoryUnavailableError, InvalidContactsError, InvalidEventError, Inval
 export { backendHelp, BACKENDS, createBackend, NO_BACKEND } from './backends/registry.ts'
 export type { BackendKind, SmsBackend } from './backends/backend.ts'
 export { conversationOf, normalizeNumber } from './codec/numbers.ts'
-export type { ContactView, ConversationView, MessageView, StatusEntry } from './view-types.ts'
+export type { ContactView, ConversationView, MessageView, NumberView, StatusEntry } from './view-types.ts'
 export { MAX_VCARD_BYTES } from './vcard.ts'
+export { askMac, answerOf, sameMac } from './verification.ts'
+export type { NumberChecks } from './number-checks.ts'

@@ -49,6 +49,12 @@ export function applyEvent (db: DatabaseSync, payload: EventPayload, self: strin
     }
     case 'contact':
       return setContact(db, payload.origin, payload.seq, event)
+    case 'binding':
+      // the newest verification of a number counts (its time, then origin and number: the same everywhere)
+      prepared(db, `INSERT INTO numbers (number, account, verified_at, origin, seq) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (number) DO UPDATE SET account = excluded.account, verified_at = excluded.verified_at, origin = excluded.origin, seq = excluded.seq
+        WHERE (excluded.verified_at, excluded.origin, excluded.seq) > (verified_at, origin, seq)`).run(event.number, event.account, event.at, payload.origin, payload.seq)
+      return []
     case 'read': {
       const changed: ViewChange[] = []
       for (const id of event.ids) {

@@ -17,7 +17,8 @@ CREATE TABLE IF NOT EXISTS reads (id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITH
 CREATE TABLE IF NOT EXISTS conversations (conversation TEXT PRIMARY KEY, messages INTEGER NOT NULL, unread INTEGER NOT NULL, last_id TEXT NOT NULL, last_at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS conversations_by_time ON conversations (last_at, last_id);
 CREATE TABLE IF NOT EXISTS contacts (id TEXT PRIMARY KEY, name TEXT NOT NULL, numbers TEXT NOT NULL, at INTEGER NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS contact_numbers (number TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (number, id)) WITHOUT ROWID;`
+CREATE TABLE IF NOT EXISTS contact_numbers (number TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (number, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS numbers (number TEXT PRIMARY KEY, account TEXT NOT NULL, verified_at INTEGER NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;`
 
 /**
  * The SMS database (`sms.db`): the replicated log (`events`, `origins`), the views built from
@@ -43,10 +44,11 @@ CREATE INDEX IF NOT EXISTS proxy_parts_by_recipient ON proxy_parts (recipient, r
 CREATE TABLE IF NOT EXISTS stored_keys (key TEXT PRIMARY KEY, id TEXT NOT NULL, party TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS stored_keys_by_id ON stored_keys (id, party);
 CREATE TABLE IF NOT EXISTS local_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS used_codes (code TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
 `
 
 /** `PRAGMA user_version` of the schema above; a file of an older one has its views rebuilt. */
-export const SCHEMA_VERSION = 4
+export const SCHEMA_VERSION = 5
 
 /**
  * Bring a file of an older schema up to this one; true when its views must be rebuilt from
@@ -60,7 +62,7 @@ export function migrate (db: DatabaseSync): boolean {
   db.exec('BEGIN IMMEDIATE')
   try {
     if (old && !columns.includes('refused')) db.exec('ALTER TABLE events ADD COLUMN refused TEXT; ALTER TABLE events ADD COLUMN stub BLOB')
-    if (old) db.exec('DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS statuses; DROP TABLE IF EXISTS assignments; DROP TABLE IF EXISTS reads; DROP TABLE IF EXISTS contacts; DROP TABLE IF EXISTS contact_numbers; DROP TABLE IF EXISTS conversations')
+    if (old) db.exec('DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS statuses; DROP TABLE IF EXISTS assignments; DROP TABLE IF EXISTS reads; DROP TABLE IF EXISTS contacts; DROP TABLE IF EXISTS contact_numbers; DROP TABLE IF EXISTS conversations; DROP TABLE IF EXISTS numbers')
     db.exec(SCHEMA)
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`)
     db.exec('COMMIT')

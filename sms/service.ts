@@ -15,6 +15,7 @@ import { SmsProxy, type ProxyPolicy } from './proxy.ts'
 import { SmsStore } from './store.ts'
 import { HistoryImport } from './history.ts'
 import { PhoneHistory, type ImportReport } from './phone-history.ts'
+import { NumberChecks } from './number-checks.ts'
 import { serveOutsiders, type ProtocolHandlers } from './submit-protocol.ts'
 import { SmsSync } from './sync.ts'
 import { planMessage, type Encoding } from './codec/plan.ts'
@@ -84,6 +85,8 @@ export class SmsService {
   private readonly proxy?: SmsProxy
   private readonly history?: HistoryImport
   private readonly phoneHistory: PhoneHistory
+  /** Numbers verified to belong to other accounts, and the codes that verify them. */
+  readonly numberChecks: NumberChecks
   private readonly client: SmsClient
   private readonly sync: SmsSync
   private readonly onActive: () => void
@@ -135,6 +138,11 @@ export class SmsService {
       receivers: () => this.receivers(),
       country: () => this.country(),
       log: init.log
+    })
+    this.numberChecks = new NumberChecks({
+      store: this.store,
+      send: async (to, body) => await this.send({ to, body }),
+      waitFor: async (id, status, signal) => await this.waitFor(id, status, signal)
     })
     this.client = new SmsClient({ store: this.store, candidates: () => this.candidates(), log: init.log })
     this.sync = new SmsSync({ store: this.store, tunnels: init.tunnels, isMember: init.isMember, log: init.log })

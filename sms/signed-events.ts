@@ -43,7 +43,10 @@ export interface StatusEvent { type: 'status', id: string, status: SmsStatus, at
 /** Messages read by the user on the device that wrote the event. */
 export interface ReadEvent { type: 'read', ids: string[], at: number }
 
-export type SmsEvent = MessageEvent | AssignEvent | StatusEvent | ReadEvent | ContactEvent
+/** A number verified to belong to an account (its phone proved it got an SMS code); the newest wins. */
+export interface BindingEvent { type: 'binding', number: string, account: string, at: number }
+
+export type SmsEvent = MessageEvent | AssignEvent | StatusEvent | ReadEvent | ContactEvent | BindingEvent
 
 /** What a device signs: its own log entry number `seq`, and who may see it (all members when absent). */
 export interface EventPayload {
@@ -126,6 +129,9 @@ export function checkEvent (e: unknown): SmsEvent {
       if (v.read === true) message.read = true
       return message
     }
+    case 'binding':
+      if (!isDevice(v.account) || !isTime(v.at)) fail('malformed binding')
+      return { type: 'binding', number: checkNumber(v.number), account: v.account, at: v.at }
     case 'contact':
       if (!isId(v.id) || typeof v.name !== 'string' || v.name.trim() === '' || v.name.length > MAX_NAME_CHARS || !isTime(v.at)) fail('malformed contact')
       if (!Array.isArray(v.numbers) || v.numbers.length > MAX_CONTACT_NUMBERS) fail('malformed contact numbers')

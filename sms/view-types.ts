@@ -48,3 +48,11 @@ export interface ContactView {
   /** E.164 numbers (or short codes). */
   numbers: string[]
 }
+
+/** A number bound to another account by verification (`companion numbers --json`). */
+export interface NumberView {
+  number: string
+  account: string
+  verified: boolean
+  verifiedAt: number
+}

@@ -5,7 +5,7 @@
  * It imports types only: the CLI and the browser load nothing of the daemon through it.
  */
 import type { LinkInfo } from '../../link/link-types.ts'
-import type { ContactView, ConversationView, MessageView } from '../../sms/view-types.ts'
+import type { ContactView, ConversationView, MessageView, NumberView } from '../../sms/view-types.ts'
 import type { DeviceEntry, DevicePatch, GrantView, PairRequestView, Status } from './types.ts'
 
 /** An error the control API returns to its client: an HTTP status, a stable code, a message. */
@@ -80,6 +80,12 @@ export type ImportLine = { event: 'progress', scanned: number, added: number }
 /** `POST /v1/contacts/import`: contacts new or changed, and numbers that could not be read. */
 export interface ContactsImportResult { contacts: number, unreadable: number }
 
+/** Lines of `POST /v1/numbers/verify`: who claims it, the code texted, then the outcome. */
+export type VerifyLine = { event: 'claimed', accounts: number }
+  | { event: 'code-sent', from: string }
+  | { event: 'verified', number: string, account: string }
+  | { event: 'failed', message: string }
+
 /** The line of `POST /v1/forwards` once it listens; the request then stays open as long as the forward. */
 export interface ForwardLine { event: 'listening', localPort: number, remotePort: number, device: string }
 
@@ -111,6 +117,8 @@ export const API = {
   importHistory: endpoint<{ body: { since?: number, via?: string } }, ImportLine>('POST', '/v1/sms/import', 'lines', 'page'),
   contacts: endpoint<NoInput, ContactView[]>('GET', '/v1/contacts', 'json', 'page'),
   importContacts: endpoint<{ body: { path: string } }, ContactsImportResult>('POST', '/v1/contacts/import', 'json', 'cli'),
+  numbers: endpoint<NoInput, NumberView[]>('GET', '/v1/numbers', 'json', 'page'),
+  verifyNumber: endpoint<{ body: { number: string } }, VerifyLine>('POST', '/v1/numbers/verify', 'lines', 'page'),
   waitFor: endpoint<{ params: { id: string }, query: { status: 'accepted' | 'sent' | 'delivered' } }, MessageView>('GET', '/v1/sms/:id/wait', 'lines', 'cli'),
 
   uiLink: endpoint<NoInput, { url: string, expiresAt: number }>('POST', '/v1/ui', 'json', 'cli')

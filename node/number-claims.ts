@@ -1,0 +1,211 @@
+import { createHash } from 'node:crypto'
+import type { AbortOptions, ContentRouting, Logger, PeerId, Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { create as digestOf } from 'multiformats/hashes/digest'
+import type { AccountStore } from './identity/account.ts'
+import { EpochChain } from './identity/epochs.ts'
+import { openCertificate } from './identity/records.ts'
+import { NumberClaimError } from './errors.ts'
+
+/** Between devices of different accounts: who claims a number, and the proof of an SMS code. */
+export const NUMBER_PROTOCOL = '/companion/number/1.0.0'
+/** A request or answer on it; a certificate and an epoch chain fit. */
+export const MAX_NUMBER_MESSAGE_BYTES = 64 * 1024
+const NUMBER_TIMEOUT_MS = 10_000
+/** A phone provides its number's key again this often (providers expire after 48 h). */
+export const REPROVIDE_MS = 60 * 60_000
+/** Claimants asked at most per lookup (anyone may claim any number). */
+export const MAX_CLAIMANTS = 8
+const SHA256 = 0x12
+
+/** Who claims a number: a device of an account, proven by the connection and the certificate. */
+export interface NumberClaim {
+  number: string
+  account: string
+  device: string
+}
+
+/** The asker's request for the proof that the claimant got the SMS code: `mac` = HMAC(code, ask text). */
+export interface ProofRequest {
+  number: string
+  /** The asker's number (what the code SMS came from). */
+  from: string
+  mac: string
+}
+
+/** A request as the claimant gets it: with the asker's proven account. */
+export type ProvenRequest = ProofRequest & { asker: NumberClaim }
+
+/** What a device says of its account to another account: its certificate and its account's epoch chain. */
+interface Identity { cert: string, chain: string }
+
+type Message = ({ t: 'claim', number: string } | ({ t: 'proof' } & ProofRequest & Identity))
+
+/** The DHT key under which the phones of a number provide: a CID of SHA-256 of the number. */
+export function numberCid (number: string): CID {
+  const hash = createHash('sha256').update(`companion-number-v1:${number}`).digest()
+  return CID.createV1(raw.code, digestOf(SHA256, hash))
+}
+
+/** The parts of a libp2p node this uses. */
+export interface NumberClaimsComponents {
+  peerId: PeerId
+  contentRouting: Pick<ContentRouting, 'provide' | 'findProviders'>
+  dialProtocol(peer: PeerId, protocol: string, options?: AbortOptions): Promise<Stream>
+  handle(protocol: string, handler: (stream: Stream, connection: { remotePeer: PeerId }) => void | Promise<void>, options?: { maxInboundStreams?: number }): Promise<void>
+  unhandle(protocol: string): Promise<void>
+}
+
+export interface NumberClaimsInit {
+  account: AccountStore
+  /** This device's number, when it is a phone that publishes it (`--no-discoverable` off). */
+  ownNumber(): string | undefined
+  isMember(device: string): boolean
+  /** Answer a proof request for this phone's number: the answer, or why not (thrown). */
+  answer(request: ProvenRequest): Promise<string>
+  log: Logger
+}
+
+const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
+
+/**
+ * Number claims, with no server: a phone provides its number's key in the DHT (the key is a
+ * hash, but phone numbers are few: anyone can test a number, which is why it can be turned
+ * off) and answers, on NUMBER_PROTOCOL, which account it is (its certificate and epoch chain,
+ * on a connection that proves its device id) and proofs that it got an SMS code.
+ */
+export class NumberClaims {
+  private readonly components: NumberClaimsComponents
+  private readonly init: NumberClaimsInit
+  private provided?: string
+  private timer?: ReturnType<typeof setInterval>
+
+  constructor (components: NumberClaimsComponents, init: NumberClaimsInit) {
+    this.components = components
+    this.init = init
+  }
+
+  async start (): Promise<void> {
+    await this.components.handle(NUMBER_PROTOCOL, async (stream, connection) => { await this.serve(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 8 })
+    this.timer = setInterval(() => { this.provided = undefined; this.publish() }, REPROVIDE_MS)
+    this.timer.unref()
+    this.publish()
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.timer)
+    await this.components.unhandle(NUMBER_PROTOCOL).catch(() => {})
+  }
+
+  /** Provide this phone's number (again, when it changed). */
+  publish (): void {
+    const number = this.init.ownNumber()
+    if (number == null || number === this.provided) return
+    this.provided = number
+    void this.components.contentRouting.provide(numberCid(number)).catch((err: Error) => {
+      if (this.provided === number) this.provided = undefined
+      this.init.log('could not provide the number in the DHT (tried again within the hour) - %s', err.message)
+    })
+  }
+
+  /** The accounts other than ours whose devices claim `number`, each checked. */
+  async claimants (number: string, signal: AbortSignal): Promise<NumberClaim[]> {
+    const claims = new Map<string, NumberClaim>()
+    let asked = 0
+    for await (const provider of this.components.contentRouting.findProviders(numberCid(number), { signal })) {
+      const device = provider.id.toString()
+      if (device === this.components.peerId.toString() || this.init.isMember(device) || claims.has(device)) continue
+      if (asked++ >= MAX_CLAIMANTS) break
+      try {
+        const claim = await this.askClaim(provider.id, number, signal)
+        if (claim.account !== this.init.account.id) claims.set(device, claim)
+      } catch (err) {
+        this.init.log('%s does not show a claim of %s - %s', device, number, (err as Error).message)
+      }
+    }
+    return [...claims.values()]
+  }
+
+  private async askClaim (peer: PeerId, number: string, signal: AbortSignal): Promise<NumberClaim> {
+    const answer = await this.request(peer, { t: 'claim', number }, signal)
+    if (answer.number !== number) throw new NumberClaimError('it answered for another number')
+    return { number, ...await provenIdentity(answer, peer.toString()) }
+  }
+
+  /** Ask the claimant for the proof; its answer (what only the code's receiver can compute). */
+  async askProof (claim: NumberClaim, request: ProofRequest, peer: PeerId, signal: AbortSignal): Promise<string> {
+    const message: Message = { t: 'proof', ...request, cert: b64(this.init.account.certificate), chain: b64(this.init.account.chainRecord) }
+    const answer = await this.request(peer, message, signal)
+    if (typeof answer.error === 'string') throw new NumberClaimError(`the claimant says: ${answer.error.slice(0, 200)}`)
+    if (typeof answer.answer !== 'string') throw new NumberClaimError('the claimant sent no answer')
+    return answer.answer
+  }
+
+  private async request (peer: PeerId, message: Message, signal: AbortSignal): Promise<Record<string, unknown>> {
+    const timeout = AbortSignal.any([signal, AbortSignal.timeout(NUMBER_TIMEOUT_MS)])
+    const stream = await this.components.dialProtocol(peer, NUMBER_PROTOCOL, { signal: timeout })
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_NUMBER_MESSAGE_BYTES })
+      await lp.write(new TextEncoder().encode(JSON.stringify(message)), { signal: timeout })
+      const answer = parse((await lp.read({ signal: timeout })).subarray())
+      await stream.close({ signal: timeout }).catch(() => {})
+      return answer
+    } catch (err) {
+      stream.abort(err as Error)
+      throw err
+    }
+  }
+
+  private async serve (stream: Stream, remote: string): Promise<void> {
+    const signal = AbortSignal.timeout(NUMBER_TIMEOUT_MS)
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_NUMBER_MESSAGE_BYTES })
+      const message = parse((await lp.read({ signal })).subarray())
+      let answer: Record<string, unknown>
+      try {
+        answer = await this.respond(message, remote)
+      } catch (err) {
+        answer = { error: err instanceof NumberClaimError ? err.message : 'this device could not answer' }
+        if (!(err instanceof NumberClaimError)) this.init.log.error('answering %s failed - %e', remote, err)
+      }
+      await lp.write(new TextEncoder().encode(JSON.stringify(answer)), { signal })
+      await stream.close({ signal })
+    } catch (err) {
+      stream.abort(err as Error)
+    }
+  }
+
+  private async respond (message: Record<string, unknown>, remote: string): Promise<Record<string, unknown>> {
+    const number = this.init.ownNumber()
+    if (number == null || message.number !== number) throw new NumberClaimError('this device does not claim that number')
+    if (message.t === 'claim') return { number, cert: b64(this.init.account.certificate), chain: b64(this.init.account.chainRecord) }
+    if (message.t !== 'proof' || typeof message.from !== 'string' || typeof message.mac !== 'string' || message.mac.length > 128) throw new NumberClaimError('a malformed request')
+    const asker = { number: message.from, ...await provenIdentity(message, remote) }
+    return { answer: await this.init.answer({ number, from: message.from, mac: message.mac, asker }) }
+  }
+}
+
+function parse (bytes: Uint8Array): Record<string, unknown> {
+  try {
+    const value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as unknown
+    if (value != null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>
+  } catch {}
+  throw new NumberClaimError('not a JSON object')
+}
+
+/**
+ * The account `device` (the connection's proven peer) belongs to: its certificate, signed by
+ * the key of its account's current epoch as its epoch chain (complete from the account's own
+ * key) says, and not removed by it.
+ */
+export async function provenIdentity (identity: Record<string, unknown>, device: string): Promise<{ account: string, device: string }> {
+  if (typeof identity.cert !== 'string' || typeof identity.chain !== 'string') throw new NumberClaimError('no certificate')
+  const cert = await openCertificate(new Uint8Array(Buffer.from(identity.cert, 'base64'))).catch((err: Error) => { throw new NumberClaimError(`a bad certificate: ${err.message}`) })
+  const chain = await EpochChain.decode(new Uint8Array(Buffer.from(identity.chain, 'base64'))).catch((err: Error) => { throw new NumberClaimError(`a bad epoch chain: ${err.message}`) })
+  if (cert.device !== device) throw new NumberClaimError('a certificate of another device')
+  if (chain.account !== cert.account || chain.oldestKnown !== 0) throw new NumberClaimError('an epoch chain of another account, or not back to its own key')
+  if (cert.epoch !== chain.epoch || chain.keyOf(cert.epoch) !== cert.signer || chain.removed().has(device)) throw new NumberClaimError('a certificate its account does not vouch for now')
+  return { account: cert.account, device }
+}
