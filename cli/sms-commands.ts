@@ -64,13 +64,17 @@ export function smsCommands (program: Command, client: (cmd: Command) => Control
     .argument('<to>', 'recipient number(s) in international form, comma-separated, e.g. +15550102030')
     .argument('<text>', 'the message')
     .option('--via <device>', 'the phone to send it through (default: the best reachable one)')
+    .option('--network-only', 'only device to device, to a verified companion-link number (never as SMS)')
+    .option('--sms-only', 'only as SMS through a phone, even to a verified companion-link number')
     .addOption(new Option('--wait <status>', 'wait until the message is accepted, sent or delivered (exit 1 if it fails)').choices(['accepted', 'sent', 'delivered']))
     .option('--json', 'print JSON')
-    .action(async (to: string, text: string, opts: { via?: string, wait?: string, json?: boolean }, cmd: Command) => {
+    .action(async (to: string, text: string, opts: { via?: string, wait?: string, json?: boolean, networkOnly?: boolean, smsOnly?: boolean }, cmd: Command) => {
       const recipients = to.split(',').map(s => s.trim()).filter(Boolean)
       if (recipients.length === 0) throw new UsageError('give at least one recipient')
+      if (opts.networkOnly === true && opts.smsOnly === true) throw new UsageError('--network-only and --sms-only exclude each other')
+      const route = opts.networkOnly === true ? 'network' : opts.smsOnly === true ? 'sms' : undefined
       const api = client(cmd)
-      const sent = await api.request(API.send, { body: { to: recipients, body: text, ...(opts.via == null ? {} : { via: opts.via }) } })
+      const sent = await api.request(API.send, { body: { to: recipients, body: text, ...(opts.via == null ? {} : { via: opts.via }), ...(route == null ? {} : { route }) } })
       let message: { id: string, to: string[], via: string | null, status: string, reason?: string } = sent
       if (opts.json !== true) {
         process.stdout.write(`${message.id}\n`)

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
-import { AccountStore, Grants, NumberClaims, createDeviceNode, loadOrCreateDeviceKey, openDeviceBook, validateDeviceKind, validateDeviceName, type DeviceNode, type PowerFacts, type ProfileBook, type SelfDescription } from '../node/index.ts'
+import { AccountStore, Grants, createDeviceNode, loadOrCreateDeviceKey, openDeviceBook, validateDeviceKind, validateDeviceName, type DeviceNode, type PowerFacts, type ProfileBook, type SelfDescription } from '../node/index.ts'
 import { POWER_POLL_MS, powerChanged, readPower } from './power.ts'
 import { ControlServer } from './control/server.ts'
 import { controlRoutes } from './control/routes.ts'
@@ -18,7 +18,7 @@ import { loadSettings, parseInterfaceKind, parsePort, saveSettings, type Setting
 import { DEFAULT_SMS_RATE, NO_BACKEND, SmsService, normalizeNumber, type SmsDevice } from '../sms/index.ts'
 import { smsRoutes } from './control/sms-routes.ts'
 import { numberRoutes } from './control/number-routes.ts'
-import { answerRequests, NumberVerification } from './number-verification.ts'
+import { AccountNumbers } from './numbers.ts'
 import { LinkService } from './link-api.ts'
 import { ChannelPolicy, echoService, forwardService, registerChannelServices } from './channels/index.ts'
 import { SelfApi } from './self-api.ts'
@@ -94,7 +94,7 @@ export class Daemon {
   private ui?: UiServer
   identity!: IdentityApi
   sms?: SmsService
-  private claims?: NumberClaims
+  private numbers?: AccountNumbers
   private unregisterChannels?: () => void
   private power: PowerFacts | undefined = readPower()
   private powerTimer?: ReturnType<typeof setInterval>
@@ -147,38 +147,18 @@ export class Daemon {
     this.identity = new IdentityApi({ node: this.node, directory, grants })
     const links = new LinkService({ node: this.node, directory })
     this.sms = await this.startSms(options, privateKey, grants)
+    this.numbers = new AccountNumbers({ node: this.node, account, sms: () => this.sms as SmsService, discoverable: options.discoverable !== false, log: logger('companion:numbers') })
     // the profile went out before the SMS service existed: now it can say what the phone offers
     if (this.sms.capabilities().length > 0) void this.node.changed()
-    const verification = await this.startNumberClaims(options, account, this.sms)
+    await this.numbers.start()
     this.unregisterChannels = registerChannelServices(this.node.libp2p.services.tunnels, [echoService, forwardService, ...this.sms.channelServices()])
     this.wireEvents()
     this.watchPower()
-    const routes = [...controlRoutes(self, this.events), ...identityRoutes(this.identity), ...linkRoutes(links), ...smsRoutes(this.sms, directory), ...numberRoutes(verification, this.sms.numberChecks)]
+    const routes = [...controlRoutes(self, this.events), ...identityRoutes(this.identity), ...linkRoutes(links), ...smsRoutes(this.sms, directory), ...numberRoutes(this.numbers.verification, this.sms.numberChecks)]
     if (options.ui !== false) this.ui = await this.startUi(routes, options.uiPort)
     this.control = new ControlServer([...routes, ...uiRoutes(this.ui)])
     await this.control.listen(this.socketPath)
     log('device %p serving %s', this.node.libp2p.peerId, this.socketPath)
-  }
-
-  /** Number claims: a phone's number in the DHT (unless not discoverable), proofs of SMS codes, verification. */
-  private async startNumberClaims (options: DaemonOptions, account: AccountStore, sms: SmsService): Promise<NumberVerification> {
-    const { libp2p, book } = this.node
-    const claimsLog = logger('companion:numbers')
-    this.claims = new NumberClaims({
-      peerId: libp2p.peerId,
-      contentRouting: libp2p.contentRouting,
-      dialProtocol: async (peer, protocol, opts) => await libp2p.dialProtocol(peer, protocol, opts),
-      handle: async (protocol, handler, opts) => { await libp2p.handle(protocol, handler, opts) },
-      unhandle: async (protocol) => { await libp2p.unhandle(protocol) }
-    }, {
-      account,
-      ownNumber: () => options.discoverable === false ? undefined : sms.status().number,
-      isMember: (id) => book.relation(id) === 'member',
-      answer: answerRequests(sms.numberChecks, () => account.id),
-      log: claimsLog
-    })
-    await this.claims.start()
-    return new NumberVerification({ claims: this.claims, checks: sms.numberChecks, account: () => account.id, log: claimsLog })
   }
 
   /** The remembered settings with this start's options applied (validated: a bad option changes nothing). */
@@ -267,7 +247,10 @@ export class Daemon {
       may: (device, capability) => grants.may(device, capability),
       denied: (capability) => grants.deniedFor(capability),
       policy: () => ({ rate, deny: this.settings.current.smsDeny, allow: this.settings.current.smsAllow }),
-      capabilitiesChanged: () => { void this.node.changed(); this.claims?.publish() },
+      capabilitiesChanged: () => { void this.node.changed(); this.numbers?.claims.publish() },
+      discoverable: options.discoverable !== false,
+      carry: async (text, account, signal) => { await this.numbers?.carry(text, account, signal) },
+      unverified: (numbers) => { this.numbers?.unverified(numbers) },
       onChange: (type, message) => { this.events.emit('sms', { type, message }) },
       onContactsChange: (changed) => { this.events.emit('contacts', { changed }) },
       watched: () => this.events.watched,
@@ -304,6 +287,8 @@ export class Daemon {
       const { peerId, profile, relation } = evt.detail
       this.events.emit('device', { id: peerId.toString(), online: true, name: profile.name, kind: profile.kind, relation })
       this.sms?.devicesChanged()
+      // a phone of the account may have a number to be found by
+      if (relation === 'member') this.numbers?.claims.publish()
     })
     libp2p.services.links.addEventListener('link:active', (evt) => { this.events.emit('link', { device: evt.detail.device, active: evt.detail.connection != null }) })
     libp2p.services.pairing.addEventListener('pair:request', (evt) => { this.events.emit('pair', { type: 'request', ...evt.detail }) })
@@ -317,7 +302,7 @@ export class Daemon {
     await this.control?.close().catch(err => { log.error('closing the control API failed - %e', err) })
     await this.ui?.close().catch(err => { log.error('closing the web page failed - %e', err) })
     log('control API closed after %d ms', Date.now() - started)
-    await this.claims?.stop()
+    await this.numbers?.stop()
     await this.sms?.stop().catch(err => { log.error('stopping the SMS service failed - %e', err) })
     log('SMS service stopped after %d ms', Date.now() - started)
     await this.node?.stop().catch(err => { log.error('stopping the node failed - %e', err) })

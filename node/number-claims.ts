@@ -41,7 +41,11 @@ export type ProvenRequest = ProofRequest & { asker: NumberClaim }
 /** What a device says of its account to another account: its certificate and its account's epoch chain. */
 interface Identity { cert: string, chain: string }
 
-type Message = ({ t: 'claim', number: string } | ({ t: 'proof' } & ProofRequest & Identity))
+/** A text one account's device carries to another's: its id (the sender's), the two numbers, the body. */
+export interface NetworkText { id: string, from: string, to: string, body: string, createdAt: number }
+export type ProvenText = NetworkText & { sender: NumberClaim }
+
+type Message = ({ t: 'claim', number: string } | ({ t: 'proof' } & ProofRequest & Identity) | ({ t: 'text' } & NetworkText & Identity))
 
 /** The DHT key under which the phones of a number provide: a CID of SHA-256 of the number. */
 export function numberCid (number: string): CID {
@@ -62,6 +66,10 @@ export interface NumberClaimsInit {
   account: AccountStore
   /** This device's number, when it is a phone that publishes it (`--no-discoverable` off). */
   ownNumber(): string | undefined
+  /** The numbers this device answers for: its own, and its account's discoverable phones' (so they are found while the phone is off). */
+  accountNumbers(): string[]
+  /** A text from another account (proven), for one of the account's numbers: stored, or refused (thrown). */
+  receive(text: ProvenText): Promise<void>
   isMember(device: string): boolean
   /** Answer a proof request for this phone's number: the answer, or why not (thrown). */
   answer(request: ProvenRequest): Promise<string>
@@ -79,7 +87,7 @@ const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
 export class NumberClaims {
   private readonly components: NumberClaimsComponents
   private readonly init: NumberClaimsInit
-  private provided?: string
+  private readonly provided = new Set<string>()
   private timer?: ReturnType<typeof setInterval>
 
   constructor (components: NumberClaimsComponents, init: NumberClaimsInit) {
@@ -89,7 +97,7 @@ export class NumberClaims {
 
   async start (): Promise<void> {
     await this.components.handle(NUMBER_PROTOCOL, async (stream, connection) => { await this.serve(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 8 })
-    this.timer = setInterval(() => { this.provided = undefined; this.publish() }, REPROVIDE_MS)
+    this.timer = setInterval(() => { this.provided.clear(); this.publish() }, REPROVIDE_MS)
     this.timer.unref()
     this.publish()
   }
@@ -99,15 +107,16 @@ export class NumberClaims {
     await this.components.unhandle(NUMBER_PROTOCOL).catch(() => {})
   }
 
-  /** Provide this phone's number (again, when it changed). */
+  /** Provide the account's discoverable numbers not provided yet (a phone's appeared, or changed). */
   publish (): void {
-    const number = this.init.ownNumber()
-    if (number == null || number === this.provided) return
-    this.provided = number
-    void this.components.contentRouting.provide(numberCid(number)).catch((err: Error) => {
-      if (this.provided === number) this.provided = undefined
-      this.init.log('could not provide the number in the DHT (tried again within the hour) - %s', err.message)
-    })
+    for (const number of this.init.accountNumbers()) {
+      if (this.provided.has(number)) continue
+      this.provided.add(number)
+      void this.components.contentRouting.provide(numberCid(number)).catch((err: Error) => {
+        this.provided.delete(number)
+        this.init.log('could not provide %s in the DHT (tried again within the hour) - %s', number, err.message)
+      })
+    }
   }
 
   /** The accounts other than ours whose devices claim `number`, each checked. */
@@ -134,6 +143,14 @@ export class NumberClaims {
     return { number, ...await provenIdentity(answer, peer.toString()) }
   }
 
+  private async receiveText (message: Record<string, unknown>, remote: string): Promise<Record<string, unknown>> {
+    if (!isText(message)) throw new NumberClaimError('a malformed text')
+    if (!this.init.accountNumbers().includes(message.to as string) && message.to !== this.init.ownNumber()) throw new NumberClaimError('this account does not have that number')
+    const sender = { number: message.from as string, ...await provenIdentity(message, remote) }
+    await this.init.receive({ id: message.id as string, from: message.from as string, to: message.to as string, body: message.body as string, createdAt: message.createdAt as number, sender })
+    return { stored: true }
+  }
+
   /** Ask the claimant for the proof; its answer (what only the code's receiver can compute). */
   async askProof (claim: NumberClaim, request: ProofRequest, peer: PeerId, signal: AbortSignal): Promise<string> {
     const message: Message = { t: 'proof', ...request, cert: b64(this.init.account.certificate), chain: b64(this.init.account.chainRecord) }
@@ -143,12 +160,24 @@ export class NumberClaims {
     return answer.answer
   }
 
-  private async request (peer: PeerId, message: Message, signal: AbortSignal): Promise<Record<string, unknown>> {
+  /**
+   * Carry a text to a device of the recipient's account; resolves once that device stored it
+   * (durably). `written` is told when the request left (from then on it may have been stored).
+   */
+  async deliver (peer: PeerId, text: NetworkText, signal: AbortSignal, written: () => void): Promise<void> {
+    const message: Message = { t: 'text', ...text, cert: b64(this.init.account.certificate), chain: b64(this.init.account.chainRecord) }
+    const answer = await this.request(peer, message, signal, written)
+    if (typeof answer.error === 'string') throw new NumberClaimError(`the recipient's device refused it: ${answer.error.slice(0, 200)}`)
+    if (answer.stored !== true) throw new NumberClaimError('the recipient\'s device did not say it stored the text')
+  }
+
+  private async request (peer: PeerId, message: Message, signal: AbortSignal, written?: () => void): Promise<Record<string, unknown>> {
     const timeout = AbortSignal.any([signal, AbortSignal.timeout(NUMBER_TIMEOUT_MS)])
     const stream = await this.components.dialProtocol(peer, NUMBER_PROTOCOL, { signal: timeout })
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_NUMBER_MESSAGE_BYTES })
       await lp.write(new TextEncoder().encode(JSON.stringify(message)), { signal: timeout })
+      written?.()
       const answer = parse((await lp.read({ signal: timeout })).subarray())
       await stream.close({ signal: timeout }).catch(() => {})
       return answer
@@ -178,13 +207,25 @@ export class NumberClaims {
   }
 
   private async respond (message: Record<string, unknown>, remote: string): Promise<Record<string, unknown>> {
+    if (message.t === 'text') return await this.receiveText(message, remote)
+    if (message.t === 'claim') {
+      if (typeof message.number !== 'string' || !this.init.accountNumbers().includes(message.number)) throw new NumberClaimError('this account does not claim that number')
+      return { number: message.number, cert: b64(this.init.account.certificate), chain: b64(this.init.account.chainRecord) }
+    }
+    // only the phone itself got the SMS code
     const number = this.init.ownNumber()
     if (number == null || message.number !== number) throw new NumberClaimError('this device does not claim that number')
-    if (message.t === 'claim') return { number, cert: b64(this.init.account.certificate), chain: b64(this.init.account.chainRecord) }
     if (message.t !== 'proof' || typeof message.from !== 'string' || typeof message.mac !== 'string' || message.mac.length > 128) throw new NumberClaimError('a malformed request')
     const asker = { number: message.from, ...await provenIdentity(message, remote) }
     return { answer: await this.init.answer({ number, from: message.from, mac: message.mac, asker }) }
   }
+}
+
+const MAX_TEXT_CHARS = 40_000
+
+function isText (m: Record<string, unknown>): boolean {
+  return typeof m.id === 'string' && /^[A-Za-z0-9-]{8,64}$/.test(m.id) && typeof m.from === 'string' && m.from.length <= 40 && typeof m.to === 'string' && m.to.length <= 40 &&
+    typeof m.body === 'string' && m.body.length <= MAX_TEXT_CHARS && Number.isSafeInteger(m.createdAt)
 }
 
 function parse (bytes: Uint8Array): Record<string, unknown> {

@@ -78,6 +78,16 @@ export class SmsClient {
     return await this.store(recipients, body, proxy)
   }
 
+  /**
+   * Store a new message to be carried device to device (`mode`: SMS if that fails before it
+   * left, or never): no proxy yet; the network sender owns it until it is carried or given up.
+   */
+  async sendOverNetwork (to: string[], body: string, mode: 'auto' | 'network-only'): Promise<NewMessage> {
+    return await this.store(checkDraft(to, body), body, undefined, (tx, id) => {
+      prepared(tx.db, "INSERT INTO network_sends (id, state, mode, since) VALUES (?, 'new', ?, ?)").run(id, mode, Date.now())
+    })
+  }
+
   /** One new outgoing message of this device in the log (and, with `then`, more events with it). */
   private async store (recipients: string[], body: string, via: string | undefined, then?: (tx: Tx, id: string) => void): Promise<NewMessage> {
     const id = randomUUID()
@@ -92,7 +102,9 @@ export class SmsClient {
   /** Hand every waiting message of this device to the best reachable proxy (when one appears). */
   async assignWaiting (): Promise<number> {
     const { store } = this.init
-    const waiting = prepared(store.db, "SELECT id, recipients FROM messages WHERE via IS NULL AND author = ? AND status = 'pending' ORDER BY created_at").all(store.self) as Array<{ id: string, recipients: string }>
+    // not those the network sender has (they go by SMS only once it gave up before they left)
+    const waiting = prepared(store.db, `SELECT id, recipients FROM messages WHERE via IS NULL AND author = ? AND status = 'pending'
+      AND id NOT IN (SELECT id FROM network_sends WHERE state != 'sms') ORDER BY created_at`).all(store.self) as Array<{ id: string, recipients: string }>
     if (waiting.length === 0) return 0
     const candidates = this.init.candidates()
     const choices = waiting.flatMap(m => {

@@ -34,12 +34,13 @@ export function applyEvent (db: DatabaseSync, payload: EventPayload, self: strin
     case 'assign': {
       // only the author hands its message to a proxy, and only once: an assignment is kept per
       // device, and only the author's counts (whichever arrives first, the message or it)
-      prepared(db, 'INSERT OR IGNORE INTO assignments (id, device, via) VALUES (?, ?, ?)').run(event.id, origin, event.via)
+      prepared(db, 'INSERT OR IGNORE INTO assignments (id, device, via, route) VALUES (?, ?, ?, ?)').run(event.id, origin, event.via, event.route ?? null)
       const row = prepared(db, 'SELECT author, via, recipients, body FROM messages WHERE id = ?').get(event.id) as { author: string, via: string | null, recipients: string, body: string } | undefined
       if (row == null || row.author !== origin || row.via != null) return []
-      prepared(db, 'UPDATE messages SET via = ?, sender = ? WHERE id = ?').run(event.via, proxySender(db, event.id, event.via), event.id)
+      prepared(db, 'UPDATE messages SET via = ?, sender = ?, route = ? WHERE id = ?').run(event.via, proxySender(db, event.id, event.via), event.route ?? 'sms', event.id)
       refreshStatus(db, event.id)
-      const proxy = event.via === self && enqueueProxyWork(db, event.id, row.author, JSON.parse(row.recipients) as string[], row.body)
+      // carried over the network by its author: no radio's work
+      const proxy = event.via === self && event.route !== 'network' && enqueueProxyWork(db, event.id, row.author, JSON.parse(row.recipients) as string[], row.body)
       return [{ type: 'status', id: event.id, proxy }]
     }
     case 'status': {
@@ -70,15 +71,18 @@ export function applyEvent (db: DatabaseSync, payload: EventPayload, self: strin
 
 function insertMessage (db: DatabaseSync, m: MessageEvent, self: string): ViewChange[] {
   const conversation = conversationOf(m.direction === 'out' ? m.to : [m.from ?? 'unknown'])
-  const via = m.via ?? (prepared(db, 'SELECT via FROM assignments WHERE id = ? AND device = ?').get(m.id, m.author) as { via: string } | undefined)?.via ?? null
+  const assigned = prepared(db, 'SELECT via, route FROM assignments WHERE id = ? AND device = ?').get(m.id, m.author) as { via: string, route: string | null } | undefined
+  const via = m.via ?? assigned?.via ?? null
+  // how it went or came: device to device, or by SMS (undecided while no one carries it)
+  const route = m.route ?? (m.via != null ? 'sms' : assigned == null ? null : (assigned.route ?? 'sms'))
   // what this account wrote is read by nature; what came in waits for the user (unless read on the phone)
   const read = m.direction === 'out' || m.read === true || prepared(db, 'SELECT 1 FROM reads WHERE id = ?').get(m.id) != null ? 1 : 0
   // the proxy's number may have come (with its status) before the message
   const sender = m.from ?? (via == null ? null : proxySender(db, m.id, via))
   // a text from the phone's store has gone out already: it starts sent, and is never handed to a radio
   const initial: SmsStatus = m.direction === 'in' ? 'received' : m.stored === true ? 'sent' : 'pending'
-  const inserted = prepared(db, `INSERT OR IGNORE INTO messages (id, conversation, direction, sender, recipients, body, author, via, created_at, status, read)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(m.id, conversation, m.direction, sender, JSON.stringify(m.to), m.body, m.author, via, m.createdAt, initial, read)
+  const inserted = prepared(db, `INSERT OR IGNORE INTO messages (id, conversation, direction, sender, recipients, body, author, via, created_at, status, read, route)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(m.id, conversation, m.direction, sender, JSON.stringify(m.to), m.body, m.author, via, m.createdAt, initial, read, route)
   if (inserted.changes === 0) return []
   // the conversation's summary: counts and its newest message (by time, then id: the same on every device)
   prepared(db, `INSERT INTO conversations (conversation, messages, unread, last_id, last_at) VALUES (?, 1, ?, ?, ?)
@@ -87,7 +91,7 @@ function insertMessage (db: DatabaseSync, m: MessageEvent, self: string): ViewCh
       last_at = MAX(last_at, excluded.last_at)`).run(conversation, m.direction === 'in' && read === 0 ? 1 : 0, m.id, m.createdAt)
   prepared(db, 'INSERT OR IGNORE INTO statuses (id, status, at, device, reason) VALUES (?, ?, ?, ?, NULL)').run(m.id, initial, m.createdAt, m.author)
   refreshStatus(db, m.id)
-  const proxy = m.direction === 'out' && m.stored !== true && via === self && enqueueProxyWork(db, m.id, m.author, m.to, m.body)
+  const proxy = m.direction === 'out' && m.stored !== true && route !== 'network' && via === self && enqueueProxyWork(db, m.id, m.author, m.to, m.body)
   return [{ type: 'message', id: m.id, proxy }]
 }
 

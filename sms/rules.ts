@@ -17,7 +17,8 @@ export interface EventContext {
 export function admit (envelope: Envelope, context: EventContext): EventPayload {
   const payload = checkEnvelope(envelope)
   const { event, origin } = payload
-  if (event.type === 'message' && event.direction === 'in' && !context.hasBackend(origin)) {
+  // an incoming text came by SMS to a phone, or device to device (route network) to any member
+  if (event.type === 'message' && event.direction === 'in' && event.route !== 'network' && !context.hasBackend(origin)) {
     throw new SyncProtocolError('invalid event: an incoming SMS from a device without an SMS backend')
   }
   if (event.type === 'message' && event.stored === true && !context.hasBackend(origin)) {

@@ -5,14 +5,14 @@ const VIEWS = `
 CREATE TABLE IF NOT EXISTS messages (
   id TEXT PRIMARY KEY, conversation TEXT NOT NULL, direction TEXT NOT NULL, sender TEXT, recipients TEXT NOT NULL,
   body TEXT NOT NULL, author TEXT NOT NULL, via TEXT, created_at INTEGER NOT NULL,
-  status TEXT NOT NULL, reason TEXT, read INTEGER NOT NULL DEFAULT 0);
+  status TEXT NOT NULL, reason TEXT, read INTEGER NOT NULL DEFAULT 0, route TEXT);
 CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (conversation, created_at);
 CREATE INDEX IF NOT EXISTS messages_by_time ON messages (created_at);
 CREATE INDEX IF NOT EXISTS messages_unassigned ON messages (author, status) WHERE via IS NULL;
 CREATE TABLE IF NOT EXISTS statuses (
   id TEXT NOT NULL, status TEXT NOT NULL, at INTEGER NOT NULL, device TEXT NOT NULL, reason TEXT, sender TEXT,
   PRIMARY KEY (id, status, device, at)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS assignments (id TEXT NOT NULL, device TEXT NOT NULL, via TEXT NOT NULL, PRIMARY KEY (id, device)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS assignments (id TEXT NOT NULL, device TEXT NOT NULL, via TEXT NOT NULL, route TEXT, PRIMARY KEY (id, device)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS reads (id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS conversations (conversation TEXT PRIMARY KEY, messages INTEGER NOT NULL, unread INTEGER NOT NULL, last_id TEXT NOT NULL, last_at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS conversations_by_time ON conversations (last_at, last_id);
@@ -45,10 +45,11 @@ CREATE TABLE IF NOT EXISTS stored_keys (key TEXT PRIMARY KEY, id TEXT NOT NULL, 
 CREATE INDEX IF NOT EXISTS stored_keys_by_id ON stored_keys (id, party);
 CREATE TABLE IF NOT EXISTS local_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS used_codes (code TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS network_sends (id TEXT PRIMARY KEY, state TEXT NOT NULL, mode TEXT NOT NULL, since INTEGER NOT NULL) WITHOUT ROWID;
 `
 
 /** `PRAGMA user_version` of the schema above; a file of an older one has its views rebuilt. */
-export const SCHEMA_VERSION = 5
+export const SCHEMA_VERSION = 6
 
 /**
  * Bring a file of an older schema up to this one; true when its views must be rebuilt from

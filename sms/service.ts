@@ -6,16 +6,17 @@ import type { ChannelService, Tunnels } from '../link/index.ts'
 import type { SmsBackend } from './backends/backend.ts'
 import { createBackend, NO_BACKEND } from './backends/registry.ts'
 import { SmsClient, type NewMessage, type ProxyCandidate } from './client.ts'
-import { FINAL_STATUSES, SMS_SUBMIT_PROTOCOL, STATUS_RANK, type SmsStatus } from './constants.ts'
+import { DEFAULT_SMS_RATE, FINAL_STATUSES, SMS_SUBMIT_PROTOCOL, STATUS_RANK, type SmsStatus } from './constants.ts'
 import { InvalidSmsError, UnknownMessageError } from './errors.ts'
 import { EventSigner } from './signed-events.ts'
 import type { ViewChange } from './materialize.ts'
-import { conversationOf } from './codec/numbers.ts'
+import { conversationOf, normalizeNumber, numberOrNone } from './codec/numbers.ts'
 import { SmsProxy, type ProxyPolicy } from './proxy.ts'
 import { SmsStore } from './store.ts'
 import { HistoryImport } from './history.ts'
 import { PhoneHistory, type ImportReport } from './phone-history.ts'
 import { NumberChecks } from './number-checks.ts'
+import { NetworkTexts, NotCarriedError, type Arriving, type Carried } from './network-texts.ts'
 import { serveOutsiders, type ProtocolHandlers } from './submit-protocol.ts'
 import { SmsSync } from './sync.ts'
 import { planMessage, type Encoding } from './codec/plan.ts'
@@ -59,6 +60,12 @@ export interface SmsServiceInit {
   onChange(type: MessageChange, message: MessageView): void
   /** Contacts changed: `changed` of them, on this device or another. */
   onContactsChange(changed: number): void
+  /** This phone's number may be found by other companion accounts (`--no-discoverable` off). */
+  discoverable?: boolean
+  /** Carry a text device to device to a device of `account` (the node's side); throws NotCarriedError. */
+  carry?(text: Carried, account: string, signal: AbortSignal): Promise<void>
+  /** Texts went by SMS to numbers not verified: someone may claim them (verify in the background). */
+  unverified?(numbers: string[]): void
   /** Whether anyone follows the event stream (else changes are not worth a view). */
   watched(): boolean
   log: Logger
@@ -67,7 +74,8 @@ export interface SmsServiceInit {
 /** What changed of a message, for the event stream. */
 export type MessageChange = Exclude<ViewChange['type'], 'contact'>
 
-export interface SendRequest { to: string[], body: string, via?: SmsDevice }
+/** `route`: force one way (`network`: device to device only; `sms`: through a phone only); else the cheapest that works. */
+export interface SendRequest { to: string[], body: string, via?: SmsDevice, route?: 'network' | 'sms' }
 
 /** A device with an SMS backend offers sms.receive (and sms.send) in its profile. */
 function hasBackend (device: SmsDevice | undefined): boolean {
@@ -87,6 +95,7 @@ export class SmsService {
   private readonly phoneHistory: PhoneHistory
   /** Numbers verified to belong to other accounts, and the codes that verify them. */
   readonly numberChecks: NumberChecks
+  private readonly network: NetworkTexts
   private readonly client: SmsClient
   private readonly sync: SmsSync
   private readonly onActive: () => void
@@ -141,9 +150,22 @@ export class SmsService {
     })
     this.numberChecks = new NumberChecks({
       store: this.store,
-      send: async (to, body) => await this.send({ to, body }),
+      // the code goes by SMS, whatever is known of the number (it is what is being checked)
+      send: async (to, body) => await this.send({ to, body, route: 'sms' }),
       waitFor: async (id, status, signal) => await this.waitFor(id, status, signal)
     })
+    this.network = new NetworkTexts({
+      store: this.store,
+      ownNumber: () => this.ownNumber(),
+      carry: async (text, account, signal) => {
+        if (init.carry == null) throw new NotCarriedError('this device cannot carry texts over the network', false)
+        await init.carry(text, account, signal)
+      },
+      deny: () => init.policy().deny,
+      rate: DEFAULT_SMS_RATE,
+      log: init.log
+    })
+    this.network.onFallback = () => { this.assignWaiting() }
     this.client = new SmsClient({ store: this.store, candidates: () => this.candidates(), log: init.log })
     this.sync = new SmsSync({ store: this.store, tunnels: init.tunnels, isMember: init.isMember, log: init.log })
     this.onActive = () => { this.assignWaiting() }
@@ -160,6 +182,7 @@ export class SmsService {
       init.tunnels.addEventListener('tunnel:up', service.onActive)
       init.tunnels.addEventListener('tunnel:down', service.onActive)
       service.assignWaiting()
+      service.network.kick()
       service.phoneHistory.firstImport()
       // events kept unapplied before a restart, whose devices' profiles are known by now
       service.reconsider()
@@ -175,6 +198,7 @@ export class SmsService {
 
   async stop (): Promise<void> {
     this.stopped = true
+    this.network.stop()
     clearInterval(this.assignTimer)
     this.init.tunnels.removeEventListener('tunnel:up', this.onActive)
     this.init.tunnels.removeEventListener('tunnel:down', this.onActive)
@@ -197,7 +221,8 @@ export class SmsService {
     if (this.backend == null) return []
     const sim = this.backend.facts
     const denied = this.init.denied('sms.send')
-    return [{ name: 'sms.send', sim, ...(denied.length === 0 ? {} : { denied }) }, { name: 'sms.receive', sim }]
+    const facts = { ...sim, ...(this.init.discoverable === false || sim.number == null ? {} : { discoverable: true }) }
+    return [{ name: 'sms.send', sim: facts, ...(denied.length === 0 ? {} : { denied }) }, { name: 'sms.receive', sim: facts }]
   }
 
   status (): { backend: string, ready: boolean, number?: string } {
@@ -221,6 +246,7 @@ export class SmsService {
   /** Devices or their profiles changed: a proxy may have appeared, and events kept unapplied may now apply. */
   devicesChanged (): void {
     this.assignWaiting()
+    this.network.kick()
     this.reconsider()
   }
 
@@ -269,6 +295,17 @@ export class SmsService {
     if (via != null) {
       const proxy = via.relation === 'self' ? this.backend != null : via.capabilities.some(c => c.name === 'sms.send')
       if (!proxy) throw new InvalidSmsError(`${via.id} has no SMS backend; choose a phone (see companion devices)`)
+    }
+    if (via == null && req.route !== 'sms') {
+      const to = req.to.map(normalizeNumber)
+      // a verified number of another companion account: device to device, SMS only if that fails before it left
+      if (to.length === 1 && this.network.boundAccount(to) != null) {
+        const sent = await this.client.sendOverNetwork(req.to, req.body, req.route === 'network' ? 'network-only' : 'auto')
+        this.network.kick()
+        return { ...sent, status: 'pending' }
+      }
+      if (req.route === 'network') throw new InvalidSmsError(`${to.join(', ')} ${to.length === 1 ? 'is not a verified companion-link number' : 'are several numbers'}: --network-only needs one verified number (companion numbers verify)`)
+      this.init.unverified?.(to)
     }
     const sent = await this.client.send(req.to, req.body, via?.id)
     return { ...sent, status: 'pending' }
@@ -325,6 +362,16 @@ export class SmsService {
     if (phone == null) throw new InvalidSmsError('no phone of this account is reachable now; try again when one is online')
     if (phones.length > 1) throw new InvalidSmsError(`${phones.length} phones are reachable; choose one with --via`)
     return await this.phoneHistory.importVia(phone.id, options)
+  }
+
+  /** A text from another companion account, proven by the node: stored, or refused (InvalidSmsError). */
+  async receiveNetworkText (text: Arriving): Promise<void> {
+    await this.network.receive(text)
+  }
+
+  /** The number this account texts from: this phone's, else a phone's of the account. */
+  private ownNumber (): string | undefined {
+    return numberOrNone(this.backend?.facts.number) ?? this.init.members().map(m => m.capabilities.find(c => c.name === 'sms.send')?.sim?.number).find(n => n != null)
   }
 
   contacts (): ContactView[] {

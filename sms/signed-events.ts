@@ -26,6 +26,8 @@ export interface MessageEvent {
   stored?: true
   /** A stored incoming text the user had read on the phone. */
   read?: true
+  /** Came device to device from another companion account (an incoming text), not by SMS. */
+  route?: 'network'
 }
 
 /**
@@ -35,7 +37,8 @@ export interface MessageEvent {
 export interface ContactEvent { type: 'contact', id: string, name: string, numbers: string[], at: number }
 
 /** The author hands a pending message to a proxy (once; a message never changes proxy). */
-export interface AssignEvent { type: 'assign', id: string, via: string }
+/** `route: network`: the author carried it itself, device to device, to the recipient's account. */
+export interface AssignEvent { type: 'assign', id: string, via: string, route?: 'network' }
 
 /** A status reached, said by the device that knows (the proxy; the author for `pending`). */
 export interface StatusEvent { type: 'status', id: string, status: SmsStatus, at: number, reason?: string, from?: string }
@@ -122,11 +125,13 @@ export function checkEvent (e: unknown): SmsEvent {
       if (v.direction === 'out' && v.from != null) fail('an outgoing message names its sender')
       if (v.stored !== undefined && (v.stored !== true || v.via === undefined)) fail('malformed stored message')
       if (v.read !== undefined && (v.read !== true || v.stored !== true || v.direction !== 'in')) fail('malformed read mark')
+      if (v.route !== undefined && (v.route !== 'network' || v.direction !== 'in' || v.stored !== undefined)) fail('malformed route')
       const from = v.from == null ? null : checkSender(v.from)
       const message: MessageEvent = { type: 'message', id: v.id, direction: v.direction, from, to: v.to.map(checkNumber), body: v.body, author: v.author, createdAt: v.createdAt }
       if (v.via !== undefined) message.via = v.via as string
       if (v.stored === true) message.stored = true
       if (v.read === true) message.read = true
+      if (v.route === 'network') message.route = 'network'
       return message
     }
     case 'binding':
@@ -137,8 +142,8 @@ export function checkEvent (e: unknown): SmsEvent {
       if (!Array.isArray(v.numbers) || v.numbers.length > MAX_CONTACT_NUMBERS) fail('malformed contact numbers')
       return { type: 'contact', id: v.id, name: v.name, numbers: [...new Set(v.numbers.map(checkNumber))], at: v.at }
     case 'assign':
-      if (!isId(v.id) || !isDevice(v.via)) fail('malformed assignment')
-      return { type: 'assign', id: v.id, via: v.via }
+      if (!isId(v.id) || !isDevice(v.via) || (v.route !== undefined && v.route !== 'network')) fail('malformed assignment')
+      return v.route === 'network' ? { type: 'assign', id: v.id, via: v.via, route: 'network' } : { type: 'assign', id: v.id, via: v.via }
     case 'status': {
       if (!isId(v.id) || !STATUSES.includes(v.status as SmsStatus) || !isTime(v.at)) fail('malformed status')
       if (v.reason !== undefined && (typeof v.reason !== 'string' || v.reason.length > MAX_REASON_CHARS)) fail('malformed reason')
@@ -217,6 +222,7 @@ export function checkEnvelope ({ origin, seq, raw }: Envelope): EventPayload {
     if (checked.direction === 'in' && checked.via !== origin) fail('an incoming message not carried by the device that signed it')
     if (checked.stored === true && checked.via !== origin) fail('a stored message not from the store of the device that signed it')
   }
+  if (checked.type === 'assign' && checked.route === 'network' && checked.via !== origin) fail('a text carried over the network by another device than its author')
   const payload: EventPayload = { origin, seq, event: checked }
   if (audience !== undefined) payload.audience = audience
   return payload

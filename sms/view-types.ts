@@ -29,6 +29,8 @@ export interface MessageView {
   read: boolean
   /** The other party's name from the contacts (of each party of a group, a number where none is known); null when none is known. */
   name: string | null
+  /** `network`: device to device with another companion account; `sms`: through a phone; null while no one carries it yet. */
+  route: 'sms' | 'network' | null
 }
 
 export interface ConversationView {

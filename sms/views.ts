@@ -17,9 +17,10 @@ interface MessageRow {
   status: SmsStatus
   reason: string | null
   read: number
+  route: 'sms' | 'network' | null
 }
 
-const COLUMNS = 'id, conversation, direction, sender, recipients, body, author, via, created_at, status, reason, read'
+const COLUMNS = 'id, conversation, direction, sender, recipients, body, author, via, created_at, status, reason, read, route'
 
 /** The statuses that count (said by a device that may say them), oldest first. */
 function history (db: DatabaseSync, message: { id: string, author: string, via: string | null }): StatusEntry[] {
@@ -45,7 +46,8 @@ function view (db: DatabaseSync, r: MessageRow, names: ReadonlyMap<string, strin
     statusHistory: history(db, r),
     createdAt: r.created_at,
     read: r.read === 1,
-    name: nameOfParties(names, partiesOf(r))
+    name: nameOfParties(names, partiesOf(r)),
+    route: r.route
   }
   if (r.reason != null) v.reason = r.reason
   return v

@@ -109,7 +109,7 @@ export const API = {
   connect: endpoint<{ query: { device: string, channel: string, priority?: 'bulk' | 'interactive' } }, never>('GET', '/v1/connect', 'upgrade', 'cli'),
   forward: endpoint<{ body: { localPort: number, device: string, remotePort: number } }, ForwardLine>('POST', '/v1/forwards', 'lines', 'cli'),
 
-  send: endpoint<{ body: { to: string[], body: string, via?: string } }, SendResult>('POST', '/v1/sms', 'json', 'page'),
+  send: endpoint<{ body: { to: string[], body: string, via?: string, route?: 'network' | 'sms' } }, SendResult>('POST', '/v1/sms', 'json', 'page'),
   messages: endpoint<{ query: { with?: string, search?: string, limit?: number, before?: number } }, MessageView[]>('GET', '/v1/sms', 'json', 'page'),
   conversations: endpoint<NoInput, ConversationView[]>('GET', '/v1/sms/conversations', 'json', 'page'),
   message: endpoint<{ params: { id: string } }, MessageView>('GET', '/v1/sms/:id', 'json', 'page'),

@@ -27,6 +27,8 @@ export type OpenedCertificate = DeviceCertificate & { signer: string }
 
 export interface SimFacts {
   number?: string
+  /** Other companion accounts may find this number and text it device to device (`--no-discoverable` off). */
+  discoverable?: boolean
   carrier?: string
   country?: string
   roaming?: boolean
@@ -128,6 +130,7 @@ function checkSim (sim: unknown): SimFacts | undefined {
   const str = (s: unknown, max: number): boolean => s === undefined || (typeof s === 'string' && s.length <= max)
   if (!str(number, 32) || !str(carrier, 64) || !str(country, 2)) throw new InvalidProfileError('malformed SIM facts')
   if (roaming !== undefined && typeof roaming !== 'boolean') throw new InvalidProfileError('malformed SIM facts')
+  if ((sim as Record<string, unknown>).discoverable !== undefined && typeof (sim as Record<string, unknown>).discoverable !== 'boolean') throw new InvalidProfileError('malformed SIM facts')
   if (signal !== undefined && !(Number.isInteger(signal) && (signal as number) >= 0 && (signal as number) <= 4)) throw new InvalidProfileError('malformed SIM signal')
   return sim as SimFacts
 }

@@ -1,0 +1,102 @@
+import type { Logger } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { NumberClaimError, NumberClaims, type AccountStore, type DeviceNode } from '../node/index.ts'
+import { InvalidSmsError, NotCarriedError, type Carried, type SmsService } from '../sms/index.ts'
+import { answerRequests, NumberVerification } from './number-verification.ts'
+
+/** How long the devices of a number's account are looked for, and each is given to store a text. */
+const FIND_MS = 5_000
+const DELIVER_MS = 8_000
+/** A number nobody proved is not verified again, on sending, sooner than this. */
+const REVERIFY_MS = 24 * 60 * 60_000
+
+export interface AccountNumbersInit {
+  node: DeviceNode
+  account: AccountStore
+  /** The SMS service (it exists once the daemon started it). */
+  sms(): SmsService
+  discoverable: boolean
+  log: Logger
+}
+
+/**
+ * This account's numbers among companion accounts: the claims (node/number-claims.ts) answered
+ * with the SMS service's codes and texts, verification, and carrying texts to the devices of
+ * a verified number's account.
+ */
+export class AccountNumbers {
+  readonly claims: NumberClaims
+  readonly verification: NumberVerification
+  private readonly init: AccountNumbersInit
+  private readonly tried = new Map<string, number>()
+
+  constructor (init: AccountNumbersInit) {
+    this.init = init
+    const { libp2p, book } = init.node
+    const sms = init.sms
+    this.claims = new NumberClaims({
+      peerId: libp2p.peerId,
+      contentRouting: libp2p.contentRouting,
+      dialProtocol: async (peer, protocol, opts) => await libp2p.dialProtocol(peer, protocol, opts),
+      handle: async (protocol, handler, opts) => { await libp2p.handle(protocol, handler, opts) },
+      unhandle: async (protocol) => { await libp2p.unhandle(protocol) }
+    }, {
+      account: init.account,
+      ownNumber: () => init.discoverable ? sms().status().number : undefined,
+      accountNumbers: () => {
+        const own = init.discoverable ? sms().status().number : undefined
+        // the account's discoverable phones' numbers: found (and texted) while the phone is off
+        const phones = book.members().flatMap(d => d.profile.capabilities.filter(c => c.name === 'sms.receive' && c.sim?.discoverable === true && c.sim.number != null).map(c => c.sim?.number ?? ''))
+        return [...new Set([...(own == null ? [] : [own]), ...phones])]
+      },
+      isMember: (id) => book.relation(id) === 'member',
+      answer: answerRequests(sms().numberChecks, () => init.account.id),
+      receive: async (text) => {
+        try {
+          await sms().receiveNetworkText({ id: text.id, from: text.from, to: text.to, body: text.body, createdAt: text.createdAt, account: text.sender.account })
+        } catch (err) {
+          if (err instanceof InvalidSmsError) throw new NumberClaimError(err.message)
+          throw err
+        }
+      },
+      log: init.log
+    })
+    this.verification = new NumberVerification({ claims: this.claims, checks: sms().numberChecks, account: () => init.account.id, log: init.log })
+  }
+
+  async start (): Promise<void> {
+    await this.claims.start()
+  }
+
+  async stop (): Promise<void> {
+    await this.claims.stop()
+  }
+
+  /** Carry a text to a device of `account` that claims its number; throws NotCarriedError. */
+  async carry (text: Carried, account: string, signal: AbortSignal): Promise<void> {
+    const devices = (await this.claims.claimants(text.to, AbortSignal.any([signal, AbortSignal.timeout(FIND_MS)])).catch(() => [])).filter(c => c.account === account)
+    let left = false
+    for (const device of devices) {
+      try {
+        await this.claims.deliver(peerIdFromString(device.device), text, AbortSignal.any([signal, AbortSignal.timeout(DELIVER_MS)]), () => { left = true })
+        return
+      } catch (err) {
+        this.init.log('%s did not store text %s - %s', device.device, text.id, (err as Error).message)
+      }
+    }
+    throw new NotCarriedError(devices.length === 0 ? 'no device of that account answered' : 'no device of that account stored it', left)
+  }
+
+  /** Texts went by SMS to these numbers: verify, in the background, those someone claims. */
+  unverified (numbers: string[]): void {
+    const now = Date.now()
+    for (const number of numbers) {
+      if ((this.tried.get(number) ?? 0) > now - REVERIFY_MS) continue
+      this.tried.set(number, now)
+      void this.verification.verify(number, () => {}, AbortSignal.timeout(3 * 60_000)).then(
+        (bound) => { this.init.log('%s verified: account %s', bound.number, bound.account) },
+        (err: Error) => { this.init.log('%s not verified - %s', number, err.message) }
+      )
+    }
+  }
+}

@@ -1,0 +1,160 @@
+import { createHash } from 'node:crypto'
+import type { Logger } from '@libp2p/interface'
+import { RATE_WINDOW_MS } from './constants.ts'
+import { Backoff } from './backoff.ts'
+import { InvalidSmsError } from './errors.ts'
+import { prepared } from './materialize.ts'
+import { fitIncomingBody } from './signed-events.ts'
+import type { SmsStore } from './store.ts'
+import { normalizeNumber } from './codec/numbers.ts'
+
+/** A text between two accounts' devices, as both sides know it. */
+export interface Carried { id: string, from: string, to: string, body: string, createdAt: number }
+
+/** A text from another account, whose account the node proved. */
+export type Arriving = Carried & { account: string }
+
+/** Thrown by `carry`: no device of the recipient's account stored it; `left`: the request may have reached one. */
+export class NotCarriedError extends Error {
+  override readonly name = 'NotCarriedError'
+  readonly left: boolean
+
+  constructor (message: string, left: boolean) {
+    super(message)
+    this.left = left
+  }
+}
+
+export interface NetworkTextsInit {
+  store: SmsStore
+  /** The number this account texts from (its phone's), or undefined when it knows none. */
+  ownNumber(): string | undefined
+  /** Carry `text` to a device of `account`; resolves once one stored it; throws NotCarriedError. */
+  carry(text: Carried, account: string, signal: AbortSignal): Promise<void>
+  /** Numbers this account never takes texts from (the phone's deny list). */
+  deny(): string[]
+  /** Texts per minute one other account may deliver here. */
+  rate: number
+  log: Logger
+}
+
+/** A text that may have reached the other account is carried again until it surely did, for this long, then ends failed. */
+export const NETWORK_GIVE_UP_MS = 60 * 60_000
+const RETRY_MIN_MS = 5_000
+const RETRY_MAX_MS = 5 * 60_000
+
+/**
+ * Texts device to device between companion accounts. Sending: a text to a verified number is
+ * owned here (`network_sends`) until a device of the number's account stored it (then it is
+ * assigned to this device, route network, and `delivered`), or until every attempt failed
+ * before it left (then it goes by SMS, once: the client hands it to a phone). One that may have
+ * left is never sent by SMS too: it is carried again until surely stored. Receiving: a text
+ * from an account bound to its sender's number, stored as incoming, route network.
+ */
+export class NetworkTexts {
+  private readonly init: NetworkTextsInit
+  private readonly received = new Map<string, number[]>()
+  private running = false
+  private again = false
+  private stopped = false
+  private timer?: ReturnType<typeof setTimeout>
+  private readonly retry = new Backoff(RETRY_MIN_MS, RETRY_MAX_MS)
+  /** Told when a text goes to SMS after all (the client assigns it to a phone). */
+  onFallback: () => void = () => {}
+
+  constructor (init: NetworkTextsInit) {
+    this.init = init
+  }
+
+  /** The account a text to `to` goes to over the network: every recipient bound to that one account. */
+  boundAccount (to: string[]): string | undefined {
+    const accounts = new Set(to.map(n => (prepared(this.init.store.db, 'SELECT account FROM numbers WHERE number = ?').get(n) as { account: string } | undefined)?.account))
+    const [only] = accounts
+    return accounts.size === 1 && only != null ? only : undefined
+  }
+
+  /** A text from another account: stored (once), or refused with the reason. */
+  async receive (text: Arriving): Promise<void> {
+    const from = normalizeNumber(text.from)
+    const bound = (prepared(this.init.store.db, 'SELECT account FROM numbers WHERE number = ?').get(from) as { account: string } | undefined)?.account
+    if (bound !== text.account) throw new InvalidSmsError(`${from} is not verified as yours here: text it by SMS once (companion numbers verify)`)
+    if (this.init.deny().includes(from)) throw new InvalidSmsError('this account does not take texts from that number')
+    const now = Date.now()
+    const recent = (this.received.get(text.account) ?? []).filter(t => t > now - RATE_WINDOW_MS)
+    if (recent.length >= this.init.rate) throw new InvalidSmsError(`rate limit: at most ${this.init.rate} texts a minute from one account`)
+    recent.push(now)
+    this.received.set(text.account, recent)
+    // the same text carried again (an answer lost on the way) is the same message
+    const id = 'net-' + createHash('sha256').update(`${text.account}\n${text.id}`).digest('hex').slice(0, 32)
+    // their clock says when it was written, within a day of ours
+    const at = Math.abs(text.createdAt - now) < 86_400_000 ? text.createdAt : now
+    await this.init.store.write(tx => {
+      if (prepared(tx.db, 'SELECT 1 FROM messages WHERE id = ?').get(id) != null) return
+      tx.append({ type: 'message', id, direction: 'in', from, to: [normalizeNumber(text.to)], body: fitIncomingBody(text.body), author: tx.self, createdAt: at, via: tx.self, route: 'network' })
+    })
+  }
+
+  stop (): void {
+    this.stopped = true
+    clearTimeout(this.timer)
+  }
+
+  /** New texts to carry, or the network back: work through them. */
+  kick (): void {
+    if (this.stopped) return
+    if (this.running) { this.again = true; return }
+    this.running = true
+    void this.work().catch(err => { this.init.log.error('carrying texts failed - %e', err) }).finally(() => {
+      this.running = false
+      if (this.again) { this.again = false; this.kick() }
+    })
+  }
+
+  private async work (): Promise<void> {
+    const { store } = this.init
+    const rows = prepared(store.db, `SELECT n.id, n.state, n.mode, n.since, m.recipients, m.body, m.created_at FROM network_sends n JOIN messages m ON m.id = n.id
+      WHERE n.state IN ('new', 'handing') ORDER BY n.since`).all() as Array<{ id: string, state: string, mode: string, since: number, recipients: string, body: string, created_at: number }>
+    let later = false
+    for (const row of rows) {
+      if (this.stopped) return
+      const to = JSON.parse(row.recipients) as string[]
+      const account = this.boundAccount(to)
+      const from = this.init.ownNumber()
+      if (account == null || from == null || to.length !== 1) {
+        await this.giveUp(row, row.state === 'handing', account == null ? 'the number is not verified' : 'this account has no phone number to text from')
+        continue
+      }
+      // from here it may leave: after a crash it is carried again, never sent by SMS as well
+      if (row.state === 'new') await store.write(tx => { prepared(tx.db, "UPDATE network_sends SET state = 'handing' WHERE id = ?").run(row.id) })
+      try {
+        await this.init.carry({ id: row.id, from, to: to[0] ?? '', body: row.body, createdAt: row.created_at }, account, AbortSignal.timeout(30_000))
+        await store.write(tx => {
+          prepared(tx.db, "UPDATE network_sends SET state = 'done' WHERE id = ?").run(row.id)
+          tx.append({ type: 'assign', id: row.id, via: tx.self, route: 'network' })
+          tx.append({ type: 'status', id: row.id, status: 'delivered', at: Date.now(), from })
+        })
+        this.retry.reset()
+      } catch (err) {
+        const left = !(err instanceof NotCarriedError) || err.left || row.state === 'handing'
+        if (!left || Date.now() - row.since > NETWORK_GIVE_UP_MS) await this.giveUp(row, left, (err as Error).message)
+        else later = true
+        this.init.log('%s not carried yet - %s', row.id, (err as Error).message)
+      }
+    }
+    if (later) {
+      clearTimeout(this.timer)
+      this.timer = setTimeout(() => { this.kick() }, this.retry.next())
+      this.timer.unref()
+    }
+  }
+
+  /** Not carried: by SMS when it surely never left (and SMS is allowed), else failed with the reason. */
+  private async giveUp (row: { id: string, mode: string }, left: boolean, reason: string): Promise<void> {
+    const sms = !left && row.mode === 'auto'
+    await this.init.store.write(tx => {
+      prepared(tx.db, 'UPDATE network_sends SET state = ? WHERE id = ?').run(sms ? 'sms' : 'done', row.id)
+      if (!sms) tx.append({ type: 'status', id: row.id, status: 'failed', at: Date.now(), reason: left ? `outcome unknown: the recipient's device did not confirm it (${reason})`.slice(0, 200) : `not carried over the network: ${reason}`.slice(0, 200) })
+    })
+    if (sms) this.onFallback()
+  }
+}
