@@ -15,7 +15,7 @@ describe('numbers verified by SMS between two companion-link accounts (and one t
   this.timeout(180_000)
   const tmp = tempDir()
   const carrier = new SimCarrier(undefined, 0)
-  let anaPhone: Device, anaLaptop: Device, benPhone: Device, mallory: Device, hidden: Device
+  let anaPhone: Device, anaLaptop: Device, benPhone: Device, benTablet: Device, mallory: Device, hidden: Device
   const sim = (number: string): string => `sim://127.0.0.1:${carrier.port}/${number}`
   const accountOf = async (d: Device): Promise<string> => (await d.json<{ account: string }>('status')).account
 
@@ -31,20 +31,23 @@ describe('numbers verified by SMS between two companion-link accounts (and one t
     // Mallory's phone says it is Ben's number (Termux takes the number it is told); it never gets Ben's texts
     const store = new TermuxPhoneStore(join(tmp.path, 'mallory-termux'))
     mallory = new Device({ dataDir: join(tmp.path, 'mallory'), name: 'mallory', env: { ...env, ...store.env() }, args: [...LOOPBACK, ...boot, '--kind', 'phone', '--sms', `termux?number=${BEN}`] })
+    benTablet = new Device({ dataDir: join(tmp.path, 'ben-tablet'), name: 'ben-tablet', env, args: [...LOOPBACK, ...boot, '--kind', 'tablet'] })
     hidden = new Device({ dataDir: join(tmp.path, 'hidden'), name: 'hidden', env, args: [...LOOPBACK, ...boot, '--kind', 'phone', '--sms', sim(HIDDEN), '--no-discoverable'] })
-    await Promise.all([anaLaptop.start(), benPhone.start(), mallory.start(), hidden.start()])
+    await Promise.all([anaLaptop.start(), benPhone.start(), benTablet.start(), mallory.start(), hidden.start()])
     await until('the laptop sees Ana\'s phone', 15_000, async () => (await anaLaptop.json<Array<{ id: string, online: boolean }>>('devices')).some(d => d.id === anaPhone.id && d.online))
     await pair(anaLaptop, anaPhone)
+    await until('the tablet sees Ben\'s phone', 15_000, async () => (await benTablet.json<Array<{ id: string, online: boolean }>>('devices')).some(d => d.id === benPhone.id && d.online))
+    await pair(benTablet, benPhone)
     for (const phone of [benPhone, mallory, hidden]) await until(`${phone.init.name ?? ''} ready`, 15_000, async () => (await phone.json<{ sms: { ready: boolean } }>('status')).sms.ready)
     await until('Ana\'s phone is the laptop\'s proxy', 15_000, async () => (await anaLaptop.json<Array<{ id: string, capabilities: string[] }>>('devices')).find(d => d.id === anaPhone.id)?.capabilities.includes('sms.send') === true)
   })
 
   afterEach(async function () {
-    await keepLogsOnFailure(this.currentTest, [anaPhone, anaLaptop, benPhone, mallory, hidden])
+    await keepLogsOnFailure(this.currentTest, [anaPhone, anaLaptop, benPhone, benTablet, mallory, hidden])
   })
 
   after(async () => {
-    await Promise.allSettled([anaPhone, anaLaptop, benPhone, mallory, hidden].map(async d => await d?.stop()))
+    await Promise.allSettled([anaPhone, anaLaptop, benPhone, benTablet, mallory, hidden].map(async d => await d?.stop()))
     carrier.stop()
     tmp.cleanup()
   })
@@ -78,5 +81,56 @@ describe('numbers verified by SMS between two companion-link accounts (and one t
     assert.notEqual(result.code, 0)
     assert.match(result.stderr, /no one on companion-link claims \+15550100004/)
     assert.equal((await carrier.log()).filter(e => e.to === HIDDEN).length, 0, 'no code texted when no one claims it')
+  })
+
+  const messagesOn = async (device: Device): Promise<Array<{ id: string, body: string, direction: string, status: string, route: string | null, from: string | null, read: boolean }>> => await device.api.call('GET', '/v1/sms?limit=1000')
+  const carried = async (body: string): Promise<number> => (await carrier.log()).filter(e => e.body === body).length
+  const send = async (device: Device, to: string, body: string, ...flags: string[]): Promise<string> => {
+    const result = await device.cli('sms', 'send', to, body, ...flags)
+    assert.equal(result.code, 0, result.stderr)
+    return result.stdout.trim()
+  }
+
+  it('carries a text to a verified number device to device: no SMS, delivered once a device of the account stored it', async () => {
+    const id = await send(anaLaptop, BEN, 'over the network, free')
+    const mine = await eventually('delivered', 20_000, async () => (await messagesOn(anaLaptop)).find(m => m.id === id && m.status === 'delivered'))
+    assert.equal(mine.route, 'network')
+    for (const device of [benPhone, benTablet]) {
+      const got = await eventually(`the text on ${device.init.name ?? ''}`, 15_000, async () => (await messagesOn(device)).find(m => m.body === 'over the network, free'))
+      assert.deepEqual([got.direction, got.from, got.route, got.read], ['in', ANA, 'network', false])
+    }
+    assert.equal(await carried('over the network, free'), 0, 'not carried by the mobile network')
+    assert.equal((await messagesOn(mallory)).length, 0, 'the account that only claims Ben\'s number gets nothing')
+  })
+
+  it('reaches Ben\'s tablet while his phone is off, and Ben answers from the tablet', async () => {
+    assert.equal(await benPhone.stop(), 0)
+    const id = await send(anaLaptop, BEN, 'your phone is off')
+    await eventually('delivered to the tablet', 20_000, async () => (await messagesOn(anaLaptop)).find(m => m.id === id && m.status === 'delivered'))
+    await eventually('the text on the tablet', 10_000, async () => (await messagesOn(benTablet)).find(m => m.body === 'your phone is off'))
+    const answer = await send(benTablet, ANA, 'answered from my tablet')
+    const sent = await eventually('the answer delivered', 20_000, async () => (await messagesOn(benTablet)).find(m => m.id === answer && m.status === 'delivered'))
+    assert.equal(sent.route, 'network')
+    const got = await eventually('the answer on Ana\'s laptop', 15_000, async () => (await messagesOn(anaLaptop)).find(m => m.body === 'answered from my tablet'))
+    assert.deepEqual([got.from, got.route], [BEN, 'network'])
+    assert.equal(await carried('your phone is off') + await carried('answered from my tablet'), 0)
+  })
+
+  it('goes by SMS, once, when no device of the number\'s account answers; --network-only then fails, --sms-only always goes by SMS', async () => {
+    assert.equal(await benTablet.stop(), 0)
+    const id = await send(anaLaptop, BEN, 'nobody of Ben is online')
+    const m = await eventually('sent by SMS', 40_000, async () => (await messagesOn(anaLaptop)).find(x => x.id === id && x.status === 'sent'))
+    assert.equal(m.route, 'sms')
+    assert.equal(await carried('nobody of Ben is online'), 1)
+    const only = await send(anaLaptop, BEN, 'network or nothing', '--network-only')
+    const failed = await eventually('failed', 40_000, async () => (await messagesOn(anaLaptop)).find(x => x.id === only && x.status === 'failed'))
+    assert.equal(failed.route, null)
+    assert.equal(await carried('network or nothing'), 0)
+    const forced = await send(anaLaptop, BEN, 'SMS whatever', '--sms-only')
+    assert.equal((await eventually('forced by SMS', 20_000, async () => (await messagesOn(anaLaptop)).find(x => x.id === forced && x.status === 'sent'))).route, 'sms')
+    assert.equal(await carried('SMS whatever'), 1)
+    const refused = await anaLaptop.cli('sms', 'send', HIDDEN, 'not verified', '--network-only')
+    assert.notEqual(refused.code, 0)
+    assert.match(refused.stderr, /not a verified companion-link number/)
   })
 })

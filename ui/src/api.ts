@@ -75,6 +75,7 @@ export const api = {
   links: async () => await call(API.links, { query: {} }),
   conversations: async () => await call(API.conversations, {}),
   contacts: async () => await call(API.contacts, {}),
+  numbers: async () => await call(API.numbers, {}),
   messages: async (query: { with?: string, search?: string, limit?: number, before?: number }) => await call(API.messages, { query }),
   message: async (id: string) => await call(API.message, { params: { id } }),
   send: async (to: string[], body: string, via?: string) => await call(API.send, { body: { to, body, ...(via == null ? {} : { via }) } }),

@@ -27,6 +27,7 @@ const Bubble = memo(function Bubble ({ m, devices, multi }: { m: MessageView, de
         <span class='meta'>
           <time dateTime={new Date(m.createdAt).toISOString()} title={fullTime(m.createdAt)}>{shortTime(m.createdAt)}</time>
           {out && <span class='by'> · from {deviceName(devices, m.author)}</span>}
+          {!out && m.route === 'network' && <span class='by' title='device to device, not by SMS'> · over companion-link</span>}
         </span>
       </div>
       {out && (
@@ -54,6 +55,13 @@ const ChunkRows = memo(function ChunkRows ({ chunk, dayBefore, devices, multi }:
     </ol>
   )
 })
+
+/** Whether every number of the conversation is verified as another companion account's. */
+function useVerified (numbers: string[]): boolean {
+  const [bound, setBound] = useState<string[]>([])
+  useEffect(() => { api.numbers().then(list => { setBound(list.map(n => n.number)) }, () => {}) }, [numbers.join(',')])
+  return numbers.length > 0 && numbers.every(n => bound.includes(n))
+}
 
 /** One conversation: bubbles with live statuses, older pages on scroll, read on every device once seen. */
 export function Thread ({ conversation, devices, unread, name }: { conversation: string, devices: DeviceEntry[] | undefined, unread: number, name: string | null }) {
@@ -148,6 +156,7 @@ export function Thread ({ conversation, devices, unread, name }: { conversation:
   const namesKey = devices?.map(d => `${d.id} ${d.name} ${d.relation}`).join('\n')
   const named = useMemo(() => devices, [namesKey])
   const title = conversationTitle(numbers, name)
+  const verified = useVerified(numbers)
   const count = chunks == null ? 0 : countOf(chunks)
   return (
     <div class='thread'>
@@ -155,6 +164,7 @@ export function Thread ({ conversation, devices, unread, name }: { conversation:
         <a class='button ghost icon-only back' href='#/messages' aria-label='Back to conversations'><Icon name='back' /></a>
         <Avatar label={name ?? numbers[0] ?? '#'} />
         <h2 title={name == null ? undefined : conversationTitle(numbers)}>{title}</h2>
+        {verified && <span class='badge verified' title='this number is a verified companion-link account: texts go device to device, free and end-to-end encrypted'>companion-link</span>}
       </header>
       <div class='scroller' ref={scroller} onScroll={onScroll} tabIndex={0} aria-label={`Messages with ${title}`}>
         {more && count > 0 && <button class='button ghost load-older' onClick={loadOlder}>Load older messages</button>}
