@@ -249,7 +249,7 @@ export class Daemon {
       policy: () => ({ rate, deny: this.settings.current.smsDeny, allow: this.settings.current.smsAllow }),
       capabilitiesChanged: () => { void this.node.changed(); this.numbers?.claims.publish() },
       discoverable: options.discoverable !== false,
-      carry: async (text, account, signal) => { await this.numbers?.carry(text, account, signal) },
+      carry: async (text, binding, signal) => { await this.numbers?.carry(text, binding, signal) },
       unverified: (numbers) => { this.numbers?.unverified(numbers) },
       onChange: (type, message) => { this.events.emit('sms', { type, message }) },
       onContactsChange: (changed) => { this.events.emit('contacts', { changed }) },

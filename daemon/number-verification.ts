@@ -55,7 +55,7 @@ export class NumberVerification {
       return claim
     })).catch(() => undefined).finally(() => { done.abort() })
     if (proven != null) {
-      await this.init.checks.bind(number, proven.account)
+      await this.init.checks.bind(number, proven.account, proven.epoch)
       return { number, account: proven.account }
     }
     throw new VerificationFailedError(`no claimant of ${number} proved it got the code texted to it: the number is not bound`)
@@ -86,7 +86,7 @@ export class NumberVerification {
 export function answerRequests (checks: NumberChecks, account: () => string): (request: ProvenRequest) => Promise<string> {
   return async (request) => {
     try {
-      return await checks.answer({ number: request.number, from: request.from, mac: request.mac, asker: request.asker.account, claimant: account() })
+      return await checks.answer({ number: request.number, from: request.from, mac: request.mac, asker: request.asker.account, askerEpoch: request.asker.epoch, claimant: account() })
     } catch (err) {
       if (err instanceof UnknownMessageError) throw new NumberClaimError(err.message)
       throw err

@@ -1,7 +1,7 @@
 import type { Logger } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { NumberClaimError, NumberClaims, type AccountStore, type DeviceNode } from '../node/index.ts'
-import { InvalidSmsError, NotCarriedError, type Carried, type SmsService } from '../sms/index.ts'
+import { InvalidSmsError, NotCarriedError, type Binding, type Carried, type SmsService } from '../sms/index.ts'
 import { answerRequests, NumberVerification } from './number-verification.ts'
 
 /** How long the devices of a number's account are looked for, and each is given to store a text. */
@@ -72,19 +72,34 @@ export class AccountNumbers {
     await this.claims.stop()
   }
 
-  /** Carry a text to a device of `account` that claims its number; throws NotCarriedError. */
-  async carry (text: Carried, account: string, signal: AbortSignal): Promise<void> {
-    const devices = (await this.claims.claimants(text.to, AbortSignal.any([signal, AbortSignal.timeout(FIND_MS)])).catch(() => [])).filter(c => c.account === account)
+  /**
+   * Carry a text to a device of the number's bound account that claims it; throws
+   * NotCarriedError. Devices whose account changed its keys since the number was verified are
+   * not given it (a device was removed: perhaps the phone of that number): the number is
+   * verified again, and the text goes by SMS meanwhile.
+   */
+  async carry (text: Carried, binding: Binding, signal: AbortSignal): Promise<void> {
+    const claims = (await this.claims.claimants(text.to, AbortSignal.any([signal, AbortSignal.timeout(FIND_MS)])).catch(() => [])).filter(c => c.account === binding.account)
+    const devices = claims.filter(c => binding.epoch == null || c.epoch <= binding.epoch)
+    if (devices.length < claims.length) this.verifyAgain(text.to)
     let left = false
     for (const device of devices) {
+      let written = false
       try {
-        await this.claims.deliver(peerIdFromString(device.device), text, AbortSignal.any([signal, AbortSignal.timeout(DELIVER_MS)]), () => { left = true })
+        await this.claims.deliver(peerIdFromString(device.device), text, AbortSignal.any([signal, AbortSignal.timeout(DELIVER_MS)]), () => { written = true })
         return
       } catch (err) {
+        // a refusal is an answer: that device surely did not store it
+        if (written && !(err instanceof NumberClaimError && /refused it/.test(err.message))) left = true
         this.init.log('%s did not store text %s - %s', device.device, text.id, (err as Error).message)
       }
     }
-    throw new NotCarriedError(devices.length === 0 ? 'no device of that account answered' : 'no device of that account stored it', left)
+    throw new NotCarriedError(claims.length === 0 ? 'no device of that account answered' : devices.length === 0 ? 'that account changed its keys since it was verified' : 'no device of that account stored it', left)
+  }
+
+  /** Verify a number again now (its account changed keys), once a day at most. */
+  private verifyAgain (number: string): void {
+    this.unverified([number])
   }
 
   /** Texts went by SMS to these numbers: verify, in the background, those someone claims. */

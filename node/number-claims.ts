@@ -25,6 +25,8 @@ export interface NumberClaim {
   number: string
   account: string
   device: string
+  /** The account's epoch its certificate is of: a new one means its keys changed (a device removed). */
+  epoch: number
 }
 
 /** The asker's request for the proof that the claimant got the SMS code: `mac` = HMAC(code, ask text). */
@@ -241,12 +243,12 @@ function parse (bytes: Uint8Array): Record<string, unknown> {
  * the key of its account's current epoch as its epoch chain (complete from the account's own
  * key) says, and not removed by it.
  */
-export async function provenIdentity (identity: Record<string, unknown>, device: string): Promise<{ account: string, device: string }> {
+export async function provenIdentity (identity: Record<string, unknown>, device: string): Promise<{ account: string, device: string, epoch: number }> {
   if (typeof identity.cert !== 'string' || typeof identity.chain !== 'string') throw new NumberClaimError('no certificate')
   const cert = await openCertificate(new Uint8Array(Buffer.from(identity.cert, 'base64'))).catch((err: Error) => { throw new NumberClaimError(`a bad certificate: ${err.message}`) })
   const chain = await EpochChain.decode(new Uint8Array(Buffer.from(identity.chain, 'base64'))).catch((err: Error) => { throw new NumberClaimError(`a bad epoch chain: ${err.message}`) })
   if (cert.device !== device) throw new NumberClaimError('a certificate of another device')
   if (chain.account !== cert.account || chain.oldestKnown !== 0) throw new NumberClaimError('an epoch chain of another account, or not back to its own key')
   if (cert.epoch !== chain.epoch || chain.keyOf(cert.epoch) !== cert.signer || chain.removed().has(device)) throw new NumberClaimError('a certificate its account does not vouch for now')
-  return { account: cert.account, device }
+  return { account: cert.account, device, epoch: cert.epoch }
 }

@@ -52,9 +52,9 @@ export function applyEvent (db: DatabaseSync, payload: EventPayload, self: strin
       return setContact(db, payload.origin, payload.seq, event)
     case 'binding':
       // the newest verification of a number counts (its time, then origin and number: the same everywhere)
-      prepared(db, `INSERT INTO numbers (number, account, verified_at, origin, seq) VALUES (?, ?, ?, ?, ?)
-        ON CONFLICT (number) DO UPDATE SET account = excluded.account, verified_at = excluded.verified_at, origin = excluded.origin, seq = excluded.seq
-        WHERE (excluded.verified_at, excluded.origin, excluded.seq) > (verified_at, origin, seq)`).run(event.number, event.account, event.at, payload.origin, payload.seq)
+      prepared(db, `INSERT INTO numbers (number, account, verified_at, epoch, origin, seq) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (number) DO UPDATE SET account = excluded.account, verified_at = excluded.verified_at, epoch = excluded.epoch, origin = excluded.origin, seq = excluded.seq
+        WHERE (excluded.verified_at, excluded.origin, excluded.seq) > (verified_at, origin, seq)`).run(event.number, event.account, event.at, event.epoch ?? null, payload.origin, payload.seq)
       return []
     case 'read': {
       const changed: ViewChange[] = []

@@ -11,6 +11,12 @@ import { normalizeNumber } from './codec/numbers.ts'
 /** A text between two accounts' devices, as both sides know it. */
 export interface Carried { id: string, from: string, to: string, body: string, createdAt: number }
 
+/** A number's verified account, and the epoch its keys were of then. */
+export interface Binding { account: string, epoch: number | null }
+
+/** A binding is trusted this long; then the number is verified again (texts go by SMS meanwhile). */
+export const BINDING_MAX_AGE_MS = 30 * 24 * 60 * 60_000
+
 /** A text from another account, whose account the node proved. */
 export type Arriving = Carried & { account: string }
 
@@ -29,8 +35,8 @@ export interface NetworkTextsInit {
   store: SmsStore
   /** The number this account texts from (its phone's), or undefined when it knows none. */
   ownNumber(): string | undefined
-  /** Carry `text` to a device of `account`; resolves once one stored it; throws NotCarriedError. */
-  carry(text: Carried, account: string, signal: AbortSignal): Promise<void>
+  /** Carry `text` to a device of the bound account; resolves once one stored it; throws NotCarriedError. */
+  carry(text: Carried, binding: Binding, signal: AbortSignal): Promise<void>
   /** Numbers this account never takes texts from (the phone's deny list). */
   deny(): string[]
   /** Texts per minute one other account may deliver here. */
@@ -66,11 +72,11 @@ export class NetworkTexts {
     this.init = init
   }
 
-  /** The account a text to `to` goes to over the network: every recipient bound to that one account. */
-  boundAccount (to: string[]): string | undefined {
-    const accounts = new Set(to.map(n => (prepared(this.init.store.db, 'SELECT account FROM numbers WHERE number = ?').get(n) as { account: string } | undefined)?.account))
-    const [only] = accounts
-    return accounts.size === 1 && only != null ? only : undefined
+  /** The account a text to `to` goes to over the network: its one recipient's, verified within BINDING_MAX_AGE_MS. */
+  binding (to: string[]): Binding | undefined {
+    if (to.length !== 1) return undefined
+    const row = prepared(this.init.store.db, 'SELECT account, epoch FROM numbers WHERE number = ? AND verified_at > ?').get(to[0] ?? '', Date.now() - BINDING_MAX_AGE_MS) as { account: string, epoch: number | null } | undefined
+    return row == null ? undefined : { account: row.account, epoch: row.epoch }
   }
 
   /** A text from another account: stored (once), or refused with the reason. */
@@ -118,16 +124,16 @@ export class NetworkTexts {
     for (const row of rows) {
       if (this.stopped) return
       const to = JSON.parse(row.recipients) as string[]
-      const account = this.boundAccount(to)
+      const binding = this.binding(to)
       const from = this.init.ownNumber()
-      if (account == null || from == null || to.length !== 1) {
-        await this.giveUp(row, row.state === 'handing', account == null ? 'the number is not verified' : 'this account has no phone number to text from')
+      if (binding == null || from == null) {
+        await this.giveUp(row, row.state === 'handing', binding == null ? 'the number is not verified (or not for 30 days)' : 'this account has no phone number to text from')
         continue
       }
       // from here it may leave: after a crash it is carried again, never sent by SMS as well
       if (row.state === 'new') await store.write(tx => { prepared(tx.db, "UPDATE network_sends SET state = 'handing' WHERE id = ?").run(row.id) })
       try {
-        await this.init.carry({ id: row.id, from, to: to[0] ?? '', body: row.body, createdAt: row.created_at }, account, AbortSignal.timeout(30_000))
+        await this.init.carry({ id: row.id, from, to: to[0] ?? '', body: row.body, createdAt: row.created_at }, binding, AbortSignal.timeout(30_000))
         await store.write(tx => {
           prepared(tx.db, "UPDATE network_sends SET state = 'done' WHERE id = ?").run(row.id)
           tx.append({ type: 'assign', id: row.id, via: tx.self, route: 'network' })

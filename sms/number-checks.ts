@@ -8,7 +8,7 @@ import type { NumberView } from './view-types.ts'
 import { normalizeNumber } from './codec/numbers.ts'
 
 /** A proof request as the SMS side answers it: the asker's account is proven by the node. */
-export interface CodeRequest { number: string, from: string, mac: string, asker: string, claimant: string }
+export interface CodeRequest { number: string, from: string, mac: string, asker: string, askerEpoch: number, claimant: string }
 
 export interface NumberChecksInit {
   store: SmsStore
@@ -34,8 +34,8 @@ export class NumberChecks {
   }
 
   /** Bind `number` to `account` for every device of this account. */
-  async bind (number: string, account: string): Promise<void> {
-    await this.init.store.write(tx => { tx.append({ type: 'binding', number, account, at: Date.now() }) })
+  async bind (number: string, account: string, epoch: number): Promise<void> {
+    await this.init.store.write(tx => { tx.append({ type: 'binding', number, account, at: Date.now(), epoch }) })
   }
 
   /** Text `number` a new code through a phone of the account; once the network took it, the code and the number it came from. */
@@ -58,7 +58,7 @@ export class NumberChecks {
     if (code == null) throw new UnknownMessageError(`no code from ${request.from} has arrived here (yet)`)
     await this.init.store.write(tx => {
       prepared(tx.db, 'INSERT OR IGNORE INTO used_codes (code, at) VALUES (?, ?)').run(code, Date.now())
-      tx.append({ type: 'binding', number: request.from, account: request.asker, at: Date.now() })
+      tx.append({ type: 'binding', number: request.from, account: request.asker, at: Date.now(), epoch: request.askerEpoch })
     })
     return answerOf(code, request.number, request.from, request.asker, request.claimant)
   }

@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS conversations (conversation TEXT PRIMARY KEY, message
 CREATE INDEX IF NOT EXISTS conversations_by_time ON conversations (last_at, last_id);
 CREATE TABLE IF NOT EXISTS contacts (id TEXT PRIMARY KEY, name TEXT NOT NULL, numbers TEXT NOT NULL, at INTEGER NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS contact_numbers (number TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (number, id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS numbers (number TEXT PRIMARY KEY, account TEXT NOT NULL, verified_at INTEGER NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;`
+CREATE TABLE IF NOT EXISTS numbers (number TEXT PRIMARY KEY, account TEXT NOT NULL, verified_at INTEGER NOT NULL, epoch INTEGER, origin TEXT NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;`
 
 /**
  * The SMS database (`sms.db`): the replicated log (`events`, `origins`), the views built from
@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS network_sends (id TEXT PRIMARY KEY, state TEXT NOT NU
 `
 
 /** `PRAGMA user_version` of the schema above; a file of an older one has its views rebuilt. */
-export const SCHEMA_VERSION = 6
+export const SCHEMA_VERSION = 7
 
 /**
  * Bring a file of an older schema up to this one; true when its views must be rebuilt from

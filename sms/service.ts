@@ -16,7 +16,7 @@ import { SmsStore } from './store.ts'
 import { HistoryImport } from './history.ts'
 import { PhoneHistory, type ImportReport } from './phone-history.ts'
 import { NumberChecks } from './number-checks.ts'
-import { NetworkTexts, NotCarriedError, type Arriving, type Carried } from './network-texts.ts'
+import { NetworkTexts, NotCarriedError, type Arriving, type Binding, type Carried } from './network-texts.ts'
 import { serveOutsiders, type ProtocolHandlers } from './submit-protocol.ts'
 import { SmsSync } from './sync.ts'
 import { planMessage, type Encoding } from './codec/plan.ts'
@@ -63,7 +63,7 @@ export interface SmsServiceInit {
   /** This phone's number may be found by other companion accounts (`--no-discoverable` off). */
   discoverable?: boolean
   /** Carry a text device to device to a device of `account` (the node's side); throws NotCarriedError. */
-  carry?(text: Carried, account: string, signal: AbortSignal): Promise<void>
+  carry?(text: Carried, binding: Binding, signal: AbortSignal): Promise<void>
   /** Texts went by SMS to numbers not verified: someone may claim them (verify in the background). */
   unverified?(numbers: string[]): void
   /** Whether anyone follows the event stream (else changes are not worth a view). */
@@ -157,9 +157,9 @@ export class SmsService {
     this.network = new NetworkTexts({
       store: this.store,
       ownNumber: () => this.ownNumber(),
-      carry: async (text, account, signal) => {
+      carry: async (text, binding, signal) => {
         if (init.carry == null) throw new NotCarriedError('this device cannot carry texts over the network', false)
-        await init.carry(text, account, signal)
+        await init.carry(text, binding, signal)
       },
       deny: () => init.policy().deny,
       rate: DEFAULT_SMS_RATE,
@@ -299,7 +299,7 @@ export class SmsService {
     if (via == null && req.route !== 'sms') {
       const to = req.to.map(normalizeNumber)
       // a verified number of another companion account: device to device, SMS only if that fails before it left
-      if (to.length === 1 && this.network.boundAccount(to) != null) {
+      if (this.network.binding(to) != null) {
         const sent = await this.client.sendOverNetwork(req.to, req.body, req.route === 'network' ? 'network-only' : 'auto')
         this.network.kick()
         return { ...sent, status: 'pending' }

@@ -47,7 +47,7 @@ export interface StatusEvent { type: 'status', id: string, status: SmsStatus, at
 export interface ReadEvent { type: 'read', ids: string[], at: number }
 
 /** A number verified to belong to an account (its phone proved it got an SMS code); the newest wins. */
-export interface BindingEvent { type: 'binding', number: string, account: string, at: number }
+export interface BindingEvent { type: 'binding', number: string, account: string, at: number, epoch?: number }
 
 export type SmsEvent = MessageEvent | AssignEvent | StatusEvent | ReadEvent | ContactEvent | BindingEvent
 
@@ -135,8 +135,8 @@ export function checkEvent (e: unknown): SmsEvent {
       return message
     }
     case 'binding':
-      if (!isDevice(v.account) || !isTime(v.at)) fail('malformed binding')
-      return { type: 'binding', number: checkNumber(v.number), account: v.account, at: v.at }
+      if (!isDevice(v.account) || !isTime(v.at) || (v.epoch !== undefined && !(Number.isSafeInteger(v.epoch) && (v.epoch as number) >= 0))) fail('malformed binding')
+      return { type: 'binding', number: checkNumber(v.number), account: v.account, at: v.at, ...(v.epoch === undefined ? {} : { epoch: v.epoch as number }) }
     case 'contact':
       if (!isId(v.id) || typeof v.name !== 'string' || v.name.trim() === '' || v.name.length > MAX_NAME_CHARS || !isTime(v.at)) fail('malformed contact')
       if (!Array.isArray(v.numbers) || v.numbers.length > MAX_CONTACT_NUMBERS) fail('malformed contact numbers')

@@ -133,4 +133,24 @@ describe('numbers verified by SMS between two companion-link accounts (and one t
     assert.notEqual(refused.code, 0)
     assert.match(refused.stderr, /not a verified companion-link number/)
   })
+
+  it('verifies again, and sends by SMS meanwhile, once the number\'s account changed its keys (a device removed)', async () => {
+    await benPhone.start()
+    await benTablet.start()
+    await until('Ben\'s devices together again', 20_000, async () => (await benPhone.json<Array<{ id: string, online: boolean }>>('devices')).some(d => d.id === benTablet.id && d.online))
+    // Ben removes his tablet: his account's keys change (epoch 1)
+    assert.equal((await benPhone.cli('unpair', benTablet.id)).code, 0)
+    const id = await send(anaLaptop, BEN, 'after Ben changed keys')
+    const m = await eventually('sent by SMS', 40_000, async () => (await messagesOn(anaLaptop)).find(x => x.id === id && x.status === 'sent'))
+    assert.equal(m.route, 'sms', 'not to devices whose keys changed since the number was verified')
+    assert.equal(await carried('after Ben changed keys'), 1)
+    // verified again in the background: the binding now holds Ben's new epoch, and texts go device to device again
+    await eventually('verified again', 60_000, async () => (await carrier.log()).filter(e => e.to === BEN && e.body.startsWith('companion-link number check')).length >= 2 ? true : undefined)
+    const next = await eventually('device to device again', 60_000, async () => {
+      const sent = await send(anaLaptop, BEN, `again ${Date.now()}`)
+      const x = await eventually('settled', 40_000, async () => (await messagesOn(anaLaptop)).find(y => y.id === sent && (y.status === 'delivered' || y.status === 'sent')))
+      return x.route === 'network' ? x : undefined
+    }, 2_000)
+    assert.equal(next.status, 'delivered')
+  })
 })

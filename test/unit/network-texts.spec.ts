@@ -32,7 +32,7 @@ describe('texts device to device between companion accounts', function () {
   it('is delivered and carried by its author once a device of the account stored it', async () => {
     const carried: Carried[] = []
     const ana = await laptop(async (text) => { carried.push(text) })
-    assert.equal(ana.network.boundAccount([BEN]), BEN_ACCOUNT)
+    assert.deepEqual(ana.network.binding([BEN]), { account: BEN_ACCOUNT, epoch: null })
     const { id } = await ana.client.sendOverNetwork([BEN], 'hi Ben', 'auto')
     ana.network.kick()
     await until('delivered', 5_000, () => getMessage(ana.device.store.db, id)?.status === 'delivered')
@@ -68,6 +68,13 @@ describe('texts device to device between companion accounts', function () {
     restarted.kick()
     await until('delivered after the restart', 5_000, () => getMessage(maybe.device.store.db, b.id)?.status === 'delivered')
     assert.equal(getMessage(maybe.device.store.db, b.id)?.route, 'network')
+  })
+
+  it('trusts a binding 30 days: an older one sends by SMS (and the number is verified again)', async () => {
+    const ana = await laptop(async () => {})
+    await ana.device.store.write(tx => { tx.append({ type: 'binding', number: '+15550100003', account: BEN_ACCOUNT, at: Date.now() - 31 * 24 * 60 * 60_000 }) })
+    assert.equal(ana.network.binding(['+15550100003']), undefined)
+    assert.equal(ana.network.binding([BEN, '+15550100003']), undefined, 'a group goes by SMS')
   })
 
   it('fails a network-only text no device took, without SMS', async () => {

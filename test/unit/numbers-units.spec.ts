@@ -30,7 +30,7 @@ describe('number verification', function () {
       const checks = new NumberChecks({ store: phone.store, send: async () => { throw new Error('not used') }, waitFor: async () => { throw new Error('not used') } })
       return { checks, id: phone.id }
     }
-    const request = (code: string, mac = askMac(code, BEN, ANA, ANA_ACCOUNT)): { number: string, from: string, mac: string, asker: string, claimant: string } => ({ number: BEN, from: ANA, mac, asker: ANA_ACCOUNT, claimant: BEN_ACCOUNT })
+    const request = (code: string, mac = askMac(code, BEN, ANA, ANA_ACCOUNT)): { number: string, from: string, mac: string, asker: string, askerEpoch: number, claimant: string } => ({ number: BEN, from: ANA, mac, asker: ANA_ACCOUNT, askerEpoch: 0, claimant: BEN_ACCOUNT })
 
     it('answers once what only a receiver of the code computes, and binds the sender\'s number to the asker', async () => {
       const code = newCode()
@@ -67,7 +67,7 @@ describe('number verification', function () {
     it('is the account of its certificate, on the connection of that device, as its epoch chain vouches now', async () => {
       const ben = await accountOf('ben')
       const mallory = await accountOf('mallory')
-      assert.deepEqual(await provenIdentity(identity(ben.store), ben.device), { account: ben.store.id, device: ben.device })
+      assert.deepEqual(await provenIdentity(identity(ben.store), ben.device), { account: ben.store.id, device: ben.device, epoch: 0 })
       await assert.rejects(provenIdentity(identity(ben.store), mallory.device), /a certificate of another device/, 'a certificate shown by another device')
       await assert.rejects(provenIdentity(identity(ben.store, mallory.store.chainRecord), ben.device), /another account/)
       await assert.rejects(provenIdentity({ cert: 'garbage', chain: 'garbage' }, ben.device), NumberClaimError)
@@ -75,7 +75,7 @@ describe('number verification', function () {
       const oldCert = ben.store.certificate
       await ben.store.rotate([mallory.device], [])
       await assert.rejects(provenIdentity({ cert: Buffer.from(oldCert).toString('base64'), chain: Buffer.from(ben.store.chainRecord).toString('base64') }, ben.device), /does not vouch for now/)
-      assert.deepEqual(await provenIdentity(identity(ben.store), ben.device), { account: ben.store.id, device: ben.device })
+      assert.deepEqual(await provenIdentity(identity(ben.store), ben.device), { account: ben.store.id, device: ben.device, epoch: 1 })
       // a certificate of the current epoch for a device that epoch removed (a member that went rogue made it)
       const forRemoved = await ben.store.certify(mallory.device)
       await assert.rejects(provenIdentity({ cert: Buffer.from(forRemoved).toString('base64'), chain: Buffer.from(ben.store.chainRecord).toString('base64') }, mallory.device), /does not vouch for now/)
