@@ -5,6 +5,7 @@ import { pair } from '../../testbed/pairing.ts'
 import { SimCarrier } from '../../testbed/sms.ts'
 import { TermuxPhoneStore } from '../../testbed/termux.ts'
 import type { NumberView } from '../../sms/view-types.ts'
+import { launchBrowser, newPage, screenshot } from '../../testbed/browser.ts'
 
 const ANA = '+15550100001'
 const BEN = '+15550100002'
@@ -26,7 +27,7 @@ describe('numbers verified by SMS between two companion-link accounts (and one t
     await anaPhone.start()
     const address = (await anaPhone.api.call<{ addresses: string[] }>('GET', '/v1/status')).addresses[0] ?? ''
     const boot = ['--bootstrap', address, '--no-ui']
-    anaLaptop = new Device({ dataDir: join(tmp.path, 'ana-laptop'), name: 'ana-laptop', env, args: [...LOOPBACK, ...boot] })
+    anaLaptop = new Device({ dataDir: join(tmp.path, 'ana-laptop'), name: 'ana-laptop', env, args: [...LOOPBACK, '--bootstrap', address] })
     benPhone = new Device({ dataDir: join(tmp.path, 'ben-phone'), name: 'ben-phone', env, args: [...LOOPBACK, ...boot, '--kind', 'phone', '--sms', sim(BEN)] })
     // Mallory's phone says it is Ben's number (Termux takes the number it is told); it never gets Ben's texts
     const store = new TermuxPhoneStore(join(tmp.path, 'mallory-termux'))
@@ -114,6 +115,23 @@ describe('numbers verified by SMS between two companion-link accounts (and one t
     const got = await eventually('the answer on Ana\'s laptop', 15_000, async () => (await messagesOn(anaLaptop)).find(m => m.body === 'answered from my tablet'))
     assert.deepEqual([got.from, got.route], [BEN, 'network'])
     assert.equal(await carried('your phone is off') + await carried('answered from my tablet'), 0)
+  })
+
+  it('shows on the page which texts went device to device, and the verified numbers', async () => {
+    const browser = await launchBrowser()
+    try {
+      const page = await newPage(browser)
+      await page.goto((await anaLaptop.json<{ url: string }>('ui', '--no-open')).url)
+      await page.locator('a.conversation', { hasText: '010 0002' }).click()
+      await page.locator('.thread-head .badge.verified').waitFor()
+      await page.locator('.bubble-row.in', { hasText: 'answered from my tablet' }).getByText('over companion-link').waitFor()
+      await page.locator('.bubble-row.out', { hasText: 'over the network, free' }).getByText(/Delivered over companion-link/).waitFor()
+      await page.locator('nav a[href="#/devices"]').click()
+      await page.locator('ul.numbers li', { hasText: '+1 555 010 0002' }).waitFor()
+      await screenshot(page, 'numbers-on-companion-link')
+    } finally {
+      await browser.close()
+    }
   })
 
   it('goes by SMS, once, when no device of the number\'s account answers; --network-only then fails, --sms-only always goes by SMS', async () => {

@@ -83,6 +83,30 @@ function DeviceCard ({ device, grants, onChange }: { device: DeviceEntry, grants
 }
 
 /** This device, the account's members with their grants, and devices nearby to pair with. */
+/** Numbers verified to be other companion-link users': texts to them go device to device. */
+function VerifiedNumbers () {
+  const numbers = useResource(api.numbers, ['contacts', 'sms'])
+  const contacts = useResource(api.contacts, ['contacts'])
+  const list = numbers.data ?? []
+  const nameOf = (number: string): string | undefined => contacts.data?.find(c => c.numbers.includes(number))?.name
+  return (
+    <section aria-labelledby='h-numbers'>
+      <h2 id='h-numbers'>Numbers on companion-link</h2>
+      {list.length === 0 && <p class='muted'>No verified number yet. Text someone who runs companion-link too: their number is checked with one SMS, and later texts to them go device to device.</p>}
+      {list.length > 0 && (
+        <ul class='numbers' aria-label='Verified numbers'>
+          {list.map(n => (
+            <li key={n.number}>
+              <strong>{nameOf(n.number) ?? displayNumber(n.number)}</strong>{nameOf(n.number) == null ? '' : ` · ${displayNumber(n.number)}`}
+              <span class='muted small'> · verified {new Date(n.verifiedAt).toLocaleDateString()}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  )
+}
+
 export function Devices ({ devices, status }: { devices: Resource<DeviceEntry[]>, status: Status | undefined }) {
   const grants = useResource(api.grants, ['device'])
   const list = devices.data ?? []
@@ -113,6 +137,7 @@ export function Devices ({ devices, status }: { devices: Resource<DeviceEntry[]>
           {nearby.map(d => <DeviceCard key={d.id} device={d} onChange={reload} />)}
         </ul>
       </section>
+      <VerifiedNumbers />
     </div>
   )
 }
