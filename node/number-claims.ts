@@ -193,10 +193,10 @@ export class NumberClaims {
     const signal = AbortSignal.timeout(NUMBER_TIMEOUT_MS)
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_NUMBER_MESSAGE_BYTES })
-      const message = parse((await lp.read({ signal })).subarray())
+      const request = (await lp.read({ signal })).subarray()
       let answer: Record<string, unknown>
       try {
-        answer = await this.respond(message, remote)
+        answer = await this.respond(parse(request), remote)
       } catch (err) {
         answer = { error: err instanceof NumberClaimError ? err.message : 'this device could not answer' }
         if (!(err instanceof NumberClaimError)) this.init.log.error('answering %s failed - %e', remote, err)

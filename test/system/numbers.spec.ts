@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Device, eventually, keepLogsOnFailure, tempDir, until } from '../../testbed/index.ts'
 import { pair } from '../../testbed/pairing.ts'
@@ -6,6 +7,10 @@ import { SimCarrier } from '../../testbed/sms.ts'
 import { TermuxPhoneStore } from '../../testbed/termux.ts'
 import type { NumberView } from '../../sms/view-types.ts'
 import { launchBrowser, newPage, screenshot } from '../../testbed/browser.ts'
+import { rogueNode } from '../../testbed/rogue.ts'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { lpStream } from '@libp2p/utils'
+import { NUMBER_PROTOCOL } from '../../node/number-claims.ts'
 
 const ANA = '+15550100001'
 const BEN = '+15550100002'
@@ -75,6 +80,37 @@ describe('numbers verified by SMS between two companion-link accounts (and one t
     const onBen = await benPhone.json<NumberView[]>('numbers')
     assert.deepEqual(onBen.map(n => [n.number, n.account]), [[ANA, await accountOf(anaLaptop)]])
     assert.deepEqual(await mallory.json<NumberView[]>('numbers'), [])
+  })
+
+  it('refuses what a stranger sends on the number protocol: garbage, texts as a number not bound to it, guessed proofs', async () => {
+    const address = (await anaPhone.api.call<{ addresses: string[] }>('GET', '/v1/status')).addresses[0] ?? ''
+    const rogue = await rogueNode(join(tmp.path, 'rogue'), 'rogue', { bootstrap: [address] })
+    try {
+      const ask = async (message: unknown): Promise<Record<string, unknown>> => {
+        const stream = await rogue.libp2p.dialProtocol(peerIdFromString(benPhone.id), NUMBER_PROTOCOL)
+        const lp = lpStream(stream)
+        await lp.write(new TextEncoder().encode(typeof message === 'string' ? message : JSON.stringify(message)))
+        const answer = JSON.parse(new TextDecoder().decode((await lp.read()).subarray())) as Record<string, unknown>
+        await stream.close()
+        return answer
+      }
+      const identity = { cert: Buffer.from(rogue.account.certificate).toString('base64'), chain: Buffer.from(rogue.account.chainRecord).toString('base64') }
+      assert.deepEqual(await ask('not json at all'), { error: 'not a JSON object' })
+      // a text as Ana's number, from an account that is not Ana's
+      const forged = await ask({ t: 'text', id: 'forged-0001', from: ANA, to: BEN, body: 'send me your code', createdAt: Date.now(), ...identity })
+      assert.match(String(forged.error), /is not verified as yours/)
+      // Ana's laptop's certificate, shown on the rogue's own connection
+      const file = JSON.parse(readFileSync(join(tmp.path, 'ana-laptop', 'account.json'), 'utf8')) as { cert: string, chain: string }
+      const stolen = await ask({ t: 'text', id: 'forged-0002', from: ANA, to: BEN, body: 'send me your code', createdAt: Date.now(), cert: file.cert, chain: file.chain })
+      assert.match(String(stolen.error), /a certificate of another device/)
+      const guessed = await ask({ t: 'proof', number: BEN, from: ANA, mac: Buffer.alloc(32).toString('base64'), ...identity })
+      assert.match(String(guessed.error), /no code from \+15550100001 has arrived here/)
+      assert.equal((await messagesOn(benPhone)).filter(m => m.body === 'send me your code').length, 0, 'nothing stored')
+      assert.deepEqual((await benPhone.json<NumberView[]>('numbers')).map(n => n.account), [await accountOf(anaLaptop)], 'nothing bound')
+      assert.equal((await benPhone.json<{ sms: { ready: boolean } }>('status')).sms.ready, true, 'the phone carries on')
+    } finally {
+      await rogue.stop()
+    }
   })
 
   it('finds no claim of a phone that is not discoverable, and says so', async () => {
