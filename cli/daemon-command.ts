@@ -19,6 +19,7 @@ export interface DaemonCommandOptions {
   uiPort?: number
   ui: boolean
   discoverable: boolean
+  readReceipts?: boolean
 }
 
 /**
@@ -60,7 +61,8 @@ export async function runDaemon (options: DaemonCommandOptions): Promise<void> {
       tunnelGraceS: options.tunnelGraceS,
       uiPort: options.uiPort,
       ui: options.ui,
-      discoverable: options.discoverable
+      discoverable: options.discoverable,
+      readReceipts: options.readReceipts
     })
   } catch (err) {
     throw new CliError(`the daemon could not start: ${(err as Error).message}`)

@@ -75,7 +75,8 @@ export function buildProgram (): Command {
     .option('--ui-port <port>', 'port of the web page on 127.0.0.1 (default: the remembered one, else any free port)')
     .option('--no-ui', 'do not serve the web page')
     .option('--no-discoverable', 'a phone: do not publish its number for other companion-link users to find (they text it by SMS then)')
-    .action(async (opts: { name?: string, kind?: string, sms?: string, smsRate: string, smsDeny?: string[], smsAllow?: string[], listen?: string[], mdns: boolean, bootstrap?: string[], interfaceKind?: string[], allowPort?: string[], tunnelGrace: string, uiPort?: string, ui: boolean, discoverable: boolean }, cmd: Command) => {
+    .option('--read-receipts', 'tell other companion-link users when you read their texts (off by default)')
+    .action(async (opts: { name?: string, kind?: string, sms?: string, smsRate: string, smsDeny?: string[], smsAllow?: string[], listen?: string[], mdns: boolean, bootstrap?: string[], interfaceKind?: string[], allowPort?: string[], tunnelGrace: string, uiPort?: string, ui: boolean, discoverable: boolean, readReceipts?: boolean }, cmd: Command) => {
       const rate = /^([1-9]\d{0,5})(\/min)?$/.exec(opts.smsRate)?.[1]
       if (rate == null) throw new UsageError(`--sms-rate takes N/min, e.g. 30/min, not "${opts.smsRate}"`)
       const grace = Number(opts.tunnelGrace)

@@ -23,7 +23,8 @@ function printMessages (messages: MessageView[]): void {
   for (const m of messages) {
     const parties = m.direction === 'out' ? m.to.join(', ') : (m.from ?? '?')
     const who = `${m.direction === 'out' ? 'to' : 'from'} ${m.name == null ? parties : `${m.name} (${parties})`}`
-    process.stdout.write(`${when(m.createdAt)}  ${who}  [${describeStatus(m)}${m.read || m.direction === 'out' ? '' : ', unread'}]  ${m.id}\n  ${m.body.replace(/\n/g, '\n  ')}\n`)
+    const notes = `${m.route === 'network' ? ', over companion-link' : ''}${m.seenAt == null ? '' : ', read by them'}${m.read || m.direction === 'out' ? '' : ', unread'}`
+    process.stdout.write(`${when(m.createdAt)}  ${who}  [${describeStatus(m)}${notes}]  ${m.id}\n  ${m.body.replace(/\n/g, '\n  ')}\n`)
   }
 }
 

@@ -60,6 +60,8 @@ export interface DaemonOptions {
   ui?: boolean
   /** A phone publishes its number for other accounts to find (number claims). @default true */
   discoverable?: boolean
+  /** Tell other companion accounts when their texts were read here. @default false */
+  readReceipts?: boolean
 }
 
 function parseAddrs (addrs: string[], what: string): Multiaddr[] {
@@ -251,6 +253,8 @@ export class Daemon {
       discoverable: options.discoverable !== false,
       carry: async (text, binding, signal) => { await this.numbers?.carry(text, binding, signal) },
       unverified: (numbers) => { this.numbers?.unverified(numbers) },
+      readReceipts: options.readReceipts === true,
+      sendReceipt: async (receipt, binding, signal) => { await this.numbers?.sendReceipt(receipt, binding, signal) },
       onChange: (type, message) => { this.events.emit('sms', { type, message }) },
       onContactsChange: (changed) => { this.events.emit('contacts', { changed }) },
       watched: () => this.events.watched,

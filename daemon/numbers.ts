@@ -1,7 +1,7 @@
 import type { Logger } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { NumberClaimError, NumberClaims, type AccountStore, type DeviceNode } from '../node/index.ts'
-import { InvalidSmsError, NotCarriedError, type Binding, type Carried, type SmsService } from '../sms/index.ts'
+import { InvalidSmsError, NotCarriedError, type Binding, type Carried, type Receipt, type SmsService } from '../sms/index.ts'
 import { answerRequests, NumberVerification } from './number-verification.ts'
 
 /** How long the devices of a number's account are looked for, and each is given to store a text. */
@@ -59,6 +59,14 @@ export class AccountNumbers {
           throw err
         }
       },
+      receipt: async (receipt) => {
+        try {
+          await sms().receiveReceipt({ from: receipt.from, to: receipt.to, ids: receipt.ids, account: receipt.sender.account })
+        } catch (err) {
+          if (err instanceof InvalidSmsError) throw new NumberClaimError(err.message)
+          throw err
+        }
+      },
       log: init.log
     })
     this.verification = new NumberVerification({ claims: this.claims, checks: sms().numberChecks, account: () => init.account.id, log: init.log })
@@ -95,6 +103,20 @@ export class AccountNumbers {
       }
     }
     throw new NotCarriedError(claims.length === 0 ? 'no device of that account answered' : devices.length === 0 ? 'that account changed its keys since it was verified' : 'no device of that account stored it', left)
+  }
+
+  /** Tell a device of the bound account of `receipt.to` that its texts were read. */
+  async sendReceipt (receipt: Receipt, binding: Binding, signal: AbortSignal): Promise<void> {
+    const devices = (await this.claims.claimants(receipt.to, AbortSignal.any([signal, AbortSignal.timeout(FIND_MS)])).catch(() => [])).filter(c => c.account === binding.account)
+    for (const device of devices) {
+      try {
+        await this.claims.sendReceipt(peerIdFromString(device.device), receipt, AbortSignal.any([signal, AbortSignal.timeout(DELIVER_MS)]))
+        return
+      } catch (err) {
+        this.init.log('%s did not take a receipt - %s', device.device, (err as Error).message)
+      }
+    }
+    throw new NotCarriedError('no device of that account took the receipt', false)
   }
 
   /** Verify a number again now (its account changed keys), once a day at most. */

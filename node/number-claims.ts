@@ -47,7 +47,11 @@ interface Identity { cert: string, chain: string }
 export interface NetworkText { id: string, from: string, to: string, body: string, createdAt: number }
 export type ProvenText = NetworkText & { sender: NumberClaim }
 
-type Message = ({ t: 'claim', number: string } | ({ t: 'proof' } & ProofRequest & Identity) | ({ t: 'text' } & NetworkText & Identity))
+/** The user of number `from` read these texts (their senders' ids) from number `to`. */
+export interface NetworkReceipt { from: string, to: string, ids: string[] }
+export type ProvenReceipt = NetworkReceipt & { sender: NumberClaim }
+
+type Message = ({ t: 'claim', number: string } | ({ t: 'proof' } & ProofRequest & Identity) | ({ t: 'text' } & NetworkText & Identity) | ({ t: 'receipt' } & NetworkReceipt & Identity))
 
 /** The DHT key under which the phones of a number provide: a CID of SHA-256 of the number. */
 export function numberCid (number: string): CID {
@@ -72,6 +76,8 @@ export interface NumberClaimsInit {
   accountNumbers(): string[]
   /** A text from another account (proven), for one of the account's numbers: stored, or refused (thrown). */
   receive(text: ProvenText): Promise<void>
+  /** A read receipt from another account (proven): taken, or refused (thrown). */
+  receipt(receipt: ProvenReceipt): Promise<void>
   isMember(device: string): boolean
   /** Answer a proof request for this phone's number: the answer, or why not (thrown). */
   answer(request: ProvenRequest): Promise<string>
@@ -173,6 +179,12 @@ export class NumberClaims {
     if (answer.stored !== true) throw new NumberClaimError('the recipient\'s device did not say it stored the text')
   }
 
+  /** Tell a device of the sender's account that these texts were read. */
+  async sendReceipt (peer: PeerId, receipt: NetworkReceipt, signal: AbortSignal): Promise<void> {
+    const answer = await this.request(peer, { t: 'receipt', ...receipt, cert: b64(this.init.account.certificate), chain: b64(this.init.account.chainRecord) }, signal)
+    if (answer.ok !== true) throw new NumberClaimError(`the sender's device did not take the receipt${typeof answer.error === 'string' ? `: ${answer.error.slice(0, 200)}` : ''}`)
+  }
+
   private async request (peer: PeerId, message: Message, signal: AbortSignal, written?: () => void): Promise<Record<string, unknown>> {
     const timeout = AbortSignal.any([signal, AbortSignal.timeout(NUMBER_TIMEOUT_MS)])
     const stream = await this.components.dialProtocol(peer, NUMBER_PROTOCOL, { signal: timeout })
@@ -210,6 +222,13 @@ export class NumberClaims {
 
   private async respond (message: Record<string, unknown>, remote: string): Promise<Record<string, unknown>> {
     if (message.t === 'text') return await this.receiveText(message, remote)
+    if (message.t === 'receipt') {
+      const { from, to, ids } = message
+      if (typeof from !== 'string' || from.length > 40 || typeof to !== 'string' || to.length > 40 || !Array.isArray(ids) || ids.length === 0 || ids.length > 500 || !ids.every(i => typeof i === 'string' && /^[A-Za-z0-9-]{8,64}$/.test(i))) throw new NumberClaimError('a malformed receipt')
+      const sender = { number: from, ...await provenIdentity(message, remote) }
+      await this.init.receipt({ from, to, ids: ids as string[], sender })
+      return { ok: true }
+    }
     if (message.t === 'claim') {
       if (typeof message.number !== 'string' || !this.init.accountNumbers().includes(message.number)) throw new NumberClaimError('this account does not claim that number')
       return { number: message.number, cert: b64(this.init.account.certificate), chain: b64(this.init.account.chainRecord) }

@@ -12,4 +12,4 @@ export type { ContactView, ConversationView, MessageView, NumberView, StatusEntr
 export { MAX_VCARD_BYTES } from './vcard.ts'
 export { askMac, answerOf, sameMac } from './verification.ts'
 export type { NumberChecks } from './number-checks.ts'
-export { NotCarriedError, type Arriving, type Binding, type Carried } from './network-texts.ts'
+export { NotCarriedError, type Arriving, type Binding, type Carried, type Receipt } from './network-texts.ts'

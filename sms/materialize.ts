@@ -56,6 +56,16 @@ export function applyEvent (db: DatabaseSync, payload: EventPayload, self: strin
         ON CONFLICT (number) DO UPDATE SET account = excluded.account, verified_at = excluded.verified_at, epoch = excluded.epoch, origin = excluded.origin, seq = excluded.seq
         WHERE (excluded.verified_at, excluded.origin, excluded.seq) > (verified_at, origin, seq)`).run(event.number, event.account, event.at, event.epoch ?? null, payload.origin, payload.seq)
       return []
+    case 'seen': {
+      // the earliest receipt counts, whichever arrives first
+      const changed: ViewChange[] = []
+      for (const id of event.ids) {
+        prepared(db, 'INSERT INTO seen (id, at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET at = MIN(at, excluded.at)').run(id, event.at)
+        const at = (prepared(db, 'SELECT at FROM seen WHERE id = ?').get(id) as { at: number }).at
+        if (prepared(db, "UPDATE messages SET seen_at = ? WHERE id = ? AND direction = 'out' AND (seen_at IS NULL OR seen_at != ?)").run(at, id, at).changes > 0) changed.push({ type: 'status', id })
+      }
+      return changed
+    }
     case 'read': {
       const changed: ViewChange[] = []
       for (const id of event.ids) {
@@ -81,8 +91,9 @@ function insertMessage (db: DatabaseSync, m: MessageEvent, self: string): ViewCh
   const sender = m.from ?? (via == null ? null : proxySender(db, m.id, via))
   // a text from the phone's store has gone out already: it starts sent, and is never handed to a radio
   const initial: SmsStatus = m.direction === 'in' ? 'received' : m.stored === true ? 'sent' : 'pending'
-  const inserted = prepared(db, `INSERT OR IGNORE INTO messages (id, conversation, direction, sender, recipients, body, author, via, created_at, status, read, route)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(m.id, conversation, m.direction, sender, JSON.stringify(m.to), m.body, m.author, via, m.createdAt, initial, read, route)
+  const seenAt = m.direction === 'out' ? (prepared(db, 'SELECT at FROM seen WHERE id = ?').get(m.id) as { at: number } | undefined)?.at ?? null : null
+  const inserted = prepared(db, `INSERT OR IGNORE INTO messages (id, conversation, direction, sender, recipients, body, author, via, created_at, status, read, route, seen_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(m.id, conversation, m.direction, sender, JSON.stringify(m.to), m.body, m.author, via, m.createdAt, initial, read, route, seenAt)
   if (inserted.changes === 0) return []
   // the conversation's summary: counts and its newest message (by time, then id: the same on every device)
   prepared(db, `INSERT INTO conversations (conversation, messages, unread, last_id, last_at) VALUES (?, 1, ?, ?, ?)

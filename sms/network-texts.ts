@@ -20,6 +20,9 @@ export const BINDING_MAX_AGE_MS = 30 * 24 * 60 * 60_000
 /** A text from another account, whose account the node proved. */
 export type Arriving = Carried & { account: string }
 
+/** A read receipt: the texts (the sender's ids) the user of number `from` read. */
+export interface Receipt { from: string, to: string, ids: string[] }
+
 /** Thrown by `carry`: no device of the recipient's account stored it; `left`: the request may have reached one. */
 export class NotCarriedError extends Error {
   override readonly name = 'NotCarriedError'
@@ -41,6 +44,10 @@ export interface NetworkTextsInit {
   deny(): string[]
   /** Texts per minute one other account may deliver here. */
   rate: number
+  /** Tell the senders of texts this device stored when the user read them (`--read-receipts`). */
+  readReceipts?: boolean
+  /** Carry a read receipt to a device of the bound account; throws when none took it. */
+  sendReceipt?(receipt: Receipt, binding: Binding, signal: AbortSignal): Promise<void>
   log: Logger
 }
 
@@ -68,8 +75,11 @@ export class NetworkTexts {
   /** Told when a text goes to SMS after all (the client assigns it to a phone). */
   onFallback: () => void = () => {}
 
+  private readonly onChanges = (changes: Array<{ type: string }>): void => { if (changes.some(c => c.type === 'read')) this.kick() }
+
   constructor (init: NetworkTextsInit) {
     this.init = init
+    if (init.readReceipts === true) init.store.on('changes', this.onChanges)
   }
 
   /** The account a text to `to` goes to over the network: its one recipient's, verified within BINDING_MAX_AGE_MS. */
@@ -96,13 +106,53 @@ export class NetworkTexts {
     const at = Math.abs(text.createdAt - now) < 86_400_000 ? text.createdAt : now
     await this.init.store.write(tx => {
       if (prepared(tx.db, 'SELECT 1 FROM messages WHERE id = ?').get(id) != null) return
-      tx.append({ type: 'message', id, direction: 'in', from, to: [normalizeNumber(text.to)], body: fitIncomingBody(text.body), author: tx.self, createdAt: at, via: tx.self, route: 'network' })
+      const to = normalizeNumber(text.to)
+      tx.append({ type: 'message', id, direction: 'in', from, to: [to], body: fitIncomingBody(text.body), author: tx.self, createdAt: at, via: tx.self, route: 'network' })
+      // for a read receipt, if this device sends them: the sender's own id
+      prepared(tx.db, 'INSERT OR IGNORE INTO network_inbox (id, account, original, sender, number) VALUES (?, ?, ?, ?, ?)').run(id, text.account, text.id, from, to)
     })
+  }
+
+  /** A read receipt from another account: its texts read, written for this whole account to see. */
+  async receipt (receipt: Receipt & { account: string }): Promise<void> {
+    const from = normalizeNumber(receipt.from)
+    if (this.binding([from])?.account !== receipt.account) throw new InvalidSmsError(`${from} is not verified as yours here`)
+    // only texts of ours to that number that went device to device
+    const ids = receipt.ids.filter(id => prepared(this.init.store.db, "SELECT 1 FROM messages WHERE id = ? AND direction = 'out' AND route = 'network' AND recipients = ?").get(id, JSON.stringify([from])) != null)
+    if (ids.length === 0) return
+    await this.init.store.write(tx => { tx.append({ type: 'seen', ids: ids.slice(0, 500), at: Date.now() }) })
+  }
+
+  /** Texts this device stored that the user has read, their senders not told yet: tell them. */
+  private async sendReceipts (): Promise<boolean> {
+    const { store } = this.init
+    if (this.init.readReceipts !== true || this.init.sendReceipt == null) return false
+    const rows = prepared(store.db, 'SELECT n.id, n.account, n.original, n.sender, n.number FROM network_inbox n JOIN messages m ON m.id = n.id WHERE n.receipt = 0 AND m.read = 1 LIMIT 500').all() as Array<{ id: string, account: string, original: string, sender: string, number: string }>
+    const groups = new Map<string, typeof rows>()
+    for (const r of rows) groups.set(`${r.account} ${r.sender} ${r.number}`, [...(groups.get(`${r.account} ${r.sender} ${r.number}`) ?? []), r])
+    let later = false
+    for (const group of groups.values()) {
+      const first = group[0]
+      const binding = first == null ? undefined : this.binding([first.sender])
+      if (first == null || binding == null || binding.account !== first.account) {
+        await store.write(tx => { for (const r of group) prepared(tx.db, 'UPDATE network_inbox SET receipt = 1 WHERE id = ?').run(r.id) })
+        continue
+      }
+      try {
+        await this.init.sendReceipt({ from: first.number, to: first.sender, ids: group.map(r => r.original) }, binding, AbortSignal.timeout(30_000))
+        await store.write(tx => { for (const r of group) prepared(tx.db, 'UPDATE network_inbox SET receipt = 1 WHERE id = ?').run(r.id) })
+      } catch (err) {
+        later = true
+        this.init.log('read receipt to %s not sent yet - %s', first.sender, (err as Error).message)
+      }
+    }
+    return later
   }
 
   stop (): void {
     this.stopped = true
     clearTimeout(this.timer)
+    this.init.store.off('changes', this.onChanges)
   }
 
   /** New texts to carry, or the network back: work through them. */
@@ -120,7 +170,7 @@ export class NetworkTexts {
     const { store } = this.init
     const rows = prepared(store.db, `SELECT n.id, n.state, n.mode, n.since, m.recipients, m.body, m.created_at FROM network_sends n JOIN messages m ON m.id = n.id
       WHERE n.state IN ('new', 'handing') ORDER BY n.since`).all() as Array<{ id: string, state: string, mode: string, since: number, recipients: string, body: string, created_at: number }>
-    let later = false
+    let later = await this.sendReceipts()
     for (const row of rows) {
       if (this.stopped) return
       const to = JSON.parse(row.recipients) as string[]

@@ -5,7 +5,7 @@ const VIEWS = `
 CREATE TABLE IF NOT EXISTS messages (
   id TEXT PRIMARY KEY, conversation TEXT NOT NULL, direction TEXT NOT NULL, sender TEXT, recipients TEXT NOT NULL,
   body TEXT NOT NULL, author TEXT NOT NULL, via TEXT, created_at INTEGER NOT NULL,
-  status TEXT NOT NULL, reason TEXT, read INTEGER NOT NULL DEFAULT 0, route TEXT);
+  status TEXT NOT NULL, reason TEXT, read INTEGER NOT NULL DEFAULT 0, route TEXT, seen_at INTEGER);
 CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (conversation, created_at);
 CREATE INDEX IF NOT EXISTS messages_by_time ON messages (created_at);
 CREATE INDEX IF NOT EXISTS messages_unassigned ON messages (author, status) WHERE via IS NULL;
@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS statuses (
   PRIMARY KEY (id, status, device, at)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS assignments (id TEXT NOT NULL, device TEXT NOT NULL, via TEXT NOT NULL, route TEXT, PRIMARY KEY (id, device)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS reads (id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS seen (id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS conversations (conversation TEXT PRIMARY KEY, messages INTEGER NOT NULL, unread INTEGER NOT NULL, last_id TEXT NOT NULL, last_at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS conversations_by_time ON conversations (last_at, last_id);
 CREATE TABLE IF NOT EXISTS contacts (id TEXT PRIMARY KEY, name TEXT NOT NULL, numbers TEXT NOT NULL, at INTEGER NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;
@@ -45,11 +46,12 @@ CREATE TABLE IF NOT EXISTS stored_keys (key TEXT PRIMARY KEY, id TEXT NOT NULL, 
 CREATE INDEX IF NOT EXISTS stored_keys_by_id ON stored_keys (id, party);
 CREATE TABLE IF NOT EXISTS local_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS used_codes (code TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS network_inbox (id TEXT PRIMARY KEY, account TEXT NOT NULL, original TEXT NOT NULL, sender TEXT NOT NULL, number TEXT NOT NULL, receipt INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS network_sends (id TEXT PRIMARY KEY, state TEXT NOT NULL, mode TEXT NOT NULL, since INTEGER NOT NULL) WITHOUT ROWID;
 `
 
 /** `PRAGMA user_version` of the schema above; a file of an older one has its views rebuilt. */
-export const SCHEMA_VERSION = 7
+export const SCHEMA_VERSION = 8
 
 /**
  * Bring a file of an older schema up to this one; true when its views must be rebuilt from
@@ -63,7 +65,7 @@ export function migrate (db: DatabaseSync): boolean {
   db.exec('BEGIN IMMEDIATE')
   try {
     if (old && !columns.includes('refused')) db.exec('ALTER TABLE events ADD COLUMN refused TEXT; ALTER TABLE events ADD COLUMN stub BLOB')
-    if (old) db.exec('DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS statuses; DROP TABLE IF EXISTS assignments; DROP TABLE IF EXISTS reads; DROP TABLE IF EXISTS contacts; DROP TABLE IF EXISTS contact_numbers; DROP TABLE IF EXISTS conversations; DROP TABLE IF EXISTS numbers')
+    if (old) db.exec('DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS statuses; DROP TABLE IF EXISTS assignments; DROP TABLE IF EXISTS reads; DROP TABLE IF EXISTS contacts; DROP TABLE IF EXISTS contact_numbers; DROP TABLE IF EXISTS conversations; DROP TABLE IF EXISTS numbers; DROP TABLE IF EXISTS seen')
     db.exec(SCHEMA)
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`)
     db.exec('COMMIT')

@@ -16,7 +16,7 @@ import { SmsStore } from './store.ts'
 import { HistoryImport } from './history.ts'
 import { PhoneHistory, type ImportReport } from './phone-history.ts'
 import { NumberChecks } from './number-checks.ts'
-import { NetworkTexts, NotCarriedError, type Arriving, type Binding, type Carried } from './network-texts.ts'
+import { NetworkTexts, NotCarriedError, type Arriving, type Binding, type Carried, type Receipt } from './network-texts.ts'
 import { serveOutsiders, type ProtocolHandlers } from './submit-protocol.ts'
 import { SmsSync } from './sync.ts'
 import { planMessage, type Encoding } from './codec/plan.ts'
@@ -66,6 +66,9 @@ export interface SmsServiceInit {
   carry?(text: Carried, binding: Binding, signal: AbortSignal): Promise<void>
   /** Texts went by SMS to numbers not verified: someone may claim them (verify in the background). */
   unverified?(numbers: string[]): void
+  /** Tell other accounts when their texts were read here (`--read-receipts`), and how. */
+  readReceipts?: boolean
+  sendReceipt?(receipt: Receipt, binding: Binding, signal: AbortSignal): Promise<void>
   /** Whether anyone follows the event stream (else changes are not worth a view). */
   watched(): boolean
   log: Logger
@@ -163,6 +166,11 @@ export class SmsService {
       },
       deny: () => init.policy().deny,
       rate: DEFAULT_SMS_RATE,
+      readReceipts: init.readReceipts === true,
+      sendReceipt: async (receipt, binding, signal) => {
+        if (init.sendReceipt == null) throw new NotCarriedError('this device cannot send receipts', false)
+        await init.sendReceipt(receipt, binding, signal)
+      },
       log: init.log
     })
     this.network.onFallback = () => { this.assignWaiting() }
@@ -367,6 +375,11 @@ export class SmsService {
   /** A text from another companion account, proven by the node: stored, or refused (InvalidSmsError). */
   async receiveNetworkText (text: Arriving): Promise<void> {
     await this.network.receive(text)
+  }
+
+  /** A read receipt from another companion account, proven by the node: taken, or refused (InvalidSmsError). */
+  async receiveReceipt (receipt: Receipt & { account: string }): Promise<void> {
+    await this.network.receipt(receipt)
   }
 
   /** The number this account texts from: this phone's, else a phone's of the account. */

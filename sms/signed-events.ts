@@ -49,7 +49,10 @@ export interface ReadEvent { type: 'read', ids: string[], at: number }
 /** A number verified to belong to an account (its phone proved it got an SMS code); the newest wins. */
 export interface BindingEvent { type: 'binding', number: string, account: string, at: number, epoch?: number }
 
-export type SmsEvent = MessageEvent | AssignEvent | StatusEvent | ReadEvent | ContactEvent | BindingEvent
+/** The recipient's account read these texts of ours (a read receipt it chose to send): any member writes what it was told. */
+export interface SeenEvent { type: 'seen', ids: string[], at: number }
+
+export type SmsEvent = MessageEvent | AssignEvent | StatusEvent | ReadEvent | ContactEvent | BindingEvent | SeenEvent
 
 /** What a device signs: its own log entry number `seq`, and who may see it (all members when absent). */
 export interface EventPayload {
@@ -134,6 +137,9 @@ export function checkEvent (e: unknown): SmsEvent {
       if (v.route === 'network') message.route = 'network'
       return message
     }
+    case 'seen':
+      if (!Array.isArray(v.ids) || v.ids.length === 0 || v.ids.length > MAX_READ_IDS || !v.ids.every(isId) || !isTime(v.at)) fail('malformed seen')
+      return { type: 'seen', ids: v.ids as string[], at: v.at }
     case 'binding':
       if (!isDevice(v.account) || !isTime(v.at) || (v.epoch !== undefined && !(Number.isSafeInteger(v.epoch) && (v.epoch as number) >= 0))) fail('malformed binding')
       return { type: 'binding', number: checkNumber(v.number), account: v.account, at: v.at, ...(v.epoch === undefined ? {} : { epoch: v.epoch as number }) }

@@ -31,6 +31,8 @@ export interface MessageView {
   name: string | null
   /** `network`: device to device with another companion account; `sms`: through a phone; null while no one carries it yet. */
   route: 'sms' | 'network' | null
+  /** When the recipient read it, if their account sends read receipts (texts device to device only); else null. */
+  seenAt: number | null
 }
 
 export interface ConversationView {

@@ -18,9 +18,10 @@ interface MessageRow {
   reason: string | null
   read: number
   route: 'sms' | 'network' | null
+  seen_at: number | null
 }
 
-const COLUMNS = 'id, conversation, direction, sender, recipients, body, author, via, created_at, status, reason, read, route'
+const COLUMNS = 'id, conversation, direction, sender, recipients, body, author, via, created_at, status, reason, read, route, seen_at'
 
 /** The statuses that count (said by a device that may say them), oldest first. */
 function history (db: DatabaseSync, message: { id: string, author: string, via: string | null }): StatusEntry[] {
@@ -47,7 +48,8 @@ function view (db: DatabaseSync, r: MessageRow, names: ReadonlyMap<string, strin
     createdAt: r.created_at,
     read: r.read === 1,
     name: nameOfParties(names, partiesOf(r)),
-    route: r.route
+    route: r.route,
+    seenAt: r.seen_at
   }
   if (r.reason != null) v.reason = r.reason
   return v

@@ -33,11 +33,12 @@ describe('numbers verified by SMS between two companion-link accounts (and one t
     const address = (await anaPhone.api.call<{ addresses: string[] }>('GET', '/v1/status')).addresses[0] ?? ''
     const boot = ['--bootstrap', address, '--no-ui']
     anaLaptop = new Device({ dataDir: join(tmp.path, 'ana-laptop'), name: 'ana-laptop', env, args: [...LOOPBACK, '--bootstrap', address] })
-    benPhone = new Device({ dataDir: join(tmp.path, 'ben-phone'), name: 'ben-phone', env, args: [...LOOPBACK, ...boot, '--kind', 'phone', '--sms', sim(BEN)] })
+    // Ben lets others know when he read their texts
+    benPhone = new Device({ dataDir: join(tmp.path, 'ben-phone'), name: 'ben-phone', env, args: [...LOOPBACK, ...boot, '--kind', 'phone', '--sms', sim(BEN), '--read-receipts'] })
     // Mallory's phone says it is Ben's number (Termux takes the number it is told); it never gets Ben's texts
     const store = new TermuxPhoneStore(join(tmp.path, 'mallory-termux'))
     mallory = new Device({ dataDir: join(tmp.path, 'mallory'), name: 'mallory', env: { ...env, ...store.env() }, args: [...LOOPBACK, ...boot, '--kind', 'phone', '--sms', `termux?number=${BEN}`] })
-    benTablet = new Device({ dataDir: join(tmp.path, 'ben-tablet'), name: 'ben-tablet', env, args: [...LOOPBACK, ...boot, '--kind', 'tablet'] })
+    benTablet = new Device({ dataDir: join(tmp.path, 'ben-tablet'), name: 'ben-tablet', env, args: [...LOOPBACK, ...boot, '--kind', 'tablet', '--read-receipts'] })
     hidden = new Device({ dataDir: join(tmp.path, 'hidden'), name: 'hidden', env, args: [...LOOPBACK, ...boot, '--kind', 'phone', '--sms', sim(HIDDEN), '--no-discoverable'] })
     await Promise.all([anaLaptop.start(), benPhone.start(), benTablet.start(), mallory.start(), hidden.start()])
     await until('the laptop sees Ana\'s phone', 15_000, async () => (await anaLaptop.json<Array<{ id: string, online: boolean }>>('devices')).some(d => d.id === anaPhone.id && d.online))
@@ -120,7 +121,7 @@ describe('numbers verified by SMS between two companion-link accounts (and one t
     assert.equal((await carrier.log()).filter(e => e.to === HIDDEN).length, 0, 'no code texted when no one claims it')
   })
 
-  const messagesOn = async (device: Device): Promise<Array<{ id: string, body: string, direction: string, status: string, route: string | null, from: string | null, read: boolean }>> => await device.api.call('GET', '/v1/sms?limit=1000')
+  const messagesOn = async (device: Device): Promise<Array<{ id: string, body: string, direction: string, status: string, route: string | null, from: string | null, read: boolean, seenAt: number | null, createdAt: number }>> => await device.api.call('GET', '/v1/sms?limit=1000')
   const carried = async (body: string): Promise<number> => (await carrier.log()).filter(e => e.body === body).length
   const send = async (device: Device, to: string, body: string, ...flags: string[]): Promise<string> => {
     const result = await device.cli('sms', 'send', to, body, ...flags)
@@ -137,6 +138,11 @@ describe('numbers verified by SMS between two companion-link accounts (and one t
       assert.deepEqual([got.direction, got.from, got.route, got.read], ['in', ANA, 'network', false])
     }
     assert.equal(await carried('over the network, free'), 0, 'not carried by the mobile network')
+    assert.equal(mine.seenAt, null)
+    // Ben reads it on his tablet: Ana's devices learn it (he sends read receipts)
+    assert.equal((await benTablet.cli('sms', 'read', ANA)).code, 0)
+    const seen = await eventually('read by Ben', 20_000, async () => (await messagesOn(anaPhone)).find(m => m.id === id && m.seenAt != null))
+    assert.ok(seen.seenAt != null && seen.seenAt >= mine.createdAt)
     assert.equal((await messagesOn(mallory)).length, 0, 'the account that only claims Ben\'s number gets nothing')
   })
 
@@ -161,7 +167,7 @@ describe('numbers verified by SMS between two companion-link accounts (and one t
       await page.locator('a.conversation', { hasText: '010 0002' }).click()
       await page.locator('.thread-head .badge.verified').waitFor()
       await page.locator('.bubble-row.in', { hasText: 'answered from my tablet' }).getByText('over companion-link').waitFor()
-      await page.locator('.bubble-row.out', { hasText: 'over the network, free' }).getByText(/Delivered over companion-link/).waitFor()
+      await page.locator('.bubble-row.out', { hasText: 'over the network, free' }).getByText(/^Read · /).waitFor()
       await page.locator('nav a[href="#/devices"]').click()
       await page.locator('ul.numbers li', { hasText: '+1 555 010 0002' }).waitFor()
       await screenshot(page, 'numbers-on-companion-link')

@@ -34,7 +34,7 @@ describe('the AT modem backend (27.005 PDU mode, against a modem simulator)', fu
     // the other devices see what the modem told, in the phone's profile
     const seen = await eventually('the SIM facts on the laptop', 10_000, async () =>
       (await laptop.json<Array<{ id: string, sim?: Record<string, unknown> }>>('devices')).find(d => d.id === phone.id)?.sim)
-    assert.deepEqual(seen, { number: '+15550100002', carrier: 'Sim Mobile', signal: 4 })
+    assert.deepEqual(seen, { number: '+15550100002', carrier: 'Sim Mobile', signal: 4, discoverable: true }, 'discoverable: other companion accounts may find the number (--no-discoverable)')
     const id = await send(laptop, '+15550109999', 'hello through a modem')
     const m = await messageOn(laptop, id, x => x.status === 'delivered')
     assert.deepEqual(m.statusHistory.map(s => s.status), ['pending', 'accepted', 'sent', 'delivered'])

@@ -102,4 +102,17 @@ describe('texts device to device between companion accounts', function () {
     await assert.rejects(network.receive({ ...text, id: 'text-0003', from: '+15550100066' }), /does not take texts from that number/, 'the deny list')
     await assert.rejects(network.receive({ ...text, id: 'text-0004' }), /rate limit/)
   })
+
+  it('takes a read receipt only from the account bound to the number, and only for its texts that went there device to device', async () => {
+    const ana = await laptop(async () => {})
+    const { id } = await ana.client.sendOverNetwork([BEN], 'read me', 'auto')
+    const bySms = await ana.client.send([BEN], 'by SMS')
+    ana.network.kick()
+    await until('delivered', 5_000, () => getMessage(ana.device.store.db, id)?.status === 'delivered')
+    await assert.rejects(ana.network.receipt({ from: BEN, to: ANA, ids: [id], account: ANA_ACCOUNT }), /not verified as yours/)
+    assert.equal(getMessage(ana.device.store.db, id)?.seenAt, null)
+    await ana.network.receipt({ from: BEN, to: ANA, ids: [id, bySms.id, 'not-a-message-id'], account: BEN_ACCOUNT })
+    assert.ok((getMessage(ana.device.store.db, id)?.seenAt ?? 0) > 0)
+    assert.equal(getMessage(ana.device.store.db, bySms.id)?.seenAt, null, 'not a text that went device to device')
+  })
 })

@@ -54,6 +54,7 @@ export function deviceName (devices: DeviceEntry[] | undefined, id: string | nul
 /** The status line under an outgoing bubble, in words. */
 export function statusText (message: MessageView, devices: DeviceEntry[] | undefined): string {
   // device to device with another companion account: no phone carried it
+  if (message.seenAt != null) return `Read · ${shortTime(message.seenAt)}`
   if (message.route === 'network' && message.status === 'delivered') return `Delivered over companion-link · from ${deviceName(devices, message.via)}`
   const phone = message.via == null ? 'a phone' : deviceName(devices, message.via)
   switch (message.status) {
