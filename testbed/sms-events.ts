@@ -43,19 +43,26 @@ const randomNumber = (random: () => number): string => pick(random, ['+1555010',
  * valid and some not. What the writer accepts of these, its peers must accept too.
  */
 export function randomEvent (random: () => number, self: string, devices: string[]): { event: SmsEvent, audience?: string[] } {
-  const kind = pick(random, ['out', 'in', 'status', 'assign', 'read'] as const)
+  const kind = pick(random, ['out', 'in', 'status', 'assign', 'read', 'contact', 'binding', 'seen'] as const)
   let event: SmsEvent
   if (kind === 'out' || kind === 'in') {
     const body = randomText(random, nearLimit(random, kind === 'out' && random() < 0.5 ? 255 * 67 : MAX_BODY_CHARS))
     const to = Array.from({ length: kind === 'in' ? int(random, 1) : 1 + (random() < 0.1 ? MAX_RECIPIENTS : int(random, 3)) }, () => randomNumber(random))
     event = kind === 'out'
       ? { type: 'message', id: randomId(random), direction: 'out', from: null, to, body, author: self, createdAt: 1 + int(random, 1e12) }
-      : { type: 'message', id: randomId(random), direction: 'in', from: pick(random, [randomNumber(random), 'DHL Express', 'Unknown']), to, body, author: self, createdAt: 1 + int(random, 1e12), via: self }
+      : { type: 'message', id: randomId(random), direction: 'in', from: pick(random, [randomNumber(random), 'DHL Express', 'Unknown']), to, body, author: self, createdAt: 1 + int(random, 1e12), via: self, ...pick(random, [{}, { stored: true as const }, { stored: true as const, read: true as const }, { route: 'network' as const }]) }
+    if (kind === 'out' && random() < 0.2) event = { ...event, via: self, stored: true }
   } else if (kind === 'status') {
     const reason = random() < 0.5 ? undefined : randomText(random, nearLimit(random, MAX_REASON_CHARS))
     event = { type: 'status', id: randomId(random), status: pick(random, STATUSES), at: 1 + int(random, 1e12), ...(reason == null ? {} : { reason }), ...(random() < 0.3 ? { from: randomNumber(random) } : {}) }
   } else if (kind === 'assign') {
-    event = { type: 'assign', id: randomId(random), via: pick(random, devices) }
+    event = random() < 0.2 ? { type: 'assign', id: randomId(random), via: self, route: 'network' } : { type: 'assign', id: randomId(random), via: pick(random, devices) }
+  } else if (kind === 'contact') {
+    event = { type: 'contact', id: randomId(random), name: randomText(random, 1 + int(random, 199)).trim() || 'name', numbers: Array.from({ length: int(random, 20) }, () => randomNumber(random)), at: 1 + int(random, 1e12) }
+  } else if (kind === 'binding') {
+    event = { type: 'binding', number: randomNumber(random), account: pick(random, devices), at: 1 + int(random, 1e12), ...(random() < 0.5 ? { epoch: int(random, 5) } : {}) }
+  } else if (kind === 'seen') {
+    event = { type: 'seen', ids: Array.from({ length: 1 + int(random, 5) }, () => randomId(random)), at: 1 + int(random, 1e12) }
   } else {
     event = { type: 'read', ids: Array.from({ length: 1 + (random() < 0.1 ? MAX_READ_IDS - 2 + int(random, 4) : int(random, 5)) }, () => randomId(random)), at: 1 + int(random, 1e12) }
   }
