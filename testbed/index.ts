@@ -33,13 +33,14 @@ export class Testbed {
   readonly devices: Device[]
   private readonly tmp = tempDir()
 
-  constructor (init: LanInit & { args?: (index: number) => string[], readyTimeoutMs?: number }) {
+  constructor (init: LanInit & { args?: (index: number) => string[], env?: (index: number) => NodeJS.ProcessEnv | undefined, names?: string[], readyTimeoutMs?: number }) {
     this.lan = Lan.create(init)
     this.devices = this.lan.hosts.map(host => new Device({
       dataDir: join(this.tmp.path, `d${host.index}`),
       ns: host.ns,
-      name: `device-${host.index}`,
+      name: init.names?.[host.index - 1] ?? `device-${host.index}`,
       args: init.args?.(host.index) ?? [],
+      ...(init.env?.(host.index) == null ? {} : { env: init.env(host.index) }),
       readyTimeoutMs: init.readyTimeoutMs
     }))
   }
