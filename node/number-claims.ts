@@ -201,7 +201,8 @@ export class NumberClaims {
     }
   }
 
-  private async serve (stream: Stream, remote: string): Promise<void> {
+  /** Answer one request on a stream from `remote` (what the protocol handler does; the fuzz target feeds it). */
+  async serve (stream: Stream, remote: string): Promise<void> {
     const signal = AbortSignal.timeout(NUMBER_TIMEOUT_MS)
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_NUMBER_MESSAGE_BYTES })

@@ -1,6 +1,7 @@
 import { IDENTITY_TARGETS } from './identity-targets.ts'
 import { TARGETS, type FuzzTarget } from './targets.ts'
 import { HISTORY_TARGETS } from './history-targets.ts'
+import { NUMBER_TARGETS } from './number-targets.ts'
 
-/** Every fuzz target: the SMS log's, the node's, the phone's store's. */
-export const ALL_TARGETS: FuzzTarget[] = [...TARGETS, ...IDENTITY_TARGETS, ...HISTORY_TARGETS]
+/** Every fuzz target: the SMS log's, the node's, the phone's store's, other accounts'. */
+export const ALL_TARGETS: FuzzTarget[] = [...TARGETS, ...IDENTITY_TARGETS, ...HISTORY_TARGETS, ...NUMBER_TARGETS]
