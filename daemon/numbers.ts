@@ -88,7 +88,9 @@ export class AccountNumbers {
    */
   async carry (text: Carried, binding: Binding, signal: AbortSignal): Promise<void> {
     const claims = (await this.claims.claimants(text.to, AbortSignal.any([signal, AbortSignal.timeout(FIND_MS)])).catch(() => [])).filter(c => c.account === binding.account)
-    const devices = claims.filter(c => binding.epoch == null || c.epoch <= binding.epoch)
+    // a device of an older epoch than another of its account shows was removed since (it may not know yet)
+    const newest = Math.max(...claims.map(c => c.epoch))
+    const devices = claims.filter(c => c.epoch === newest && (binding.epoch == null || c.epoch <= binding.epoch))
     if (devices.length < claims.length) this.verifyAgain(text.to)
     let left = false
     for (const device of devices) {

@@ -130,18 +130,31 @@ export class NumberClaims {
   /** The accounts other than ours whose devices claim `number`, each checked. */
   async claimants (number: string, signal: AbortSignal): Promise<NumberClaim[]> {
     const claims = new Map<string, NumberClaim>()
-    let asked = 0
-    for await (const provider of this.components.contentRouting.findProviders(numberCid(number), { signal })) {
-      const device = provider.id.toString()
-      if (device === this.components.peerId.toString() || this.init.isMember(device) || claims.has(device)) continue
-      if (asked++ >= MAX_CLAIMANTS) break
-      try {
-        const claim = await this.askClaim(provider.id, number, signal)
-        if (claim.account !== this.init.account.id) claims.set(device, claim)
-      } catch (err) {
-        this.init.log('%s does not show a claim of %s - %s', device, number, (err as Error).message)
+    const asked = new Set<string>()
+    const asks: Array<Promise<void>> = []
+    const providers = this.components.contentRouting.findProviders(numberCid(number), { signal })[Symbol.asyncIterator]()
+    // the lookup ends when the signal does, whatever the DHT query is waiting for
+    const ended = new Promise<IteratorResult<never>>(resolve => {
+      if (signal.aborted) resolve({ done: true, value: undefined })
+      signal.addEventListener('abort', () => { resolve({ done: true, value: undefined }) }, { once: true })
+    })
+    try {
+      while (asked.size < MAX_CLAIMANTS) {
+        const next = await Promise.race([providers.next(), ended]).catch(() => ({ done: true as const, value: undefined }))
+        if (next.done === true) break
+        const device = next.value.id.toString()
+        if (device === this.components.peerId.toString() || this.init.isMember(device) || asked.has(device)) continue
+        asked.add(device)
+        // every claimant at once: an offline one holds up no other
+        asks.push(this.askClaim(next.value.id, number, signal).then(
+          (claim) => { if (claim.account !== this.init.account.id) claims.set(device, claim) },
+          (err: Error) => { this.init.log('%s does not show a claim of %s - %s', device, number, err.message) }
+        ))
       }
+    } finally {
+      void providers.return?.()
     }
+    await Promise.all(asks)
     return [...claims.values()]
   }
 
