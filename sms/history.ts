@@ -5,7 +5,7 @@ import { MAX_PARTS, MULTI_UNITS } from './codec/plan.ts'
 import { numberOrNone, senderOf } from './codec/numbers.ts'
 import { prepared } from './materialize.ts'
 import { contactEvents, contactId, type ContactDraft } from './contacts.ts'
-import { toE164 } from './national-numbers.ts'
+import { loadNumberPlans, toE164 } from './national-numbers.ts'
 import { bodyFits, fitIncomingBody } from './signed-events.ts'
 import type { SmsStore, Tx } from './store.ts'
 
@@ -75,6 +75,8 @@ export class HistoryImport {
   /** Put entries of the store into the log, each once; resolves with how many were new, once they are on disk. */
   async take (entries: StoredSms[]): Promise<number> {
     if (entries.length === 0) return 0
+    // before the transaction: a store writes numbers in the national form
+    await loadNumberPlans()
     const { backend } = this.init
     const audience = this.init.receivers()
     const scheme = backend.uri.split(/[:?]/)[0] ?? backend.uri

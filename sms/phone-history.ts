@@ -11,6 +11,7 @@ import type { SmsStore } from './store.ts'
 import type { SmsEvent } from './signed-events.ts'
 import type { ContactView } from './view-types.ts'
 import { parseVCards } from './vcard.ts'
+import { loadNumberPlans } from './national-numbers.ts'
 
 /** What `sms import` reports: progress of the store's texts, then how many contacts came with them. */
 export interface ImportReport extends ImportProgress {
@@ -136,6 +137,7 @@ export class PhoneHistory {
   /** Contacts of a vCard file, for every device of the account; how many were new or changed. */
   async importVCard (text: string): Promise<{ contacts: number, unreadable: number }> {
     const cards = parseVCards(text)
+    await loadNumberPlans()
     const drafts = cards.map(c => ({ id: contactId('vcard', c.uid ?? c.name), name: c.name, numbers: c.numbers }))
     const { events, unreadable } = contactEvents(this.init.store.db, drafts, this.init.country(), Date.now())
     await this.append(events, undefined)
@@ -143,6 +145,7 @@ export class PhoneHistory {
   }
 
   private async writeContacts (drafts: ContactDraft[], audience: string[] | undefined): Promise<number> {
+    await loadNumberPlans()
     const { events } = contactEvents(this.init.store.db, drafts, this.init.country(), Date.now())
     await this.append(events, audience)
     return events.length

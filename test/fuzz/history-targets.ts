@@ -11,6 +11,7 @@ import type { SmsBackend, StoredSms } from '../../sms/backends/backend.ts'
 import { HistoryImport } from '../../sms/history.ts'
 import { HistoryUnavailableError, InvalidContactsError } from '../../sms/errors.ts'
 import { contactEvents, contactId } from '../../sms/contacts.ts'
+import { loadNumberPlans } from '../../sms/national-numbers.ts'
 import { parseVCards } from '../../sms/vcard.ts'
 import { encodeSubmit } from '../../sms/codec/pdu.ts'
 import { pick, randomText } from '../../testbed/sms-events.ts'
@@ -29,6 +30,7 @@ const phoneBackend: SmsBackend = { uri: 'termux', ready: true, facts: { number: 
 export const history: FuzzTarget = {
   name: 'history',
   async run (random, inputs, dir) {
+    await loadNumberPlans()
     const phone = await smsDevice(dir, `history-${runs++}`)
     const importer = new HistoryImport({ store: phone.store, backend: phoneBackend, receivers: () => undefined, log: logger('fuzz:history') })
     const stats: FuzzStats = { inputs, accepted: 0, refused: 0 }

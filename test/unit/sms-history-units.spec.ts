@@ -9,7 +9,7 @@ import { listContacts } from '../../sms/contacts.ts'
 import { prepared } from '../../sms/materialize.ts'
 import { listConversations, listMessages } from '../../sms/views.ts'
 import { parseVCards } from '../../sms/vcard.ts'
-import { toE164 } from '../../sms/national-numbers.ts'
+import { loadNumberPlans, toE164 } from '../../sms/national-numbers.ts'
 import { InvalidEventError, InvalidContactsError } from '../../sms/errors.ts'
 
 /** The part of a phone's backend the importer reads: its URI and SIM facts (the store's entries are handed to it). */
@@ -154,7 +154,8 @@ describe('the phone\'s history and contacts', function () {
       assert.equal(list.find(c => c.numbers.length === 1)?.name, null)
     })
 
-    it('reads national numbers in the SIM\'s plan, and leaves what it cannot place', () => {
+    it('reads national numbers in the SIM\'s plan, and leaves what it cannot place', async () => {
+      await loadNumberPlans()
       assert.equal(toE164('(555) 010-1001', 'US'), '+15550101001')
       assert.equal(toE164('0151 23456789', 'DE'), '+4915123456789')
       assert.equal(toE164('+44 20 7946 0000', 'DE'), '+442079460000')
