@@ -10,6 +10,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { logger } from '@libp2p/logger'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { lpStream, streamPair } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
 import { AccountStore } from '../../node/identity/account.ts'
 import { MAX_NUMBER_MESSAGE_BYTES, NumberClaims, type NumberClaimsComponents } from '../../node/number-claims.ts'
 import { NumberClaimError } from '../../node/errors.ts'
@@ -24,6 +25,8 @@ import { FuzzFinding, type FuzzStats, type FuzzTarget } from './targets.ts'
 const ANA = '+15550100001'
 const BEN = '+15550100002'
 let runs = 0
+/** The in-memory pair's address: its default numbers them as ports, which run out after 65,535 pairs. */
+const FIXED_ADDRESSES = { outboundConnection: { remoteAddr: multiaddr('/ip4/127.0.0.1/tcp/1') }, inboundConnection: { remoteAddr: multiaddr('/ip4/127.0.0.1/tcp/2') } } as unknown as Parameters<typeof streamPair>[0]
 
 const unused = async (): Promise<never> => { throw new Error('not used by the fuzz target') }
 
@@ -70,7 +73,7 @@ export const numbers: FuzzTarget = {
         // fresh ids, so that a valid text is a new one
         if (mutated.t === 'text' && typeof mutated.id === 'string' && random() < 0.5) mutated.id = `text-${i}-${run}`
         const bytes = random() < 0.8 ? encoder.encode(JSON.stringify(mutated)) : mutateBytes(random, encoder.encode(JSON.stringify(valid)))
-        const [mine, theirs] = await streamPair()
+        const [mine, theirs] = await streamPair(FIXED_ADDRESSES)
         // now and then the connection is another device's than the certificate's (a stolen certificate)
         const remote = random() < 0.9 ? ana.device : ben.device
         const served = claims.serve(theirs, remote)
