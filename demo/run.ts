@@ -2,7 +2,7 @@
  * `npm start`: three devices on this one machine, talking over loopback only (no hardware, no
  * traffic on any real interface), driven through the real `companion` command.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CLI, Device, runCli, until } from '../testbed/device.ts'
@@ -97,6 +97,13 @@ try {
   await show(tablet, 'sms', 'conversations')
   await show(tablet, 'sms', 'read', '+15550109999')
   await until('read on the laptop', 10_000, async () => (await laptop.api.call<Array<{ read: boolean }>>('GET', '/v1/sms')).every(m => m.read))
+  await show(laptop, 'sms', 'conversations')
+
+  say('Names: a vCard imported on the tablet names the conversation on every device')
+  const card = join(root, 'friends.vcf')
+  writeFileSync(card, ['BEGIN:VCARD', 'VERSION:4.0', 'FN:Sam Example', 'TEL;TYPE=cell:+1 555 010 9999', 'END:VCARD'].join('\r\n'))
+  await show(tablet, 'contacts', 'import', card)
+  await until('the name on the laptop', 10_000, async () => (await laptop.api.call<Array<{ name: string | null }>>('GET', '/v1/sms/conversations')).some(c => c.name === 'Sam Example'))
   await show(laptop, 'sms', 'conversations')
 
   say('Restart the laptop: same device id, and it reconnects from what it remembers')
