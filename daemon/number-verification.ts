@@ -1,7 +1,7 @@
 import type { Logger } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { NumberClaimError, type NumberClaim, type NumberClaims, type ProvenRequest } from '../node/index.ts'
-import { answerOf, askMac, normalizeNumber, sameMac, UnknownMessageError, type NumberChecks } from '../sms/index.ts'
+import { NumberClaimError, type NumberClaim, type NumberClaims } from '../node/index.ts'
+import { answerOf, askMac, normalizeNumber, sameMac, type NumberChecks } from '../sms/index.ts'
 import { NumberNotClaimedError, VerificationFailedError } from './errors.ts'
 
 /** How long the claimants are looked for in the DHT. */
@@ -82,14 +82,3 @@ export class NumberVerification {
   }
 }
 
-/** The claimant's side: a proof request answered from the codes this phone received. */
-export function answerRequests (checks: NumberChecks, account: () => string): (request: ProvenRequest) => Promise<string> {
-  return async (request) => {
-    try {
-      return await checks.answer({ number: request.number, from: request.from, mac: request.mac, asker: request.asker.account, askerEpoch: request.asker.epoch, claimant: account() })
-    } catch (err) {
-      if (err instanceof UnknownMessageError) throw new NumberClaimError(err.message)
-      throw err
-    }
-  }
-}

@@ -1,8 +1,8 @@
 import type { Logger } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { NumberClaimError, NumberClaims, type AccountStore, type DeviceNode } from '../node/index.ts'
-import { InvalidSmsError, NotCarriedError, type Binding, type Carried, type Receipt, type SmsService } from '../sms/index.ts'
-import { answerRequests, NumberVerification } from './number-verification.ts'
+import { InvalidSmsError, NotCarriedError, UnknownMessageError, type Binding, type Carried, type Receipt, type SmsService } from '../sms/index.ts'
+import { NumberVerification } from './number-verification.ts'
 
 /** How long the devices of a number's account are looked for, and each is given to store a text. */
 const FIND_MS = 5_000
@@ -17,6 +17,16 @@ export interface AccountNumbersInit {
   sms(): SmsService
   discoverable: boolean
   log: Logger
+}
+
+/** What the SMS side refuses, as the other account is told it (NumberClaimError); anything else stays our own failure. */
+async function refusing<T> (work: () => Promise<T>): Promise<T> {
+  try {
+    return await work()
+  } catch (err) {
+    if (err instanceof InvalidSmsError || err instanceof UnknownMessageError) throw new NumberClaimError(err.message)
+    throw err
+  }
 }
 
 /**
@@ -50,23 +60,9 @@ export class AccountNumbers {
         return [...new Set([...(own == null ? [] : [own]), ...phones])]
       },
       isMember: (id) => book.relation(id) === 'member',
-      answer: answerRequests(sms().numberChecks, () => init.account.id),
-      receive: async (text) => {
-        try {
-          await sms().receiveNetworkText({ id: text.id, from: text.from, to: text.to, body: text.body, createdAt: text.createdAt, account: text.sender.account })
-        } catch (err) {
-          if (err instanceof InvalidSmsError) throw new NumberClaimError(err.message)
-          throw err
-        }
-      },
-      receipt: async (receipt) => {
-        try {
-          await sms().receiveReceipt({ from: receipt.from, to: receipt.to, ids: receipt.ids, account: receipt.sender.account })
-        } catch (err) {
-          if (err instanceof InvalidSmsError) throw new NumberClaimError(err.message)
-          throw err
-        }
-      },
+      answer: async (request) => await refusing(async () => await sms().numberChecks.answer({ number: request.number, from: request.from, mac: request.mac, asker: request.asker.account, askerEpoch: request.asker.epoch, claimant: init.account.id })),
+      receive: async (text) => { await refusing(async () => { await sms().receiveNetworkText({ id: text.id, from: text.from, to: text.to, body: text.body, createdAt: text.createdAt, account: text.sender.account }) }) },
+      receipt: async (receipt) => { await refusing(async () => { await sms().receiveReceipt({ from: receipt.from, to: receipt.to, ids: receipt.ids, account: receipt.sender.account }) }) },
       log: init.log
     })
     this.verification = new NumberVerification({ claims: this.claims, checks: sms().numberChecks, account: () => init.account.id, log: init.log })

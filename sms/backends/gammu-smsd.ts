@@ -1,4 +1,5 @@
 import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
+import { listedHistory } from './listed-history.ts'
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import type { SimFacts } from '../../node/identity/records.ts'
@@ -75,14 +76,7 @@ export class GammuSmsdBackend implements SmsBackend {
   private serial = 0
   private polls = 0
   private readonly sentSeen = new Set<string>()
-  /** The spool as an import reads it, listed once when it starts (offset 0). */
-  private listing: StoredSms[] = []
-  readonly history: SmsHistory = {
-    page: async (offset, limit) => {
-      if (offset === 0) this.listing = await this.storedTexts()
-      return { entries: this.listing.slice(offset, offset + limit), end: offset + limit >= this.listing.length }
-    }
-  }
+  readonly history: SmsHistory = listedHistory(async () => await this.storedTexts())
 
   constructor (uri: string, handlers: BackendHandlers) {
     this.uri = uri

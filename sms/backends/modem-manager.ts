@@ -1,4 +1,5 @@
 import { logger } from '@libp2p/logger'
+import { listedHistory } from './listed-history.ts'
 import type { SimFacts } from '../../node/identity/records.ts'
 import { createHash } from 'node:crypto'
 import type { BackendHandlers, BackendKind, SmsBackend, SmsHistory, StoredSms } from './backend.ts'
@@ -54,14 +55,7 @@ export class ModemManagerBackend implements SmsBackend {
   private timer?: ReturnType<typeof setTimeout>
   private readonly sentByReference = new Map<number, string>()
   private readonly handled = new Set<string>()
-  /** The modem's messages as an import reads them, listed once when it starts (offset 0). */
-  private listing: StoredSms[] = []
-  readonly history: SmsHistory = {
-    page: async (offset, limit) => {
-      if (offset === 0) this.listing = await this.storedTexts()
-      return { entries: this.listing.slice(offset, offset + limit), end: offset + limit >= this.listing.length }
-    }
-  }
+  readonly history: SmsHistory = listedHistory(async () => await this.storedTexts())
 
   constructor (uri: string, handlers: BackendHandlers) {
     this.uri = uri

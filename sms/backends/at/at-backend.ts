@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto'
+import { listedHistory } from '../listed-history.ts'
 import { logger } from '@libp2p/logger'
 import type { SimFacts } from '../../../node/identity/records.ts'
 import type { BackendHandlers, BackendKind, SmsBackend, SmsHistory, StoredSms } from '../backend.ts'
@@ -76,17 +77,10 @@ export class AtBackend implements SmsBackend {
   private readonly parts = new Map<number, string>()
   private readonly waitingReports = new Map<string, Set<number>>()
   private readonly storage = new StorageLock()
-  /** The storages as an import reads them, listed once when it starts (offset 0). */
-  private listing: StoredSms[] = []
-  readonly history: SmsHistory = {
-    page: async (offset, limit) => {
-      if (offset === 0) {
-        if (!this.isReady) throw new HistoryUnavailableError('the modem is not ready; try again when it is')
-        this.listing = await this.storage.run(async () => await listStorages(async (command) => await this.at(command, this.target.timeoutMs * SEND_TIMEOUT_FACTOR)))
-      }
-      return { entries: this.listing.slice(offset, offset + limit), end: offset + limit >= this.listing.length }
-    }
-  }
+  readonly history: SmsHistory = listedHistory(async () => {
+    if (!this.isReady) throw new HistoryUnavailableError('the modem is not ready; try again when it is')
+    return await this.storage.run(async () => await listStorages(async (command) => await this.at(command, this.target.timeoutMs * SEND_TIMEOUT_FACTOR)))
+  })
 
   constructor (uri: string, handlers: BackendHandlers) {
     this.uri = uri
