@@ -1,4 +1,7 @@
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
 import { request, type IncomingMessage } from 'node:http'
+import { pipeline } from 'node:stream/promises'
 import { controlSocketPath } from '../daemon/paths.ts'
 import { CliError } from './errors.ts'
 import { LineReader } from '../framing/lines.ts'
@@ -81,6 +84,31 @@ export class ControlClient {
     })
   }
 
+  /** Send the bytes of `file` as the body of `path` (an upload); the JSON answer. */
+  async upload<T> (path: string, file: string, type: string): Promise<T> {
+    const size = (await stat(file)).size
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = request({ socketPath: this.socketPath, path, method: 'POST', headers: { 'content-type': type, 'content-length': size } }, resolve)
+      req.on('error', (err: NodeJS.ErrnoException) => { reject(this.notRunning(err)) })
+      pipeline(createReadStream(file), req).catch(reject)
+    })
+    const text = await readAll(res)
+    let parsed: unknown
+    try { parsed = JSON.parse(text) } catch { throw new CliError(`the daemon sent an unreadable answer (HTTP ${res.statusCode ?? '?'})`) }
+    if ((res.statusCode ?? 500) >= 400) throw new CliError((parsed as { error?: { message?: string } }).error?.message ?? `HTTP ${res.statusCode ?? '?'}`)
+    return parsed as T
+  }
+
+  /** A request answered with a file's bytes: the response to read them from (an error answer throws). */
+  async download (path: string, signal?: AbortSignal): Promise<IncomingMessage> {
+    const res = await this.open('GET', path, undefined, signal)
+    if ((res.statusCode ?? 500) < 400) return res
+    const text = await readAll(res)
+    let message = `HTTP ${res.statusCode ?? '?'}`
+    try { message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? message } catch {}
+    throw new CliError(message)
+  }
+
   /** Open a long-lived request; its answer is read as it arrives. */
   private async open (method: string, path: string, body: unknown, signal?: AbortSignal): Promise<IncomingMessage> {
     const payload = body === undefined ? undefined : JSON.stringify(body)
@@ -134,4 +162,10 @@ export class ControlClient {
       if ((err as Error).name !== 'AbortError' && signal?.aborted !== true) throw err
     }
   }
+}
+
+async function readAll (res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of res as AsyncIterable<Buffer>) chunks.push(chunk)
+  return Buffer.concat(chunks).toString('utf8')
 }

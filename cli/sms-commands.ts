@@ -4,6 +4,7 @@ import { API } from '../daemon/control/contract.ts'
 import { CliError, UsageError } from './errors.ts'
 import { printJson, table } from './output.ts'
 import type { MessageView } from '../sms/view-types.ts'
+import { attachmentCommand, uploadFiles } from './attachment-commands.ts'
 
 const FAILED = new Set(['failed', 'unauthorized'])
 
@@ -24,7 +25,8 @@ function printMessages (messages: MessageView[]): void {
     const parties = m.direction === 'out' ? m.to.join(', ') : (m.from ?? '?')
     const who = `${m.direction === 'out' ? 'to' : 'from'} ${m.name == null ? parties : `${m.name} (${parties})`}`
     const notes = `${m.route === 'network' ? ', over companion-link' : ''}${m.seenAt == null ? '' : ', read by them'}${m.read || m.direction === 'out' ? '' : ', unread'}`
-    process.stdout.write(`${when(m.createdAt)}  ${who}  [${describeStatus(m)}${notes}]  ${m.id}\n  ${m.body.replace(/\n/g, '\n  ')}\n`)
+    const files = m.attachments.map((a, i) => `\n  [file ${i}: ${a.name}, ${a.size} bytes${a.here ? '' : ', not on this device yet'}]`).join('')
+    process.stdout.write(`${when(m.createdAt)}  ${who}  [${describeStatus(m)}${notes}]  ${m.id}\n  ${m.body.replace(/\n/g, '\n  ')}${files}\n`)
   }
 }
 
@@ -67,20 +69,23 @@ export function smsCommands (program: Command, client: (cmd: Command) => Control
     .option('--via <device>', 'the phone to send it through (default: the best reachable one)')
     .option('--network-only', 'only device to device, to a verified companion-link number (never as SMS)')
     .option('--sms-only', 'only as SMS through a phone, even to a verified companion-link number')
+    .option('--attach <file>', 'a file to send with it (repeatable; up to 25 MiB each; device to device only, to a verified number)', (file: string, files: string[]) => [...files, file], [] as string[])
     .addOption(new Option('--wait <status>', 'wait until the message is accepted, sent or delivered (exit 1 if it fails)').choices(['accepted', 'sent', 'delivered']))
     .option('--json', 'print JSON')
-    .action(async (to: string, text: string, opts: { via?: string, wait?: string, json?: boolean, networkOnly?: boolean, smsOnly?: boolean }, cmd: Command) => {
+    .action(async (to: string, text: string, opts: { via?: string, wait?: string, json?: boolean, networkOnly?: boolean, smsOnly?: boolean, attach: string[] }, cmd: Command) => {
       const recipients = to.split(',').map(s => s.trim()).filter(Boolean)
       if (recipients.length === 0) throw new UsageError('give at least one recipient')
       if (opts.networkOnly === true && opts.smsOnly === true) throw new UsageError('--network-only and --sms-only exclude each other')
       const route = opts.networkOnly === true ? 'network' : opts.smsOnly === true ? 'sms' : undefined
+      if (opts.attach.length > 0 && opts.smsOnly === true) throw new UsageError('files go only device to device: --attach and --sms-only exclude each other')
       const api = client(cmd)
-      const sent = await api.request(API.send, { body: { to: recipients, body: text, ...(opts.via == null ? {} : { via: opts.via }), ...(route == null ? {} : { route }) } })
+      const attachments = await uploadFiles(api, opts.attach)
+      const sent = await api.request(API.send, { body: { to: recipients, body: text, ...(opts.via == null ? {} : { via: opts.via }), ...(route == null ? {} : { route }), ...(attachments.length === 0 ? {} : { attachments }) } })
       let message: { id: string, to: string[], via: string | null, status: string, reason?: string } = sent
       if (opts.json !== true) {
         process.stdout.write(`${message.id}\n`)
         // stdout stays the id alone, for scripts; how it goes out is for the person
-        process.stderr.write(`${sent.parts} SMS part${sent.parts === 1 ? '' : 's'} per recipient, ${sent.encoding === 'gsm7' ? 'GSM-7' : 'UCS-2'}\n`)
+        process.stderr.write(attachments.length > 0 ? `device to device, with ${attachments.length} file${attachments.length === 1 ? '' : 's'}\n` : `${sent.parts} SMS part${sent.parts === 1 ? '' : 's'} per recipient, ${sent.encoding === 'gsm7' ? 'GSM-7' : 'UCS-2'}\n`)
       }
       if (opts.wait != null && !FAILED.has(message.status)) {
         for await (const line of api.follow(API.waitFor, { params: { id: message.id }, query: { status: opts.wait as 'accepted' | 'sent' | 'delivered' } })) {
@@ -92,6 +97,8 @@ export function smsCommands (program: Command, client: (cmd: Command) => Control
       if (FAILED.has(message.status)) throw new CliError(`the message ${message.status === 'unauthorized' ? 'was refused' : 'failed'}: ${message.reason ?? message.status}`)
       if (opts.wait != null && opts.json !== true) process.stdout.write(`${message.status}\n`)
     })
+
+  attachmentCommand(sms, client)
 
   sms.command('list')
     .description('messages, newest last')

@@ -17,6 +17,7 @@ import { controlSocketPath, UI_SESSIONS_FILE } from './paths.ts'
 import { loadSettings, parseInterfaceKind, parsePort, saveSettings, type Settings } from './settings.ts'
 import { DEFAULT_SMS_RATE, NO_BACKEND, SmsService, normalizeNumber, type SmsDevice } from '../sms/index.ts'
 import { smsRoutes } from './control/sms-routes.ts'
+import { attachmentRoutes } from './control/attachment-routes.ts'
 import { numberRoutes } from './control/number-routes.ts'
 import { AccountNumbers } from './numbers.ts'
 import { LinkService } from './link-api.ts'
@@ -156,7 +157,7 @@ export class Daemon {
     this.unregisterChannels = registerChannelServices(this.node.libp2p.services.tunnels, [echoService, forwardService, ...this.sms.channelServices()])
     this.wireEvents()
     this.watchPower()
-    const routes = [...controlRoutes(self, this.events), ...identityRoutes(this.identity), ...linkRoutes(links), ...smsRoutes(this.sms, directory), ...numberRoutes(this.numbers.verification, this.sms.numberChecks)]
+    const routes = [...controlRoutes(self, this.events), ...identityRoutes(this.identity), ...linkRoutes(links), ...smsRoutes(this.sms, directory), ...attachmentRoutes(this.sms), ...numberRoutes(this.numbers.verification, this.sms.numberChecks)]
     if (options.ui !== false) this.ui = await this.startUi(routes, options.uiPort)
     this.control = new ControlServer([...routes, ...uiRoutes(this.ui)])
     await this.control.listen(this.socketPath)

@@ -1,6 +1,6 @@
 import type { Logger } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { NumberClaimError, NumberClaims, type AccountStore, type DeviceNode } from '../node/index.ts'
+import { BlobPush, NumberClaimError, NumberClaims, type AccountStore, type DeviceNode } from '../node/index.ts'
 import { InvalidSmsError, NotCarriedError, UnknownMessageError, type Binding, type Carried, type Receipt, type SmsService } from '../sms/index.ts'
 import { NumberVerification } from './number-verification.ts'
 
@@ -37,6 +37,8 @@ async function refusing<T> (work: () => Promise<T>): Promise<T> {
 export class AccountNumbers {
   readonly claims: NumberClaims
   readonly verification: NumberVerification
+  /** The files of texts device to device, pushed before the text. */
+  readonly files: BlobPush
   private readonly init: AccountNumbersInit
   private readonly tried = new Map<string, number>()
 
@@ -61,8 +63,18 @@ export class AccountNumbers {
       },
       isMember: (id) => book.relation(id) === 'member',
       answer: async (request) => await refusing(async () => await sms().numberChecks.answer({ number: request.number, from: request.from, mac: request.mac, asker: request.asker.account, askerEpoch: request.asker.epoch, claimant: init.account.id })),
-      receive: async (text) => { await refusing(async () => { await sms().receiveNetworkText({ id: text.id, from: text.from, to: text.to, body: text.body, createdAt: text.createdAt, account: text.sender.account }) }) },
+      receive: async (text) => { await refusing(async () => { await sms().receiveNetworkText({ id: text.id, from: text.from, to: text.to, body: text.body, createdAt: text.createdAt, account: text.sender.account, ...(text.attachments == null ? {} : { attachments: text.attachments }) }) }) },
       receipt: async (receipt) => { await refusing(async () => { await sms().receiveReceipt({ from: receipt.from, to: receipt.to, ids: receipt.ids, account: receipt.sender.account }) }) },
+      log: init.log
+    })
+    this.files = new BlobPush({
+      dialProtocol: async (peer, protocol, opts) => await libp2p.dialProtocol(peer, protocol, opts),
+      handle: async (protocol, handler, opts) => { await libp2p.handle(protocol, handler, opts) },
+      unhandle: async (protocol) => { await libp2p.unhandle(protocol) }
+    }, {
+      account: init.account,
+      store: () => sms().blobs,
+      admit: async (sender, blob) => { await refusing(async () => { await sms().attachments.admitPush(sender.account, blob) }) },
       log: init.log
     })
     this.verification = new NumberVerification({ claims: this.claims, checks: sms().numberChecks, account: () => init.account.id, log: init.log })
@@ -70,9 +82,11 @@ export class AccountNumbers {
 
   async start (): Promise<void> {
     await this.claims.start()
+    await this.files.start()
   }
 
   async stop (): Promise<void> {
+    await this.files.stop()
     await this.claims.stop()
   }
 
@@ -89,18 +103,23 @@ export class AccountNumbers {
     const devices = claims.filter(c => c.epoch === newest && (binding.epoch == null || c.epoch <= binding.epoch))
     if (devices.length < claims.length) this.verifyAgain(text.to)
     let left = false
+    let refused = 0
     for (const device of devices) {
       let written = false
       try {
+        // its files first (each goes on from what that device holds of it), then the text that names them
+        for (const file of text.attachments ?? []) await this.files.push(peerIdFromString(device.device), file, signal)
         await this.claims.deliver(peerIdFromString(device.device), text, AbortSignal.any([signal, AbortSignal.timeout(DELIVER_MS)]), () => { written = true })
         return
       } catch (err) {
         // a refusal is an answer: that device surely did not store it
-        if (written && !(err instanceof NumberClaimError && /refused it/.test(err.message))) left = true
+        const refusal = err instanceof NumberClaimError && /refused/.test(err.message)
+        if (refusal) refused++
+        if (written && !refusal) left = true
         this.init.log('%s did not store text %s - %s', device.device, text.id, (err as Error).message)
       }
     }
-    throw new NotCarriedError(claims.length === 0 ? 'no device of that account answered' : devices.length === 0 ? 'that account changed its keys since it was verified' : 'no device of that account stored it', left)
+    throw new NotCarriedError(claims.length === 0 ? 'no device of that account answered' : devices.length === 0 ? 'that account changed its keys since it was verified' : 'no device of that account stored it', left, devices.length > 0 && refused === devices.length)
   }
 
   /** Tell a device of the bound account of `receipt.to` that its texts were read. */

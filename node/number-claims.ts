@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { AbortOptions, ContentRouting, Logger, PeerId, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
+import { jsonObject } from '../framing/json-object.ts'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { create as digestOf } from 'multiformats/hashes/digest'
@@ -8,6 +9,8 @@ import type { AccountStore } from './identity/account.ts'
 import { EpochChain } from './identity/epochs.ts'
 import { openCertificate } from './identity/records.ts'
 import { NumberClaimError } from './errors.ts'
+import { checkAttachments } from '../sms/attachment-shape.ts'
+import type { Attachment } from '../sms/view-types.ts'
 
 /** Between devices of different accounts: who claims a number, and the proof of an SMS code. */
 export const NUMBER_PROTOCOL = '/companion/number/1.0.0'
@@ -44,7 +47,7 @@ export type ProvenRequest = ProofRequest & { asker: NumberClaim }
 interface Identity { cert: string, chain: string }
 
 /** A text one account's device carries to another's: its id (the sender's), the two numbers, the body. */
-export interface NetworkText { id: string, from: string, to: string, body: string, createdAt: number }
+export interface NetworkText { id: string, from: string, to: string, body: string, createdAt: number, attachments?: Attachment[] }
 export type ProvenText = NetworkText & { sender: NumberClaim }
 
 /** The user of number `from` read these texts (their senders' ids) from number `to`. */
@@ -168,7 +171,8 @@ export class NumberClaims {
     if (!isText(message)) throw new NumberClaimError('a malformed text')
     if (!this.init.accountNumbers().includes(message.to as string) && message.to !== this.init.ownNumber()) throw new NumberClaimError('this account does not have that number')
     const sender = { number: message.from as string, ...await provenIdentity(message, remote) }
-    await this.init.receive({ id: message.id as string, from: message.from as string, to: message.to as string, body: message.body as string, createdAt: message.createdAt as number, sender })
+    const attachments = message.attachments === undefined ? undefined : checkAttachments(message.attachments, (what) => { throw new NumberClaimError(`a malformed text: ${what}`) })
+    await this.init.receive({ id: message.id as string, from: message.from as string, to: message.to as string, body: message.body as string, createdAt: message.createdAt as number, sender, ...(attachments == null ? {} : { attachments }) })
     return { stored: true }
   }
 
@@ -264,11 +268,9 @@ function isText (m: Record<string, unknown>): boolean {
 }
 
 function parse (bytes: Uint8Array): Record<string, unknown> {
-  try {
-    const value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as unknown
-    if (value != null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>
-  } catch {}
-  throw new NumberClaimError('not a JSON object')
+  const value = jsonObject(bytes)
+  if (value == null) throw new NumberClaimError('not a JSON object')
+  return value
 }
 
 /**

@@ -8,6 +8,7 @@ import { InvalidSmsError } from './errors.ts'
 import { prepared } from './materialize.ts'
 import { countryCode, normalizeNumber } from './codec/numbers.ts'
 import type { SmsStore, Tx } from './store.ts'
+import type { Attachment } from './view-types.ts'
 
 /** A device that could carry a message: a member (or this device) with an SMS backend. */
 export interface ProxyCandidate {
@@ -51,10 +52,11 @@ export interface NewMessage {
 }
 
 /** Check what the user typed; the normalized recipients, or InvalidSmsError. */
-export function checkDraft (to: string[], body: string): string[] {
+export function checkDraft (to: string[], body: string, files = false): string[] {
   if (!Array.isArray(to) || to.length === 0) throw new InvalidSmsError('give at least one recipient')
   if (to.length > MAX_RECIPIENTS) throw new InvalidSmsError(`at most ${MAX_RECIPIENTS} recipients`)
-  if (typeof body !== 'string' || body.length === 0) throw new InvalidSmsError('the text is empty')
+  // a picture may go alone; a text by SMS needs words
+  if (typeof body !== 'string' || (body.length === 0 && !files)) throw new InvalidSmsError('the text is empty')
   if (!bodyFits(body, 'out')) throw new InvalidSmsError(`the text needs more than ${MAX_PARTS} SMS parts (at most ${MAX_BODY_CHARS} GSM-7 or ${MAX_PARTS * MULTI_UNITS} UCS-2 characters)`)
   return [...new Set(to.map(normalizeNumber))]
 }
@@ -82,18 +84,18 @@ export class SmsClient {
    * Store a new message to be carried device to device (`mode`: SMS if that fails before it
    * left, or never): no proxy yet; the network sender owns it until it is carried or given up.
    */
-  async sendOverNetwork (to: string[], body: string, mode: 'auto' | 'network-only'): Promise<NewMessage> {
-    return await this.store(checkDraft(to, body), body, undefined, (tx, id) => {
+  async sendOverNetwork (to: string[], body: string, mode: 'auto' | 'network-only', attachments?: Attachment[]): Promise<NewMessage> {
+    return await this.store(checkDraft(to, body, attachments != null), body, undefined, attachments, (tx, id) => {
       prepared(tx.db, "INSERT INTO network_sends (id, state, mode, since) VALUES (?, 'new', ?, ?)").run(id, mode, Date.now())
     })
   }
 
   /** One new outgoing message of this device in the log (and, with `then`, more events with it). */
-  private async store (recipients: string[], body: string, via: string | undefined, then?: (tx: Tx, id: string) => void): Promise<NewMessage> {
+  private async store (recipients: string[], body: string, via: string | undefined, attachments?: Attachment[], then?: (tx: Tx, id: string) => void): Promise<NewMessage> {
     const id = randomUUID()
     const { store } = this.init
     await store.write(tx => {
-      tx.append({ type: 'message', id, direction: 'out', from: null, to: recipients, body, author: store.self, createdAt: Date.now(), ...(via == null ? {} : { via }) })
+      tx.append({ type: 'message', id, direction: 'out', from: null, to: recipients, body, author: store.self, createdAt: Date.now(), ...(via == null ? {} : { via }), ...(attachments == null ? {} : { attachments }) })
       then?.(tx, id)
     })
     return { id, to: recipients, via: via ?? null }
@@ -124,6 +126,6 @@ export class SmsClient {
 
   /** A message refused before any proxy had it (a device outside the account): recorded with its refusal. */
   async recordRefusal (to: string[], body: string, status: 'unauthorized' | 'failed', reason: string): Promise<NewMessage> {
-    return await this.store(checkDraft(to, body), body, undefined, (tx, id) => { tx.append({ type: 'status', id, status, at: Date.now(), reason }) })
+    return await this.store(checkDraft(to, body), body, undefined, undefined, (tx, id) => { tx.append({ type: 'status', id, status, at: Date.now(), reason }) })
   }
 }

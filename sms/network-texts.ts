@@ -7,9 +7,10 @@ import { prepared } from './materialize.ts'
 import { fitIncomingBody } from './signed-events.ts'
 import type { SmsStore } from './store.ts'
 import { normalizeNumber } from './codec/numbers.ts'
+import type { Attachment } from './view-types.ts'
 
-/** A text between two accounts' devices, as both sides know it. */
-export interface Carried { id: string, from: string, to: string, body: string, createdAt: number }
+/** A text between two accounts' devices, as both sides know it (its files pushed before it). */
+export interface Carried { id: string, from: string, to: string, body: string, createdAt: number, attachments?: Attachment[] }
 
 /** A number's verified account, and the epoch its keys were of then. */
 export interface Binding { account: string, epoch: number | null }
@@ -27,15 +28,20 @@ export interface Receipt { from: string, to: string, ids: string[] }
 export class NotCarriedError extends Error {
   override readonly name = 'NotCarriedError'
   readonly left: boolean
+  /** Every device that answered refused it: carrying it again changes nothing. */
+  readonly refused: boolean
 
-  constructor (message: string, left: boolean) {
+  constructor (message: string, left: boolean, refused = false) {
     super(message)
     this.left = left
+    this.refused = refused
   }
 }
 
 export interface NetworkTextsInit {
   store: SmsStore
+  /** Whether this device holds a file whole (a text's files are pushed before it). */
+  hasBlob(sha256: string): boolean
   /** The number this account texts from (its phone's), or undefined when it knows none. */
   ownNumber(): string | undefined
   /** Carry `text` to a device of the bound account; resolves once one stored it; throws NotCarriedError. */
@@ -54,6 +60,9 @@ export interface NetworkTextsInit {
 /** A text that may have reached the other account is carried again until it surely did, for this long, then ends failed. */
 export const NETWORK_GIVE_UP_MS = 60 * 60_000
 const RETRY_MIN_MS = 5_000
+/** One attempt to carry a text (finding the devices, then handing it over); with files, pushing them too. */
+const CARRY_MS = 30_000
+const CARRY_FILES_MS = 5 * 60_000
 const RETRY_MAX_MS = 5 * 60_000
 
 /**
@@ -95,19 +104,22 @@ export class NetworkTexts {
     const bound = (prepared(this.init.store.db, 'SELECT account FROM numbers WHERE number = ?').get(from) as { account: string } | undefined)?.account
     if (bound !== text.account) throw new InvalidSmsError(`${from} is not verified as yours here: text it by SMS once (companion numbers verify)`)
     if (this.init.deny().includes(from)) throw new InvalidSmsError('this account does not take texts from that number')
+    // the same text carried again (an answer lost on the way) is the same message
+    const id = 'net-' + createHash('sha256').update(`${text.account}\n${text.id}`).digest('hex').slice(0, 32)
+    if (prepared(this.init.store.db, 'SELECT 1 FROM messages WHERE id = ?').get(id) != null) return
     const now = Date.now()
     const recent = (this.received.get(text.account) ?? []).filter(t => t > now - RATE_WINDOW_MS)
     if (recent.length >= this.init.rate) throw new InvalidSmsError(`rate limit: at most ${this.init.rate} texts a minute from one account`)
     recent.push(now)
     this.received.set(text.account, recent)
-    // the same text carried again (an answer lost on the way) is the same message
-    const id = 'net-' + createHash('sha256').update(`${text.account}\n${text.id}`).digest('hex').slice(0, 32)
     // their clock says when it was written, within a day of ours
     const at = Math.abs(text.createdAt - now) < 86_400_000 ? text.createdAt : now
+    const missing = text.attachments?.find(a => !this.init.hasBlob(a.sha256))
+    if (missing != null) throw new InvalidSmsError(`the file ${missing.name} has not arrived here: push it first`)
     await this.init.store.write(tx => {
       if (prepared(tx.db, 'SELECT 1 FROM messages WHERE id = ?').get(id) != null) return
       const to = normalizeNumber(text.to)
-      tx.append({ type: 'message', id, direction: 'in', from, to: [to], body: fitIncomingBody(text.body), author: tx.self, createdAt: at, via: tx.self, route: 'network' })
+      tx.append({ type: 'message', id, direction: 'in', from, to: [to], body: fitIncomingBody(text.body), author: tx.self, createdAt: at, via: tx.self, route: 'network', ...(text.attachments == null || text.attachments.length === 0 ? {} : { attachments: text.attachments }) })
       // for a read receipt, if this device sends them: the sender's own id
       prepared(tx.db, 'INSERT OR IGNORE INTO network_inbox (id, account, original, sender, number) VALUES (?, ?, ?, ?, ?)').run(id, text.account, text.id, from, to)
     })
@@ -168,8 +180,8 @@ export class NetworkTexts {
 
   private async work (): Promise<void> {
     const { store } = this.init
-    const rows = prepared(store.db, `SELECT n.id, n.state, n.mode, n.since, m.recipients, m.body, m.created_at FROM network_sends n JOIN messages m ON m.id = n.id
-      WHERE n.state IN ('new', 'handing') ORDER BY n.since`).all() as Array<{ id: string, state: string, mode: string, since: number, recipients: string, body: string, created_at: number }>
+    const rows = prepared(store.db, `SELECT n.id, n.state, n.mode, n.since, m.recipients, m.body, m.created_at, m.attachments FROM network_sends n JOIN messages m ON m.id = n.id
+      WHERE n.state IN ('new', 'handing') ORDER BY n.since`).all() as Array<{ id: string, state: string, mode: string, since: number, recipients: string, body: string, created_at: number, attachments: string | null }>
     let later = await this.sendReceipts()
     for (const row of rows) {
       if (this.stopped) return
@@ -183,7 +195,8 @@ export class NetworkTexts {
       // from here it may leave: after a crash it is carried again, never sent by SMS as well
       if (row.state === 'new') await store.write(tx => { prepared(tx.db, "UPDATE network_sends SET state = 'handing' WHERE id = ?").run(row.id) })
       try {
-        await this.init.carry({ id: row.id, from, to: to[0] ?? '', body: row.body, createdAt: row.created_at }, binding, AbortSignal.timeout(30_000))
+        const attachments = row.attachments == null ? undefined : JSON.parse(row.attachments) as Attachment[]
+        await this.init.carry({ id: row.id, from, to: to[0] ?? '', body: row.body, createdAt: row.created_at, ...(attachments == null ? {} : { attachments }) }, binding, AbortSignal.timeout(attachments == null ? CARRY_MS : CARRY_FILES_MS))
         await store.write(tx => {
           prepared(tx.db, "UPDATE network_sends SET state = 'done' WHERE id = ?").run(row.id)
           tx.append({ type: 'assign', id: row.id, via: tx.self, route: 'network' })
@@ -192,7 +205,12 @@ export class NetworkTexts {
         this.retry.reset()
       } catch (err) {
         const left = !(err instanceof NotCarriedError) || err.left || row.state === 'handing'
-        if (!left || Date.now() - row.since > NETWORK_GIVE_UP_MS) await this.giveUp(row, left, (err as Error).message)
+        // files cannot go by SMS: a text with files is carried again (its pushes go on from what arrived)
+        // until the recipient's devices refuse it (a text carried twice is stored once, and not refused)
+        const files = row.attachments != null
+        const refused = err instanceof NotCarriedError && err.refused
+        if (files && refused) await this.giveUp(row, false, (err as Error).message)
+        else if ((!left && !files) || Date.now() - row.since > NETWORK_GIVE_UP_MS) await this.giveUp(row, left, (err as Error).message)
         else later = true
         this.init.log('%s not carried yet - %s', row.id, (err as Error).message)
       }

@@ -26,6 +26,8 @@ export interface PhoneHistoryInit {
   history?: HistoryImport
   /** May `device` see this phone's texts (sms.receive)? Only such a device may ask for an import. */
   mayReceive(device: string): boolean
+  /** The account's phones (other than this device) with a tunnel now. */
+  reachablePhones(): string[]
   /** Who may see what the phone's store holds; undefined when every member may. */
   receivers(): string[] | undefined
   /** The country whose numbering plan national numbers are read in (the SIM's, or a phone's of the account). */
@@ -62,6 +64,20 @@ export class PhoneHistory {
     }, err => {
       this.init.log.error('could not import the phone\'s store - %e', err)
     }).finally(() => { this.firstRunning = false })
+  }
+
+  /**
+   * Import a phone's store: `via` (a member phone's id), or this device's own (`self`, or no
+   * `via` on a phone), or, with neither, that of the one phone of the account that is reachable.
+   */
+  async import (options: { via?: string, since?: number, onProgress?: (p: ImportReport) => void }): Promise<ImportReport> {
+    if (options.via != null && options.via !== 'self') return await this.importVia(options.via, options)
+    if (this.init.backend != null || options.via === 'self') return await this.importHere(options)
+    const phones = this.init.reachablePhones()
+    const phone = phones[0]
+    if (phone == null) throw new InvalidSmsError('no phone of this account is reachable now; try again when one is online')
+    if (phones.length > 1) throw new InvalidSmsError(`${phones.length} phones are reachable; choose one with --via`)
+    return await this.importVia(phone, options)
   }
 
   /** Import this phone's store (texts newer than `since`, or all), then its contacts. */

@@ -5,7 +5,8 @@ const VIEWS = `
 CREATE TABLE IF NOT EXISTS messages (
   id TEXT PRIMARY KEY, conversation TEXT NOT NULL, direction TEXT NOT NULL, sender TEXT, recipients TEXT NOT NULL,
   body TEXT NOT NULL, author TEXT NOT NULL, via TEXT, created_at INTEGER NOT NULL,
-  status TEXT NOT NULL, reason TEXT, read INTEGER NOT NULL DEFAULT 0, route TEXT, seen_at INTEGER);
+  status TEXT NOT NULL, reason TEXT, read INTEGER NOT NULL DEFAULT 0, route TEXT, seen_at INTEGER, attachments TEXT);
+CREATE TABLE IF NOT EXISTS message_attachments (sha256 TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (sha256, id));
 CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (conversation, created_at);
 CREATE INDEX IF NOT EXISTS messages_by_time ON messages (created_at);
 CREATE INDEX IF NOT EXISTS messages_unassigned ON messages (author, status) WHERE via IS NULL;
@@ -47,11 +48,12 @@ CREATE INDEX IF NOT EXISTS stored_keys_by_id ON stored_keys (id, party);
 CREATE TABLE IF NOT EXISTS local_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS used_codes (code TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS network_inbox (id TEXT PRIMARY KEY, account TEXT NOT NULL, original TEXT NOT NULL, sender TEXT NOT NULL, number TEXT NOT NULL, receipt INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blob_pushes (sha256 TEXT NOT NULL, account TEXT NOT NULL, size INTEGER NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (sha256, account)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS network_sends (id TEXT PRIMARY KEY, state TEXT NOT NULL, mode TEXT NOT NULL, since INTEGER NOT NULL) WITHOUT ROWID;
 `
 
 /** `PRAGMA user_version` of the schema above; a file of an older one has its views rebuilt. */
-export const SCHEMA_VERSION = 8
+export const SCHEMA_VERSION = 9
 
 /**
  * Bring a file of an older schema up to this one; true when its views must be rebuilt from
@@ -65,7 +67,7 @@ export function migrate (db: DatabaseSync): boolean {
   db.exec('BEGIN IMMEDIATE')
   try {
     if (old && !columns.includes('refused')) db.exec('ALTER TABLE events ADD COLUMN refused TEXT; ALTER TABLE events ADD COLUMN stub BLOB')
-    if (old) db.exec('DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS statuses; DROP TABLE IF EXISTS assignments; DROP TABLE IF EXISTS reads; DROP TABLE IF EXISTS contacts; DROP TABLE IF EXISTS contact_numbers; DROP TABLE IF EXISTS conversations; DROP TABLE IF EXISTS numbers; DROP TABLE IF EXISTS seen')
+    if (old) db.exec('DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS statuses; DROP TABLE IF EXISTS assignments; DROP TABLE IF EXISTS reads; DROP TABLE IF EXISTS contacts; DROP TABLE IF EXISTS contact_numbers; DROP TABLE IF EXISTS conversations; DROP TABLE IF EXISTS numbers; DROP TABLE IF EXISTS seen; DROP TABLE IF EXISTS message_attachments')
     db.exec(SCHEMA)
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`)
     db.exec('COMMIT')

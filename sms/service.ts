@@ -6,7 +6,7 @@ import type { ChannelService, Tunnels } from '../link/index.ts'
 import type { SmsBackend } from './backends/backend.ts'
 import { createBackend, NO_BACKEND } from './backends/registry.ts'
 import { SmsClient, type NewMessage, type ProxyCandidate } from './client.ts'
-import { DEFAULT_SMS_RATE, FINAL_STATUSES, SMS_SUBMIT_PROTOCOL, STATUS_RANK, type SmsStatus } from './constants.ts'
+import { DEFAULT_SMS_RATE, SMS_SUBMIT_PROTOCOL, type SmsStatus } from './constants.ts'
 import { InvalidSmsError, UnknownMessageError } from './errors.ts'
 import { EventSigner } from './signed-events.ts'
 import type { ViewChange } from './materialize.ts'
@@ -21,9 +21,15 @@ import { serveOutsiders, type ProtocolHandlers } from './submit-protocol.ts'
 import { SmsSync } from './sync.ts'
 import { planMessage, type Encoding } from './codec/plan.ts'
 import { getMessage, listConversations, listMessages, unreadIn } from './views.ts'
-import type { ContactView, ConversationView, MessageView } from './view-types.ts'
+import { waitForStatus } from './wait.ts'
+import type { Attachment, ContactView, ConversationView, MessageView } from './view-types.ts'
+import { BlobStore } from '../blobs/blob-store.ts'
+import { BlobChannel } from '../blobs/blob-channel.ts'
+import { Attachments } from './attachments.ts'
 
 export const SMS_DB_FILE = 'sms.db'
+/** Attachments, by the SHA-256 of their bytes, in the data directory. */
+export const BLOBS_DIR = 'blobs'
 /**
  * How often waiting messages look for a proxy besides every link and profile change (which
  * is when one appears): a safety net, so rare that an idle daemon does not wake for it.
@@ -78,7 +84,8 @@ export interface SmsServiceInit {
 export type MessageChange = Exclude<ViewChange['type'], 'contact'>
 
 /** `route`: force one way (`network`: device to device only; `sms`: through a phone only); else the cheapest that works. */
-export interface SendRequest { to: string[], body: string, via?: SmsDevice, route?: 'network' | 'sms' }
+/** `attachments`: files uploaded here (what the upload answered); they go device to device only. */
+export interface SendRequest { to: string[], body: string, via?: SmsDevice, route?: 'network' | 'sms', attachments?: unknown[] }
 
 /** A device with an SMS backend offers sms.receive (and sms.send) in its profile. */
 function hasBackend (device: SmsDevice | undefined): boolean {
@@ -99,8 +106,12 @@ export class SmsService {
   /** Numbers verified to belong to other accounts, and the codes that verify them. */
   readonly numberChecks: NumberChecks
   private readonly network: NetworkTexts
+  /** Files of texts device to device. */
+  readonly attachments: Attachments
+  readonly blobs: BlobStore
   private readonly client: SmsClient
   private readonly sync: SmsSync
+  private readonly blobChannel: BlobChannel
   private readonly onActive: () => void
   private assignTimer?: ReturnType<typeof setInterval>
   private stopped = false
@@ -147,6 +158,7 @@ export class SmsService {
       ...(this.backend == null ? {} : { backend: this.backend }),
       ...(this.history == null ? {} : { history: this.history }),
       mayReceive: (device) => init.isMember(device) && init.may(device, 'sms.receive'),
+      reachablePhones: () => init.members().filter(m => hasBackend(m) && init.tunnels.reachable(m.id)).map(m => m.id),
       receivers: () => this.receivers(),
       country: () => this.country(),
       log: init.log
@@ -157,8 +169,18 @@ export class SmsService {
       send: async (to, body) => await this.send({ to, body, route: 'sms' }),
       waitFor: async (id, status, signal) => await this.waitFor(id, status, signal)
     })
+    this.blobs = new BlobStore(join(init.dataDir, BLOBS_DIR))
+    const blobChannel = new BlobChannel({ store: this.blobs, tunnels: init.tunnels, mayServe: (_device, sha256) => this.attachments.named(sha256), log: init.log })
+    this.attachments = new Attachments({
+      store: this.store,
+      blobs: this.blobs,
+      channel: blobChannel,
+      reachable: () => init.members().map(m => m.id).filter(id => init.tunnels.reachable(id)),
+      log: init.log
+    })
     this.network = new NetworkTexts({
       store: this.store,
+      hasBlob: (sha256) => this.blobs.has(sha256),
       ownNumber: () => this.ownNumber(),
       carry: async (text, binding, signal) => {
         if (init.carry == null) throw new NotCarriedError('this device cannot carry texts over the network', false)
@@ -176,12 +198,14 @@ export class SmsService {
     this.network.onFallback = () => { this.assignWaiting() }
     this.client = new SmsClient({ store: this.store, candidates: () => this.candidates(), log: init.log })
     this.sync = new SmsSync({ store: this.store, tunnels: init.tunnels, isMember: init.isMember, log: init.log })
-    this.onActive = () => { this.assignWaiting() }
+    this.blobChannel = blobChannel
+    this.onActive = () => { this.assignWaiting(); this.attachments.retry() }
   }
 
   static async start (init: SmsServiceInit): Promise<SmsService> {
     const service = new SmsService(init)
     try {
+      await service.attachments.start()
       await service.proxy?.start()
       await service.backend?.start()
       service.store.on('changes', (changes) => { service.publish(changes) })
@@ -207,6 +231,7 @@ export class SmsService {
   async stop (): Promise<void> {
     this.stopped = true
     this.network.stop()
+    this.attachments.stop()
     clearInterval(this.assignTimer)
     this.init.tunnels.removeEventListener('tunnel:up', this.onActive)
     this.init.tunnels.removeEventListener('tunnel:down', this.onActive)
@@ -221,7 +246,7 @@ export class SmsService {
 
   /** The channels the SMS service serves (the daemon registers them with every other channel service). */
   channelServices (): ChannelService[] {
-    return [this.sync.channel, this.phoneHistory.channel]
+    return [this.sync.channel, this.phoneHistory.channel, this.blobChannel.channel]
   }
 
   /** What this device offers as a proxy, for its capability profile. */
@@ -246,7 +271,7 @@ export class SmsService {
     const byId = new Map<string, MessageChange>()
     for (const change of changes) if (change.type !== 'contact' && !byId.has(change.id)) byId.set(change.id, change.type)
     for (const [id, type] of byId) {
-      const message = getMessage(this.store.db, id)
+      const message = getMessage(this.store.db, id, this.has)
       if (message != null) this.init.onChange(type, message)
     }
   }
@@ -295,6 +320,7 @@ export class SmsService {
 
   private async submit (req: SendRequest): Promise<NewMessage & { status: SmsStatus, reason?: string }> {
     const via = req.via
+    if (req.attachments != null && req.attachments.length > 0) return await this.sendFiles(req, await this.attachments.prepare(req.attachments))
     if (via?.relation === 'nearby') {
       // outside the account: the text and its recipients are not handed to that device at all
       const refused = await this.client.recordRefusal(req.to, req.body, 'unauthorized', NOT_A_MEMBER_REFUSAL)
@@ -319,15 +345,28 @@ export class SmsService {
     return { ...sent, status: 'pending' }
   }
 
+  /** A text with files: device to device only, to one verified number (no backend here can send MMS). */
+  private async sendFiles (req: SendRequest, files: Attachment[]): Promise<NewMessage & { status: SmsStatus }> {
+    const to = req.to.map(normalizeNumber)
+    if (req.via != null || req.route === 'sms') throw new InvalidSmsError('a text with attachments goes only device to device: no backend here can send MMS (leave out --via and --sms-only)')
+    if (this.network.binding(to) == null) throw new InvalidSmsError(`${to.join(', ')} ${to.length === 1 ? 'is not a verified companion-link number' : 'are several numbers'}: a text with attachments goes only device to device, to one verified number (no backend here can send MMS); send it without --attach, or verify the number first (companion numbers verify)`)
+    const sent = await this.client.sendOverNetwork(req.to, req.body, 'network-only', files)
+    this.network.kick()
+    return { ...sent, status: 'pending' }
+  }
+
+  /** Whether this device holds a blob whole (for the views' `here`). */
+  private readonly has = (sha256: string): boolean => this.blobs.has(sha256)
+
   get (id: string): MessageView {
-    const message = getMessage(this.store.db, id)
+    const message = getMessage(this.store.db, id, this.has)
     if (message == null) throw new UnknownMessageError(`no message has the id ${id}; see companion sms list`)
     return message
   }
 
   list (options: { with?: string, search?: string, limit?: number, before?: number }): MessageView[] {
     const conversation = options.with == null ? undefined : conversationOf(options.with.split(','))
-    return listMessages(this.store.db, { conversation, search: options.search, limit: options.limit ?? 100, before: options.before })
+    return listMessages(this.store.db, { conversation, search: options.search, limit: options.limit ?? 100, before: options.before }, this.has)
   }
 
   conversations (): ConversationView[] {
@@ -360,16 +399,9 @@ export class SmsService {
    */
   async importHistory (options: { via?: SmsDevice, since?: number, onProgress?: (p: ImportReport) => void }): Promise<ImportReport> {
     const via = options.via
-    if (via != null && via.relation !== 'self') {
-      if (via.relation !== 'member' || !hasBackend(via)) throw new InvalidSmsError(`${via.id} is no phone of this account; choose one of companion devices`)
-      return await this.phoneHistory.importVia(via.id, options)
-    }
-    if (this.backend != null || via != null) return await this.phoneHistory.importHere(options)
-    const phones = this.init.members().filter(m => hasBackend(m) && this.init.tunnels.reachable(m.id))
-    const phone = phones[0]
-    if (phone == null) throw new InvalidSmsError('no phone of this account is reachable now; try again when one is online')
-    if (phones.length > 1) throw new InvalidSmsError(`${phones.length} phones are reachable; choose one with --via`)
-    return await this.phoneHistory.importVia(phone.id, options)
+    const isPhone = via == null || via.relation === 'self' || (via.relation === 'member' && hasBackend(via))
+    if (!isPhone) throw new InvalidSmsError(`${via.id} is no phone of this account; choose one of companion devices`)
+    return await this.phoneHistory.import({ ...options, via: via?.relation === 'self' ? 'self' : via?.id })
   }
 
   /** A text from another companion account, proven by the node: stored, or refused (InvalidSmsError). */
@@ -402,19 +434,7 @@ export class SmsService {
 
   /** Resolves when the message reaches `status` (or a later one); rejects on a final failure. */
   async waitFor (id: string, status: SmsStatus, signal: AbortSignal): Promise<MessageView> {
-    const reached = (m: MessageView): boolean => STATUS_RANK[m.status] >= STATUS_RANK[status] || FINAL_STATUSES.has(m.status)
-    const now = this.get(id)
-    if (reached(now)) return now
-    return await new Promise<MessageView>((resolve, reject) => {
-      const listener = (changes: ViewChange[]): void => {
-        if (!changes.some(c => c.id === id)) return
-        const m = this.get(id)
-        if (reached(m)) { done(); resolve(m) }
-      }
-      const done = (): void => { this.store.off('changes', listener); signal.removeEventListener('abort', onAbort) }
-      const onAbort = (): void => { done(); reject(signal.reason as Error) }
-      this.store.on('changes', listener)
-      signal.addEventListener('abort', onAbort, { once: true })
-    })
+    return await waitForStatus(this.store, (m) => this.get(m), id, status, signal)
   }
+
 }

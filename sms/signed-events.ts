@@ -5,6 +5,8 @@ import { EVENT_SIGNATURE_CONTEXT, MAX_AUDIENCE, MAX_CONTACT_NUMBERS, MAX_NAME_CH
 import { SyncProtocolError } from './errors.ts'
 import { normalizeNumber, normalizeSender } from './codec/numbers.ts'
 import { MAX_PARTS, MULTI_UNITS, planMessage } from './codec/plan.ts'
+import { checkAttachments } from './attachment-shape.ts'
+import type { Attachment } from './view-types.ts'
 
 /** A message enters the log (written by its author: a client, or the proxy for incoming SMS). */
 export interface MessageEvent {
@@ -28,6 +30,8 @@ export interface MessageEvent {
   read?: true
   /** Came device to device from another companion account (an incoming text), not by SMS. */
   route?: 'network'
+  /** Files it carries (a text device to device only: no backend here sends MMS). */
+  attachments?: Attachment[]
 }
 
 /**
@@ -135,6 +139,11 @@ export function checkEvent (e: unknown): SmsEvent {
       if (v.stored === true) message.stored = true
       if (v.read === true) message.read = true
       if (v.route === 'network') message.route = 'network'
+      if (v.attachments !== undefined) {
+        // an SMS cannot carry files: only a text the author sends, or one that came device to device
+        if (v.stored !== undefined || (v.direction === 'in' && v.route !== 'network')) fail('attachments on a text by SMS')
+        message.attachments = checkAttachments(v.attachments, fail)
+      }
       return message
     }
     case 'seen':

@@ -12,6 +12,21 @@ export interface StatusEntry {
   reason?: string
 }
 
+/** A file a text device to device carries: named by the SHA-256 of its bytes. */
+export interface Attachment {
+  sha256: string
+  size: number
+  /** A plain file name (no directories, no control characters). */
+  name: string
+  /** Its media type, as the sender said it (`application/octet-stream` when unknown). */
+  type: string
+}
+
+/** An attachment as a message shows it: `here` when this device holds it whole (else it is fetched when opened). */
+export interface AttachmentView extends Attachment {
+  here: boolean
+}
+
 /** A message as `companion sms list --json` shows it (CLI.md contract). */
 export interface MessageView {
   id: string
@@ -33,6 +48,8 @@ export interface MessageView {
   route: 'sms' | 'network' | null
   /** When the recipient read it, if their account sends read receipts (texts device to device only); else null. */
   seenAt: number | null
+  /** Files it carries (texts device to device only); empty for most. */
+  attachments: AttachmentView[]
 }
 
 export interface ConversationView {

@@ -1,6 +1,6 @@
 import type { DatabaseSync } from 'node:sqlite'
 import type { SmsStatus } from './constants.ts'
-import type { ConversationView, MessageView, StatusEntry } from './view-types.ts'
+import type { Attachment, ConversationView, MessageView, StatusEntry } from './view-types.ts'
 import { maySay, prepared } from './materialize.ts'
 import { nameIndex, nameOfParties } from './contacts.ts'
 
@@ -19,9 +19,13 @@ interface MessageRow {
   read: number
   route: 'sms' | 'network' | null
   seen_at: number | null
+  attachments: string | null
 }
 
-const COLUMNS = 'id, conversation, direction, sender, recipients, body, author, via, created_at, status, reason, read, route, seen_at'
+const COLUMNS = 'id, conversation, direction, sender, recipients, body, author, via, created_at, status, reason, read, route, seen_at, attachments'
+
+/** Whether this device holds a blob whole (the daemon's blob store); views without one say no. */
+export type HasBlob = (sha256: string) => boolean
 
 /** The statuses that count (said by a device that may say them), oldest first. */
 function history (db: DatabaseSync, message: { id: string, author: string, via: string | null }): StatusEntry[] {
@@ -33,7 +37,7 @@ function history (db: DatabaseSync, message: { id: string, author: string, via: 
 /** The parties a message is with: its sender when it came in, its recipients when it went out. */
 const partiesOf = (r: MessageRow): string[] => r.direction === 'in' ? [r.sender ?? 'Unknown'] : JSON.parse(r.recipients) as string[]
 
-function view (db: DatabaseSync, r: MessageRow, names: ReadonlyMap<string, string>): MessageView {
+function view (db: DatabaseSync, r: MessageRow, names: ReadonlyMap<string, string>, has: HasBlob): MessageView {
   const v: MessageView = {
     id: r.id,
     conversation: r.conversation,
@@ -49,19 +53,20 @@ function view (db: DatabaseSync, r: MessageRow, names: ReadonlyMap<string, strin
     read: r.read === 1,
     name: nameOfParties(names, partiesOf(r)),
     route: r.route,
-    seenAt: r.seen_at
+    seenAt: r.seen_at,
+    attachments: r.attachments == null ? [] : (JSON.parse(r.attachments) as Attachment[]).map(a => ({ ...a, here: has(a.sha256) }))
   }
   if (r.reason != null) v.reason = r.reason
   return v
 }
 
-export function getMessage (db: DatabaseSync, id: string): MessageView | undefined {
+export function getMessage (db: DatabaseSync, id: string, has: HasBlob = () => false): MessageView | undefined {
   const row = prepared(db, `SELECT ${COLUMNS} FROM messages WHERE id = ?`).get(id) as MessageRow | undefined
-  return row == null ? undefined : view(db, row, nameIndex(db))
+  return row == null ? undefined : view(db, row, nameIndex(db), has)
 }
 
 /** The newest `limit` messages (of one conversation, or matching a search), oldest first. */
-export function listMessages (db: DatabaseSync, options: { conversation?: string, search?: string, limit: number, before?: number }): MessageView[] {
+export function listMessages (db: DatabaseSync, options: { conversation?: string, search?: string, limit: number, before?: number }, has: HasBlob = () => false): MessageView[] {
   const where: string[] = []
   const args: Array<string | number> = []
   if (options.conversation != null) { where.push('conversation = ?'); args.push(options.conversation) }
@@ -70,7 +75,7 @@ export function listMessages (db: DatabaseSync, options: { conversation?: string
   const sql = `SELECT ${COLUMNS} FROM messages ${where.length > 0 ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, rowid DESC LIMIT ?`
   const rows = db.prepare(sql).all(...args, options.limit) as unknown as MessageRow[]
   const names = nameIndex(db)
-  return rows.reverse().map(r => view(db, r, names))
+  return rows.reverse().map(r => view(db, r, names, has))
 }
 
 export function listConversations (db: DatabaseSync): ConversationView[] {

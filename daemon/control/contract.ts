@@ -5,7 +5,7 @@
  * It imports types only: the CLI and the browser load nothing of the daemon through it.
  */
 import type { LinkInfo } from '../../link/link-types.ts'
-import type { ContactView, ConversationView, MessageView, NumberView } from '../../sms/view-types.ts'
+import type { Attachment, ContactView, ConversationView, MessageView, NumberView } from '../../sms/view-types.ts'
 import type { DeviceEntry, DevicePatch, GrantView, PairRequestView, Status } from './types.ts'
 
 /** An error the control API returns to its client: an HTTP status, a stable code, a message. */
@@ -25,9 +25,10 @@ export type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'
 
 /**
  * How a route answers: one JSON value; JSON lines while it runs (pairing, forwards, waiting
- * for a status); Server-Sent Events; or an upgrade to a raw byte stream (a channel).
+ * for a status); Server-Sent Events; an upgrade to a raw byte stream (a channel); or bytes
+ * of a file, taken (an upload's body, answered with JSON) or given (a download).
  */
-export type Answer = 'json' | 'lines' | 'events' | 'upgrade'
+export type Answer = 'json' | 'lines' | 'events' | 'upgrade' | 'bytes'
 
 /** What a request carries: `:name` path parameters, query parameters, a JSON body. */
 export interface Input {
@@ -109,7 +110,9 @@ export const API = {
   connect: endpoint<{ query: { device: string, channel: string, priority?: 'bulk' | 'interactive' } }, never>('GET', '/v1/connect', 'upgrade', 'cli'),
   forward: endpoint<{ body: { localPort: number, device: string, remotePort: number } }, ForwardLine>('POST', '/v1/forwards', 'lines', 'cli'),
 
-  send: endpoint<{ body: { to: string[], body: string, via?: string, route?: 'network' | 'sms' } }, SendResult>('POST', '/v1/sms', 'json', 'page'),
+  send: endpoint<{ body: { to: string[], body: string, via?: string, route?: 'network' | 'sms', attachments?: Attachment[] } }, SendResult>('POST', '/v1/sms', 'json', 'page'),
+  upload: endpoint<{ query: { name: string } }, Attachment>('POST', '/v1/attachments', 'bytes', 'page'),
+  attachment: endpoint<{ params: { id: string, index: string }, query: { download?: string } }, never>('GET', '/v1/sms/:id/attachments/:index', 'bytes', 'page'),
   messages: endpoint<{ query: { with?: string, search?: string, limit?: number, before?: number } }, MessageView[]>('GET', '/v1/sms', 'json', 'page'),
   conversations: endpoint<NoInput, ConversationView[]>('GET', '/v1/sms/conversations', 'json', 'page'),
   message: endpoint<{ params: { id: string } }, MessageView>('GET', '/v1/sms/:id', 'json', 'page'),

@@ -8,6 +8,7 @@ import { InvalidDeviceInfoError, InvalidGrantError, InvalidRecordError, NotAMemb
 import { HistoryUnavailableError, InvalidContactsError, InvalidEventError, InvalidSmsError, StorageError, UnknownMessageError } from '../../sms/index.ts'
 import { InvalidSettingError } from '../settings.ts'
 import { AmbiguousDeviceError, ChannelRefusedError, DialFailedError, InvalidAddressError, NoPairRequestError, NotADeviceError, PairSelfError, PortInUseError, UiDisabledError, UnknownDeviceError } from '../errors.ts'
+import { BlobMismatchError, BlobProtocolError, BlobTooLargeError, BlobUnavailableError } from '../../blobs/errors.ts'
 import { ControlError } from './contract.ts'
 
 const log = logger('companion:control')
@@ -26,6 +27,7 @@ export const ERROR_TABLE: ReadonlyArray<readonly [ErrorClass, number, string]> =
   [InvalidSettingError, 400, 'invalid_request'],
   [InvalidAddressError, 400, 'invalid_multiaddr'],
   [PairSelfError, 400, 'pair_self'],
+  [BlobTooLargeError, 413, 'body_too_large'],
   // it names something that is not there
   [UnknownDeviceError, 404, 'unknown_device'],
   [UnknownMessageError, 404, 'not_found'],
@@ -41,6 +43,9 @@ export const ERROR_TABLE: ReadonlyArray<readonly [ErrorClass, number, string]> =
   // another device did not answer as one should
   [DialFailedError, 502, 'dial_failed'],
   [NotADeviceError, 502, 'not_a_device'],
+  [BlobUnavailableError, 502, 'file_unavailable'],
+  [BlobMismatchError, 502, 'file_unavailable'],
+  [BlobProtocolError, 502, 'file_unavailable'],
   // the disk is full or busy: nothing was kept, and the same request may succeed later
   [StorageError, 503, 'storage_unavailable']
 ]

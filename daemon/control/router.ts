@@ -26,10 +26,14 @@ export type StreamHandler = (req: ControlRequest, res: ServerResponse) => void |
 /** An HTTP upgrade: the socket becomes a raw byte stream (e.g. a channel for `companion connect`). */
 export type UpgradeHandler = (req: ControlRequest, socket: Duplex, head: Buffer) => Promise<void>
 
+/** Bytes in or out (a file): the request's body is not read for the handler, which answers itself. */
+export type BytesHandler = (req: ControlRequest, body: IncomingMessage, res: ServerResponse) => Promise<void>
+
 /** A route of the contract (daemon/control/contract.ts) with what answers it. */
 export interface Route extends Endpoint {
   json?: JsonHandler
   stream?: StreamHandler
+  bytes?: BytesHandler
   upgrade?: UpgradeHandler
 }
 
@@ -41,6 +45,11 @@ export function jsonRoute<E extends Endpoint> (endpoint: E, handler: (req: Contr
 /** A route that answers as it goes (lines or events): it writes to the response itself. */
 export function streamRoute (endpoint: Endpoint, handler: StreamHandler): Route {
   return { ...endpoint, stream: handler }
+}
+
+/** A route that takes or gives a file's bytes. */
+export function bytesRoute (endpoint: Endpoint, handler: BytesHandler): Route {
+  return { ...endpoint, bytes: handler }
 }
 
 /** A route whose socket becomes a raw byte stream. */
@@ -163,6 +172,10 @@ export class Router {
   async dispatch (req: IncomingMessage, res: ServerResponse, url: URL = parseUrl(req)): Promise<void> {
     try {
       const { route, params } = this.match(req.method ?? 'GET', url.pathname)
+      if (route.bytes != null) {
+        await route.bytes({ params, query: url.searchParams, body: undefined }, req, res)
+        return
+      }
       const body = await readBody(req)
       const request: ControlRequest = { params, query: url.searchParams, body }
       if (route.stream != null) {

@@ -21,13 +21,14 @@ function intQuery (req: ControlRequest, name: string, min: number, max: number):
 export function smsRoutes (sms: SmsService, directory: DeviceDirectory): Route[] {
   return [
     jsonRoute(API.send, async (req) => {
-      const body = objectBody(req, ['to', 'body', 'via', 'route'])
+      const body = objectBody(req, ['to', 'body', 'via', 'route', 'attachments'])
+      if (body.attachments !== undefined && !Array.isArray(body.attachments)) throw new ControlError(400, 'invalid_body', 'attachments must be a list of uploaded files (what POST /v1/attachments answered)')
       if (body.route !== undefined && body.route !== 'network' && body.route !== 'sms') throw new ControlError(400, 'invalid_body', 'route is network or sms (or absent: the cheapest that works)')
       if (!Array.isArray(body.to) || !body.to.every(t => typeof t === 'string')) throw new ControlError(400, 'invalid_body', 'to must be a list of phone numbers')
       if (typeof body.body !== 'string') throw new ControlError(400, 'invalid_body', 'body must be the text to send')
       const via = body.via === undefined ? undefined : await directory.find(text(body, 'via'))
       const device = via == null ? undefined : { id: via.id, relation: via.relation, capabilities: via.capabilities.map(name => ({ name })) }
-      return await sms.send({ to: body.to as string[], body: body.body, via: device, ...(body.route === undefined ? {} : { route: body.route as 'network' | 'sms' }) })
+      return await sms.send({ to: body.to as string[], body: body.body, via: device, ...(body.route === undefined ? {} : { route: body.route as 'network' | 'sms' }), ...(body.attachments === undefined ? {} : { attachments: body.attachments as unknown[] }) })
     }),
     jsonRoute(API.messages, (req) => sms.list({
       with: req.query.get('with') ?? undefined,

@@ -44,7 +44,7 @@ export const numbers: FuzzTarget = {
     const ben = await account(join(dir, `ben-${run}`))
     const phone = await smsDevice(dir, `numbers-${run}`)
     await phone.store.write(tx => { tx.append({ type: 'binding', number: ANA, account: ana.store.id, at: Date.now() }) })
-    const network = new NetworkTexts({ store: phone.store, ownNumber: () => BEN, carry: unused, deny: () => [], rate: 1_000_000, log: logger('fuzz:numbers') })
+    const network = new NetworkTexts({ store: phone.store, ownNumber: () => BEN, carry: unused, deny: () => [], hasBlob: () => false, rate: 1_000_000, log: logger('fuzz:numbers') })
     const refusal = (err: unknown): never => { throw err instanceof InvalidSmsError ? new NumberClaimError(err.message) : err }
     const components: NumberClaimsComponents = { peerId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')), contentRouting: { provide: unused, findProviders: () => { throw new Error('not used') } }, dialProtocol: unused, handle: unused, unhandle: unused }
     const claims = new NumberClaims(components, {

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Device, eventually, keepLogsOnFailure, tempDir, until } from '../../testbed/index.ts'
 import { pair } from '../../testbed/pairing.ts'
 import { SimCarrier } from '../../testbed/sms.ts'
 import { TermuxPhoneStore } from '../../testbed/termux.ts'
-import type { NumberView } from '../../sms/view-types.ts'
+import type { MessageView, NumberView } from '../../sms/view-types.ts'
+import { png } from '../../testbed/png.ts'
 import { launchBrowser, newPage, screenshot } from '../../testbed/browser.ts'
 import { rogueNode } from '../../testbed/rogue.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -38,7 +40,8 @@ describe('numbers verified by SMS between two companion-link accounts (and one t
     // Mallory's phone says it is Ben's number (Termux takes the number it is told); it never gets Ben's texts
     const store = new TermuxPhoneStore(join(tmp.path, 'mallory-termux'))
     mallory = new Device({ dataDir: join(tmp.path, 'mallory'), name: 'mallory', env: { ...env, ...store.env() }, args: [...LOOPBACK, ...boot, '--kind', 'phone', '--sms', `termux?number=${BEN}`] })
-    benTablet = new Device({ dataDir: join(tmp.path, 'ben-tablet'), name: 'ben-tablet', env, args: [...LOOPBACK, ...boot, '--kind', 'tablet', '--read-receipts'] })
+    // the tablet's page shows the pictures Ben gets
+    benTablet = new Device({ dataDir: join(tmp.path, 'ben-tablet'), name: 'ben-tablet', env, args: [...LOOPBACK, '--bootstrap', address, '--kind', 'tablet', '--read-receipts'] })
     hidden = new Device({ dataDir: join(tmp.path, 'hidden'), name: 'hidden', env, args: [...LOOPBACK, ...boot, '--kind', 'phone', '--sms', sim(HIDDEN), '--no-discoverable'] })
     await Promise.all([anaLaptop.start(), benPhone.start(), benTablet.start(), mallory.start(), hidden.start()])
     await until('the laptop sees Ana\'s phone', 15_000, async () => (await anaLaptop.json<Array<{ id: string, online: boolean }>>('devices')).some(d => d.id === anaPhone.id && d.online))
@@ -121,7 +124,8 @@ describe('numbers verified by SMS between two companion-link accounts (and one t
     assert.equal((await carrier.log()).filter(e => e.to === HIDDEN).length, 0, 'no code texted when no one claims it')
   })
 
-  const messagesOn = async (device: Device): Promise<Array<{ id: string, body: string, direction: string, status: string, route: string | null, from: string | null, read: boolean, seenAt: number | null, createdAt: number }>> => await device.api.call('GET', '/v1/sms?limit=1000')
+  type Message = Pick<MessageView, 'id' | 'body' | 'direction' | 'status' | 'route' | 'from' | 'read' | 'seenAt' | 'createdAt' | 'attachments' | 'reason'>
+  const messagesOn = async (device: Device): Promise<Message[]> => await device.api.call('GET', '/v1/sms?limit=1000')
   const carried = async (body: string): Promise<number> => (await carrier.log()).filter(e => e.body === body).length
   const send = async (device: Device, to: string, body: string, ...flags: string[]): Promise<string> => {
     const result = await device.cli('sms', 'send', to, body, ...flags)
@@ -144,6 +148,62 @@ describe('numbers verified by SMS between two companion-link accounts (and one t
     const seen = await eventually('read by Ben', 20_000, async () => (await messagesOn(anaPhone)).find(m => m.id === id && m.seenAt != null))
     assert.ok(seen.seenAt != null && seen.seenAt >= mine.createdAt)
     assert.equal((await messagesOn(mallory)).length, 0, 'the account that only claims Ben\'s number gets nothing')
+  })
+
+  it('carries files with a text device to device: a picture to every device at once, a large file when opened, none to a number not verified', async () => {
+    const picture = join(tmp.path, 'sunset.png')
+    writeFileSync(picture, png(96, 64))
+    const video = join(tmp.path, 'holiday.mp4')
+    writeFileSync(video, randomBytes(5 * 1024 * 1024 + 17))
+    const id = await send(anaLaptop, BEN, 'the sunset, and a video', '--attach', picture, '--attach', video)
+    const mine = await eventually('delivered', 60_000, async () => (await messagesOn(anaLaptop)).find(m => m.id === id && m.status !== 'pending'))
+    assert.deepEqual([mine.status, mine.route], ['delivered', 'network'], mine.reason)
+    const files = [['sunset.png', statSync(picture).size, 'image/png'], ['holiday.mp4', statSync(video).size, 'video/mp4']]
+    assert.deepEqual(mine.attachments.map(a => [a.name, a.size, a.type]), files)
+    assert.equal(await carried('the sunset, and a video'), 0, 'not carried by the mobile network')
+    // both of Ben's devices: the text, the picture at once; the video only where it arrived (4 MiB and more: when opened)
+    const got = new Map<Device, Message>()
+    for (const device of [benPhone, benTablet]) {
+      got.set(device, await eventually(`the picture on ${device.init.name ?? ''}`, 20_000, async () => (await messagesOn(device)).find(m => m.body === 'the sunset, and a video' && m.attachments[0]?.here === true)))
+      assert.deepEqual(got.get(device)?.attachments.map(a => [a.name, a.size, a.type]), files)
+    }
+    await eventually('the picture on Ana\'s phone too', 20_000, async () => (await messagesOn(anaPhone)).find(m => m.id === id && m.attachments[0]?.here === true))
+    const lacking = [benPhone, benTablet].find(d => got.get(d)?.attachments[1]?.here === false)
+    assert.ok(lacking != null, 'the video stays where it arrived until opened')
+    const opened = join(tmp.path, 'opened.mp4')
+    const result = await lacking.cli('sms', 'attachment', got.get(lacking)?.id ?? '', '--index', '1', '--out', opened)
+    assert.equal(result.code, 0, result.stderr)
+    assert.deepEqual(readFileSync(opened), readFileSync(video))
+    assert.equal((await messagesOn(lacking)).find(m => m.id === got.get(lacking)?.id)?.attachments[1]?.here, true)
+    assert.equal((await messagesOn(mallory)).length, 0, 'the account that only claims Ben\'s number gets nothing')
+    // no MMS here: a file to a number nobody verified is refused, and nothing is stored
+    const refused = await anaLaptop.cli('sms', 'send', HIDDEN, 'a picture for you', '--attach', picture)
+    assert.notEqual(refused.code, 0)
+    assert.match(refused.stderr, /not a verified companion-link number: a text with attachments goes only device to device/)
+    assert.equal((await messagesOn(anaLaptop)).filter(m => m.body === 'a picture for you').length, 0)
+    // Ben's tablet shows the picture in its page
+    const browser = await launchBrowser()
+    try {
+      const page = await newPage(browser)
+      await page.goto((await benTablet.json<{ url: string }>('ui', '--no-open')).url)
+      await page.locator('a.conversation', { hasText: '010 0001' }).click()
+      const bubble = page.locator('.bubble-row.in', { hasText: 'the sunset, and a video' })
+      const thumb = bubble.locator('img.thumb')
+      await thumb.waitFor()
+      await until('the picture drawn', 10_000, async () => await page.evaluate("(() => { const img = document.querySelector('.bubble-row.in img.thumb'); return img != null && img.complete && img.naturalWidth === 96 })()") as boolean)
+      await bubble.locator('a.file', { hasText: 'holiday.mp4' }).waitFor()
+      // and answers with a picture of his own, picked in the composer
+      await page.locator('.composer input[type=file]').setInputFiles(picture)
+      await page.locator('.picked li', { hasText: 'sunset.png' }).locator('.size', { hasText: 'KiB' }).or(page.locator('.picked li .size', { hasText: 'bytes' })).waitFor()
+      await page.getByLabel('Message text').fill('mine')
+      await page.getByRole('button', { name: 'Send' }).click()
+      await page.locator('.bubble-row.out', { hasText: 'mine' }).locator('img.thumb').waitFor()
+      const answer = await eventually('Ben\'s picture on Ana\'s laptop', 30_000, async () => (await messagesOn(anaLaptop)).find(m => m.body === 'mine' && m.attachments[0]?.here === true))
+      assert.deepEqual(answer.attachments.map(a => [a.name, a.type]), [['sunset.png', 'image/png']])
+      await screenshot(page, 'picture-on-companion-link')
+    } finally {
+      await browser.close()
+    }
   })
 
   it('reaches Ben\'s tablet while his phone is off, and Ben answers from the tablet', async () => {

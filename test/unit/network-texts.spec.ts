@@ -22,7 +22,7 @@ describe('texts device to device between companion accounts', function () {
     const device = await smsDevice(tmp.path, `ana-${n++}`)
     await device.store.write(tx => { tx.append({ type: 'binding', number: BEN, account: BEN_ACCOUNT, at: Date.now() }) })
     let fallbacks = 0
-    const network = new NetworkTexts({ store: device.store, ownNumber: () => ANA, carry: async (text) => { await carry(text) }, deny: () => [], rate: 3, log: logger('test') })
+    const network = new NetworkTexts({ store: device.store, ownNumber: () => ANA, carry: async (text) => { await carry(text) }, deny: () => [], hasBlob: () => false, rate: 3, log: logger('test') })
     network.onFallback = () => { fallbacks++ }
     const client = new SmsClient({ store: device.store, candidates: () => [], log: logger('test') })
     return { device, network, client, fallbacks: () => fallbacks }
@@ -64,7 +64,7 @@ describe('texts device to device between companion accounts', function () {
     assert.equal(maybe.fallbacks(), 0)
     maybe.network.stop()
     // after a restart, a text that may have left is carried again, and its second carrying is the one that counts
-    const restarted = new NetworkTexts({ store: maybe.device.store, ownNumber: () => ANA, carry: async () => {}, deny: () => [], rate: 3, log: logger('test') })
+    const restarted = new NetworkTexts({ store: maybe.device.store, ownNumber: () => ANA, carry: async () => {}, deny: () => [], hasBlob: () => false, rate: 3, log: logger('test') })
     restarted.kick()
     await until('delivered after the restart', 5_000, () => getMessage(maybe.device.store.db, b.id)?.status === 'delivered')
     assert.equal(getMessage(maybe.device.store.db, b.id)?.route, 'network')
@@ -92,7 +92,7 @@ describe('texts device to device between companion accounts', function () {
       tx.append({ type: 'binding', number: ANA, account: ANA_ACCOUNT, at: Date.now() })
       tx.append({ type: 'binding', number: '+15550100066', account: ANA_ACCOUNT, at: Date.now() })
     })
-    const network = new NetworkTexts({ store: ben.store, ownNumber: () => BEN, carry: async () => {}, deny: () => ['+15550100066'], rate: 2, log: logger('test') })
+    const network = new NetworkTexts({ store: ben.store, ownNumber: () => BEN, carry: async () => {}, deny: () => ['+15550100066'], hasBlob: () => false, rate: 2, log: logger('test') })
     const text = { id: 'text-0001', from: ANA, to: BEN, body: 'hello', createdAt: Date.now(), account: ANA_ACCOUNT }
     await network.receive(text)
     await network.receive(text)
@@ -100,7 +100,10 @@ describe('texts device to device between companion accounts', function () {
     assert.deepEqual(stored.map(r => ({ ...r })), [{ body: 'hello', route: 'network', sender: ANA }])
     await assert.rejects(network.receive({ ...text, id: 'text-0002', account: BEN_ACCOUNT }), /not verified as yours/, 'another account as Ana\'s number')
     await assert.rejects(network.receive({ ...text, id: 'text-0003', from: '+15550100066' }), /does not take texts from that number/, 'the deny list')
-    await assert.rejects(network.receive({ ...text, id: 'text-0004' }), /rate limit/)
+    // carried again it is the same text, and counts once against the limit
+    await network.receive({ ...text, id: 'text-0004' })
+    await assert.rejects(network.receive({ ...text, id: 'text-0005' }), /rate limit/)
+    await network.receive(text)
   })
 
   it('takes a read receipt only from the account bound to the number, and only for its texts that went there device to device', async () => {

@@ -3,11 +3,11 @@
  * the session cookie rides along). Shapes are the daemon's own types.
  */
 import type { DaemonEventMap, DeviceEntry, GrantView, PairRequestView, Status } from '../../daemon/control/types.ts'
-import type { ContactView, ConversationView, MessageView } from '../../sms/view-types.ts'
+import type { Attachment, AttachmentView, ContactView, ConversationView, MessageView } from '../../sms/view-types.ts'
 import { LineReader } from '../../framing/lines.ts'
 import { API, ControlError, urlOf, type Endpoint, type Input, type InputOf, type LinkInfo, type LinkRow, type OutputOf } from '../../daemon/control/contract.ts'
 
-export type { DaemonEventMap, DeviceEntry, GrantView, PairRequestView, Status, ContactView, ConversationView, MessageView, LinkInfo, LinkRow }
+export type { DaemonEventMap, DeviceEntry, GrantView, PairRequestView, Status, ContactView, ConversationView, MessageView, LinkInfo, LinkRow, Attachment, AttachmentView }
 
 /** Told when the session is gone (401): the page then says how to get back in. */
 let onSignedOut: () => void = () => {}
@@ -26,6 +26,23 @@ async function failure (res: Response): Promise<ControlError> {
   } catch {}
   if (res.status === 401) onSignedOut()
   return new ControlError(res.status, code, message)
+}
+
+/** A file's bytes as a request's body (an upload). */
+async function uploadRequest (path: string, file: File): Promise<Response> {
+  let res: Response
+  try {
+    res = await fetch('/api' + path, { method: 'POST', headers: { 'content-type': file.type === '' ? 'application/octet-stream' : file.type }, body: file, credentials: 'same-origin' })
+  } catch {
+    throw new ControlError(0, 'unreachable', 'the daemon does not answer; is it still running?')
+  }
+  if (!res.ok) throw await failure(res)
+  return res
+}
+
+/** Where the page shows (or, `download`, saves) a message's file. */
+export function attachmentUrl (id: string, index: number, download = false): string {
+  return '/api' + urlOf(API.attachment, { params: { id, index: String(index) }, query: { download: download ? '1' : undefined } })
 }
 
 async function request (method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
@@ -78,7 +95,9 @@ export const api = {
   numbers: async () => await call(API.numbers, {}),
   messages: async (query: { with?: string, search?: string, limit?: number, before?: number }) => await call(API.messages, { query }),
   message: async (id: string) => await call(API.message, { params: { id } }),
-  send: async (to: string[], body: string, via?: string) => await call(API.send, { body: { to, body, ...(via == null ? {} : { via }) } }),
+  send: async (to: string[], body: string, via?: string, attachments?: Attachment[]) => await call(API.send, { body: { to, body, ...(via == null ? {} : { via }), ...(attachments == null || attachments.length === 0 ? {} : { attachments }) } }),
+  /** A file for a text: its bytes as the body; what a send names it by. */
+  upload: async (file: File) => await (await uploadRequest(urlOf(API.upload, { query: { name: file.name } }), file)).json() as Attachment,
   read: async (target: string) => await call(API.read, { body: { target } }),
   requests: async () => await call(API.pairRequests, {}),
   accept: async (device: string, code: string) => await call(API.pairAccept, { body: { device, code } }),

@@ -15,7 +15,9 @@ const PATHS: Record<string, string> = {
   back: 'M15 5l-7 7 7 7',
   check: 'M5 12l5 5 9-10',
   alert: 'M12 3l10 18H2zM12 10v5M12 18h.01',
-  signal: 'M4 20v-3M9 20v-7M14 20v-11M19 20V5'
+  signal: 'M4 20v-3M9 20v-7M14 20v-11M19 20V5',
+  attach: 'M20 11l-8.5 8.5a5 5 0 0 1-7-7L13 4a3.5 3.5 0 0 1 5 5l-8.5 8.5a2 2 0 0 1-3-3L14 7',
+  file: 'M6 2h8l5 5v15H6zM14 2v5h5'
 }
 
 export type IconName = keyof typeof PATHS

@@ -6,6 +6,7 @@ import { conversationTitle, dayLabel, deviceName, fullTime, shortTime, statusTex
 import { Icon } from '../icons.tsx'
 import { Avatar } from './avatar.tsx'
 import { Composer } from './composer.tsx'
+import { Files } from './files.tsx'
 import { countOf, oldestOf, prependPage, shown, upsertInto, type Chunk, type Chunks } from './chunks.ts'
 
 /** Messages fetched when a conversation opens; older pages load as the user scrolls up. */
@@ -23,7 +24,8 @@ const Bubble = memo(function Bubble ({ m, devices, multi }: { m: MessageView, de
     <li class={`bubble-row ${out ? 'out' : 'in'}`} data-id={m.id} data-status={m.status}>
       <div class={`bubble ${out ? 'out' : 'in'} ${m.status}`}>
         {multi && !out && <span class='sender'>{m.name ?? m.from}</span>}
-        <p class='body'>{m.body}</p>
+        <Files id={m.id} files={m.attachments} />
+        {m.body !== '' && <p class='body'>{m.body}</p>}
         <span class='meta'>
           <time dateTime={new Date(m.createdAt).toISOString()} title={fullTime(m.createdAt)}>{shortTime(m.createdAt)}</time>
           {out && <span class='by'> · from {deviceName(devices, m.author)}</span>}
@@ -178,7 +180,7 @@ export function Thread ({ conversation, devices, unread, name }: { conversation:
           })}
         </div>
       </div>
-      <Composer to={numbers} devices={devices} onSent={(m) => { stick.current = true; setChunks(list => upsertInto(list ?? [], m)) }} />
+      <Composer to={numbers} devices={devices} verified={verified && numbers.length === 1} onSent={(m) => { stick.current = true; setChunks(list => upsertInto(list ?? [], m)) }} />
     </div>
   )
 }
