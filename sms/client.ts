@@ -74,10 +74,10 @@ export class SmsClient {
   }
 
   /** Store a new message; `via` is a proxy chosen by the user, else the best reachable one. */
-  async send (to: string[], body: string, via?: string): Promise<NewMessage> {
+  async send (to: string[], body: string, via?: string, smsOnly = false): Promise<NewMessage> {
     const recipients = checkDraft(to, body)
     const proxy = via ?? rankProxies(this.init.candidates(), recipients).find(c => c.reachable)?.id
-    return await this.store(recipients, body, proxy)
+    return await this.store(recipients, body, proxy, undefined, undefined, smsOnly)
   }
 
   /**
@@ -91,11 +91,11 @@ export class SmsClient {
   }
 
   /** One new outgoing message of this device in the log (and, with `then`, more events with it). */
-  private async store (recipients: string[], body: string, via: string | undefined, attachments?: Attachment[], then?: (tx: Tx, id: string) => void): Promise<NewMessage> {
+  private async store (recipients: string[], body: string, via: string | undefined, attachments?: Attachment[], then?: (tx: Tx, id: string) => void, smsOnly = false): Promise<NewMessage> {
     const id = randomUUID()
     const { store } = this.init
     await store.write(tx => {
-      tx.append({ type: 'message', id, direction: 'out', from: null, to: recipients, body, author: store.self, createdAt: Date.now(), ...(via == null ? {} : { via }), ...(attachments == null ? {} : { attachments }) })
+      tx.append({ type: 'message', id, direction: 'out', from: null, to: recipients, body, author: store.self, createdAt: Date.now(), ...(via == null ? {} : { via }), ...(attachments == null ? {} : { attachments }), ...(smsOnly ? { route: 'sms' as const } : {}) })
       then?.(tx, id)
     })
     return { id, to: recipients, via: via ?? null }

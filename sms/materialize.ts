@@ -93,8 +93,8 @@ function insertMessage (db: DatabaseSync, m: MessageEvent, self: string): ViewCh
   const initial: SmsStatus = m.direction === 'in' ? 'received' : m.stored === true ? 'sent' : 'pending'
   const seenAt = m.direction === 'out' ? (prepared(db, 'SELECT at FROM seen WHERE id = ?').get(m.id) as { at: number } | undefined)?.at ?? null : null
   const attachments = m.attachments == null ? null : JSON.stringify(m.attachments)
-  const inserted = prepared(db, `INSERT OR IGNORE INTO messages (id, conversation, direction, sender, recipients, body, author, via, created_at, status, read, route, seen_at, attachments)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(m.id, conversation, m.direction, sender, JSON.stringify(m.to), m.body, m.author, via, m.createdAt, initial, read, route, seenAt, attachments)
+  const inserted = prepared(db, `INSERT OR IGNORE INTO messages (id, conversation, direction, sender, recipients, body, author, via, created_at, status, read, route, seen_at, attachments, sms_only)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(m.id, conversation, m.direction, sender, JSON.stringify(m.to), m.body, m.author, via, m.createdAt, initial, read, route, seenAt, attachments, m.direction === 'out' && m.route === 'sms' ? 1 : 0)
   if (inserted.changes === 0) return []
   for (const a of m.attachments ?? []) prepared(db, 'INSERT OR IGNORE INTO message_attachments (sha256, id) VALUES (?, ?)').run(a.sha256, m.id)
   // the conversation's summary: counts and its newest message (by time, then id: the same on every device)

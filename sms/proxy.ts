@@ -8,6 +8,7 @@ import { incomingId } from './history.ts'
 import { clampReason, fitIncomingBody } from './signed-events.ts'
 import { isPremium, isShortCode, numberOrNone, senderOf } from './codec/numbers.ts'
 import type { SmsStore, Tx } from './store.ts'
+import { NotCarriedError, type Binding, type Carried } from './network-texts.ts'
 
 /** What the proxy enforces, from the daemon's settings. */
 export interface ProxyPolicy {
@@ -27,8 +28,22 @@ export interface SmsProxyInit {
   /** Who may see incoming SMS (`sms.receive`); undefined when every member may. */
   receivers(): string[] | undefined
   policy(): ProxyPolicy
+  /** Group texts per recipient: a verified recipient's copy goes device to device (sms/network-texts.ts). */
+  network?: ProxyNetwork
   log: Logger
 }
+
+/** What the proxy needs to carry one recipient's copy of a group text device to device. */
+export interface ProxyNetwork {
+  /** The account `recipient` is verified to be (within 30 days), or undefined. */
+  binding(recipient: string): Binding | undefined
+  /** Resolves once a device of that account stored it; throws NotCarriedError (`left`: it may have). */
+  carry(text: Carried, binding: Binding, signal: AbortSignal): Promise<void>
+}
+
+/** A group text's copy that may have reached the recipient's device is carried again (it is stored once) this many times. */
+const NETWORK_ATTEMPTS = 3
+const NETWORK_ATTEMPT_MS = 20_000
 
 /** A message the backend could not hand to the network is tried again after this long. */
 const NOT_SENT_RETRY_MS = 3_000
@@ -42,6 +57,9 @@ const RETRY_MAX_MS = 30_000
 
 
 interface Part { id: string, recipient: string, author: string, body: string }
+
+/** What became of a part: sent (the network's reference), delivered device to device, failed, or back to `accepted` (it never left). */
+type Outcome = { state: 'sent', ref: string } | { state: 'delivered', ref: null } | { state: 'failed' | 'accepted', reason: string }
 
 /**
  * The proxy role of a device with an SMS backend. A message assigned to this device is
@@ -166,9 +184,9 @@ export class SmsProxy {
 
   private async hand (part: Part): Promise<void> {
     this.inFlight++
-    let outcome: { state: 'sent', ref: string } | { state: 'failed' | 'accepted', reason: string }
+    let outcome: Outcome
     try {
-      outcome = { state: 'sent', ref: await this.init.backend.send(part.recipient, part.body) }
+      outcome = await this.overNetwork(part) ?? { state: 'sent', ref: await this.init.backend.send(part.recipient, part.body) }
     } catch (err) {
       const reason = clampReason(err instanceof SmsBackendError ? err.message : `the backend failed: ${(err as Error).message}`)
       // refused before reaching the network: safe to try again once it is back
@@ -183,10 +201,40 @@ export class SmsProxy {
   }
 
   /**
+   * One recipient's copy of a group text, device to device when that recipient is a verified
+   * companion account (seed 002: least cost first): `delivered` once a device of it stored
+   * the copy. Undefined when it goes by SMS: not a group, `--sms-only`, not verified, or no
+   * device of that account took it before the copy left (then by SMS, once). A copy that may
+   * have left is carried again (stored once) and never sent by SMS too.
+   */
+  private async overNetwork (part: Part): Promise<Outcome | undefined> {
+    const network = this.init.network
+    const from = numberOrNone(this.init.backend.facts.number)
+    const binding = network?.binding(part.recipient)
+    if (network == null || binding == null || from == null) return undefined
+    const row = prepared(this.init.store.db, 'SELECT recipients, sms_only, created_at FROM messages WHERE id = ?').get(part.id) as { recipients: string, sms_only: number, created_at: number } | undefined
+    if (row == null || row.sms_only === 1 || (JSON.parse(row.recipients) as string[]).length < 2) return undefined
+    let reason = ''
+    for (let attempt = 0; attempt < NETWORK_ATTEMPTS; attempt++) {
+      try {
+        await network.carry({ id: part.id, from, to: part.recipient, body: part.body, createdAt: row.created_at }, binding, AbortSignal.timeout(NETWORK_ATTEMPT_MS))
+        this.init.log('%s to %s went device to device', part.id, part.recipient)
+        return { state: 'delivered', ref: null }
+      } catch (err) {
+        reason = (err as Error).message
+        if (!(err instanceof NotCarriedError && !err.left)) continue
+        // surely not stored: the first attempt goes by SMS; a later one may follow one that left
+        if (attempt === 0) return undefined
+      }
+    }
+    return { state: 'failed', reason: clampReason(`${OUTCOME_UNKNOWN}: the recipient's device did not confirm it (${reason})`) }
+  }
+
+  /**
    * Write what became of a part. The text may have left: an outcome that could not be
    * written is tried again until it is (never left to end `outcome unknown` and be sent again).
    */
-  private async record (part: Part, outcome: { state: 'sent', ref: string } | { state: 'failed' | 'accepted', reason: string }): Promise<void> {
+  private async record (part: Part, outcome: Outcome): Promise<void> {
     const delay = new Backoff(RETRY_MIN_MS, RETRY_MAX_MS)
     while (true) {
       try {

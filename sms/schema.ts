@@ -5,7 +5,7 @@ const VIEWS = `
 CREATE TABLE IF NOT EXISTS messages (
   id TEXT PRIMARY KEY, conversation TEXT NOT NULL, direction TEXT NOT NULL, sender TEXT, recipients TEXT NOT NULL,
   body TEXT NOT NULL, author TEXT NOT NULL, via TEXT, created_at INTEGER NOT NULL,
-  status TEXT NOT NULL, reason TEXT, read INTEGER NOT NULL DEFAULT 0, route TEXT, seen_at INTEGER, attachments TEXT);
+  status TEXT NOT NULL, reason TEXT, read INTEGER NOT NULL DEFAULT 0, route TEXT, seen_at INTEGER, attachments TEXT, sms_only INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS message_attachments (sha256 TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (sha256, id));
 CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (conversation, created_at);
 CREATE INDEX IF NOT EXISTS messages_by_time ON messages (created_at);

@@ -146,6 +146,13 @@ export class SmsService {
         maySend: (device) => init.may(device, 'sms.send'),
         receivers: () => this.receivers(),
         policy: init.policy,
+        network: {
+          binding: (recipient) => this.network.binding([recipient]),
+          carry: async (text, binding, signal) => {
+            if (init.carry == null) throw new NotCarriedError('this device cannot carry texts over the network', false)
+            await init.carry(text, binding, signal)
+          }
+        },
         log: init.log
       })
     }
@@ -339,9 +346,11 @@ export class SmsService {
         return { ...sent, status: 'pending' }
       }
       if (req.route === 'network') throw new InvalidSmsError(`${to.join(', ')} ${to.length === 1 ? 'is not a verified companion-link number' : 'are several numbers'}: --network-only needs one verified number (companion numbers verify)`)
-      this.init.unverified?.(to)
+      // numbers someone may claim get verified in the background (not those verified already: a group's)
+      this.init.unverified?.(to.filter(n => this.network.binding([n]) == null))
     }
-    const sent = await this.client.send(req.to, req.body, via?.id)
+    // a group goes through a phone, which carries each verified recipient's copy device to device (unless --sms-only)
+    const sent = await this.client.send(req.to, req.body, via?.id, req.route === 'sms')
     return { ...sent, status: 'pending' }
   }
 

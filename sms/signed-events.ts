@@ -28,8 +28,11 @@ export interface MessageEvent {
   stored?: true
   /** A stored incoming text the user had read on the phone. */
   read?: true
-  /** Came device to device from another companion account (an incoming text), not by SMS. */
-  route?: 'network'
+  /**
+   * `network`: came device to device from another companion account (an incoming text), not
+   * by SMS; `sms`: the author wants it to go by SMS only (an outgoing text, `--sms-only`).
+   */
+  route?: 'network' | 'sms'
   /** Files it carries (a text device to device only: no backend here sends MMS). */
   attachments?: Attachment[]
 }
@@ -132,13 +135,13 @@ export function checkEvent (e: unknown): SmsEvent {
       if (v.direction === 'out' && v.from != null) fail('an outgoing message names its sender')
       if (v.stored !== undefined && (v.stored !== true || v.via === undefined)) fail('malformed stored message')
       if (v.read !== undefined && (v.read !== true || v.stored !== true || v.direction !== 'in')) fail('malformed read mark')
-      if (v.route !== undefined && (v.route !== 'network' || v.direction !== 'in' || v.stored !== undefined)) fail('malformed route')
+      if (v.route !== undefined && !(v.route === 'network' && v.direction === 'in' && v.stored === undefined) && !(v.route === 'sms' && v.direction === 'out' && v.stored === undefined)) fail('malformed route')
       const from = v.from == null ? null : checkSender(v.from)
       const message: MessageEvent = { type: 'message', id: v.id, direction: v.direction, from, to: v.to.map(checkNumber), body: v.body, author: v.author, createdAt: v.createdAt }
       if (v.via !== undefined) message.via = v.via as string
       if (v.stored === true) message.stored = true
       if (v.read === true) message.read = true
-      if (v.route === 'network') message.route = 'network'
+      if (v.route === 'network' || v.route === 'sms') message.route = v.route
       if (v.attachments !== undefined) {
         // an SMS cannot carry files: only a text the author sends, or one that came device to device
         if (v.stored !== undefined || (v.direction === 'in' && v.route !== 'network')) fail('attachments on a text by SMS')

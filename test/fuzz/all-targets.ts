@@ -2,6 +2,7 @@ import { IDENTITY_TARGETS } from './identity-targets.ts'
 import { TARGETS, type FuzzTarget } from './targets.ts'
 import { HISTORY_TARGETS } from './history-targets.ts'
 import { NUMBER_TARGETS } from './number-targets.ts'
+import { BLOB_TARGETS } from './blob-targets.ts'
 
-/** Every fuzz target: the SMS log's, the node's, the phone's store's, other accounts'. */
-export const ALL_TARGETS: FuzzTarget[] = [...TARGETS, ...IDENTITY_TARGETS, ...HISTORY_TARGETS, ...NUMBER_TARGETS]
+/** Every fuzz target: the SMS log's, the node's, the phone's store's, other accounts', files'. */
+export const ALL_TARGETS: FuzzTarget[] = [...TARGETS, ...IDENTITY_TARGETS, ...HISTORY_TARGETS, ...NUMBER_TARGETS, ...BLOB_TARGETS]

@@ -26,11 +26,11 @@ const ANA = '+15550100001'
 const BEN = '+15550100002'
 let runs = 0
 /** The in-memory pair's address: its default numbers them as ports, which run out after 65,535 pairs. */
-const FIXED_ADDRESSES = { outboundConnection: { remoteAddr: multiaddr('/ip4/127.0.0.1/tcp/1') }, inboundConnection: { remoteAddr: multiaddr('/ip4/127.0.0.1/tcp/2') } } as unknown as Parameters<typeof streamPair>[0]
+export const FIXED_ADDRESSES = { outboundConnection: { remoteAddr: multiaddr('/ip4/127.0.0.1/tcp/1') }, inboundConnection: { remoteAddr: multiaddr('/ip4/127.0.0.1/tcp/2') } } as unknown as Parameters<typeof streamPair>[0]
 
 const unused = async (): Promise<never> => { throw new Error('not used by the fuzz target') }
 
-async function account (dir: string): Promise<{ store: AccountStore, device: string }> {
+export async function account (dir: string): Promise<{ store: AccountStore, device: string }> {
   mkdirSync(dir, { recursive: true })
   const key = await generateKeyPair('Ed25519')
   return { store: await AccountStore.open(dir, key), device: peerIdFromPrivateKey(key).toString() }

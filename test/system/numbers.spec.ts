@@ -206,6 +206,21 @@ describe('numbers verified by SMS between two companion-link accounts (and one t
     }
   })
 
+  it('routes a group text per recipient: device to device to Ben, by SMS to the number nobody verified, once each; --sms-only by SMS to both', async () => {
+    const id = await send(anaLaptop, `${BEN},${HIDDEN}`, 'dinner at eight, both of you')
+    const mine = await eventually('sent', 40_000, async () => (await messagesOn(anaLaptop)).find(m => m.id === id && (m.status === 'sent' || m.status === 'delivered' || m.status === 'failed')))
+    assert.notEqual(mine.status, 'failed', mine.reason)
+    const log = (await carrier.log()).filter(e => e.body === 'dinner at eight, both of you')
+    assert.deepEqual(log.map(e => e.to), [HIDDEN], 'only the number nobody verified got an SMS')
+    const got = await eventually('the group text on Ben\'s tablet', 20_000, async () => (await messagesOn(benTablet)).find(m => m.body === 'dinner at eight, both of you'))
+    assert.deepEqual([got.from, got.route], [ANA, 'network'])
+    assert.equal((await messagesOn(hidden)).filter(m => m.body === 'dinner at eight, both of you').length, 1)
+    assert.equal((await messagesOn(mallory)).length, 0)
+    const forced = await send(anaLaptop, `${BEN},${HIDDEN}`, 'by SMS, both', '--sms-only')
+    await eventually('sent by SMS', 40_000, async () => (await messagesOn(anaLaptop)).find(m => m.id === forced && (m.status === 'sent' || m.status === 'delivered')))
+    assert.deepEqual((await carrier.log()).filter(e => e.body === 'by SMS, both').map(e => e.to).sort(), [BEN, HIDDEN])
+  })
+
   it('reaches Ben\'s tablet while his phone is off, and Ben answers from the tablet', async () => {
     assert.equal(await benPhone.stop(), 0)
     const id = await send(anaLaptop, BEN, 'your phone is off')
@@ -224,7 +239,7 @@ describe('numbers verified by SMS between two companion-link accounts (and one t
     try {
       const page = await newPage(browser)
       await page.goto((await anaLaptop.json<{ url: string }>('ui', '--no-open')).url)
-      await page.locator('a.conversation', { hasText: '010 0002' }).click()
+      await page.locator('a.conversation[href="#/messages/%2B15550100002"]').click()
       await page.locator('.thread-head .badge.verified').waitFor()
       await page.locator('.bubble-row.in', { hasText: 'answered from my tablet' }).getByText('over companion-link').waitFor()
       await page.locator('.bubble-row.out', { hasText: 'over the network, free' }).getByText(/^Read · /).waitFor()
