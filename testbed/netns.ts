@@ -191,6 +191,27 @@ export class Lan {
     if (up) for (const route of host.routes.filter(r => r.dev === iface)) inNs(host.ns, 'route', 'replace', ...route.args)
   }
 
+  /**
+   * Limit what one link of a host sends to `rate` (tc's token bucket, e.g. `16mbit`), as a slow
+   * Wi-Fi would; `undefined` lifts the limit.
+   */
+  limit (index: number, link: LinkName, rate: string | undefined): void {
+    const host = this.host(index)
+    const iface = host.ifaces[link]
+    if (iface == null) throw new Error(`host ${index} has no link ${link}`)
+    if (rate == null) execFileSync('ip', ['netns', 'exec', host.ns, 'tc', 'qdisc', 'del', 'dev', iface, 'root'])
+    else execFileSync('ip', ['netns', 'exec', host.ns, 'tc', 'qdisc', 'replace', 'dev', iface, 'root', 'tbf', 'rate', rate, 'burst', '64kb', 'latency', '200ms'])
+  }
+
+  /** Bytes one link of a host has received so far (the kernel's count). */
+  received (index: number, link: LinkName): number {
+    const host = this.host(index)
+    const iface = host.ifaces[link]
+    if (iface == null) throw new Error(`host ${index} has no link ${link}`)
+    const [info] = JSON.parse(execFileSync('ip', ['-n', host.ns, '-s', '-j', 'link', 'show', iface], { encoding: 'utf8' })) as Array<{ stats64: { rx: { bytes: number } } }>
+    return info?.stats64.rx.bytes ?? 0
+  }
+
   private addRoute (host: Host, dev: string, ...args: string[]): void {
     inNs(host.ns, 'route', 'add', ...args)
     host.routes.push({ dev, args })

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Testbed, eventually, tempDir, type Device, until } from '../../testbed/index.ts'
 import { pair } from '../../testbed/pairing.ts'
 import { SimCarrier } from '../../testbed/sms.ts'
 import { TermuxPhoneStore } from '../../testbed/termux.ts'
-import type { NumberView } from '../../sms/view-types.ts'
+import type { MessageView, NumberView } from '../../sms/view-types.ts'
 
 const ANA = '+15550100001'
 const BEN = '+15550100002'
@@ -20,7 +22,7 @@ describe('texts between two companion accounts on the namespaced LAN', function 
   let bed: Testbed
   let carrier: SimCarrier
   let anaPhone: Device, anaLaptop: Device, benPhone: Device, benTablet: Device, malloryPhone: Device
-  const messagesOn = async (d: Device): Promise<Array<{ id: string, body: string, status: string, route: string | null, from: string | null }>> => await d.api.call('GET', '/v1/sms?limit=1000')
+  const messagesOn = async (d: Device): Promise<Array<Pick<MessageView, 'id' | 'body' | 'status' | 'route' | 'from' | 'attachments'>>> => await d.api.call('GET', '/v1/sms?limit=1000')
   const carried = async (body: string): Promise<number> => (await carrier.log()).filter(e => e.body === body).length
   const send = async (d: Device, to: string, body: string): Promise<string> => {
     const r = await d.cli('sms', 'send', to, body)
@@ -81,6 +83,38 @@ describe('texts between two companion accounts on the namespaced LAN', function 
     assert.equal((await eventually('on Ana\'s laptop', 15_000, async () => (await messagesOn(anaLaptop)).find(m => m.body === 'answering from the tablet'))).route, 'network')
     assert.equal(await carried('your phone is off') + await carried('answering from the tablet'), 0)
     assert.equal((await messagesOn(malloryPhone)).length, 0, 'the account claiming Ben\'s number got nothing')
+  })
+
+  it('carries a file whole to Ben\'s tablet (his phone off), its push going on after the tablet was killed in the middle, not from zero', async () => {
+    const bytes = randomBytes(12 * 1024 * 1024)
+    const file = join(tmp.path, 'film.mp4')
+    writeFileSync(file, bytes)
+    const sha256 = createHash('sha256').update(bytes).digest('hex')
+    const partial = join(benTablet.dataDir, 'blobs', 'partial', sha256)
+    const arrived = (): number => existsSync(partial) ? statSync(partial).size : 0
+    // a slow uplink on Ana's laptop (2 MB/s): the push takes seconds, time to kill the tablet in it
+    bed.lan.limit(2, 'a', '16mbit')
+    const before = bed.lan.received(4, 'a')
+    try {
+      const r = await anaLaptop.cli('sms', 'send', BEN, 'the film', '--attach', file)
+      assert.equal(r.code, 0, r.stderr)
+      const id = r.stdout.trim()
+      await until('a third of it on the tablet', 30_000, () => arrived() > 4 * 1024 * 1024)
+      await benTablet.stop('SIGKILL')
+      const kept = arrived()
+      assert.ok(kept > 0 && kept < bytes.byteLength, `${kept} bytes kept on the tablet's disk`)
+      await benTablet.start()
+      const m = await eventually('delivered', 120_000, async () => (await messagesOn(anaLaptop)).find(x => x.id === id && x.status !== 'pending'))
+      assert.deepEqual([m.status, m.route], ['delivered', 'network'])
+      await eventually('the film on the tablet', 15_000, async () => (await messagesOn(benTablet)).find(x => x.body === 'the film' && x.attachments[0]?.here === true))
+      assert.deepEqual(readFileSync(join(benTablet.dataDir, 'blobs', sha256)), bytes)
+      // what the tablet's link received: the file about once, not the kept part again
+      const received = bed.lan.received(4, 'a') - before
+      assert.ok(received < bytes.byteLength * 1.15, `the tablet received ${received} bytes for a file of ${bytes.byteLength} (${kept} kept across its restart)`)
+      assert.equal(await carried('the film'), 0)
+    } finally {
+      bed.lan.limit(2, 'a', undefined)
+    }
   })
 
   it('goes by SMS, once, when Ben\'s last device left the LAN (its link cut)', async () => {
