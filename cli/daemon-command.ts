@@ -20,6 +20,8 @@ export interface DaemonCommandOptions {
   ui: boolean
   discoverable: boolean
   readReceipts?: boolean
+  downloads?: string
+  shareMax?: number
 }
 
 /**
@@ -62,7 +64,9 @@ export async function runDaemon (options: DaemonCommandOptions): Promise<void> {
       uiPort: options.uiPort,
       ui: options.ui,
       discoverable: options.discoverable,
-      readReceipts: options.readReceipts
+      readReceipts: options.readReceipts,
+      downloads: options.downloads,
+      shareMax: options.shareMax
     })
   } catch (err) {
     throw new CliError(`the daemon could not start: ${(err as Error).message}`)

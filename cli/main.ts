@@ -13,6 +13,8 @@ import { contactsCommands } from './contacts-commands.ts'
 import { numberCommands } from './number-commands.ts'
 import { carrierCommands } from './carrier-commands.ts'
 import { uiCommand } from './ui-command.ts'
+import { parseSize, shareCommands } from './share-commands.ts'
+import { isAbsolute } from 'node:path'
 import type { DeviceEntry as Device, Status } from '../daemon/control/types.ts'
 import { backendHelp, NO_BACKEND } from '../sms/backends/registry.ts'
 
@@ -76,15 +78,20 @@ export function buildProgram (): Command {
     .option('--no-ui', 'do not serve the web page')
     .option('--no-discoverable', 'a phone: do not publish its number for other companion-link users to find (they text it by SMS then)')
     .option('--read-receipts', 'tell other companion-link users when you read their texts (off by default)')
-    .action(async (opts: { name?: string, kind?: string, sms?: string, smsRate: string, smsDeny?: string[], smsAllow?: string[], listen?: string[], mdns: boolean, bootstrap?: string[], interfaceKind?: string[], allowPort?: string[], tunnelGrace: string, uiPort?: string, ui: boolean, discoverable: boolean, readReceipts?: boolean }, cmd: Command) => {
+    .option('--downloads <dir>', 'where files shared from your other devices land (default: the XDG download directory, else ~/Downloads)')
+    .option('--share-max <size>', 'the largest file this device takes from another (e.g. 500M, 4G)', '4G')
+    .action(async (opts: { name?: string, kind?: string, sms?: string, smsRate: string, smsDeny?: string[], smsAllow?: string[], listen?: string[], mdns: boolean, bootstrap?: string[], interfaceKind?: string[], allowPort?: string[], tunnelGrace: string, uiPort?: string, ui: boolean, discoverable: boolean, readReceipts?: boolean, downloads?: string, shareMax: string }, cmd: Command) => {
       const rate = /^([1-9]\d{0,5})(\/min)?$/.exec(opts.smsRate)?.[1]
       if (rate == null) throw new UsageError(`--sms-rate takes N/min, e.g. 30/min, not "${opts.smsRate}"`)
       const grace = Number(opts.tunnelGrace)
       if (!Number.isInteger(grace) || grace < 1 || grace > 3600) throw new UsageError('--tunnel-grace is a whole number of seconds from 1 to 3600')
       const uiPort = opts.uiPort == null ? undefined : Number(opts.uiPort)
       if (uiPort != null && !(Number.isInteger(uiPort) && uiPort >= 0 && uiPort <= 65535)) throw new UsageError('--ui-port is a port from 1 to 65535 (0: any free port)')
-      const { interfaceKind, allowPort, tunnelGrace: _g, smsRate: _r, uiPort: _u, ...rest } = opts
-      await runDaemon({ ...rest, smsRate: Number(rate), interfaceKinds: interfaceKind, allowPorts: allowPort, tunnelGraceS: grace, uiPort, dataDir: client(cmd).dataDir })
+      const shareMax = parseSize(opts.shareMax)
+      if (shareMax == null) throw new UsageError(`--share-max is a size such as 500M or 4G, not "${opts.shareMax}"`)
+      if (opts.downloads != null && !isAbsolute(opts.downloads)) throw new UsageError('--downloads takes an absolute directory')
+      const { interfaceKind, allowPort, tunnelGrace: _g, smsRate: _r, uiPort: _u, shareMax: _s, ...rest } = opts
+      await runDaemon({ ...rest, smsRate: Number(rate), interfaceKinds: interfaceKind, allowPorts: allowPort, tunnelGraceS: grace, uiPort, shareMax, dataDir: client(cmd).dataDir })
     })
 
   program.command('status')
@@ -131,6 +138,7 @@ export function buildProgram (): Command {
   smsCommands(program, client)
   contactsCommands(program, client)
   numberCommands(program, client)
+  shareCommands(program, client)
   carrierCommands(program)
   uiCommand(program, client)
   return program

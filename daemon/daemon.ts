@@ -18,6 +18,8 @@ import { loadSettings, parseInterfaceKind, parsePort, saveSettings, type Setting
 import { DEFAULT_SMS_RATE, NO_BACKEND, SmsService, normalizeNumber, type SmsDevice } from '../sms/index.ts'
 import { smsRoutes } from './control/sms-routes.ts'
 import { attachmentRoutes } from './control/attachment-routes.ts'
+import { shareRoutes } from './control/share-routes.ts'
+import { DEFAULT_SHARE_MAX_BYTES, defaultDownloads, SHARE_CAPABILITY, ShareService } from '../share/index.ts'
 import { numberRoutes } from './control/number-routes.ts'
 import { AccountNumbers } from './numbers.ts'
 import { LinkService } from './link-api.ts'
@@ -63,6 +65,10 @@ export interface DaemonOptions {
   discoverable?: boolean
   /** Tell other companion accounts when their texts were read here. @default false */
   readReceipts?: boolean
+  /** Where files shared from other devices land; default the XDG download directory, else ~/Downloads. */
+  downloads?: string
+  /** The largest file taken from another device. @default 4 GiB */
+  shareMax?: number
 }
 
 function parseAddrs (addrs: string[], what: string): Multiaddr[] {
@@ -98,6 +104,7 @@ export class Daemon {
   identity!: IdentityApi
   sms?: SmsService
   private numbers?: AccountNumbers
+  private shares?: ShareService
   private unregisterChannels?: () => void
   private power: PowerFacts | undefined = readPower()
   private powerTimer?: ReturnType<typeof setInterval>
@@ -154,10 +161,20 @@ export class Daemon {
     // the profile went out before the SMS service existed: now it can say what the phone offers
     if (this.sms.capabilities().length > 0) void this.node.changed()
     await this.numbers.start()
-    this.unregisterChannels = registerChannelServices(this.node.libp2p.services.tunnels, [echoService, forwardService, ...this.sms.channelServices()])
+    this.shares = new ShareService({
+      dataDir: this.dataDir,
+      tunnels: this.node.libp2p.services.tunnels,
+      downloads: options.downloads ?? defaultDownloads(),
+      maxBytes: options.shareMax ?? DEFAULT_SHARE_MAX_BYTES,
+      may: (device) => grants.may(device, SHARE_CAPABILITY),
+      log: logger('companion:share')
+    })
+    this.shares.on('change', (view) => { this.events.emit('share', view) })
+    this.shares.start()
+    this.unregisterChannels = registerChannelServices(this.node.libp2p.services.tunnels, [echoService, forwardService, ...this.sms.channelServices(), this.shares.channel])
     this.wireEvents()
     this.watchPower()
-    const routes = [...controlRoutes(self, this.events), ...identityRoutes(this.identity), ...linkRoutes(links), ...smsRoutes(this.sms, directory), ...attachmentRoutes(this.sms), ...numberRoutes(this.numbers.verification, this.sms.numberChecks)]
+    const routes = [...controlRoutes(self, this.events), ...identityRoutes(this.identity), ...linkRoutes(links), ...smsRoutes(this.sms, directory), ...attachmentRoutes(this.sms), ...numberRoutes(this.numbers.verification, this.sms.numberChecks), ...shareRoutes(this.shares, directory, this.dataDir)]
     if (options.ui !== false) this.ui = await this.startUi(routes, options.uiPort)
     this.control = new ControlServer([...routes, ...uiRoutes(this.ui)])
     await this.control.listen(this.socketPath)
@@ -307,6 +324,7 @@ export class Daemon {
     await this.control?.close().catch(err => { log.error('closing the control API failed - %e', err) })
     await this.ui?.close().catch(err => { log.error('closing the web page failed - %e', err) })
     log('control API closed after %d ms', Date.now() - started)
+    this.shares?.stop()
     await this.numbers?.stop()
     await this.sms?.stop().catch(err => { log.error('stopping the SMS service failed - %e', err) })
     log('SMS service stopped after %d ms', Date.now() - started)

@@ -7,6 +7,7 @@
 import type { LinkInfo } from '../../link/link-types.ts'
 import type { Attachment, ContactView, ConversationView, MessageView, NumberView } from '../../sms/view-types.ts'
 import type { DeviceEntry, DevicePatch, GrantView, PairRequestView, Status } from './types.ts'
+import type { ShareView } from '../../share/constants.ts'
 
 /** An error the control API returns to its client: an HTTP status, a stable code, a message. */
 export class ControlError extends Error {
@@ -70,6 +71,11 @@ export interface SendResult {
 export type { LinkInfo }
 export type LinkRow = LinkInfo & { name: string }
 
+/** Lines of `POST /v1/shares`: what was queued, each change of a transfer, then all of them once every one ended. */
+export type ShareLine = { event: 'queued', transfers: ShareView[] }
+  | { event: 'progress', id: string, device: string, name: string, bytes: number, size: number, state: ShareView['state'], reason?: string }
+  | { event: 'end', transfers: ShareView[] }
+
 /** Lines of `POST /v1/pair`: the code to type on the other device, then the outcome. */
 export type PairLine = { event: 'code', code: string } | { event: 'paired', account: string, device: string } | { event: 'failed', message: string }
 
@@ -124,6 +130,10 @@ export const API = {
   verifyNumber: endpoint<{ body: { number: string } }, VerifyLine>('POST', '/v1/numbers/verify', 'lines', 'page'),
   waitFor: endpoint<{ params: { id: string }, query: { status: 'accepted' | 'sent' | 'delivered' } }, MessageView>('GET', '/v1/sms/:id/wait', 'lines', 'cli'),
 
+  shares: endpoint<NoInput, ShareView[]>('GET', '/v1/shares', 'json', 'page'),
+  share: endpoint<{ body: { paths?: string[], text?: string, to: string[] } }, ShareLine>('POST', '/v1/shares', 'lines', 'page'),
+  shareUpload: endpoint<{ query: { name: string, to: string } }, ShareView[]>('POST', '/v1/shares/upload', 'bytes', 'page'),
+  cancelShare: endpoint<{ params: { id: string } }, ShareView[]>('POST', '/v1/shares/:id/cancel', 'json', 'page'),
   uiLink: endpoint<NoInput, { url: string, expiresAt: number }>('POST', '/v1/ui', 'json', 'cli')
 } as const
 

@@ -9,6 +9,7 @@ import { HistoryUnavailableError, InvalidContactsError, InvalidEventError, Inval
 import { InvalidSettingError } from '../settings.ts'
 import { AmbiguousDeviceError, ChannelRefusedError, DialFailedError, InvalidAddressError, NoPairRequestError, NotADeviceError, PairSelfError, PortInUseError, UiDisabledError, UnknownDeviceError } from '../errors.ts'
 import { BlobMismatchError, BlobProtocolError, BlobTooLargeError, BlobUnavailableError } from '../../blobs/errors.ts'
+import { InvalidShareError } from '../../share/index.ts'
 import { ControlError } from './contract.ts'
 
 const log = logger('companion:control')
@@ -25,6 +26,7 @@ export const ERROR_TABLE: ReadonlyArray<readonly [ErrorClass, number, string]> =
   [InvalidEventError, 400, 'invalid_request'],
   [InvalidContactsError, 400, 'invalid_request'],
   [InvalidSettingError, 400, 'invalid_request'],
+  [InvalidShareError, 400, 'invalid_request'],
   [InvalidAddressError, 400, 'invalid_multiaddr'],
   [PairSelfError, 400, 'pair_self'],
   [BlobTooLargeError, 413, 'body_too_large'],

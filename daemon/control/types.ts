@@ -4,6 +4,7 @@
  */
 import type { LinkKind } from '../../link/link-types.ts'
 import type { MessageView } from '../../sms/view-types.ts'
+import type { ShareView } from '../../share/constants.ts'
 import type { DeviceId, Relation } from '../../node/identity/relation.ts'
 
 export type { DeviceId, Relation } from '../../node/identity/relation.ts'
@@ -63,6 +64,8 @@ export interface DaemonEventMap {
   sms: { type: 'message' | 'status' | 'read', message: MessageView }
   /** Contacts changed (an import here or on another device): names of conversations may have. */
   contacts: { changed: number }
+  /** A file or snippet transfer, in or out, changed (queued, progress, done, failed). */
+  share: ShareView
 }
 
 export type DaemonEventType = keyof DaemonEventMap

@@ -57,7 +57,7 @@ export const MAX_PENDING_PAIR_REQUESTS = 8
 export const PAIR_SID_BYTES = 16
 
 /** Capabilities a device may have and grant. Application channels are `channel:<name>`. */
-export const CAPABILITIES = ['sms.send', 'sms.receive', 'tunnel', 'channels'] as const
+export const CAPABILITIES = ['sms.send', 'sms.receive', 'tunnel', 'channels', 'share'] as const
 export type KnownCapability = typeof CAPABILITIES[number]
 
 /** Files in the data directory. */

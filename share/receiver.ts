@@ -1,0 +1,219 @@
+import { createHash, type Hash } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { link, mkdir, open, statfs, unlink, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Logger } from '@libp2p/interface'
+import type { Channel } from '../link/index.ts'
+import { formatBytes } from '../blobs/blob-ref.ts'
+import { chunkSizeFor, FREE_SPACE_MARGIN_BYTES, MAX_SHARE_TEXT_CHARS, type ShareView } from './constants.ts'
+import { ShareProtocolError } from './errors.ts'
+import { freeName, sanitizeName } from './names.ts'
+import type { ShareStore } from './share-store.ts'
+import { ChannelReader, frame } from './wire.ts'
+
+export interface ShareReceiverInit {
+  store: ShareStore
+  /** Where received files land (`--downloads`). */
+  downloads: string
+  /** The largest file taken (`--share-max`). */
+  maxBytes: number
+  /** May this member share with this device (the `share` grant)? */
+  may(device: string): boolean
+  changed(view: ShareView): void
+  log: Logger
+}
+
+/** A file's header as the sender sends it. */
+interface FileHeader { id: string, name: string, size: number, sha256: string, chunk: number, chunks: string[] }
+
+/** Written to disk at most this often while a file arrives (the bytes verified so far). */
+const PROGRESS_WRITE_MS = 1_000
+const HEX64 = /^[0-9a-f]{64}$/
+const ID = /^[A-Za-z0-9-]{8,64}$/
+
+/**
+ * The receiving side of channel `share`: checks the grant, the size limit and the free space,
+ * says how much of the file it holds already (a partial file beside the downloads, its
+ * pieces verified again), verifies every piece as it lands, and renames the file into the
+ * downloads only once its SHA-256 matches: never outside that directory, never over another file.
+ */
+export class ShareReceiver {
+  private readonly init: ShareReceiverInit
+  /** Partial files being written now: one writer each. */
+  private readonly writing = new Set<string>()
+
+  constructor (init: ShareReceiverInit) {
+    this.init = init
+  }
+
+  async serve (channel: Channel): Promise<void> {
+    const reader = new ChannelReader(channel)
+    const answer = async (value: Record<string, unknown>): Promise<void> => { await channel.write(frame(value)) }
+    try {
+      const header = await reader.frame()
+      if (header == null) return
+      if (!this.init.may(channel.device)) {
+        await answer({ error: 'this device does not take shares from yours (share); its owner can allow it: companion grant <your device> share' })
+        return
+      }
+      if (header.kind === 'text') await this.text(channel.device, header, answer)
+      else await this.file(channel.device, checkHeader(header), reader, answer)
+    } catch (err) {
+      this.init.log('a share from %s failed - %s', channel.device, (err as Error).message)
+      if (err instanceof ShareProtocolError) await answer({ error: err.message }).catch(() => {})
+      channel.reset('share failed')
+      return
+    }
+    channel.end()
+  }
+
+  private async text (device: string, header: Record<string, unknown>, answer: (v: Record<string, unknown>) => Promise<void>): Promise<void> {
+    const { id, text } = header
+    if (typeof id !== 'string' || !ID.test(id) || typeof text !== 'string' || text === '' || text.length > MAX_SHARE_TEXT_CHARS) throw new ShareProtocolError('a malformed snippet')
+    const view = this.init.store.add({ id, device, direction: 'in', kind: 'text', name: text.split('\n')[0]?.slice(0, 80) ?? 'text', size: text.length, path: null, text, state: 'done' })
+    this.init.store.update(id, device, 'in', { state: 'done', bytes: text.length })
+    this.init.changed({ ...view, state: 'done', bytes: text.length })
+    await answer({ done: true })
+  }
+
+  private async file (device: string, h: FileHeader, reader: ChannelReader, answer: (v: Record<string, unknown>) => Promise<void>): Promise<void> {
+    const { downloads, store } = this.init
+    const name = sanitizeName(h.name)
+    if (h.size > this.init.maxBytes) { await answer({ error: `${name} is ${formatBytes(h.size)}; this device takes files up to ${formatBytes(this.init.maxBytes)} (--share-max)` }); return }
+    await mkdir(downloads, { recursive: true })
+    const partial = join(downloads, `.companion-${device.slice(-8)}-${h.sha256.slice(0, 16)}.part`)
+    if (this.writing.has(partial)) { await answer({ error: 'this file is arriving from your device already' }); return }
+    this.writing.add(partial)
+    let fh: FileHandle | undefined
+    try {
+      fh = await open(partial, existsSync(partial) ? 'r+' : 'w+', 0o600)
+      const { have, whole } = await verifiedPrefix(fh, h)
+      await fh.truncate(have)
+      const free = await statfs(downloads).then(s => s.bavail * s.bsize, () => Number.MAX_SAFE_INTEGER)
+      if (free < h.size - have + FREE_SPACE_MARGIN_BYTES) {
+        // nothing arrived yet: no trace of it
+        if (have === 0) await unlink(partial).catch(() => {})
+        await answer({ error: `not enough free space for ${name}: ${formatBytes(h.size - have)} needed, ${formatBytes(free)} free` })
+        return
+      }
+      const view = store.add({ id: h.id, device, direction: 'in', kind: 'file', name, size: h.size, path: null, text: null, state: 'sending' })
+      store.update(h.id, device, 'in', { state: 'sending', bytes: have, reason: null })
+      this.init.changed({ ...view, state: 'sending', bytes: have })
+      await answer({ have })
+      const at = have === h.size ? have : await this.receive(fh, h, have, whole, reader, answer, (bytes) => { this.progress(h, device, view, bytes) })
+      if (at < h.size) {
+        // the sender went away: what arrived stays for the next try
+        store.update(h.id, device, 'in', { state: 'paused', bytes: at, reason: 'the sending device went away; it goes on from here' })
+        this.init.changed({ ...view, state: 'paused', bytes: at })
+        return
+      }
+      if (whole.digest('hex') !== h.sha256) throw new ShareProtocolError('the file\'s SHA-256 is not what the sender said')
+      await fh.sync()
+      await fh.close()
+      fh = undefined
+      const final = await place(partial, downloads, name)
+      store.update(h.id, device, 'in', { state: 'done', bytes: h.size, path: final, reason: null })
+      this.init.changed({ ...view, state: 'done', bytes: h.size, path: final })
+      await answer({ done: true, name: final.slice(downloads.length + 1) })
+    } catch (err) {
+      const full = (err as NodeJS.ErrnoException).code === 'ENOSPC'
+      const reason = full ? `the disk is full on this device: ${formatBytes(await sizeOf(partial))} of ${name} kept, to go on once there is room` : (err as Error).message
+      store.update(h.id, device, 'in', { state: 'failed', reason })
+      const now = store.get(h.id, device, 'in')
+      if (now != null) this.init.changed(now)
+      if (full) { await answer({ error: reason }).catch(() => {}); return }
+      throw err
+    } finally {
+      await fh?.close().catch(() => {})
+      this.writing.delete(partial)
+    }
+  }
+
+  private lastWrite = 0
+  private progress (h: FileHeader, device: string, view: ShareView, bytes: number): void {
+    const now = Date.now()
+    if (now - this.lastWrite >= PROGRESS_WRITE_MS) { this.lastWrite = now; this.init.store.update(h.id, device, 'in', { bytes }) }
+    this.init.changed({ ...view, state: 'sending', bytes })
+  }
+
+  /** Write the bytes as they come, each piece verified when whole (and said: `{ at }`); the offset reached. */
+  private async receive (fh: FileHandle, h: FileHeader, have: number, whole: Hash, reader: ChannelReader, answer: (v: Record<string, unknown>) => Promise<void>, progress: (bytes: number) => void): Promise<number> {
+    let pos = have
+    let index = have / h.chunk
+    let filled = 0
+    let piece = createHash('sha256')
+    const length = (i: number): number => Math.min(h.chunk, h.size - i * h.chunk)
+    for await (const data of reader.bytes()) {
+      let off = 0
+      while (off < data.byteLength) {
+        if (pos >= h.size) throw new ShareProtocolError('more bytes than the file has')
+        const take = Math.min(data.byteLength - off, length(index) - filled)
+        const bytes = data.subarray(off, off + take)
+        let done = 0
+        while (done < bytes.byteLength) done += (await fh.write(bytes, done, bytes.byteLength - done, pos + done)).bytesWritten
+        piece.update(bytes)
+        whole.update(bytes)
+        pos += take
+        filled += take
+        off += take
+        if (filled === length(index)) {
+          if (piece.digest('hex') !== h.chunks[index]) {
+            await fh.truncate(pos - filled)
+            throw new ShareProtocolError(`piece ${index} of the file is not what the sender said: dropped; share it again`)
+          }
+          index++
+          filled = 0
+          piece = createHash('sha256')
+          await answer({ at: pos })
+          progress(pos)
+        }
+      }
+      if (pos === h.size) break
+    }
+    return pos
+  }
+}
+
+/** Check a file header completely; its pieces must be what its size says. */
+function checkHeader (h: Record<string, unknown>): FileHeader {
+  const { id, name, size, sha256, chunk, chunks } = h
+  if (h.kind !== 'file' || typeof id !== 'string' || !ID.test(id) || typeof name !== 'string' || name.length > 1024 || !Number.isSafeInteger(size) || (size as number) < 0 ||
+    typeof sha256 !== 'string' || !HEX64.test(sha256) || chunk !== chunkSizeFor(size as number) || !Array.isArray(chunks) ||
+    chunks.length !== Math.ceil((size as number) / (chunk as number)) || !chunks.every(c => typeof c === 'string' && HEX64.test(c))) throw new ShareProtocolError('a malformed file header')
+  return { id, name, size: size as number, sha256, chunk: chunk as number, chunks: chunks as string[] }
+}
+
+/** The bytes of a partial file that are whole pieces matching the header (and their running SHA-256). */
+async function verifiedPrefix (fh: FileHandle, h: FileHeader): Promise<{ have: number, whole: Hash }> {
+  const whole = createHash('sha256')
+  const size = (await fh.stat()).size
+  let have = 0
+  for (let i = 0; i < h.chunks.length; i++) {
+    const len = Math.min(h.chunk, h.size - i * h.chunk)
+    if (have + len > size) break
+    const buf = Buffer.allocUnsafe(len)
+    const { bytesRead } = await fh.read(buf, 0, len, have)
+    if (bytesRead < len || createHash('sha256').update(buf).digest('hex') !== h.chunks[i]) break
+    whole.update(buf)
+    have += len
+  }
+  return { have, whole }
+}
+
+/** Move the verified file into the downloads under a free name (never over another file: link fails if the name is taken). */
+async function place (partial: string, dir: string, name: string): Promise<string> {
+  for (;;) {
+    const target = join(dir, freeName(dir, name))
+    try {
+      await link(partial, target)
+      await unlink(partial)
+      return target
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    }
+  }
+}
+
+async function sizeOf (path: string): Promise<number> {
+  return await open(path, 'r').then(async (f) => { const s = await f.stat(); await f.close(); return s.size }, () => 0)
+}
