@@ -28,6 +28,8 @@ interface FileHeader { id: string, name: string, size: number, sha256: string, c
 
 /** Written to disk at most this often while a file arrives (the bytes verified so far). */
 const PROGRESS_WRITE_MS = 1_000
+/** Arriving bytes are flushed to disk this often, so that the flush at the end is short. */
+const SYNC_EVERY_BYTES = 64 * 1024 * 1024
 const HEX64 = /^[0-9a-f]{64}$/
 const ID = /^[A-Za-z0-9-]{8,64}$/
 
@@ -136,39 +138,49 @@ export class ShareReceiver {
     this.init.changed({ ...view, state: 'sending', bytes })
   }
 
-  /** Write the bytes as they come, each piece verified when whole (and said: `{ at }`); the offset reached. */
+  /**
+   * Take the bytes as they come, a piece at a time: each whole piece is verified, written in
+   * one go and said (`{ at }`); the disk is flushed every SYNC_EVERY_BYTES while bytes keep
+   * coming, so the last flush is short. The offset reached (whole pieces only).
+   */
   private async receive (fh: FileHandle, h: FileHeader, have: number, whole: Hash, reader: ChannelReader, answer: (v: Record<string, unknown>) => Promise<void>, progress: (bytes: number) => void): Promise<number> {
     let pos = have
     let index = have / h.chunk
-    let filled = 0
-    let piece = createHash('sha256')
     const length = (i: number): number => Math.min(h.chunk, h.size - i * h.chunk)
-    for await (const data of reader.bytes()) {
-      let off = 0
-      while (off < data.byteLength) {
-        if (pos >= h.size) throw new ShareProtocolError('more bytes than the file has')
-        const take = Math.min(data.byteLength - off, length(index) - filled)
-        const bytes = data.subarray(off, off + take)
-        let done = 0
-        while (done < bytes.byteLength) done += (await fh.write(bytes, done, bytes.byteLength - done, pos + done)).bytesWritten
-        piece.update(bytes)
-        whole.update(bytes)
-        pos += take
-        filled += take
-        off += take
-        if (filled === length(index)) {
-          if (piece.digest('hex') !== h.chunks[index]) {
-            await fh.truncate(pos - filled)
-            throw new ShareProtocolError(`piece ${index} of the file is not what the sender said: dropped; share it again`)
+    let piece = Buffer.allocUnsafe(length(index))
+    let filled = 0
+    let unsynced = 0
+    let syncing: Promise<void> | undefined
+    try {
+      for await (const data of reader.bytes()) {
+        let off = 0
+        while (off < data.byteLength) {
+          if (pos >= h.size) throw new ShareProtocolError('more bytes than the file has')
+          const take = Math.min(data.byteLength - off, piece.byteLength - filled)
+          piece.set(data.subarray(off, off + take), filled)
+          filled += take
+          off += take
+          if (filled < piece.byteLength) continue
+          if (createHash('sha256').update(piece).digest('hex') !== h.chunks[index]) throw new ShareProtocolError(`piece ${index} of the file is not what the sender said: dropped; share it again`)
+          let written = 0
+          while (written < piece.byteLength) written += (await fh.write(piece, written, piece.byteLength - written, pos + written)).bytesWritten
+          whole.update(piece)
+          pos += piece.byteLength
+          unsynced += piece.byteLength
+          if (unsynced >= SYNC_EVERY_BYTES && syncing == null) {
+            unsynced = 0
+            syncing = fh.datasync().finally(() => { syncing = undefined })
           }
           index++
           filled = 0
-          piece = createHash('sha256')
+          if (pos < h.size) piece = Buffer.allocUnsafe(length(index))
           await answer({ at: pos })
           progress(pos)
         }
+        if (pos === h.size) break
       }
-      if (pos === h.size) break
+    } finally {
+      await syncing
     }
     return pos
   }

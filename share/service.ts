@@ -62,13 +62,13 @@ export class ShareService extends EventEmitter<{ change: [ShareView] }> {
     const files = await Promise.all(paths.map(async (path) => {
       const info = await stat(path).catch(() => { throw new InvalidShareError(`cannot read ${path}`) })
       if (!info.isFile()) throw new InvalidShareError(`${path} is not a file`)
-      return { path, size: info.size }
+      return { path, size: info.size, mtime: info.mtimeMs }
     }))
     const out: ShareView[] = []
     for (const file of files) {
       const hashes = await hashPieces(file.path, file.size)
       for (const device of devices) {
-        out.push(this.store.add({ id: newId(), device, direction: 'out', kind: 'file', name: basename(file.path), size: file.size, path: file.path, text: null, ...hashes }))
+        out.push(this.store.add({ id: newId(), device, direction: 'out', kind: 'file', name: basename(file.path), size: file.size, mtime: file.mtime, path: file.path, text: null, ...hashes }))
       }
     }
     for (const view of out) this.emit('change', view)

@@ -54,7 +54,7 @@ describe('daemon and control API', function () {
     for (const [name, endpoint] of Object.entries(API)) {
       // a long answer or an upgrade is checked by its own tests; here: is the route there at all
       if (endpoint.answer === 'events' || endpoint.answer === 'upgrade') continue
-      const input: Input = { params: { device: 'nobody', id: 'none' } }
+      const input: Input = { params: { device: 'nobody', id: 'none', index: '0' } }
       const res = await raw(device.api.socketPath, endpoint.method, urlOf(endpoint, input), endpoint.method === 'GET' ? undefined : '{}', { 'content-type': 'application/json' })
       const message = (res.body as { error?: { message?: string } }).error?.message ?? ''
       assert.ok(res.status !== 405 && !message.startsWith('no such endpoint'), `${name}: ${res.status} ${message}`)

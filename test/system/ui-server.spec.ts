@@ -125,7 +125,7 @@ describe('the web page\'s server', function () {
   it('reaches exactly the routes the contract marks for the page: a route is the CLI\'s unless it says otherwise', async () => {
     for (const [name, endpoint] of Object.entries(API)) {
       if (endpoint.answer === 'events' || endpoint.answer === 'upgrade') continue
-      const path = '/api' + urlOf(endpoint, { params: { device: 'nobody', id: 'none' } })
+      const path = '/api' + urlOf(endpoint, { params: { device: 'nobody', id: 'none', index: '0' } })
       const res = await http(port, path, { method: endpoint.method, headers: { ...own(), 'content-type': 'application/json' }, body: endpoint.method === 'GET' ? undefined : '{}' })
       const missing = res.status === 404 && res.body.includes('no such endpoint')
       assert.equal(missing, !endpoint.page, `${name} (${endpoint.method} ${path}): ${res.status} ${res.body}`)
