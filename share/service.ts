@@ -97,6 +97,13 @@ export class ShareService extends EventEmitter<{ change: [ShareView] }> {
     return this.store.byId(id).filter(t => t.direction === 'out')
   }
 
+  /** A file another device shared here that arrived whole: its name, size and where it is. */
+  received (id: string, device: string): { name: string, size: number, path: string } {
+    const t = this.store.get(id, device, 'in')
+    if (t == null || t.kind !== 'file' || t.state !== 'done' || t.path == null) throw new InvalidShareError(`no file from ${device} has the id ${id} here`)
+    return { name: basename(t.path), size: t.size, path: t.path }
+  }
+
   get (id: string, device: string): ShareView | undefined {
     return this.store.get(id, device, 'out')
   }

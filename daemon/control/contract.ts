@@ -133,6 +133,7 @@ export const API = {
   shares: endpoint<NoInput, ShareView[]>('GET', '/v1/shares', 'json', 'page'),
   share: endpoint<{ body: { paths?: string[], text?: string, to: string[] } }, ShareLine>('POST', '/v1/shares', 'lines', 'page'),
   shareUpload: endpoint<{ query: { name: string, to: string } }, ShareView[]>('POST', '/v1/shares/upload', 'bytes', 'page'),
+  sharedFile: endpoint<{ params: { id: string }, query: { device: string } }, never>('GET', '/v1/shares/:id/file', 'bytes', 'page'),
   cancelShare: endpoint<{ params: { id: string } }, ShareView[]>('POST', '/v1/shares/:id/cancel', 'json', 'page'),
   uiLink: endpoint<NoInput, { url: string, expiresAt: number }>('POST', '/v1/ui', 'json', 'cli')
 } as const

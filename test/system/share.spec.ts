@@ -7,8 +7,9 @@ import { Device, eventually, keepLogsOnFailure, tempDir, until } from '../../tes
 import { pair } from '../../testbed/pairing.ts'
 import { openChannel } from '../../testbed/channels.ts'
 import type { ShareView } from '../../share/constants.ts'
+import { launchBrowser, newPage, screenshot } from '../../testbed/browser.ts'
 
-const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--no-ui']
+const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 const frame = (value: unknown): Buffer => { const body = Buffer.from(JSON.stringify(value)); const head = Buffer.alloc(4); head.writeUInt32BE(body.length); return Buffer.concat([head, body]) }
 
@@ -28,8 +29,8 @@ describe('sharing files and snippets between your devices', function () {
     // its downloads on a disk of 8 MiB (a tmpfs): a file that does not fit fails cleanly
     mkdirSync(small, { recursive: true })
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', small])
-    phone = new Device({ dataDir: join(tmp.path, 'phone'), name: 'phone', args: [...LOOPBACK, '--bootstrap', address, '--downloads', small] })
-    stranger = new Device({ dataDir: join(tmp.path, 'stranger'), name: 'stranger', args: [...LOOPBACK, '--bootstrap', address] })
+    phone = new Device({ dataDir: join(tmp.path, 'phone'), name: 'phone', args: [...LOOPBACK, '--no-ui', '--bootstrap', address, '--downloads', small] })
+    stranger = new Device({ dataDir: join(tmp.path, 'stranger'), name: 'stranger', args: [...LOOPBACK, '--no-ui', '--bootstrap', address] })
     await Promise.all([tablet.start(), phone.start(), stranger.start()])
     await until('the laptop sees them', 15_000, async () => (await laptop.json<Array<{ id: string, online: boolean }>>('devices')).filter(d => d.online).length >= 3)
     await pair(tablet, laptop)
@@ -151,6 +152,36 @@ describe('sharing files and snippets between your devices', function () {
     assert.match(second, /"have":[1-9]\d*/, 'it goes on from the pieces kept')
     assert.match(second, /"done":true/)
     assert.deepEqual(readFileSync(join(small, 'scan.pdf')), bytes)
+  })
+
+  it('sends a file dropped on a device card of the page, and lists what arrived with a download link and snippets to copy', async () => {
+    const path = join(tmp.path, 'slides.pdf')
+    const bytes = randomBytes(2 * 1024 * 1024 + 11)
+    writeFileSync(path, bytes)
+    const browser = await launchBrowser()
+    try {
+      const page = await newPage(browser)
+      await page.goto((await laptop.json<{ url: string }>('ui', '--no-open')).url)
+      await page.locator('nav a[href="#/devices"]').click()
+      const card = page.locator('li.device[data-device="tablet"]')
+      await card.locator('.share-drop input[type=file]').setInputFiles(path)
+      await card.locator('.transfer[data-state="done"]', { hasText: 'slides.pdf' }).waitFor({ timeout: 20_000 })
+      assert.deepEqual(readFileSync(join(downloads, 'slides.pdf')), bytes)
+      await screenshot(page, 'share-sent')
+      assert.equal((await laptop.cli('share', '--text', 'the meeting link: https://example.org/m/42', '--to', 'tablet')).code, 0)
+      const other = await newPage(browser)
+      await other.goto((await tablet.json<{ url: string }>('ui', '--no-open')).url)
+      await other.locator('nav a[href="#/devices"]').click()
+      const link = other.locator('ul.received a', { hasText: 'slides.pdf' })
+      await link.waitFor()
+      const href = await link.getAttribute('href') ?? ''
+      assert.equal(await other.evaluate(`fetch(${JSON.stringify(href)}).then(r => r.arrayBuffer()).then(b => b.byteLength)`), bytes.length)
+      await other.locator('ul.received .snippet', { hasText: 'https://example.org/m/42' }).waitFor()
+      await other.locator('ul.received button', { hasText: 'Copy' }).first().waitFor()
+      await screenshot(other, 'share-received')
+    } finally {
+      await browser.close()
+    }
   })
 
   it('fails a file changed after it was shared, and cancels on demand', async () => {

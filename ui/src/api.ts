@@ -5,9 +5,10 @@
 import type { DaemonEventMap, DeviceEntry, GrantView, PairRequestView, Status } from '../../daemon/control/types.ts'
 import type { Attachment, AttachmentView, ContactView, ConversationView, MessageView } from '../../sms/view-types.ts'
 import { LineReader } from '../../framing/lines.ts'
+import type { ShareView } from '../../share/constants.ts'
 import { API, ControlError, urlOf, type Endpoint, type Input, type InputOf, type LinkInfo, type LinkRow, type OutputOf } from '../../daemon/control/contract.ts'
 
-export type { DaemonEventMap, DeviceEntry, GrantView, PairRequestView, Status, ContactView, ConversationView, MessageView, LinkInfo, LinkRow, Attachment, AttachmentView }
+export type { DaemonEventMap, DeviceEntry, GrantView, PairRequestView, Status, ContactView, ConversationView, MessageView, LinkInfo, LinkRow, Attachment, AttachmentView, ShareView }
 
 /** Told when the session is gone (401): the page then says how to get back in. */
 let onSignedOut: () => void = () => {}
@@ -38,6 +39,11 @@ async function uploadRequest (path: string, file: File): Promise<Response> {
   }
   if (!res.ok) throw await failure(res)
   return res
+}
+
+/** Where the page saves a file another device shared with this one. */
+export function receivedFileUrl (id: string, device: string): string {
+  return '/api' + urlOf(API.sharedFile, { params: { id }, query: { device } })
 }
 
 /** Where the page shows (or, `download`, saves) a message's file. */
@@ -105,5 +111,10 @@ export const api = {
   unpair: async (device: string) => await call(API.unpair, { body: { device } }),
   grants: async () => await call(API.grants, {}),
   setGrant: async (device: string, capability: string, allowed: boolean) => await call(API.setGrant, { body: { device, capability, allowed } }),
+  shares: async () => await call(API.shares, {}),
+  /** Send a file to devices: uploaded to this daemon, which carries it on. */
+  shareFile: async (file: File, to: string[]) => await (await uploadRequest(urlOf(API.shareUpload, { query: { name: file.name, to: to.join(',') } }), file)).json() as ShareView[],
+  shareText: async (text: string, to: string[]) => { await lines(API.share, { body: { text, to } }, AbortSignal.timeout(120_000), () => {}) },
+  cancelShare: async (id: string) => await call(API.cancelShare, { params: { id } }),
   logout: async () => { await fetch('/api/logout', { method: 'POST', credentials: 'same-origin' }) }
 }

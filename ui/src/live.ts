@@ -8,7 +8,7 @@ import { EVENTS_URL, type DaemonEventMap } from './api.ts'
 type EventType = keyof DaemonEventMap
 type Listener = (type: EventType, data: DaemonEventMap[EventType]) => void
 
-const EVENT_TYPES: EventType[] = ['device', 'link', 'pair', 'sms', 'contacts']
+const EVENT_TYPES: EventType[] = ['device', 'link', 'pair', 'sms', 'contacts', 'share']
 const listeners = new Set<Listener>()
 const reconnectListeners = new Set<() => void>()
 let source: EventSource | undefined

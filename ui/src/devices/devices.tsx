@@ -1,16 +1,18 @@
 import { useState } from 'preact/hooks'
-import { api, type DeviceEntry, type GrantView, type Status } from '../api.ts'
+import { api, type DeviceEntry, type GrantView, type ShareView, type Status } from '../api.ts'
 import { useResource, type Resource } from '../live.ts'
 import { displayNumber } from '../format.ts'
 import { Icon, KindIcon } from '../icons.tsx'
 import { PairButton } from './pair-button.tsx'
+import { Received, ShareDrop } from './shares.tsx'
 
 /** What each capability means, for people. */
 const CAPABILITY_WORDS: Record<string, string> = {
   'sms.send': 'Send SMS',
   'sms.receive': 'Receive SMS',
   tunnel: 'Tunnel',
-  channels: 'Channels'
+  channels: 'Channels',
+  share: 'Send files here'
 }
 
 function SimFacts ({ sim }: { sim: NonNullable<DeviceEntry['sim']> }) {
@@ -46,7 +48,7 @@ function Grants ({ device, grants, onChange }: { device: DeviceEntry, grants: Gr
   )
 }
 
-function DeviceCard ({ device, grants, onChange }: { device: DeviceEntry, grants?: GrantView[], onChange: () => void }) {
+function DeviceCard ({ device, grants, onChange, transfers }: { device: DeviceEntry, grants?: GrantView[], onChange: () => void, transfers?: ShareView[] }) {
   const [confirming, setConfirming] = useState(false)
   const [error, setError] = useState<string | undefined>(undefined)
   const state = device.relation === 'self' ? 'this device' : device.online ? 'online' : 'offline'
@@ -67,6 +69,7 @@ function DeviceCard ({ device, grants, onChange }: { device: DeviceEntry, grants
       <ul class='chips' aria-label='Capabilities'>
         {device.capabilities.map(c => <li key={c} class='chip'>{CAPABILITY_WORDS[c] ?? c}</li>)}
       </ul>
+      {device.relation === 'member' && <ShareDrop device={device} transfers={transfers ?? []} />}
       {grants != null && <Grants device={device} grants={grants} onChange={onChange} />}
       {device.relation === 'nearby' && <PairButton device={device} />}
       {device.relation === 'member' && !confirming && <button class='button ghost danger' onClick={() => { setConfirming(true) }}>Remove from my devices…</button>}
@@ -109,6 +112,7 @@ function VerifiedNumbers () {
 
 export function Devices ({ devices, status }: { devices: Resource<DeviceEntry[]>, status: Status | undefined }) {
   const grants = useResource(api.grants, ['device'])
+  const shares = useResource(api.shares, ['share'])
   const list = devices.data ?? []
   const reload = (): void => { devices.reload(); grants.reload() }
   const self = list.filter(d => d.relation === 'self')
@@ -126,7 +130,7 @@ export function Devices ({ devices, status }: { devices: Resource<DeviceEntry[]>
       <section aria-labelledby='h-mine'>
         <h2 id='h-mine'>Your devices</h2>
         <ul class='device-grid'>
-          {[...self, ...members].map(d => <DeviceCard key={d.id} device={d} grants={d.relation === 'member' ? grants.data : undefined} onChange={reload} />)}
+          {[...self, ...members].map(d => <DeviceCard key={d.id} device={d} grants={d.relation === 'member' ? grants.data : undefined} transfers={shares.data} onChange={reload} />)}
         </ul>
         {members.length === 0 && <p class='muted'>No other device yet. Start companion on another device on this network and pair it from there, or pair this one with a device below.</p>}
       </section>
@@ -137,6 +141,7 @@ export function Devices ({ devices, status }: { devices: Resource<DeviceEntry[]>
           {nearby.map(d => <DeviceCard key={d.id} device={d} onChange={reload} />)}
         </ul>
       </section>
+      <Received transfers={shares.data ?? []} names={(id) => list.find(d => d.id === id)?.name ?? id.slice(-8)} />
       <VerifiedNumbers />
     </div>
   )
