@@ -18,7 +18,7 @@ const GROUPS: Record<string, { rows: string[], run: () => Promise<BenchRow[]> }>
   idle: { rows: ['idle-cpu', 'idle-dead-link'], run: async () => await (await import('./idle.ts')).idleBenchmarks() },
   scale: { rows: ['scale-20-seen', 'scale-20-idle-cpu', 'scale-20-rss'], run: async () => await (await import('./scale.ts')).scaleBenchmarks() },
   sms: { rows: ['sms-burst-rate', 'sms-burst-p50', 'sms-burst-p99'], run: async () => await (await import('./sms-burst.ts')).smsBurst() },
-  share: { rows: ['share-throughput'], run: async () => await (await import('./share.ts')).shareBenchmarks() },
+  share: { rows: ['share-throughput', 'share-interactive-p99'], run: async () => await (await import('./share.ts')).shareBenchmarks() },
   'sms-history': { rows: ['sms-history-import', 'sms-history-newest-50', 'sms-conversations-50k', 'sms-search-50k'], run: async () => await (await import('./sms-history.ts')).smsHistory() }
 }
 

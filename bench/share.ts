@@ -1,7 +1,9 @@
 /**
  * share-throughput: MiB/s of a 1 GiB `companion share` between two daemons on the namespaced
  * LAN (the CLI from start to exit: hashing, sending, verifying, storing), vs a `forward` of
- * the same number of bytes over the same tunnel in the same run (issue 21: >= 0.9x).
+ * the same number of bytes over the same tunnel in the same run (issue 21: >= 0.9x);
+ * share-interactive-p99: an interactive echo's p99 while that share runs, vs idle (<= 2x, as
+ * tunnel-interactive-p99 with a forward).
  */
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
@@ -9,6 +11,7 @@ import { Testbed, CLI, tempDir, type Device, until } from '../testbed/index.ts'
 import { pair } from '../testbed/pairing.ts'
 import { startHelper } from '../testbed/processes.ts'
 import { bigFile } from '../testbed/files.ts'
+import { echoRoundTrips, openChannel, percentile } from '../testbed/channels.ts'
 import { row, type BenchRow } from './results.ts'
 
 const TOOLS = fileURLToPath(new URL('../testbed/tcp-tools.ts', import.meta.url))
@@ -46,7 +49,19 @@ export async function shareBenchmarks (): Promise<BenchRow[]> {
     if (shared.code !== 0) throw new Error(`the share failed: ${shared.stderr}`)
     const rate = SIZE / MiB / share
     const baseline = SIZE / MiB / forward
-    return [row('share-throughput', 'MiB/s', rate, baseline, '>= 0.9x', rate / baseline >= 0.9)]
+    // the same file again (a new copy on the other side), an echo beside it
+    const interactive = await openChannel(d1, 'device-2', 'echo')
+    await echoRoundTrips(interactive, 100)
+    const idle = percentile(await echoRoundTrips(interactive, 300), 0.99)
+    const again = d1.cli('share', file.path, '--to', d2.id)
+    await until('the share under way', 30_000, async () => (await d1.api.call<Array<{ state: string, bytes: number }>>('GET', '/v1/shares')).some(t => t.state === 'sending' && t.bytes > 0), 50)
+    const busy = percentile(await echoRoundTrips(interactive, 300), 0.99)
+    interactive.destroy()
+    if ((await again).code !== 0) throw new Error('the second share failed')
+    return [
+      row('share-throughput', 'MiB/s', rate, baseline, '>= 0.9x', rate / baseline >= 0.9),
+      row('share-interactive-p99', 'ms', busy, idle, '<= 2x', busy / idle <= 2)
+    ]
   } finally {
     await bed.close()
     tmp.cleanup()

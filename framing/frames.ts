@@ -55,6 +55,15 @@ export class FrameReader {
     return this.buffer.byteLength
   }
 
+  /** Up to `max` raw bytes held (not a frame: bytes between frames), or undefined when none are. */
+  take (max: number): Uint8Array | undefined {
+    if (this.buffer.byteLength === 0) return undefined
+    const n = Math.min(max, this.buffer.byteLength)
+    const bytes = this.buffer.subarray(0, n)
+    this.buffer.consume(n)
+    return bytes
+  }
+
   /** What is left after the frames taken (e.g. what followed a handshake), as one array. */
   rest (): Uint8Array {
     return this.buffer.subarray()

@@ -23,8 +23,8 @@ export interface ShareReceiverInit {
   log: Logger
 }
 
-/** A file's header as the sender sends it. */
-interface FileHeader { id: string, name: string, size: number, sha256: string, chunk: number, chunks: string[] }
+/** A file's header as the sender sends it (its time: the same file shared again goes on from what arrived). */
+interface FileHeader { id: string, name: string, size: number, mtime: number, chunk: number }
 
 /** Written to disk at most this often while a file arrives (the bytes verified so far). */
 const PROGRESS_WRITE_MS = 1_000
@@ -83,18 +83,22 @@ export class ShareReceiver {
     const name = sanitizeName(h.name)
     if (h.size > this.init.maxBytes) { await answer({ error: `${name} is ${formatBytes(h.size)}; this device takes files up to ${formatBytes(this.init.maxBytes)} (--share-max)` }); return }
     await mkdir(downloads, { recursive: true })
-    const partial = join(downloads, `.companion-${device.slice(-8)}-${h.sha256.slice(0, 16)}.part`)
+    // the same file (name, size, time) from the same device goes on from what arrived, whatever its transfer id
+    const key = createHash('sha256').update(`${h.name}\n${h.size}\n${h.mtime}`).digest('hex').slice(0, 16)
+    const partial = join(downloads, `.companion-${device.slice(-8)}-${key}.part`)
+    const pieces = new Pieces(store, device, key)
     if (this.writing.has(partial)) { await answer({ error: 'this file is arriving from your device already' }); return }
     this.writing.add(partial)
     let fh: FileHandle | undefined
     try {
       fh = await open(partial, existsSync(partial) ? 'r+' : 'w+', 0o600)
-      const { have, whole } = await verifiedPrefix(fh, h)
+      const { have, whole } = await verifiedPrefix(fh, h, pieces.load())
       await fh.truncate(have)
+      pieces.keep(have / h.chunk)
       const free = await statfs(downloads).then(s => s.bavail * s.bsize, () => Number.MAX_SAFE_INTEGER)
       if (free < h.size - have + FREE_SPACE_MARGIN_BYTES) {
         // nothing arrived yet: no trace of it
-        if (have === 0) await unlink(partial).catch(() => {})
+        if (have === 0) { await unlink(partial).catch(() => {}); pieces.remove() }
         await answer({ error: `not enough free space for ${name}: ${formatBytes(h.size - have)} needed, ${formatBytes(free)} free` })
         return
       }
@@ -102,18 +106,24 @@ export class ShareReceiver {
       store.update(h.id, device, 'in', { state: 'sending', bytes: have, reason: null })
       this.init.changed({ ...view, state: 'sending', bytes: have })
       await answer({ have })
-      const at = have === h.size ? have : await this.receive(fh, h, have, whole, reader, answer, (bytes) => { this.progress(h, device, view, bytes) })
-      if (at < h.size) {
+      const at = await this.receive(fh, h, have, whole, pieces, reader, answer, (bytes) => { this.progress(h, device, view, bytes) })
+      const end = at < h.size ? undefined : await reader.frame()
+      if (end == null) {
         // the sender went away: what arrived stays for the next try
         store.update(h.id, device, 'in', { state: 'paused', bytes: at, reason: 'the sending device went away; it goes on from here' })
         this.init.changed({ ...view, state: 'paused', bytes: at })
         return
       }
-      if (whole.digest('hex') !== h.sha256) throw new ShareProtocolError('the file\'s SHA-256 is not what the sender said')
+      if (end.sha256 !== whole.digest('hex')) {
+        await unlink(partial).catch(() => {})
+        pieces.remove()
+        throw new ShareProtocolError('the file\'s SHA-256 is not what the sender says: dropped; share it again')
+      }
       await fh.sync()
       await fh.close()
       fh = undefined
       const final = await place(partial, downloads, name)
+      pieces.remove()
       store.update(h.id, device, 'in', { state: 'done', bytes: h.size, path: final, reason: null })
       this.init.changed({ ...view, state: 'done', bytes: h.size, path: final })
       await answer({ done: true, name: final.slice(downloads.length + 1) })
@@ -134,16 +144,20 @@ export class ShareReceiver {
   private lastWrite = 0
   private progress (h: FileHeader, device: string, view: ShareView, bytes: number): void {
     const now = Date.now()
-    if (now - this.lastWrite >= PROGRESS_WRITE_MS) { this.lastWrite = now; this.init.store.update(h.id, device, 'in', { bytes }) }
+    if (now - this.lastWrite >= PROGRESS_WRITE_MS) {
+      this.lastWrite = now
+      this.init.store.update(h.id, device, 'in', { bytes })
+    }
     this.init.changed({ ...view, state: 'sending', bytes })
   }
 
   /**
-   * Take the bytes as they come, a piece at a time: each whole piece is verified, written in
-   * one go and said (`{ at }`); the disk is flushed every SYNC_EVERY_BYTES while bytes keep
-   * coming, so the last flush is short. The offset reached (whole pieces only).
+   * Take the file's bytes as they come, a piece at a time: each whole piece is hashed (the
+   * hash kept, to check the partial file against on a resume), written in one go and
+   * said (`{ at }`); the disk is flushed every SYNC_EVERY_BYTES while bytes keep coming, so
+   * the last flush is short. The offset reached (whole pieces only).
    */
-  private async receive (fh: FileHandle, h: FileHeader, have: number, whole: Hash, reader: ChannelReader, answer: (v: Record<string, unknown>) => Promise<void>, progress: (bytes: number) => void): Promise<number> {
+  private async receive (fh: FileHandle, h: FileHeader, have: number, whole: Hash, pieces: Pieces, reader: ChannelReader, answer: (v: Record<string, unknown>) => Promise<void>, progress: (bytes: number) => void): Promise<number> {
     let pos = have
     let index = have / h.chunk
     const length = (i: number): number => Math.min(h.chunk, h.size - i * h.chunk)
@@ -152,18 +166,17 @@ export class ShareReceiver {
     let unsynced = 0
     let syncing: Promise<void> | undefined
     try {
-      for await (const data of reader.bytes()) {
+      for await (const data of reader.bytes(h.size - have)) {
         let off = 0
         while (off < data.byteLength) {
-          if (pos >= h.size) throw new ShareProtocolError('more bytes than the file has')
           const take = Math.min(data.byteLength - off, piece.byteLength - filled)
           piece.set(data.subarray(off, off + take), filled)
           filled += take
           off += take
           if (filled < piece.byteLength) continue
-          if (createHash('sha256').update(piece).digest('hex') !== h.chunks[index]) throw new ShareProtocolError(`piece ${index} of the file is not what the sender said: dropped; share it again`)
           let written = 0
           while (written < piece.byteLength) written += (await fh.write(piece, written, piece.byteLength - written, pos + written)).bytesWritten
+          pieces.add(createHash('sha256').update(piece).digest('hex'))
           whole.update(piece)
           pos += piece.byteLength
           unsynced += piece.byteLength
@@ -177,7 +190,6 @@ export class ShareReceiver {
           await answer({ at: pos })
           progress(pos)
         }
-        if (pos === h.size) break
       }
     } finally {
       await syncing
@@ -186,26 +198,62 @@ export class ShareReceiver {
   }
 }
 
-/** Check a file header completely; its pieces must be what its size says. */
-function checkHeader (h: Record<string, unknown>): FileHeader {
-  const { id, name, size, sha256, chunk, chunks } = h
-  if (h.kind !== 'file' || typeof id !== 'string' || !ID.test(id) || typeof name !== 'string' || name.length > 1024 || !Number.isSafeInteger(size) || (size as number) < 0 ||
-    typeof sha256 !== 'string' || !HEX64.test(sha256) || chunk !== chunkSizeFor(size as number) || !Array.isArray(chunks) ||
-    chunks.length !== Math.ceil((size as number) / (chunk as number)) || !chunks.every(c => typeof c === 'string' && HEX64.test(c))) throw new ShareProtocolError('a malformed file header')
-  return { id, name, size: size as number, sha256, chunk: chunk as number, chunks: chunks as string[] }
+/**
+ * The hashes of the pieces of a file arriving, kept in shares.db as each piece is written:
+ * what a resume checks the partial file against, piece by piece, before it goes on from there.
+ */
+class Pieces {
+  private count = 0
+  private readonly store: ShareStore
+  private readonly device: string
+  private readonly file: string
+
+  constructor (store: ShareStore, device: string, file: string) {
+    this.store = store
+    this.device = device
+    this.file = file
+  }
+
+  load (): string[] {
+    const hashes = this.store.pieces(this.device, this.file)
+    this.count = hashes.length
+    return hashes
+  }
+
+  /** Only the first `count` held (the partial file was checked that far). */
+  keep (count: number): void {
+    this.store.dropPieces(this.device, this.file, count)
+    this.count = count
+  }
+
+  add (hash: string): void {
+    this.store.addPiece(this.device, this.file, this.count++, hash)
+  }
+
+  remove (): void {
+    this.store.dropPieces(this.device, this.file, 0)
+  }
 }
 
-/** The bytes of a partial file that are whole pieces matching the header (and their running SHA-256). */
-async function verifiedPrefix (fh: FileHandle, h: FileHeader): Promise<{ have: number, whole: Hash }> {
+/** Check a file header completely. */
+function checkHeader (h: Record<string, unknown>): FileHeader {
+  const { id, name, size, mtime, chunk } = h
+  if (h.kind !== 'file' || typeof id !== 'string' || !ID.test(id) || typeof name !== 'string' || name.length > 1024 || !Number.isSafeInteger(size) || (size as number) < 0 ||
+    typeof mtime !== 'number' || !Number.isFinite(mtime) || mtime < 0 || chunk !== chunkSizeFor(size as number)) throw new ShareProtocolError('a malformed file header')
+  return { id, name, size: size as number, mtime, chunk: chunk as number }
+}
+
+/** The bytes of a partial file that are whole pieces matching the hashes kept for it (and their running SHA-256). */
+async function verifiedPrefix (fh: FileHandle, h: FileHeader, hashes: string[]): Promise<{ have: number, whole: Hash }> {
   const whole = createHash('sha256')
   const size = (await fh.stat()).size
   let have = 0
-  for (let i = 0; i < h.chunks.length; i++) {
+  for (let i = 0; i < hashes.length; i++) {
     const len = Math.min(h.chunk, h.size - i * h.chunk)
-    if (have + len > size) break
+    if (len <= 0 || have + len > size) break
     const buf = Buffer.allocUnsafe(len)
     const { bytesRead } = await fh.read(buf, 0, len, have)
-    if (bytesRead < len || createHash('sha256').update(buf).digest('hex') !== h.chunks[i]) break
+    if (bytesRead < len || createHash('sha256').update(buf).digest('hex') !== hashes[i]) break
     whole.update(buf)
     have += len
   }

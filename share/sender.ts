@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
 import type { Logger } from '@libp2p/interface'
 import { Priority, type Channel, type Tunnels } from '../link/index.ts'
@@ -105,7 +106,7 @@ export class ShareSender {
       }
       const file = this.init.store.outgoing(t.id, t.device)
       if (file == null) throw new InvalidShareError('the transfer is gone')
-      await channel.write(frame({ v: 1, id: t.id, kind: 'file', name: file.name, size: file.size, sha256: file.sha256, chunk: file.chunk, chunks: file.chunks }))
+      await channel.write(frame({ v: 1, id: t.id, kind: 'file', name: file.name, size: file.size, mtime: file.mtime, chunk: file.chunk }))
       const first = await reader.frame()
       if (first == null) throw new ShareProtocolError('the device ended the transfer before it answered')
       if (typeof first.error === 'string') throw new ShareRefusedError(`${t.device.slice(-8)} says: ${first.error}`)
@@ -127,9 +128,10 @@ export class ShareSender {
   }
 
   /**
-   * Send the pieces from `have`. The file must still be what was shared: its size and time
-   * are checked at the start and every CHECK_EVERY pieces (the receiver checks every piece's
-   * hash besides, so changed bytes never land; this says why in plain words).
+   * Send the bytes from `have`, then the file's SHA-256 (`{ sha256 }`), hashed as they go (on
+   * a resume the bytes before `have` are read and hashed first). The file must still be what
+   * was shared: its size and time are checked at the start and every CHECK_EVERY pieces, and
+   * the receiver keeps the file only if the SHA-256 matches.
    */
   private async pieces (channel: Channel, file: Outgoing, have: number): Promise<void> {
     const fh = await open(file.path ?? '', 'r').catch(() => { throw new InvalidShareError(`${file.path ?? ''} is gone: share it again`) })
@@ -137,21 +139,28 @@ export class ShareSender {
       const now = await fh.stat()
       if (now.size !== file.size || now.mtimeMs !== file.mtime) throw new InvalidShareError(`${file.path ?? ''} changed since it was shared: share it again`)
     }
+    const whole = createHash('sha256')
+    const read = async (at: number, length: number): Promise<Buffer> => {
+      const piece = Buffer.allocUnsafe(length)
+      let got = 0
+      while (got < length) {
+        const { bytesRead } = await fh.read(piece, got, length - got, at + got)
+        if (bytesRead === 0) throw new InvalidShareError(`${file.path ?? ''} changed since it was shared: share it again`)
+        got += bytesRead
+      }
+      return piece
+    }
     try {
       await unchanged()
-      for (let i = Math.floor(have / file.chunk); i < file.chunks.length; i++) {
-        if (i % CHECK_EVERY === 0) await unchanged()
-        const at = i * file.chunk
-        const piece = Buffer.allocUnsafe(Math.min(file.chunk, file.size - at))
-        let read = 0
-        while (read < piece.byteLength) {
-          const { bytesRead } = await fh.read(piece, read, piece.byteLength - read, at + read)
-          if (bytesRead === 0) break
-          read += bytesRead
-        }
-        if (read < piece.byteLength) throw new InvalidShareError(`${file.path ?? ''} changed since it was shared: share it again`)
+      for (let at = 0; at < have; at += file.chunk) whole.update(await read(at, Math.min(file.chunk, have - at)))
+      for (let i = Math.floor(have / file.chunk), n = 0; i * file.chunk < file.size; i++, n++) {
+        if (n % CHECK_EVERY === CHECK_EVERY - 1) await unchanged()
+        const piece = await read(i * file.chunk, Math.min(file.chunk, file.size - i * file.chunk))
+        whole.update(piece)
         await channel.write(piece)
       }
+      await unchanged()
+      await channel.write(frame({ sha256: whole.digest('hex') }))
     } finally {
       await fh.close()
     }

@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { EventEmitter } from 'node:events'
@@ -57,7 +55,7 @@ export class ShareService extends EventEmitter<{ change: [ShareView] }> {
     this.store.close()
   }
 
-  /** Queue files (absolute paths) for devices; each file is read once here to hash it and its pieces. */
+  /** Queue files (absolute paths) for devices; they are read (and hashed) as they are sent. */
   async shareFiles (paths: string[], devices: string[]): Promise<ShareView[]> {
     const files = await Promise.all(paths.map(async (path) => {
       const info = await stat(path).catch(() => { throw new InvalidShareError(`cannot read ${path}`) })
@@ -66,9 +64,8 @@ export class ShareService extends EventEmitter<{ change: [ShareView] }> {
     }))
     const out: ShareView[] = []
     for (const file of files) {
-      const hashes = await hashPieces(file.path, file.size)
       for (const device of devices) {
-        out.push(this.store.add({ id: newId(), device, direction: 'out', kind: 'file', name: basename(file.path), size: file.size, mtime: file.mtime, path: file.path, text: null, ...hashes }))
+        out.push(this.store.add({ id: newId(), device, direction: 'out', kind: 'file', name: basename(file.path), size: file.size, mtime: file.mtime, chunk: chunkSizeFor(file.size), path: file.path, text: null }))
       }
     }
     for (const view of out) this.emit('change', view)
@@ -110,28 +107,3 @@ export class ShareService extends EventEmitter<{ change: [ShareView] }> {
 }
 
 const newId = (): string => randomBytes(8).toString('hex')
-
-/** The file's SHA-256 and its pieces', in one read. */
-async function hashPieces (path: string, size: number): Promise<{ sha256: string, chunk: number, chunks: string[] }> {
-  const chunk = chunkSizeFor(size)
-  const whole = createHash('sha256')
-  const chunks: string[] = []
-  let piece = createHash('sha256')
-  let filled = 0
-  for await (const data of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
-    let off = 0
-    while (off < data.byteLength) {
-      const take = Math.min(data.byteLength - off, chunk - filled)
-      const bytes = data.subarray(off, off + take)
-      piece.update(bytes)
-      whole.update(bytes)
-      filled += take
-      off += take
-      if (filled === chunk) { chunks.push(piece.digest('hex')); piece = createHash('sha256'); filled = 0 }
-    }
-  }
-  if (filled > 0) chunks.push(piece.digest('hex'))
-  const total = chunks.length === 0 ? 0 : (chunks.length - 1) * chunk + (filled > 0 ? filled : chunk)
-  if (total !== size) throw new InvalidShareError(`${path} changed while it was read`)
-  return { sha256: whole.digest('hex'), chunk, chunks }
-}

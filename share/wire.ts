@@ -41,14 +41,19 @@ export class ChannelReader {
     }
   }
 
-  /** The raw bytes from here on (what came behind the last frame first). */
-  async * bytes (): AsyncGenerator<Uint8Array> {
-    const rest = this.frames.rest()
-    if (rest.byteLength > 0) yield rest
-    for (;;) {
+  /** Exactly `n` raw bytes, as they come (fewer only when the other side ends first); frames may follow. */
+  async * bytes (n: number): AsyncGenerator<Uint8Array> {
+    let left = n
+    while (left > 0) {
+      const held = this.frames.take(left)
+      if (held != null) {
+        left -= held.byteLength
+        yield held
+        continue
+      }
       const next = await this.it.next()
       if (next.done === true) return
-      yield next.value
+      this.frames.push(next.value)
     }
   }
 }
