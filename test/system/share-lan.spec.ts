@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { createReadStream, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { Testbed, tempDir, type Device, until } from '../../testbed/index.ts'
+import { Testbed, eventually, tempDir, type Device, until } from '../../testbed/index.ts'
 import { pair } from '../../testbed/pairing.ts'
 import { bigFile } from '../../testbed/files.ts'
 import type { ShareView } from '../../share/constants.ts'
@@ -58,6 +58,22 @@ describe('sharing files on the namespaced LAN', function () {
     assert.equal(r.code, 0, r.stderr)
     assert.deepEqual(readdirSync(downloads(2)), ['disk.img'], 'one copy, no partial file left')
     assert.equal(await sha256Of(join(downloads(2), 'disk.img')), file.sha256)
+  })
+
+  it('goes on after the sending daemon was killed in the middle and started again, by itself', async () => {
+    const [d1, d2] = await pairedWithTwoLinks()
+    const size = 60 * MiB
+    const file = await bigFile(join(tmp.path, 'photos.zip'), size)
+    for (const link of ['a', 'b'] as const) bed!.lan.limit(1, link, '200mbit')
+    const sharing = d1.cli('share', file.path, '--to', d2.id)
+    await until('a third arrived', 30_000, async () => ((await d2.json<ShareView[]>('shares'))[0]?.bytes ?? 0) > 20 * MiB, 50)
+    await d1.stop('SIGKILL')
+    assert.notEqual((await sharing).code, 0, 'the command ends with its daemon')
+    await d1.start()
+    const done = await eventually('done on the receiver', 60_000, async () => (await d2.json<ShareView[]>('shares')).find(t => t.state === 'done'))
+    assert.equal(done.name, 'photos.zip')
+    assert.equal(await sha256Of(join(downloads(2), 'photos.zip')), file.sha256)
+    assert.equal((await d1.json<ShareView[]>('shares'))[0]?.state, 'done', 'the sender knows')
   })
 
   it('goes on from the last verified piece after the receiving daemon was killed at about half: at most 10 % sent twice', async () => {
