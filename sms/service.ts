@@ -10,7 +10,7 @@ import { DEFAULT_SMS_RATE, SMS_SUBMIT_PROTOCOL, type SmsStatus } from './constan
 import { InvalidSmsError, UnknownMessageError } from './errors.ts'
 import { EventSigner } from './signed-events.ts'
 import type { ViewChange } from './materialize.ts'
-import { conversationOf, normalizeNumber, numberOrNone } from './codec/numbers.ts'
+import { conversationOf, numberOrNone } from './codec/numbers.ts'
 import { SmsProxy, type ProxyPolicy } from './proxy.ts'
 import { SmsStore } from './store.ts'
 import { HistoryImport } from './history.ts'
@@ -22,10 +22,11 @@ import { SmsSync } from './sync.ts'
 import { planMessage, type Encoding } from './codec/plan.ts'
 import { getMessage, listConversations, listMessages, unreadIn } from './views.ts'
 import { waitForStatus } from './wait.ts'
-import type { Attachment, ContactView, ConversationView, MessageView } from './view-types.ts'
+import type { ContactView, ConversationView, MessageView } from './view-types.ts'
 import { BlobStore } from '../blobs/blob-store.ts'
 import { BlobChannel } from '../blobs/blob-channel.ts'
 import { Attachments } from './attachments.ts'
+import { SendRouting } from './send-routing.ts'
 
 export const SMS_DB_FILE = 'sms.db'
 /** Attachments, by the SHA-256 of their bytes, in the data directory. */
@@ -92,8 +93,6 @@ function hasBackend (device: SmsDevice | undefined): boolean {
   return device?.capabilities.some(c => c.name === 'sms.receive') === true
 }
 
-/** What a device outside the account is told when asked to carry a text: nothing leaves this device. */
-const NOT_A_MEMBER_REFUSAL = 'this phone carries messages only for devices of its own account, and yours is not one: nothing was sent to it (pair first: companion pair)'
 
 /** The SMS service of one device: store, replication, and the client and proxy roles. */
 export class SmsService {
@@ -110,6 +109,7 @@ export class SmsService {
   readonly attachments: Attachments
   readonly blobs: BlobStore
   private readonly client: SmsClient
+  private readonly routing: SendRouting
   private readonly sync: SmsSync
   private readonly blobChannel: BlobChannel
   private readonly onActive: () => void
@@ -204,6 +204,13 @@ export class SmsService {
     })
     this.network.onFallback = () => { this.assignWaiting() }
     this.client = new SmsClient({ store: this.store, candidates: () => this.candidates(), log: init.log })
+    this.routing = new SendRouting({
+      client: this.client,
+      network: this.network,
+      attachments: this.attachments,
+      hasBackend: () => this.backend != null,
+      ...(init.unverified == null ? {} : { unverified: init.unverified })
+    })
     this.sync = new SmsSync({ store: this.store, tunnels: init.tunnels, isMember: init.isMember, log: init.log })
     this.blobChannel = blobChannel
     this.onActive = () => { this.assignWaiting(); this.attachments.retry() }
@@ -322,46 +329,7 @@ export class SmsService {
   async send (req: SendRequest): Promise<NewMessage & { status: SmsStatus, reason?: string, parts: number, encoding: Encoding }> {
     const plan = planMessage(req.body)
     const shape = { parts: plan.parts.length, encoding: plan.encoding }
-    return { ...await this.submit(req), ...shape }
-  }
-
-  private async submit (req: SendRequest): Promise<NewMessage & { status: SmsStatus, reason?: string }> {
-    const via = req.via
-    if (req.attachments != null && req.attachments.length > 0) return await this.sendFiles(req, await this.attachments.prepare(req.attachments))
-    if (via?.relation === 'nearby') {
-      // outside the account: the text and its recipients are not handed to that device at all
-      const refused = await this.client.recordRefusal(req.to, req.body, 'unauthorized', NOT_A_MEMBER_REFUSAL)
-      return { ...refused, status: 'unauthorized', reason: NOT_A_MEMBER_REFUSAL }
-    }
-    if (via != null) {
-      const proxy = via.relation === 'self' ? this.backend != null : via.capabilities.some(c => c.name === 'sms.send')
-      if (!proxy) throw new InvalidSmsError(`${via.id} has no SMS backend; choose a phone (see companion devices)`)
-    }
-    if (via == null && req.route !== 'sms') {
-      const to = req.to.map(normalizeNumber)
-      // a verified number of another companion account: device to device, SMS only if that fails before it left
-      if (this.network.binding(to) != null) {
-        const sent = await this.client.sendOverNetwork(req.to, req.body, req.route === 'network' ? 'network-only' : 'auto')
-        this.network.kick()
-        return { ...sent, status: 'pending' }
-      }
-      if (req.route === 'network') throw new InvalidSmsError(`${to.join(', ')} ${to.length === 1 ? 'is not a verified companion-link number' : 'are several numbers'}: --network-only needs one verified number (companion numbers verify)`)
-      // numbers someone may claim get verified in the background (not those verified already: a group's)
-      this.init.unverified?.(to.filter(n => this.network.binding([n]) == null))
-    }
-    // a group goes through a phone, which carries each verified recipient's copy device to device (unless --sms-only)
-    const sent = await this.client.send(req.to, req.body, via?.id, req.route === 'sms')
-    return { ...sent, status: 'pending' }
-  }
-
-  /** A text with files: device to device only, to one verified number (no backend here can send MMS). */
-  private async sendFiles (req: SendRequest, files: Attachment[]): Promise<NewMessage & { status: SmsStatus }> {
-    const to = req.to.map(normalizeNumber)
-    if (req.via != null || req.route === 'sms') throw new InvalidSmsError('a text with attachments goes only device to device: no backend here can send MMS (leave out --via and --sms-only)')
-    if (this.network.binding(to) == null) throw new InvalidSmsError(`${to.join(', ')} ${to.length === 1 ? 'is not a verified companion-link number' : 'are several numbers'}: a text with attachments goes only device to device, to one verified number (no backend here can send MMS); send it without --attach, or verify the number first (companion numbers verify)`)
-    const sent = await this.client.sendOverNetwork(req.to, req.body, 'network-only', files)
-    this.network.kick()
-    return { ...sent, status: 'pending' }
+    return { ...await this.routing.submit(req), ...shape }
   }
 
   /** Whether this device holds a blob whole (for the views' `here`). */
