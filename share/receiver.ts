@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { link, mkdir, open, statfs, unlink, type FileHandle } from 'node:fs/promises'
+import { link, mkdir, open, stat, statfs, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from '@libp2p/interface'
 import type { Channel } from '../link/index.ts'
@@ -129,7 +129,7 @@ export class ShareReceiver {
       await answer({ done: true, name: final.slice(downloads.length + 1) })
     } catch (err) {
       const full = (err as NodeJS.ErrnoException).code === 'ENOSPC'
-      const reason = full ? `the disk is full on this device: ${formatBytes(await sizeOf(partial))} of ${name} kept, to go on once there is room` : (err as Error).message
+      const reason = full ? `the disk is full on this device: ${formatBytes(await stat(partial).then(st => st.size, () => 0))} of ${name} kept, to go on once there is room` : (err as Error).message
       store.update(h.id, device, 'in', { state: 'failed', reason })
       const now = store.get(h.id, device, 'in')
       if (now != null) this.init.changed(now)
@@ -272,8 +272,4 @@ async function place (partial: string, dir: string, name: string): Promise<strin
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
     }
   }
-}
-
-async function sizeOf (path: string): Promise<number> {
-  return await open(path, 'r').then(async (f) => { const s = await f.stat(); await f.close(); return s.size }, () => 0)
 }

@@ -87,12 +87,17 @@ export class Attachments {
 
   /** The attachment `index` of message `id`, whole here (fetched from a device of the account if it is not). */
   async open (id: string, index: number, signal: AbortSignal): Promise<Attachment & { path: string }> {
-    const row = prepared(this.init.store.db, 'SELECT attachments, author, via FROM messages WHERE id = ?').get(id) as { attachments: string | null, author: string, via: string | null } | undefined
+    const row = this.filesOf(id)
     const list = row?.attachments == null ? [] : JSON.parse(row.attachments) as Attachment[]
     const attachment = list[index]
     if (row == null || attachment == null) throw new InvalidSmsError(`message ${id} has no attachment ${index}`)
     await this.fetch(attachment, [row.via, row.author], signal)
     return { ...attachment, path: this.init.blobs.path(attachment.sha256) }
+  }
+
+  /** A message's files (JSON) and the devices that may hold them (who stored it, who wrote it). */
+  private filesOf (id: string): { attachments: string | null, author: string, via: string | null } | undefined {
+    return prepared(this.init.store.db, 'SELECT attachments, author, via FROM messages WHERE id = ?').get(id) as { attachments: string | null, author: string, via: string | null } | undefined
   }
 
   /** Fetch a blob from the account's devices (`first` asked first); one fetch per blob at a time. */
@@ -121,7 +126,7 @@ export class Attachments {
   /** New messages: their small attachments come here at once. */
   private fetchSmall (ids: string[]): void {
     for (const id of ids) {
-      const row = prepared(this.init.store.db, 'SELECT attachments, author, via FROM messages WHERE id = ?').get(id) as { attachments: string | null, author: string, via: string | null } | undefined
+      const row = this.filesOf(id)
       if (row?.attachments == null) continue
       for (const a of JSON.parse(row.attachments) as Attachment[]) {
         if (a.size > FETCH_AT_ONCE_BYTES || this.init.blobs.has(a.sha256)) continue

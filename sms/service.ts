@@ -113,6 +113,8 @@ export class SmsService {
   private readonly sync: SmsSync
   private readonly blobChannel: BlobChannel
   private readonly onActive: () => void
+  /** A device came: besides proxies, the small attachments still missing may come from it. */
+  private readonly onTunnelUp: () => void
   private assignTimer?: ReturnType<typeof setInterval>
   private stopped = false
 
@@ -213,7 +215,8 @@ export class SmsService {
     })
     this.sync = new SmsSync({ store: this.store, tunnels: init.tunnels, isMember: init.isMember, log: init.log })
     this.blobChannel = blobChannel
-    this.onActive = () => { this.assignWaiting(); this.attachments.retry() }
+    this.onActive = () => { this.assignWaiting() }
+    this.onTunnelUp = () => { this.assignWaiting(); this.attachments.retry() }
   }
 
   static async start (init: SmsServiceInit): Promise<SmsService> {
@@ -225,7 +228,7 @@ export class SmsService {
       service.store.on('changes', (changes) => { service.publish(changes) })
       await serveOutsiders(init.protocols)
       service.sync.start(init.members().map(m => m.id))
-      init.tunnels.addEventListener('tunnel:up', service.onActive)
+      init.tunnels.addEventListener('tunnel:up', service.onTunnelUp)
       init.tunnels.addEventListener('tunnel:down', service.onActive)
       service.assignWaiting()
       service.network.kick()
@@ -247,7 +250,7 @@ export class SmsService {
     this.network.stop()
     this.attachments.stop()
     clearInterval(this.assignTimer)
-    this.init.tunnels.removeEventListener('tunnel:up', this.onActive)
+    this.init.tunnels.removeEventListener('tunnel:up', this.onTunnelUp)
     this.init.tunnels.removeEventListener('tunnel:down', this.onActive)
     this.sync.stop()
     this.proxy?.stop()

@@ -1,8 +1,6 @@
-import { createReadStream } from 'node:fs'
-import { pipeline } from 'node:stream/promises'
 import { INLINE_TYPES, MAX_ATTACHMENT_BYTES, type SmsService } from '../../sms/index.ts'
 import { API, ControlError } from './contract.ts'
-import { bytesRoute, sendJson, type Route } from './router.ts'
+import { bytesRoute, sendFile, sendJson, type Route } from './router.ts'
 
 /** Opening an attachment not held here waits this long for a device of the account to give it. */
 const FETCH_FOR_OPEN_MS = 120_000
@@ -28,17 +26,8 @@ export function attachmentRoutes (sms: SmsService): Route[] {
       const gone = new AbortController()
       res.on('close', () => { gone.abort() })
       const file = await sms.attachments.open(req.params.id ?? '', index, AbortSignal.any([gone.signal, AbortSignal.timeout(FETCH_FOR_OPEN_MS)]))
-      const inline = INLINE_TYPES.has(file.type) && req.query.get('download') == null
-      res.writeHead(200, {
-        'content-type': inline ? file.type : 'application/octet-stream',
-        'content-length': file.size,
-        'content-disposition': `${inline ? 'inline' : 'attachment'}; filename*=UTF-8''${encodeURIComponent(file.name)}`,
-        'content-security-policy': "default-src 'none'; sandbox",
-        'x-content-type-options': 'nosniff',
-        // a message's attachment never changes
-        'cache-control': 'private, max-age=31536000, immutable'
-      })
-      await pipeline(createReadStream(file.path), res)
+      // a message's attachment never changes
+      await sendFile(res, { ...file, inline: INLINE_TYPES.has(file.type) && req.query.get('download') == null, cache: 'private, max-age=31536000, immutable' })
     })
   ]
 }

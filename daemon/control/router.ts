@@ -1,5 +1,7 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
+import { createReadStream } from 'node:fs'
+import { pipeline } from 'node:stream/promises'
 import { ControlError, type Endpoint, type OutputOf } from './contract.ts'
 import { toControlError } from './error-table.ts'
 
@@ -50,6 +52,22 @@ export function streamRoute (endpoint: Endpoint, handler: StreamHandler): Route 
 /** A route that takes or gives a file's bytes. */
 export function bytesRoute (endpoint: Endpoint, handler: BytesHandler): Route {
   return { ...endpoint, bytes: handler }
+}
+
+/**
+ * Answer with a file's bytes, served so that a page cannot be made to run them: `inline`
+ * only for a type a browser shows as a picture, else a download; sandboxed, never sniffed.
+ */
+export async function sendFile (res: ServerResponse, file: { path: string, size: number, name: string, type: string, inline: boolean, cache: string }): Promise<void> {
+  res.writeHead(200, {
+    'content-type': file.inline ? file.type : 'application/octet-stream',
+    'content-length': file.size,
+    'content-disposition': `${file.inline ? 'inline' : 'attachment'}; filename*=UTF-8''${encodeURIComponent(file.name)}`,
+    'content-security-policy': "default-src 'none'; sandbox",
+    'x-content-type-options': 'nosniff',
+    'cache-control': file.cache
+  })
+  await pipeline(createReadStream(file.path), res)
 }
 
 /** A route whose socket becomes a raw byte stream. */

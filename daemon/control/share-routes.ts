@@ -1,13 +1,13 @@
 import { mkdir, rm } from 'node:fs/promises'
 import { isAbsolute, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createWriteStream } from 'node:fs'
 import { pipeline } from 'node:stream/promises'
 import { sanitizeName, type ShareService, type ShareView } from '../../share/index.ts'
 import type { DeviceDirectory } from '../devices.ts'
 import { objectBody, text } from './body.ts'
 import { API, ControlError, type ShareLine } from './contract.ts'
-import { bytesRoute, jsonRoute, sendJson, streamRoute, type Route } from './router.ts'
+import { bytesRoute, jsonRoute, sendFile, sendJson, streamRoute, type Route } from './router.ts'
 
 const FINAL = new Set(['done', 'failed'])
 
@@ -93,15 +93,7 @@ export function shareRoutes (shares: ShareService, directory: DeviceDirectory, d
     // a received file, for the page's download link: only files that arrived whole, never another path
     bytesRoute(API.sharedFile, async (req, _body, res) => {
       const file = shares.received(req.params.id ?? '', req.query.get('device') ?? '')
-      res.writeHead(200, {
-        'content-type': 'application/octet-stream',
-        'content-length': file.size,
-        'content-disposition': `attachment; filename*=UTF-8''${encodeURIComponent(file.name)}`,
-        'content-security-policy': "default-src 'none'; sandbox",
-        'x-content-type-options': 'nosniff',
-        'cache-control': 'no-store'
-      })
-      await pipeline(createReadStream(file.path), res)
+      await sendFile(res, { ...file, type: 'application/octet-stream', inline: false, cache: 'no-store' })
     })
   ]
 }
