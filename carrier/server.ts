@@ -16,8 +16,15 @@ export interface CarrierOptions {
 }
 
 export interface CarriedSms { id: number, from: string, to: string, body: string, at: number }
+// a type, not an interface: SQLite rows are records
+type LogRow = { id: number, sender: string, recipient: string, body: string, at: number }
+const carried = (r: LogRow): CarriedSms => ({ id: r.id, from: r.sender, to: r.recipient, body: r.body, at: r.at })
 
 const NUMBER = /^(\+[1-9]\d{6,14}|\d{3,6})$/
+/** A `log` page holds at most this many entries… */
+export const LOG_PAGE_ENTRIES = 500
+/** …and stops before this many characters of JSON, so a page fits a line (one longest text escaped fits alone). */
+const LOG_PAGE_CHARS = 256 * 1024
 
 /**
  * A simulated mobile network on loopback for demos and tests. Phones attach with a number;
@@ -59,8 +66,24 @@ export class Carrier {
   }
 
   log (): CarriedSms[] {
-    const rows = this.db.prepare('SELECT id, sender, recipient, body, at FROM log ORDER BY id').all() as Array<{ id: number, sender: string, recipient: string, body: string, at: number }>
-    return rows.map(r => ({ id: r.id, from: r.sender, to: r.recipient, body: r.body, at: r.at }))
+    const rows = this.db.prepare('SELECT id, sender, recipient, body, at FROM log ORDER BY id').all() as LogRow[]
+    return rows.map(carried)
+  }
+
+  /** Entries after id `after`, one page; `next` is where the following page starts, absent at the end. */
+  logPage (after: number): { entries: CarriedSms[], next?: number } {
+    const rows = this.db.prepare('SELECT id, sender, recipient, body, at FROM log WHERE id > ? ORDER BY id LIMIT ?').all(after, LOG_PAGE_ENTRIES + 1) as LogRow[]
+    const entries: CarriedSms[] = []
+    let chars = 0
+    for (const row of rows) {
+      const entry = carried(row)
+      const last = entries.at(-1)
+      const size = JSON.stringify(entry).length + 1
+      if (last != null && (entries.length === LOG_PAGE_ENTRIES || chars + size > LOG_PAGE_CHARS)) return { entries, next: last.id }
+      entries.push(entry)
+      chars += size
+    }
+    return { entries }
   }
 
   private later (fn: () => void): void {
@@ -91,7 +114,9 @@ export class Carrier {
         } else if (msg.op === 'inject') {
           this.inject(socket, msg)
         } else if (msg.op === 'log') {
-          writeLine(socket, { op: 'log', entries: this.log() })
+          const after = msg.after ?? 0
+          if (typeof after !== 'number' || !Number.isSafeInteger(after) || after < 0) throw new Error('log takes after: the id of the last entry already read')
+          writeLine(socket, { op: 'log', ...this.logPage(after) })
         } else {
           throw new Error(`unknown op ${msg.op.slice(0, 20)}`)
         }

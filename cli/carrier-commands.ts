@@ -1,7 +1,6 @@
 import { Command } from 'commander'
 import { CliError, UsageError } from './errors.ts'
-import { printJson, table } from './output.ts'
-import { askCarrier, DEFAULT_CARRIER } from '../carrier/admin.ts'
+import { askCarrier, carrierLog, DEFAULT_CARRIER } from '../carrier/admin.ts'
 import { parseHostPort } from '../carrier/protocol.ts'
 import type { CarriedSms } from '../carrier/server.ts'
 
@@ -71,9 +70,39 @@ export function carrierCommands (program: Command): void {
     .option('--carrier <host:port>', 'the carrier', DEFAULT_CARRIER)
     .option('--json', 'print JSON')
     .action(async (opts: { carrier: string, json?: boolean }) => {
-      const answer = await ask(address(opts.carrier), { op: 'log' })
-      const entries = (answer.entries ?? []) as CarriedSms[]
-      if (opts.json === true) printJson(entries)
-      else process.stdout.write(table(['ID', 'FROM', 'TO', 'AT', 'TEXT'], entries.map(e => [String(e.id), e.from, e.to, new Date(e.at).toISOString(), e.body.replace(/\s+/g, ' ').slice(0, 60)])) + '\n')
+      // page by page as it arrives: a carrier's log can hold hundreds of thousands of messages
+      const json = opts.json === true
+      let first = true
+      try {
+        for await (const entries of carrierLog(address(opts.carrier))) {
+          await write(json ? jsonEntries(entries, first) : logRows(entries, first))
+          first = false
+        }
+      } catch (err) {
+        throw new CliError((err as Error).message)
+      }
+      await write(json ? (first ? '[]\n' : '\n]\n') : (first ? logRows([], true) : ''))
     })
+}
+
+/** A page of log entries as part of one JSON array (`[` before the first, `]` written at the end). */
+function jsonEntries (entries: CarriedSms[], first: boolean): string {
+  if (entries.length === 0) return ''
+  return (first ? '[\n' : ',\n') + entries.map(e => '  ' + JSON.stringify(e)).join(',\n')
+}
+
+const LOG_HEADERS = ['ID', 'FROM', 'TO', 'AT', 'TEXT']
+/** Fixed widths, so pages printed as they arrive line up (ids to 9,999,999; numbers to 16 characters). */
+const LOG_WIDTHS = [7, 16, 16, 24]
+
+function logRows (entries: CarriedSms[], first: boolean): string {
+  const rows = entries.map(e => [String(e.id), e.from, e.to, new Date(e.at).toISOString(), e.body.replace(/\s+/g, ' ').slice(0, 60)])
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(LOG_WIDTHS[i] ?? 0)).join('  ').trimEnd() + '\n'
+  return (first ? line(LOG_HEADERS) : '') + rows.map(line).join('')
+}
+
+/** Write with back-pressure, so a log piped into `head` or a slow terminal is not buffered whole. */
+async function write (text: string): Promise<void> {
+  if (text === '' || process.stdout.write(text)) return
+  await new Promise<void>(resolve => process.stdout.once('drain', resolve))
 }
