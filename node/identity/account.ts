@@ -188,7 +188,8 @@ export class AccountStore {
     if (cert.epoch !== chain.epoch) throw new InvalidEpochError(`the certificate is of epoch ${cert.epoch}, the account is at ${chain.epoch}`)
     if (chain.keyOf(chain.epoch) !== idOf(key) || cert.signer !== idOf(key)) throw new InvalidEpochError('the key is not the current epoch\'s')
     if (chain.removed().has(this.deviceId)) throw new InvalidEpochError('this device was removed from that account; reset its data directory to join again as a new device')
-    if (chain.newest != null && !chain.newest.members.includes(this.deviceId)) throw new InvalidEpochError('this device is not a member of that account\'s current epoch')
+    // (not: "listed among the epoch's members": those are who the epoch's maker knew; a device
+    // that joins later holds a certificate of that epoch and nothing else)
   }
 
   private set (key: PrivateKey, certBytes: Uint8Array, cert: OpenedCertificate, chain: EpochChain): void {
@@ -252,7 +253,10 @@ export class AccountStore {
    */
   async upgrade (gift: AccountGift): Promise<string[]> {
     const { key, cert, chain } = await this.openGift(gift)
+    // handed the epoch we already hold (over two links at once): nothing to do
+    if (chain.epoch === this.epoch && Buffer.from(chain.encode()).equals(Buffer.from(this.chainBytes))) return []
     if (!this.chain.continuedBy(chain)) throw new EpochForkError(`that epoch ${chain.epoch} does not follow ours (${this.epoch})`)
+    if (chain.newest?.members.includes(this.deviceId) !== true) throw new InvalidEpochError(`epoch ${chain.epoch} was made by a device that did not know this one; pair this device again`)
     const before = new Set(this.removedSet)
     this.set(key, gift.certificate, cert, chain)
     await this.save()

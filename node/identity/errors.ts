@@ -8,6 +8,11 @@ export class InvalidCertificateError extends InvalidRecordError {
   override readonly name: string = 'InvalidCertificateError'
 }
 
+/** A certificate of our account for a device the account removed: expected for a while after a removal, until it learns. */
+export class RemovedDeviceError extends InvalidCertificateError {
+  override readonly name: string = 'RemovedDeviceError'
+}
+
 export class InvalidProfileError extends InvalidRecordError {
   override readonly name: string = 'InvalidProfileError'
 }

@@ -52,6 +52,9 @@ export class OwnProfile {
 
   /** The full profile (for members) and the public one (name and kind, for everyone else). */
   async envelopes (): Promise<{ full: Uint8Array, public: Uint8Array, profile: DeviceProfile }> {
+    // the device joined or left an account and has not been told to re-sign yet (it will be):
+    // a profile naming the old account beside the new certificate would be refused as invalid
+    if (this.cache != null && this.cache.profile.account !== this.account.id) await this.bump()
     if (this.cache?.seq === this.seq) return this.cache
     // one signing per number: two callers at once must not sign two different records with it
     if (this.signing?.seq !== this.seq) this.signing = { seq: this.seq, done: this.sign(this.seq) }

@@ -6,7 +6,7 @@ import { equals as bytesEqual } from 'uint8arrays/equals'
 import { KNOWN_DEVICE_TAG, NEARBY_DEVICE_TAG } from '../constants.ts'
 import { CERT_METADATA, DEVICES_DB_FILE, MAX_NEARBY_DEVICES, PROFILE_METADATA } from './constants.ts'
 import { DeviceTable, keepAddresses } from './device-table.ts'
-import { InvalidCertificateError, InvalidProfileError, ReplayedRecordError } from './errors.ts'
+import { InvalidCertificateError, InvalidProfileError, RemovedDeviceError, ReplayedRecordError } from './errors.ts'
 import { openCertificate, openProfile, type DeviceProfile, type OpenedCertificate } from './records.ts'
 import type { AccountStore } from './account.ts'
 import type { DeviceId, OtherRelation } from './relation.ts'
@@ -146,14 +146,15 @@ export class ProfileBook {
     const profile = await openProfile(profileBytes)
     if (profile.device !== from) throw new InvalidProfileError('the profile is of another device')
     if (profile.account !== cert.account) throw new InvalidProfileError('the profile names another account than its certificate')
-    if (this.account.isRevoked(from) && cert.account === this.account.id) throw new InvalidCertificateError('the device was removed from the account')
+    if (this.account.isRevoked(from) && cert.account === this.account.id) throw new RemovedDeviceError('the device was removed from the account')
     return { cert, profile }
   }
 
   /**
    * Take a device's records if they are newer than what we hold. Throws ReplayedRecordError for
    * an older sequence number, or the same number with other content (except a full profile
-   * replacing the public one of the same number: a device shows members more).
+   * replacing the public one of the same number: a device shows members more; or a newer
+   * certificate with the same profile).
    */
   async accept (from: string, certBytes: Uint8Array, profileBytes: Uint8Array): Promise<'accepted' | 'unchanged'> {
     const { cert, profile } = await this.verify(from, certBytes, profileBytes)
@@ -161,8 +162,15 @@ export class ProfileBook {
     if (held != null) {
       if (profile.seq < held.profile.seq) throw new ReplayedRecordError(`sequence ${profile.seq} is older than ${held.profile.seq}`)
       if (profile.seq === held.profile.seq) {
-        if (bytesEqual(profileBytes, held.profileBytes) && bytesEqual(certBytes, held.certBytes)) return 'unchanged'
-        if (!(held.profile.public && !profile.public)) throw new ReplayedRecordError(`sequence ${profile.seq} is already held with other content`)
+        const sameProfile = bytesEqual(profileBytes, held.profileBytes)
+        if (sameProfile && bytesEqual(certBytes, held.certBytes)) return 'unchanged'
+        // the device moved to a newer epoch of the account and shows its new certificate before
+        // it re-signs its profile (it does so right after): the same record, newer credentials
+        const newerCert = sameProfile && cert.account === held.cert.account && cert.epoch > held.cert.epoch
+        // the public one of a number whose full profile we hold: the device does not count us a
+        // member for a moment (one of us is moving to a new epoch); what it showed before stands
+        if (profile.public && !held.profile.public) return 'unchanged'
+        if (!newerCert && !(held.profile.public && !profile.public)) throw new ReplayedRecordError(`sequence ${profile.seq} is already held with other content (${sameProfile ? `the same profile, a certificate of epoch ${cert.epoch} after ${held.cert.epoch}` : 'another profile'})`)
       }
     }
     const seenAt = this.now()

@@ -4,7 +4,7 @@ import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, Startab
 import { serviceCapabilities, serviceDependencies } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import { MAX_CHAIN_BYTES, PROFILE_PROTOCOL, PROFILE_RETRY_DELAYS_MS, PROFILE_TIMEOUT_MS } from './constants.ts'
-import { InvalidRecordError, ReplayedRecordError } from './errors.ts'
+import { InvalidRecordError, RemovedDeviceError, ReplayedRecordError } from './errors.ts'
 import type { AccountStore } from './account.ts'
 import type { OwnProfile } from './own-profile.ts'
 import type { ProfileBook } from './profile-book.ts'
@@ -241,7 +241,11 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
   /** Garbage or forgeries cut the connection; a replay or a timeout is only logged. */
   private onFailure (connection: Connection, stream: Stream | undefined, err: Error, role: 'asking' | 'answering'): void {
     stream?.abort(err)
-    if (err instanceof ReplayedRecordError) {
+    if (err instanceof RemovedDeviceError) {
+      // a device we removed, still talking as a member until it learns: cut, but not an error
+      this.log('device %p was removed from the account, disconnecting', connection.remotePeer)
+      void connection.close().catch(() => { connection.abort(err) })
+    } else if (err instanceof ReplayedRecordError) {
       this.log.error('refused a replayed profile from %p - %s', connection.remotePeer, err.message)
     } else if (err instanceof InvalidRecordError || LENGTH_PREFIX_ERRORS.has(err.name)) {
       this.log.error('device %p sent an invalid record, disconnecting - %s', connection.remotePeer, err.message)

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -45,8 +45,8 @@ describe('removing a device really removes it', function () {
   })
 
   /** Three devices, b and c paired with a, every one a member of the others. */
-  async function threeMembers (): Promise<[Device, Device, Device]> {
-    bed = new Testbed({ devices: 3, links: 1 })
+  async function threeMembers (links: 1 | 2 = 1): Promise<[Device, Device, Device]> {
+    bed = new Testbed({ devices: 3, links })
     const [a, b, c] = bed.devices as [Device, Device, Device]
     for (const d of bed.devices) await d.start()
     await until('they see each other', 10_000, async () => await bed!.allSeeEachOther())
@@ -123,6 +123,32 @@ describe('removing a device really removes it', function () {
       (await rowOf(a, b.id))?.relation === 'member' && (await rowOf(b, a.id))?.relation === 'member')
     assert.notEqual((await rowOf(a, c.id))?.relation, 'member')
     assert.notEqual((await rowOf(b, c.id))?.relation, 'member')
+  })
+
+  it('takes a device again after a removal: reset and paired through another member, it is a member everywhere, also after a restart, and nobody logs an error', async () => {
+    // two links each: the epoch is handed over both at once, a race the daemons must not call a fork
+    const [a, b, c] = await threeMembers(2)
+    const removedId = c.id
+    assert.equal((await a.cli('unpair', c.id)).code, 0)
+    await until('b at epoch 1', 15_000, async () => (await statusOf(b)).accountEpoch === 1)
+    await c.stop()
+    rmSync(c.dataDir, { recursive: true, force: true })
+    await c.start()
+    assert.notEqual(c.id, removedId, 'a reset device is a new device')
+    await until('b sees the new c', 15_000, async () => (await rowOf(b, c.id))?.online === true)
+    await pair(c, b)
+    const members = async (): Promise<boolean> => {
+      for (const [x, y] of [[a, b], [a, c], [b, a], [b, c], [c, a], [c, b]] as Array<[Device, Device]>) {
+        if ((await rowOf(x, y.id))?.relation !== 'member') return false
+      }
+      return true
+    }
+    await until('all three members of each other', 20_000, members)
+    await c.stop()
+    await c.start()
+    await until('all three members again after c restarted', 20_000, members)
+    assert.equal((await statusOf(c)).accountEpoch, 1)
+    for (const d of [a, b, c]) assert.equal(d.log.trim(), '', `${d.init.name ?? ''} logged errors`)
   })
 
   it('refuses to start on an account file it cannot read, rather than forget who was removed', async () => {

@@ -126,7 +126,7 @@ describe('identity records: what a device accepts', function () {
     let refused = 0
     const accepted: string[] = []
     /** A refusal counts only if it is a record refusal, not a slip of the test's own making. */
-    const REASONS = new Set(['InvalidRecordError', 'InvalidCertificateError', 'InvalidProfileError', 'ReplayedRecordError'])
+    const REASONS = new Set(['InvalidRecordError', 'InvalidCertificateError', 'InvalidProfileError', 'ReplayedRecordError', 'RemovedDeviceError'])
     const refusedFor = (what: string, err: unknown): void => {
       assert.ok(REASONS.has((err as Error).name), `${what}: refused for the wrong reason: ${(err as Error).stack ?? String(err)}`)
       refused++
