@@ -264,6 +264,7 @@ export class Daemon {
       backend: options.sms ?? NO_BACKEND,
       members,
       isMember: (id) => book.relation(id) === 'member',
+      ofAccount: (id) => this.node.account.named(id),
       may: (device, capability) => grants.may(device, capability),
       denied: (capability) => grants.deniedFor(capability),
       policy: () => ({ rate, deny: this.settings.current.smsDeny, allow: this.settings.current.smsAllow }),

@@ -56,6 +56,12 @@ export interface SmsServiceInit {
   backend: string
   members(): SmsDevice[]
   isMember(device: string): boolean
+  /**
+   * A device of the account whose log is still taken though it is not a member we know: removed
+   * (its log up to its removal is the account's history) or listed by the newest epoch but not
+   * met yet. A device that joins later gets the whole history, every author's.
+   */
+  ofAccount?(device: string): boolean
   /** The master list: may `device` use `capability` here? */
   may(device: string, capability: string): boolean
   /** Members the master list refuses `capability`. */
@@ -213,7 +219,7 @@ export class SmsService {
       hasBackend: () => this.backend != null,
       ...(init.unverified == null ? {} : { unverified: init.unverified })
     })
-    this.sync = new SmsSync({ store: this.store, tunnels: init.tunnels, isMember: init.isMember, log: init.log })
+    this.sync = new SmsSync({ store: this.store, tunnels: init.tunnels, isMember: init.isMember, ofAccount: init.ofAccount, log: init.log })
     this.blobChannel = blobChannel
     this.onActive = () => { this.assignWaiting() }
     this.onTunnelUp = () => { this.assignWaiting(); this.attachments.retry() }

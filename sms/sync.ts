@@ -16,6 +16,8 @@ export interface SmsSyncInit {
   store: SmsStore
   tunnels: Tunnels
   isMember(device: string): boolean
+  /** Origins taken beside members (SmsServiceInit.ofAccount): devices removed, or listed but not met. */
+  ofAccount?(device: string): boolean
   log: Logger
 }
 
@@ -176,7 +178,7 @@ export class SmsSync {
   }
 
   private known (origin: string): boolean {
-    return origin === this.init.store.self || this.init.isMember(origin)
+    return origin === this.init.store.self || this.init.isMember(origin) || this.init.ofAccount?.(origin) === true
   }
 
   /** A member follows this device's log. */

@@ -124,6 +124,11 @@ export class AccountStore {
     return this.removedSet.has(deviceId)
   }
 
+  /** A device the account's chain names: listed by its newest epoch, or removed by one (it was ours until then). */
+  named (deviceId: string): boolean {
+    return this.removedSet.has(deviceId) || (this.chain.newest?.members.includes(deviceId) ?? false)
+  }
+
   /** A member: a certificate of this account and its current epoch, by that epoch's key, of a device not removed. */
   isMemberCert (cert: OpenedCertificate): boolean {
     return cert.account === this.accountId && cert.epoch === this.epoch && cert.signer === this.epochKeyId && !this.isRevoked(cert.device)

@@ -129,6 +129,11 @@ describe('removing a device really removes it', function () {
     // two links each: the epoch is handed over both at once, a race the daemons must not call a fork
     const [a, b, c] = await threeMembers(2)
     const removedId = c.id
+    // a text c wrote while it was ours: part of the account's history, also for whoever joins later
+    const written = await c.cli('sms', 'send', '+15550100009', 'written on c before its removal')
+    assert.equal(written.code, 0, written.stderr)
+    const bodies = async (d: Device): Promise<string[]> => (await d.api.call<Array<{ body: string }>>('GET', '/v1/sms')).map(m => m.body)
+    await until('a and b hold c\'s text', 10_000, async () => (await bodies(a)).length === 1 && (await bodies(b)).length === 1)
     assert.equal((await a.cli('unpair', c.id)).code, 0)
     await until('b at epoch 1', 15_000, async () => (await statusOf(b)).accountEpoch === 1)
     await c.stop()
@@ -144,6 +149,7 @@ describe('removing a device really removes it', function () {
       return true
     }
     await until('all three members of each other', 20_000, members)
+    await until('the new c holds the text the removed one wrote', 10_000, async () => (await bodies(c)).includes('written on c before its removal'))
     await c.stop()
     await c.start()
     await until('all three members again after c restarted', 20_000, members)
