@@ -13,6 +13,11 @@ export class RemovedDeviceError extends InvalidCertificateError {
   override readonly name: string = 'RemovedDeviceError'
 }
 
+/** This device joined or left an account while it exchanged profiles: the exchange is stale, not wrong. */
+export class AccountChangedError extends Error {
+  override readonly name: string = 'AccountChangedError'
+}
+
 export class InvalidProfileError extends InvalidRecordError {
   override readonly name: string = 'InvalidProfileError'
 }

@@ -4,7 +4,7 @@ import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, Startab
 import { serviceCapabilities, serviceDependencies } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import { MAX_CHAIN_BYTES, PROFILE_PROTOCOL, PROFILE_RETRY_DELAYS_MS, PROFILE_TIMEOUT_MS } from './constants.ts'
-import { InvalidRecordError, RemovedDeviceError, ReplayedRecordError } from './errors.ts'
+import { AccountChangedError, InvalidRecordError, RemovedDeviceError, ReplayedRecordError } from './errors.ts'
 import type { AccountStore } from './account.ts'
 import type { OwnProfile } from './own-profile.ts'
 import type { ProfileBook } from './profile-book.ts'
@@ -143,7 +143,11 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
    * public profile and the chain: that is how it learns it was removed, or that it is behind.
    */
   private async ours (cert: OpenedCertificate, shown: string): Promise<[Uint8Array, Uint8Array]> {
-    const { full, public: pub } = await this.own.envelopes()
+    const { full, public: pub, profile } = await this.own.envelopes()
+    // this device joined or left an account since it showed its certificate: a profile of the
+    // new account beside the old certificate would be refused as invalid; the exchange after
+    // the change shows both anew
+    if (profile.account !== shown) throw new AccountChangedError('this device changed accounts during the exchange')
     // `shown`: the account of the certificate this exchange sent. Joining an account while an
     // exchange runs (pairing, with identify pushes asking for exchanges) would pair the old
     // certificate with the new account's chain, which the other side rightly takes for a
@@ -241,7 +245,9 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
   /** Garbage or forgeries cut the connection; a replay or a timeout is only logged. */
   private onFailure (connection: Connection, stream: Stream | undefined, err: Error, role: 'asking' | 'answering'): void {
     stream?.abort(err)
-    if (err instanceof RemovedDeviceError) {
+    if (err instanceof AccountChangedError) {
+      this.log('profile exchange with %p dropped - %s', connection.remotePeer, err.message)
+    } else if (err instanceof RemovedDeviceError) {
       // a device we removed, still talking as a member until it learns: cut, but not an error
       this.log('device %p was removed from the account, disconnecting', connection.remotePeer)
       void connection.close().catch(() => { connection.abort(err) })
