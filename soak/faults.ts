@@ -46,8 +46,11 @@ export class Faults {
   private readonly random: () => number
   private readonly say: (line: string) => void
   private crashes = 0
+  private readonly warmupMs: number
+  private startedAt = 0
 
-  constructor (init: { world: SoakWorld, load: Load, random: () => number, say: (line: string) => void }) {
+  constructor (init: { world: SoakWorld, load: Load, random: () => number, warmupMs: number, say: (line: string) => void }) {
+    this.warmupMs = init.warmupMs
     this.world = init.world
     this.load = init.load
     this.random = init.random
@@ -55,6 +58,7 @@ export class Faults {
   }
 
   async play (faults: Fault[], startedAt: number, stopped: () => boolean): Promise<void> {
+    this.startedAt = startedAt
     for (const fault of faults) {
       while (Date.now() - startedAt < fault.at) {
         if (stopped()) return
@@ -78,9 +82,11 @@ export class Faults {
       this.say(`flap: ${world.name(device)}'s link ${link}`)
       for (let i = 0; i < 3; i++) await world.cut(device, link, 300)
     } else if (kind === 'crash') {
-      // tablets and the phone in turn; the laptop stays up, so its memory is measured over the whole run
+      // the laptop once, in the warm-up; then tablets and the phone in turn, the laptop staying
+      // up so that its memory is measured over the whole rest of the run
       const victims: Device[] = [...tablets, world.phone]
-      const device = victims[this.crashes++ % victims.length] as Device
+      const device = this.crashes === 0 && Date.now() - this.startedAt < this.warmupMs ? world.laptop : victims[this.crashes % victims.length] as Device
+      this.crashes++
       this.say(`crash: kill -9 ${world.name(device)}, restart`)
       await world.crash(device)
     } else if (kind === 'repair') {

@@ -72,7 +72,7 @@ export async function runSoak (options: SoakOptions): Promise<SoakReport> {
   const world = await SoakWorld.create({ devices: options.devices ?? 3, env: heap, say })
   const named = world.devices.map(device => ({ name: world.name(device), device }))
   const load = new Load({ world, random, rate: options.rate ?? 1 / 0.15, bulkFile, say })
-  const faults = new Faults({ world, load, random, say })
+  const faults = new Faults({ world, load, random, warmupMs, say })
   const samples: Sample[] = []
   const failures: string[] = []
   try {
