@@ -41,6 +41,7 @@ export class SelfApi implements DaemonApi {
       addresses: node.libp2p.getMultiaddrs().map(ma => ma.toString()),
       sms: this.init.sms(),
       uptimeMs: Date.now() - this.startedAt,
+      memory: memoryNow(),
       version: VERSION,
       dataDir
     }
@@ -100,4 +101,10 @@ export class SelfApi implements DaemonApi {
       service.addEventListener('device:profile', onProfile)
     })
   }
+}
+
+function memoryNow (): { rssMb: number, heapMb: number } {
+  const mb = (bytes: number): number => Math.round(bytes / 1024 / 1024 * 10) / 10
+  const { rss, heapUsed } = process.memoryUsage()
+  return { rssMb: mb(rss), heapMb: mb(heapUsed) }
 }

@@ -10,6 +10,8 @@ export interface Sample {
   /** The process: a restart starts a new series. */
   pid: number
   rssMb: number
+  /** What the JavaScript heap uses (the daemon's own count, `status.memory`); NaN when it did not answer. */
+  heapMb: number
   fds: number
   /** SQLite files in its data directory (databases and their write-ahead logs), bytes. */
   dbBytes: number
@@ -32,24 +34,26 @@ function sqliteBytes (dir: string): { dbBytes: number, walBytes: number } {
 }
 
 /** Sample every running device (a device between kill and restart is skipped). */
-export function sample (devices: Array<{ name: string, device: Device }>, t: number): Sample[] {
+export async function sample (devices: Array<{ name: string, device: Device }>, t: number): Promise<Sample[]> {
   const samples: Sample[] = []
   for (const { name, device } of devices) {
     const pid = device.pid
     if (pid == null || !device.running) continue
+    const heapMb = await device.api.call<{ memory: { heapMb: number } }>('GET', '/v1/status').then(s => s.memory.heapMb, () => NaN)
     try {
-      samples.push({ t, device: name, pid, rssMb: rssMb(pid), fds: readdirSync(`/proc/${pid}/fd`).length, ...sqliteBytes(device.dataDir) })
+      samples.push({ t, device: name, pid, rssMb: rssMb(pid), heapMb, fds: readdirSync(`/proc/${pid}/fd`).length, ...sqliteBytes(device.dataDir) })
     } catch {} // it died between the check and the read: the next sample sees the new one
   }
   return samples
 }
 
-/** Least-squares slope of rss over time, MB per hour. */
-export function growthMbPerHour (series: Sample[]): number {
+/** Least-squares slope of rss (or the heap) over time, MB per hour. */
+export function growthMbPerHour (all: Sample[], of: 'rssMb' | 'heapMb' = 'rssMb'): number {
+  const series = all.filter(s => Number.isFinite(s[of]))
   const n = series.length
   if (n < 2) return NaN
   const xs = series.map(s => s.t / 3_600_000)
-  const ys = series.map(s => s.rssMb)
+  const ys = series.map(s => s[of])
   const mx = xs.reduce((a, b) => a + b, 0) / n
   const my = ys.reduce((a, b) => a + b, 0) / n
   let num = 0
