@@ -1,6 +1,7 @@
 import type { Logger } from '@libp2p/interface'
 import { Priority, type Channel, type ChannelService, type Tunnels } from '../link/index.ts'
-import { FrameReader, lengthPrefixed } from '../framing/frames.ts'
+import { lengthPrefixed } from '../framing/frames.ts'
+import { JsonThenBytesReader } from '../framing/json-then-bytes.ts'
 import { BLOB_HASH, type BlobRef, type BlobStore } from './blob-store.ts'
 import { BlobProtocolError, BlobUnavailableError } from './errors.ts'
 
@@ -20,7 +21,6 @@ export interface BlobChannelInit {
 }
 
 const encoder = new TextEncoder()
-const decoder = new TextDecoder('utf-8', { fatal: true })
 
 /**
  * Blobs between devices of one account, on channel BLOB_CHANNEL at bulk priority (an SMS
@@ -89,22 +89,11 @@ export class BlobChannel {
  * it); a header that is not a JSON object, or too long, is a protocol violation.
  */
 export async function * withHeader (source: AsyncIterable<Uint8Array>, check: (header: Record<string, unknown>) => void): AsyncGenerator<Uint8Array> {
-  const frames = new FrameReader({ maxLength: MAX_HEADER_BYTES, tooLong: () => new BlobProtocolError('a blob header over the limit') })
-  let header = false
-  for await (const chunk of source) {
-    if (header) { yield chunk; continue }
-    frames.push(chunk)
-    const body = frames.next()
-    if (body == null) continue
-    let value: unknown
-    try { value = JSON.parse(decoder.decode(body)) } catch { throw new BlobProtocolError('a blob header that is not JSON') }
-    if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new BlobProtocolError('a blob header that is not an object')
-    check(value as Record<string, unknown>)
-    header = true
-    const rest = frames.rest()
-    if (rest.byteLength > 0) yield rest
-  }
-  if (!header) throw new BlobProtocolError('the other side ended before it answered')
+  const reader = new JsonThenBytesReader(source, { maxLength: MAX_HEADER_BYTES, violation: (message) => new BlobProtocolError(`blob header: ${message}`) })
+  const header = await reader.frame()
+  if (header == null) throw new BlobProtocolError('the other side ended before it answered')
+  check(header)
+  yield * reader.rest()
 }
 
 /** The chunks of `source`, failing when none comes for `ms`. */
