@@ -1,3 +1,4 @@
+import { ProgressBar } from './progress.ts'
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
@@ -18,34 +19,25 @@ export function parseSize (text: string): number | undefined {
   return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined
 }
 
-/** The progress of every transfer on one line of a terminal: bytes, rate, time left. */
-class Progress {
+/** The progress of every transfer together: bytes, rate, time left. */
+class Transfers {
   private readonly started = Date.now()
   private readonly bytes = new Map<string, { bytes: number, size: number }>()
-  private shown = false
-  private readonly tty: boolean
+  readonly bar: ProgressBar
 
-  constructor (tty: boolean) {
-    this.tty = tty
+  constructor (bar: ProgressBar) {
+    this.bar = bar
   }
 
   update (key: string, bytes: number, size: number): void {
     this.bytes.set(key, { bytes, size })
-    if (!this.tty) return
     let done = 0
     let total = 0
     for (const t of this.bytes.values()) { done += t.bytes; total += t.size }
     const seconds = (Date.now() - this.started) / 1000
     const rate = seconds > 0 ? done / seconds : 0
     const left = rate > 0 ? Math.ceil((total - done) / rate) : undefined
-    const width = 24
-    const filled = total === 0 ? width : Math.round(width * done / total)
-    process.stderr.write(`\r[${'█'.repeat(filled)}${'·'.repeat(width - filled)}] ${formatBytes(done)} of ${formatBytes(total)}, ${formatBytes(Math.round(rate))}/s${left == null ? '' : `, ${left} s left`}\x1b[K`)
-    this.shown = true
-  }
-
-  end (): void {
-    if (this.shown) process.stderr.write('\r\x1b[K')
+    this.bar.draw(total === 0 ? 1 : done / total, `${formatBytes(done)} of ${formatBytes(total)}, ${formatBytes(Math.round(rate))}/s${left == null ? '' : `, ${left} s left`}`)
   }
 }
 
@@ -68,14 +60,14 @@ export function shareCommands (program: Command, client: (cmd: Command) => Contr
       if (opts.to.length === 0) throw new UsageError('say where: --to <device> (repeatable) or --to all')
       if ((files.length > 0) === (opts.text != null)) throw new UsageError('give files, or --text "…", not both')
       const body = opts.text != null ? { text: opts.text, to: opts.to } : { paths: files.map(f => resolve(f)), to: opts.to }
-      const progress = new Progress(opts.json !== true && process.stderr.isTTY)
+      const progress = new Transfers(ProgressBar.onStderr(opts.json === true))
       let final: ShareView[] = []
       for await (const line of api.follow(API.share, { body })) {
         if (opts.json === true) process.stdout.write(JSON.stringify(line) + '\n')
         if (line.event === 'progress') progress.update(`${line.id} ${line.device}`, line.bytes, line.size)
         if (line.event === 'end') final = line.transfers
       }
-      progress.end()
+      progress.bar.end()
       if (final.length === 0) throw new CliError('the daemon ended the share before it finished; see companion shares')
       const failed = final.filter(t => t.state !== 'done')
       if (opts.json !== true) for (const t of final) process.stdout.write(`${t.name} → ${t.device.slice(-8)}: ${t.state}${t.reason == null ? '' : ` (${t.reason})`}\n`)

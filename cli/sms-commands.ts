@@ -1,3 +1,4 @@
+import { ProgressBar } from './progress.ts'
 import { Command, Option } from 'commander'
 import type { ControlClient } from './client.ts'
 import { API } from '../daemon/control/contract.ts'
@@ -27,34 +28,6 @@ function printMessages (messages: MessageView[]): void {
     const notes = `${m.route === 'network' ? ', over companion-link' : ''}${m.seenAt == null ? '' : ', read by them'}${m.read || m.direction === 'out' ? '' : ', unread'}`
     const files = m.attachments.map((a, i) => `\n  [file ${i}: ${a.name}, ${a.size} bytes${a.here ? '' : ', not on this device yet'}]`).join('')
     process.stdout.write(`${when(m.createdAt)}  ${who}  [${describeStatus(m)}${notes}]  ${m.id}\n  ${m.body.replace(/\n/g, '\n  ')}${files}\n`)
-  }
-}
-
-/**
- * A progress bar on a terminal (stderr, redrawn in place): the store's size is not known
- * ahead, so the bar runs while the counts grow. Silent when stderr is no terminal.
- */
-class ProgressLine {
-  private readonly tty: boolean
-  private step = 0
-  private shown = false
-
-  constructor (tty: boolean) {
-    this.tty = tty
-  }
-
-  show (text: string): void {
-    if (!this.tty) return
-    const width = 20
-    const at = this.step++ % width
-    const bar = '·'.repeat(at) + '███' + '·'.repeat(Math.max(0, width - at - 3))
-    process.stderr.write(`\r[${bar.slice(0, width)}] ${text}\x1b[K`)
-    this.shown = true
-  }
-
-  end (): void {
-    if (this.shown) process.stderr.write('\r\x1b[K')
-    this.shown = false
   }
 }
 
@@ -151,12 +124,12 @@ export function smsCommands (program: Command, client: (cmd: Command) => Control
     .action(async (opts: { since?: string, via?: string, json?: boolean }, cmd: Command) => {
       const since = opts.since == null ? undefined : Date.parse(opts.since)
       if (since != null && !Number.isFinite(since)) throw new UsageError(`--since "${opts.since}" is not a date; e.g. 2026-01-31`)
-      const progress = new ProgressLine(opts.json !== true && process.stderr.isTTY)
+      const progress = ProgressBar.onStderr(opts.json === true)
       const body = { ...(since == null ? {} : { since }), ...(opts.via == null ? {} : { via: opts.via }) }
       for await (const line of client(cmd).follow(API.importHistory, { body })) {
         if (opts.json === true) process.stdout.write(JSON.stringify(line) + '\n')
         if (line.event === 'failed') { progress.end(); throw new CliError(line.message) }
-        if (line.event === 'progress') progress.show(`${line.scanned} texts read, ${line.added} new`)
+        if (line.event === 'progress') progress.draw(undefined, `${line.scanned} texts read, ${line.added} new`)
         if (line.event === 'done') {
           progress.end()
           if (opts.json !== true) process.stdout.write(`${line.scanned} texts read from the phone, ${line.added} new; ${line.contacts} contacts new or changed\n`)
