@@ -23,5 +23,4 @@ describe('the CLI progress bar', () => {
     assert.ok(bars.every(b => [...b].length === 24 && b.includes('███')), bars.join('\n'))
     assert.notEqual(bars[0], bars[1], 'it moves')
   })
-
 })
