@@ -15,6 +15,14 @@ export const MAX_SHARE_FRAME_BYTES = 2 * 1024 * 1024
 /** Free space left on the receiver's disk besides the file (the disk is never filled to the last byte on purpose). */
 export const FREE_SPACE_MARGIN_BYTES = 1024 * 1024
 /** A transfer that could not go on (the device offline, the tunnel down) is tried again after this, doubling. */
+/**
+ * A partial file nobody has added to for this long is abandoned (the sender gave up, or was
+ * removed): the receiver deletes it and its piece hashes, at start and once a day.
+ */
+export const ABANDONED_PARTIAL_MS = 7 * 24 * 60 * 60 * 1000
+export const PARTIAL_SWEEP_EVERY_MS = 24 * 60 * 60 * 1000
+/** What a partial file in the downloads is called: the sender's id (last 8), the file's key. */
+export const PARTIAL_NAME = /^\.companion-[1-9A-HJ-NP-Za-km-z]{8}-([0-9a-f]{16})\.part$/
 export const SHARE_RETRY_MIN_MS = 2_000
 export const SHARE_RETRY_MAX_MS = 60_000
 /** The piece size for a file of `size` bytes: 1 MiB, or larger so the hashes stay within MAX_SHARE_CHUNKS. */

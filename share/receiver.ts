@@ -1,11 +1,11 @@
 import { createHash, type Hash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { link, mkdir, open, stat, statfs, unlink, type FileHandle } from 'node:fs/promises'
+import { link, mkdir, open, readdir, stat, statfs, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from '@libp2p/interface'
 import type { Channel } from '../link/index.ts'
 import { formatBytes } from '../blobs/blob-ref.ts'
-import { chunkSizeFor, FREE_SPACE_MARGIN_BYTES, MAX_SHARE_TEXT_CHARS, type ShareView } from './constants.ts'
+import { ABANDONED_PARTIAL_MS, chunkSizeFor, FREE_SPACE_MARGIN_BYTES, MAX_SHARE_TEXT_CHARS, PARTIAL_NAME, type ShareView } from './constants.ts'
 import { ShareProtocolError } from './errors.ts'
 import { freeName, sanitizeName } from './names.ts'
 import type { ShareStore } from './share-store.ts'
@@ -46,6 +46,28 @@ export class ShareReceiver {
 
   constructor (init: ShareReceiverInit) {
     this.init = init
+  }
+
+  /**
+   * Delete partial files no transfer added to for ABANDONED_PARTIAL_MS, and their piece
+   * hashes; a sender that comes back later starts that file again. Returns how many went.
+   */
+  async sweep (now = Date.now()): Promise<number> {
+    const { downloads, store } = this.init
+    const names = await readdir(downloads).catch(() => [] as string[])
+    let removed = 0
+    for (const name of names) {
+      const key = PARTIAL_NAME.exec(name)?.[1]
+      const path = join(downloads, name)
+      if (key == null || this.writing.has(path)) continue
+      const info = await stat(path).catch(() => undefined)
+      if (info == null || !info.isFile() || now - info.mtimeMs < ABANDONED_PARTIAL_MS) continue
+      await unlink(path).catch(() => {})
+      store.dropFile(key)
+      removed++
+    }
+    if (removed > 0) this.init.log('deleted %d abandoned partial files from %s', removed, downloads)
+    return removed
   }
 
   async serve (channel: Channel): Promise<void> {

@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import type { Logger } from '@libp2p/interface'
 import type { ChannelService, Tunnels } from '../link/index.ts'
-import { chunkSizeFor, MAX_SHARE_TEXT_CHARS, SHARE_CHANNEL, type ShareView } from './constants.ts'
+import { chunkSizeFor, MAX_SHARE_TEXT_CHARS, PARTIAL_SWEEP_EVERY_MS, SHARE_CHANNEL, type ShareView } from './constants.ts'
 import { InvalidShareError } from './errors.ts'
 import { ShareReceiver } from './receiver.ts'
 import { ShareSender } from './sender.ts'
@@ -33,6 +33,7 @@ export class ShareService extends EventEmitter<{ change: [ShareView] }> {
   private readonly receiver: ShareReceiver
   readonly channel: ChannelService
   private readonly onTunnel = (): void => { this.sender.kick() }
+  private sweeper?: ReturnType<typeof setInterval>
 
   constructor (init: ShareServiceInit) {
     super()
@@ -47,9 +48,14 @@ export class ShareService extends EventEmitter<{ change: [ShareView] }> {
   start (): void {
     this.init.tunnels.addEventListener('tunnel:up', this.onTunnel)
     this.sender.kick()
+    const sweep = (): void => { void this.receiver.sweep().catch((err: Error) => { this.init.log.error('sweeping abandoned partial files failed - %e', err) }) }
+    sweep()
+    this.sweeper = setInterval(sweep, PARTIAL_SWEEP_EVERY_MS)
+    this.sweeper.unref()
   }
 
   stop (): void {
+    clearInterval(this.sweeper)
     this.init.tunnels.removeEventListener('tunnel:up', this.onTunnel)
     this.sender.stop()
     this.store.close()

@@ -93,6 +93,11 @@ export class ShareStore {
     this.piecesDb.prepare('INSERT OR REPLACE INTO pieces (device, file, piece, hash) VALUES (?, ?, ?, ?)').run(device, file, piece, hash)
   }
 
+  /** Forget every piece of a file, from whichever device (an abandoned partial file). */
+  dropFile (file: string): void {
+    this.piecesDb.prepare('DELETE FROM pieces WHERE file = ?').run(file)
+  }
+
   /** Forget the pieces from `from` on (0: the whole file). */
   dropPieces (device: string, file: string, from: number): void {
     this.piecesDb.prepare('DELETE FROM pieces WHERE device = ? AND file = ? AND piece >= ?').run(device, file, from)
