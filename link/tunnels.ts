@@ -69,6 +69,8 @@ export interface Tunnels extends TypedEventTarget<TunnelEvents> {
   open(device: string, name: string, priority?: Priority): Promise<Channel>
   /** Can a channel to `device` go through now (a member with a link up)? */
   reachable(device: string): boolean
+  /** `device` is no member any more (removed): its session, its channels and what they queued go. */
+  forget(device: string): void
 }
 
 /** Read one frame from a stream's iterator; returns it and whatever came after it. */
@@ -136,6 +138,13 @@ class DefaultTunnels extends TypedEventEmitter<TunnelEvents> implements Tunnels,
 
   reachable (device: string): boolean {
     return this.components.links.active(device) != null && this.init.isMember(device)
+  }
+
+  forget (device: string): void {
+    this.sessions.get(device)?.close('the device is no longer a member of this account')
+    this.sessions.delete(device)
+    this.rides.delete(device)
+    this.relinking.delete(device)
   }
 
   private initiates (device: string): boolean {

@@ -228,7 +228,8 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     book,
     connections: () => libp2p.getConnections(),
     offerEpoch: async (conn) => { await libp2p.services.epochs.offer(conn) },
-    changed: async () => { await changed() }
+    changed: async () => { await changed() },
+    forgotten: (id) => { libp2p.services.tunnels.forget(id) }
   })
   membership = members
   libp2p.services.profiles.addEventListener('account:removed', () => {

@@ -11,6 +11,8 @@ export interface MembershipInit {
   offerEpoch(connection: Connection): Promise<void>
   /** This device changed: re-sign its profile, tell every device, republish. */
   changed(): Promise<void>
+  /** A device is no member any more: drop what this device keeps for it (its tunnel session). */
+  forgotten?(device: string): void
 }
 
 /**
@@ -63,6 +65,7 @@ export class Membership {
     for (const id of removed) {
       for (const conn of this.init.connections().filter(c => c.remotePeer.toString() === id)) void conn.close().catch(() => {})
       await this.init.book.forget(id)
+      this.init.forgotten?.(id)
     }
   }
 }

@@ -254,3 +254,22 @@ describe('the link services declare what they need', () => {
       (err: Error) => err.name === 'UnmetServiceDependenciesError' && err.message.includes('@companion/links'))
   })
 })
+
+describe('a device that stops being a member', () => {
+  it('loses its tunnel session: channels waiting for it fail at once, naming why', async () => {
+    const { tunnels } = await import('../../link/index.ts')
+    const { peerIdFromString } = await import('@libp2p/peer-id')
+    const { defaultLogger } = await import('@libp2p/logger')
+    const { TypedEventEmitter } = await import('@libp2p/interface')
+    // the lowest possible id opens every tunnel: ours, so open() also tries to put it on a link
+    const self = peerIdFromString('12D3KooW9pZh9WMNH7HJqv3VQ4TbxKhnRmVoQDQ3RZz6KgjPVh6o')
+    const removed = '12D3KooWHvUo1FXbATQhamDct4FAZnqrGsvLqg3JzCgz1angnXoY'
+    // a link manager with no link up: what a device away looks like to the tunnel
+    const links = Object.assign(new TypedEventEmitter(), { active: () => undefined, activity: () => {}, links: () => [], refresh: () => {} })
+    const registrar = { handle: async () => {}, unhandle: async () => {} }
+    const service = tunnels({ isMember: () => true })({ peerId: self, registrar, logger: defaultLogger(), links } as never)
+    const waiting = service.open(removed, 'sms-sync')
+    service.forget(removed)
+    await assert.rejects(waiting, /no longer a member/)
+  })
+})
