@@ -267,7 +267,7 @@ describe('a device that stops being a member', () => {
     // a link manager with no link up: what a device away looks like to the tunnel
     const links = Object.assign(new TypedEventEmitter(), { active: () => undefined, activity: () => {}, links: () => [], refresh: () => {} })
     const registrar = { handle: async () => {}, unhandle: async () => {} }
-    const service = tunnels({ isMember: () => true })({ peerId: self, registrar, logger: defaultLogger(), links } as never)
+    const service = tunnels({ isMember: () => true, authorize: () => {} })({ peerId: self, registrar, logger: defaultLogger(), links } as never)
     const waiting = service.open(removed, 'sms-sync')
     service.forget(removed)
     await assert.rejects(waiting, /no longer a member/)
