@@ -155,7 +155,7 @@ describe('sharing files and snippets between your devices', function () {
     assert.deepEqual(readFileSync(join(small, 'scan.pdf')), bytes)
   })
 
-  it('sends a file dropped on a device card of the page, and lists what arrived with a download link and snippets to copy', async () => {
+  it('sends files picked on, and dropped on, a device card of the page, and lists what arrived with a download link and snippets to copy', async () => {
     const path = join(tmp.path, 'slides.pdf')
     const bytes = randomBytes(2 * 1024 * 1024 + 11)
     writeFileSync(path, bytes)
@@ -168,6 +168,19 @@ describe('sharing files and snippets between your devices', function () {
       await card.locator('.share-drop input[type=file]').setInputFiles(path)
       await card.locator('.transfer[data-state="done"]', { hasText: 'slides.pdf' }).waitFor({ timeout: 20_000 })
       assert.deepEqual(readFileSync(join(downloads, 'slides.pdf')), bytes)
+      // dragged from a file manager: the drop zone highlights under it and sends what is dropped
+      const dropped = await page.evaluateHandle(`(() => {
+        const transfer = new DataTransfer()
+        transfer.items.add(new File(['agenda: 1. the budget'], 'agenda.txt', { type: 'text/plain' }))
+        return transfer
+      })()`)
+      const zone = card.locator('.share-drop')
+      await zone.dispatchEvent('dragover', { dataTransfer: dropped })
+      await card.locator('.share-drop.over').waitFor()
+      await zone.dispatchEvent('drop', { dataTransfer: dropped })
+      await card.locator('.transfer[data-state="done"]', { hasText: 'agenda.txt' }).waitFor({ timeout: 20_000 })
+      assert.equal(readFileSync(join(downloads, 'agenda.txt'), 'utf8'), 'agenda: 1. the budget')
+      assert.equal(await card.locator('.share-drop.over').count(), 0, 'the highlight goes with the drop')
       await screenshot(page, 'share-sent')
       assert.equal((await laptop.cli('share', '--text', 'the meeting link: https://example.org/m/42', '--to', 'tablet')).code, 0)
       const other = await newPage(browser)
