@@ -67,13 +67,14 @@ export class Load {
   share (to: Device): void {
     this.shares.started++
     const { world } = this.init
-    this.loops.push(runCli(['--data-dir', world.laptop.dataDir, 'share', this.init.bulkFile, '--to', to.id], { timeoutMs: 300_000 }).then(r => {
+    // not awaited by stop(): a share still going when the load stops ends with its daemons
+    void runCli(['--data-dir', world.laptop.dataDir, 'share', this.init.bulkFile, '--to', to.id], { timeoutMs: 300_000 }).then(r => {
       if (r.code === 0) this.shares.ok++
       else {
         this.shares.failed++
         this.init.say(`share to ${world.name(to)}: ${r.stderr.trim().split('\n').at(-1) ?? ''}`)
       }
-    }))
+    })
   }
 
   private async every (ms: number, fn: () => void | Promise<void>): Promise<void> {
