@@ -10,8 +10,12 @@ export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1']
  * One malloc arena instead of one per thread (glibc): V8's helper threads and libuv's pool
  * allocate little, and each arena of their own kept pages resident. Measured: an idle daemon
  * with two neighbours 96 → 92.5 MB RSS, against 85 MB for a bare libp2p node.
+ * Buffers of 256 KiB and more (a shared file's 1 MiB pieces) always mapped on their own, so
+ * freeing one returns it to the system: glibc otherwise raises that threshold after the first
+ * frees and serves later pieces from the heap, whose pages stay resident (the soak saw the
+ * laptop's RSS step up 10 MB for good during file transfers, its JavaScript heap flat).
  */
-export const DAEMON_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '1' }
+export const DAEMON_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '1', MALLOC_MMAP_THRESHOLD_: String(256 * 1024) }
 
 /** Set on the re-executed process, so it can never loop. */
 const REEXEC_MARK = 'COMPANION_NODE_FLAGS_APPLIED'
