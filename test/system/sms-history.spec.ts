@@ -115,7 +115,7 @@ describe('the phone\'s whole history with names (Termux store, a laptop that pai
     assert.match(remote.stdout, /303 texts read from the phone, 0 new; 0 contacts new or changed/)
     // on a terminal (script(1) gives the CLI one): a bar on stderr while it runs, redrawn in place
     const tty = execFileSync('script', ['-qec', `${process.execPath} ${CLI} --data-dir ${laptop.dataDir} sms import`, '/dev/null'], { encoding: 'utf8' })
-    assert.match(tty, /\r\[[·█]{20}\] \d+ texts read, 0 new/)
+    assert.match(tty, /\r\[[·█]{24}\] \d+ texts read, 0 new/)
     assert.match(tty, /303 texts read from the phone, 0 new/)
     const since = await laptop.json<{ event: string }>('sms', 'import', '--since', '2026-10-01T12:00:00Z')
     assert.deepEqual(since, { event: 'done', scanned: 63, added: 0, contacts: 0 })
