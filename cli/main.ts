@@ -46,7 +46,7 @@ function printStatus (s: Status): void {
     ['account', s.account ?? 'none'],
     ['sms', s.sms.backend === 'none' ? 'no backend' : `${s.sms.backend} (${s.sms.ready ? 'ready' : 'not ready'})${s.sms.number == null ? '' : ` as ${s.sms.number}`}`],
     ['uptime', duration(s.uptimeMs)],
-    ['memory', `${s.memory.rssMb} MB (JavaScript heap ${s.memory.heapMb} MB)`],
+    ['memory', `${s.memory.rssMb} MB (JavaScript heap ${s.memory.heapMb} MB, buffers ${s.memory.externalMb} MB)`],
     ['version', s.version],
     ...s.addresses.map((a, i) => [i === 0 ? 'addresses' : '', a])
   ]

@@ -103,8 +103,8 @@ export class SelfApi implements DaemonApi {
   }
 }
 
-function memoryNow (): { rssMb: number, heapMb: number } {
+function memoryNow (): { rssMb: number, heapMb: number, externalMb: number } {
   const mb = (bytes: number): number => Math.round(bytes / 1024 / 1024 * 10) / 10
-  const { rss, heapUsed } = process.memoryUsage()
-  return { rssMb: mb(rss), heapMb: mb(heapUsed) }
+  const { rss, heapUsed, external } = process.memoryUsage()
+  return { rssMb: mb(rss), heapMb: mb(heapUsed), externalMb: mb(external) }
 }

@@ -12,6 +12,8 @@ export interface Sample {
   rssMb: number
   /** What the JavaScript heap uses (the daemon's own count, `status.memory`); NaN when it did not answer. */
   heapMb: number
+  /** Buffers outside the JavaScript heap (`status.memory.externalMb`); NaN when it did not answer. */
+  externalMb: number
   fds: number
   /** SQLite files in its data directory (databases and their write-ahead logs), bytes. */
   dbBytes: number
@@ -39,16 +41,16 @@ export async function sample (devices: Array<{ name: string, device: Device }>, 
   for (const { name, device } of devices) {
     const pid = device.pid
     if (pid == null || !device.running) continue
-    const heapMb = await device.api.call<{ memory: { heapMb: number } }>('GET', '/v1/status').then(s => s.memory.heapMb, () => NaN)
+    const memory = await device.api.call<{ memory: { heapMb: number, externalMb: number } }>('GET', '/v1/status').then(s => s.memory, () => ({ heapMb: NaN, externalMb: NaN }))
     try {
-      samples.push({ t, device: name, pid, rssMb: rssMb(pid), heapMb, fds: readdirSync(`/proc/${pid}/fd`).length, ...sqliteBytes(device.dataDir) })
+      samples.push({ t, device: name, pid, rssMb: rssMb(pid), heapMb: memory.heapMb, externalMb: memory.externalMb, fds: readdirSync(`/proc/${pid}/fd`).length, ...sqliteBytes(device.dataDir) })
     } catch {} // it died between the check and the read: the next sample sees the new one
   }
   return samples
 }
 
 /** Least-squares slope of rss (or the heap) over time, MB per hour. */
-export function growthMbPerHour (all: Sample[], of: 'rssMb' | 'heapMb' = 'rssMb'): number {
+export function growthMbPerHour (all: Sample[], of: 'rssMb' | 'heapMb' | 'externalMb' = 'rssMb'): number {
   const series = all.filter(s => Number.isFinite(s[of]))
   const n = series.length
   if (n < 2) return NaN

@@ -38,8 +38,9 @@ export interface SoakReport {
   growth: Record<string, number>
   /** The laptop's growth (never restarted after the warm-up): the judged number. */
   laptopGrowthMbPerHour: number
-  /** Of which its JavaScript heap. */
+  /** Of which its JavaScript heap, and buffers outside it. */
   laptopHeapGrowthMbPerHour: number
+  laptopExternalGrowthMbPerHour: number
   /** The laptop's resident memory when the warm-up ended and at the end, MB. */
   laptopRssMb: { warm: number, end: number }
   maxFds: Record<string, number>
@@ -150,6 +151,7 @@ export async function runSoak (options: SoakOptions): Promise<SoakReport> {
       growth,
       laptopGrowthMbPerHour: laptopGrowth,
       laptopHeapGrowthMbPerHour: round(growthMbPerHour(laptopSamples, 'heapMb')),
+      laptopExternalGrowthMbPerHour: round(growthMbPerHour(laptopSamples, 'externalMb')),
       laptopRssMb: { warm: round(laptopSamples[0]?.rssMb ?? NaN), end: round(laptopSamples.at(-1)?.rssMb ?? NaN) },
       maxFds,
       maxWalMb,

@@ -43,8 +43,8 @@ export interface Status {
   addresses: string[]
   sms: { backend: string, ready: boolean, number?: string }
   uptimeMs: number
-  /** The daemon's memory now, MB: resident, and what the JavaScript heap uses of it. */
-  memory: { rssMb: number, heapMb: number }
+  /** The daemon's memory now, MB: resident, what the JavaScript heap uses of it, and buffers outside that heap. */
+  memory: { rssMb: number, heapMb: number, externalMb: number }
   version: string
   dataDir: string
 }
