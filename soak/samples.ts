@@ -10,6 +10,9 @@ export interface Sample {
   /** The process: a restart starts a new series. */
   pid: number
   rssMb: number
+  /** Of which anonymous, and file-backed. */
+  anonMb: number
+  fileMb: number
   /** What the JavaScript heap uses (the daemon's own count, `status.memory`); NaN when it did not answer. */
   heapMb: number
   /** Buffers outside the JavaScript heap (`status.memory.externalMb`); NaN when it did not answer. */
@@ -20,9 +23,11 @@ export interface Sample {
   walBytes: number
 }
 
-function rssMb (pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return Number(m?.[1] ?? NaN) / 1024
+/** Resident memory, and its parts: anonymous (what the process allocated) and file-backed (mostly node's own code, shared, reclaimable). */
+function residentMb (pid: number): { rssMb: number, anonMb: number, fileMb: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) / 1024
+  return { rssMb: kb('VmRSS'), anonMb: kb('RssAnon'), fileMb: kb('RssFile') }
 }
 
 function sqliteBytes (dir: string): { dbBytes: number, walBytes: number } {
@@ -43,14 +48,14 @@ export async function sample (devices: Array<{ name: string, device: Device }>, 
     if (pid == null || !device.running) continue
     const memory = await device.api.call<{ memory: { heapMb: number, externalMb: number } }>('GET', '/v1/status').then(s => s.memory, () => ({ heapMb: NaN, externalMb: NaN }))
     try {
-      samples.push({ t, device: name, pid, rssMb: rssMb(pid), heapMb: memory.heapMb, externalMb: memory.externalMb, fds: readdirSync(`/proc/${pid}/fd`).length, ...sqliteBytes(device.dataDir) })
+      samples.push({ t, device: name, pid, ...residentMb(pid), heapMb: memory.heapMb, externalMb: memory.externalMb, fds: readdirSync(`/proc/${pid}/fd`).length, ...sqliteBytes(device.dataDir) })
     } catch {} // it died between the check and the read: the next sample sees the new one
   }
   return samples
 }
 
 /** Least-squares slope of rss (or the heap) over time, MB per hour. */
-export function growthMbPerHour (all: Sample[], of: 'rssMb' | 'heapMb' | 'externalMb' = 'rssMb'): number {
+export function growthMbPerHour (all: Sample[], of: 'rssMb' | 'anonMb' | 'heapMb' | 'externalMb' = 'rssMb'): number {
   const series = all.filter(s => Number.isFinite(s[of]))
   const n = series.length
   if (n < 2) return NaN

@@ -38,7 +38,8 @@ export interface SoakReport {
   growth: Record<string, number>
   /** The laptop's growth (never restarted after the warm-up): the judged number. */
   laptopGrowthMbPerHour: number
-  /** Of which its JavaScript heap, and buffers outside it. */
+  /** Of which anonymous memory (file-backed pages are node's code, shared and reclaimable), its JavaScript heap, and buffers outside it. */
+  laptopAnonGrowthMbPerHour: number
   laptopHeapGrowthMbPerHour: number
   laptopExternalGrowthMbPerHour: number
   /** The laptop's resident memory when the warm-up ended and at the end, MB. */
@@ -150,6 +151,7 @@ export async function runSoak (options: SoakOptions): Promise<SoakReport> {
       convergedMs: converged.ms,
       growth,
       laptopGrowthMbPerHour: laptopGrowth,
+      laptopAnonGrowthMbPerHour: round(growthMbPerHour(laptopSamples, 'anonMb')),
       laptopHeapGrowthMbPerHour: round(growthMbPerHour(laptopSamples, 'heapMb')),
       laptopExternalGrowthMbPerHour: round(growthMbPerHour(laptopSamples, 'externalMb')),
       laptopRssMb: { warm: round(laptopSamples[0]?.rssMb ?? NaN), end: round(laptopSamples.at(-1)?.rssMb ?? NaN) },
