@@ -11,9 +11,10 @@ export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1']
  * allocate little, and each arena of their own kept pages resident. Measured: an idle daemon
  * with two neighbours 96 → 92.5 MB RSS, against 85 MB for a bare libp2p node.
  * Buffers of 256 KiB and more (a shared file's 1 MiB pieces) always mapped on their own, so
- * freeing one returns it to the system: glibc otherwise raises that threshold after the first
- * frees and serves later pieces from the heap, whose pages stay resident (the soak saw the
- * laptop's RSS step up 10 MB for good during file transfers, its JavaScript heap flat).
+ * freeing one returns it to the system (glibc otherwise raises that threshold after the first
+ * frees and serves later pieces from the heap). Tried against the soak's 10 MB step of the
+ * laptop's RSS during file transfers: the step stayed (10.1 MB/h with it, 9.8 without), so
+ * that step has another cause; see the soak notes.
  */
 export const DAEMON_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '1', MALLOC_MMAP_THRESHOLD_: String(256 * 1024) }
 

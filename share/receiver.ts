@@ -58,8 +58,9 @@ export class ShareReceiver {
     let removed = 0
     for (const name of names) {
       const key = PARTIAL_NAME.exec(name)?.[1]
+      if (key == null) continue
       const path = join(downloads, name)
-      if (key == null || this.writing.has(path)) continue
+      if (this.writing.has(path)) continue
       const info = await stat(path).catch(() => undefined)
       if (info == null || !info.isFile() || now - info.mtimeMs < ABANDONED_PARTIAL_MS) continue
       await unlink(path).catch(() => {})

@@ -259,7 +259,7 @@ export class AccountStore {
   async upgrade (gift: AccountGift): Promise<string[]> {
     const { key, cert, chain } = await this.openGift(gift)
     // handed the epoch we already hold (over two links at once): nothing to do
-    if (chain.epoch === this.epoch && Buffer.from(chain.encode()).equals(Buffer.from(this.chainBytes))) return []
+    if (this.holds(chain)) return []
     if (!this.chain.continuedBy(chain)) throw new EpochForkError(`that epoch ${chain.epoch} does not follow ours (${this.epoch})`)
     if (chain.newest?.members.includes(this.deviceId) !== true) throw new InvalidEpochError(`epoch ${chain.epoch} was made by a device that did not know this one; pair this device again`)
     const before = new Set(this.removedSet)
@@ -290,6 +290,11 @@ export class AccountStore {
     return this.epoch
   }
 
+  /** `chain` ends at the very epoch this device holds (the same record, not another branch). */
+  private holds (chain: EpochChain): boolean {
+    return chain.epoch === this.epoch && (chain.epoch === 0 || Buffer.from(chain.bytesOf(chain.epoch) ?? []).equals(Buffer.from(this.chain.bytesOf(this.epoch) ?? [])))
+  }
+
   /**
    * How a chain a member of this account shows stands to ours: the same, behind (we hand it
    * the newer epoch), ahead (it hands it to us), ahead but removing us, ahead without listing
@@ -299,10 +304,7 @@ export class AccountStore {
   async compare (bytes: Uint8Array): Promise<{ verdict: ChainVerdict, chain: EpochChain }> {
     const theirs = await EpochChain.decode(bytes)
     if (theirs.account !== this.accountId) throw new InvalidEpochError('an epoch chain of another account')
-    if (theirs.epoch === this.epoch) {
-      const same = theirs.epoch === 0 || Buffer.from(theirs.bytesOf(theirs.epoch) ?? []).equals(Buffer.from(this.chain.bytesOf(this.epoch) ?? []))
-      return { verdict: same ? 'same' : 'fork', chain: theirs }
-    }
+    if (theirs.epoch === this.epoch) return { verdict: this.holds(theirs) ? 'same' : 'fork', chain: theirs }
     if (theirs.epoch < this.epoch) return { verdict: theirs.continuedBy(this.chain) ? 'behind' : 'fork', chain: theirs }
     if (!this.chain.continuedBy(theirs)) return { verdict: 'fork', chain: theirs }
     if (theirs.removed().has(this.deviceId)) return { verdict: 'removes-us', chain: theirs }

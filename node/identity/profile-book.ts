@@ -170,7 +170,8 @@ export class ProfileBook {
         // the public one of a number whose full profile we hold: the device does not count us a
         // member for a moment (one of us is moving to a new epoch); what it showed before stands
         if (profile.public && !held.profile.public) return 'unchanged'
-        if (!newerCert && !(held.profile.public && !profile.public)) throw new ReplayedRecordError(`sequence ${profile.seq} is already held with other content (${sameProfile ? `the same profile, a certificate of epoch ${cert.epoch} after ${held.cert.epoch}` : 'another profile'})`)
+        const fullAfterPublic = held.profile.public && !profile.public
+        if (!newerCert && !fullAfterPublic) throw new ReplayedRecordError(`sequence ${profile.seq} is already held with other content (${sameProfile ? `the same profile, a certificate of epoch ${cert.epoch} after ${held.cert.epoch}` : 'another profile'})`)
       }
     }
     const seenAt = this.now()
