@@ -254,7 +254,7 @@ export class Daemon {
   private async startSms (options: DaemonOptions, deviceKey: PrivateKey, grants: Grants): Promise<SmsService> {
     const { libp2p, book } = this.node
     const rate = options.smsRate ?? DEFAULT_SMS_RATE
-    const members = (): SmsDevice[] => book.all().filter(d => book.relation(d.id) === 'member').map(d => ({ id: d.id, relation: 'member' as const, capabilities: d.profile.capabilities }))
+    const members = (): SmsDevice[] => book.all().filter(d => book.relation(d.id) === 'member').map(d => ({ id: d.id, relation: 'member' as const, capabilities: d.profile.capabilities, profileShown: d.profile.public ? 'public' as const : 'full' as const }))
     return await SmsService.start({
       dataDir: this.dataDir,
       deviceKey,

@@ -11,7 +11,16 @@ export class UnknownMessageError extends Error {
 
 /** A sync peer sent something that is not a valid event: it is disconnected. */
 export class SyncProtocolError extends Error {
-  override readonly name = 'SyncProtocolError'
+  override readonly name: string = 'SyncProtocolError'
+}
+
+/**
+ * An event whose admission depends on its origin's profile, which this device does not hold
+ * yet (the origin just moved to a new epoch, or was met only through another member): kept
+ * unapplied and applied once the profile comes. Not the origin's fault.
+ */
+export class ProfilePendingError extends SyncProtocolError {
+  override readonly name = 'ProfilePendingError'
 }
 
 /** The SMS backend could not send; `message` is the reason a user reads in `failed(reason)`. */

@@ -1,10 +1,10 @@
-import { SyncProtocolError } from './errors.ts'
+import { ProfilePendingError, SyncProtocolError } from './errors.ts'
 import { checkEnvelope, readEnvelope, type Envelope, type EventPayload } from './signed-events.ts'
 
 /** What the rules need to know of other devices. */
 export interface EventContext {
-  /** Does this device have an SMS backend (its profile offers sms.receive)? */
-  hasBackend(device: string): boolean
+  /** Does this device have an SMS backend (its profile offers sms.receive)? Undefined while its full profile is not known. */
+  hasBackend(device: string): boolean | undefined
 }
 
 /**
@@ -18,13 +18,15 @@ export function admit (envelope: Envelope, context: EventContext): EventPayload 
   const payload = checkEnvelope(envelope)
   const { event, origin } = payload
   // an incoming text came by SMS to a phone, or device to device (route network) to any member
-  if (event.type === 'message' && event.direction === 'in' && event.route !== 'network' && !context.hasBackend(origin)) {
-    throw new SyncProtocolError('invalid event: an incoming SMS from a device without an SMS backend')
-  }
-  if (event.type === 'message' && event.stored === true && !context.hasBackend(origin)) {
-    throw new SyncProtocolError('invalid event: a text from a phone\'s store, written by a device without an SMS backend')
-  }
+  if (event.type === 'message' && event.direction === 'in' && event.route !== 'network') needBackend(origin, context, 'an incoming SMS')
+  if (event.type === 'message' && event.stored === true) needBackend(origin, context, 'a text from a phone\'s store')
   return payload
+}
+
+function needBackend (origin: string, context: EventContext, what: string): void {
+  const backend = context.hasBackend(origin)
+  if (backend === undefined) throw new ProfilePendingError(`kept until its device's profile is known: ${what} from a device whose capabilities are not known yet`)
+  if (!backend) throw new SyncProtocolError(`invalid event: ${what} from a device without an SMS backend`)
 }
 
 /** `admit` for a payload text; the reason it is refused, or the payload. */

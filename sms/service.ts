@@ -42,6 +42,8 @@ export interface SmsDevice {
   id: DeviceId
   relation: Relation
   capabilities: Capability[]
+  /** Which of its profiles this device holds (a public one carries no capabilities); events that depend on its backend wait for 'full'. */
+  profileShown?: 'full' | 'public'
 }
 
 export interface SmsServiceInit {
@@ -99,6 +101,11 @@ function hasBackend (device: SmsDevice | undefined): boolean {
   return device?.capabilities.some(c => c.name === 'sms.receive') === true
 }
 
+/** Whether a member has a backend; undefined while its full profile is not known (not a member of this epoch yet, or only its public profile held). */
+function backendOf (device: SmsDevice | undefined): boolean | undefined {
+  return device == null || device.profileShown !== 'full' ? undefined : hasBackend(device)
+}
+
 
 /** The SMS service of one device: store, replication, and the client and proxy roles. */
 export class SmsService {
@@ -131,10 +138,14 @@ export class SmsService {
       path: join(init.dataDir, SMS_DB_FILE),
       self,
       signer: new EventSigner(init.deviceKey),
-      hasBackend: (device) => device === self ? init.backend !== NO_BACKEND : hasBackend(init.members().find(m => m.id === device))
+      hasBackend: (device) => device === self ? init.backend !== NO_BACKEND : backendOf(init.members().find(m => m.id === device))
     })
     this.store.on('refused', (entries) => {
-      for (const e of entries) init.log.error('kept event %d of %s without applying it - %s', e.seq, e.origin, e.reason)
+      for (const e of entries) {
+        // a profile still on its way is the normal order of things after an epoch change, not an attack
+        if (e.pending === true) init.log('kept event %d of %s without applying it yet - %s', e.seq, e.origin, e.reason)
+        else init.log.error('kept event %d of %s without applying it - %s', e.seq, e.origin, e.reason)
+      }
     })
     this.backend = createBackend(init.backend, {
       incoming: async (sms) => { await this.proxy?.incoming(sms) },

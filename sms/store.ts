@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { DatabaseSync } from 'node:sqlite'
 import { MAX_BATCH } from './constants.ts'
-import { InvalidEventError, StorageError, SyncProtocolError } from './errors.ts'
+import { InvalidEventError, ProfilePendingError, StorageError, SyncProtocolError } from './errors.ts'
 import { openStub, readEnvelope, verifySignature, verifyStub, type EventPayload, type EventSigner, type SignedEvent, type SignedStub, type SmsEvent } from './signed-events.ts'
 import { applyEvent, maySay, prepared, type ViewChange } from './materialize.ts'
 import { admit, admitText, type EventContext } from './rules.ts'
@@ -10,7 +10,8 @@ import { migrate } from './schema.ts'
 /** An event applied to the views. */
 export interface EventEntry { kind: 'event', origin: string, seq: number, signed: SignedEvent, payload: EventPayload }
 /** A correctly signed event this device keeps (and passes on) but does not apply, and why. */
-export interface RefusedEntry { kind: 'refused', origin: string, seq: number, signed: SignedEvent, reason: string }
+/** A correctly signed event the rules refuse; `pending` when it waits for its origin's profile rather than breaking a rule. */
+export interface RefusedEntry { kind: 'refused', origin: string, seq: number, signed: SignedEvent, reason: string, pending?: boolean }
 /** The place of an event this device may not read; `stub` is the origin's proof (absent in files of old versions). */
 export interface PlaceholderEntry { kind: 'placeholder', origin: string, seq: number, stub?: SignedStub }
 
@@ -146,11 +147,11 @@ export class SmsStore extends EventEmitter<StoreEvents> {
       payload = admit(envelope, this.context)
     } catch (err) {
       if (!(err instanceof SyncProtocolError)) throw err
-      return { kind: 'refused', origin, seq, signed: e.signed, reason: err.message }
+      return { kind: 'refused', origin, seq, signed: e.signed, reason: err.message, pending: err instanceof ProfilePendingError }
     }
     verifyStub(e.signed, payload)
     const violation = this.violation(payload)
-    if (violation != null) return { kind: 'refused', origin, seq, signed: e.signed, reason: violation }
+    if (violation != null) return { kind: 'refused', origin, seq, signed: e.signed, reason: violation, pending: false }
     return { kind: 'event', origin, seq, signed: e.signed, payload }
   }
 

@@ -41,8 +41,8 @@ export class FaultyDatabase extends DatabaseSync {
 
 export interface TestSmsDevice { key: PrivateKey, id: string, store: SmsStore, db: FaultyDatabase }
 
-/** A device's SMS store in `dir`; `hasBackend` says which devices have an SMS backend. */
-export async function smsDevice (dir: string, name: string, hasBackend: (device: string) => boolean = () => true): Promise<TestSmsDevice> {
+/** A device's SMS store in `dir`; `hasBackend` says which devices have an SMS backend (undefined: not known yet). */
+export async function smsDevice (dir: string, name: string, hasBackend: (device: string) => boolean | undefined = () => true): Promise<TestSmsDevice> {
   const key = await generateKeyPair('Ed25519')
   const id = peerIdFromPrivateKey(key).toString()
   let db: FaultyDatabase | undefined

@@ -36,7 +36,7 @@ function forge (signer: TestSmsDevice, seq: number, event: SmsEvent, audience?: 
 describe('SMS log integrity', function () {
   const tmp = tempDir()
   let n = 0
-  const device = async (hasBackend?: (device: string) => boolean): Promise<TestSmsDevice> => await smsDevice(tmp.path, `d${n++}`, hasBackend)
+  const device = async (hasBackend?: (device: string) => boolean | undefined): Promise<TestSmsDevice> => await smsDevice(tmp.path, `d${n++}`, hasBackend)
   after(() => { tmp.cleanup() })
 
   describe('one rule for what a device writes and what its peers accept', () => {
@@ -126,15 +126,33 @@ describe('SMS log integrity', function () {
 
     it('only a device with an SMS backend logs incoming texts; one whose profile comes later is applied then', async () => {
       const phones = new Set<string>()
-      const laptop = await device(d => phones.has(d))
+      const withoutBackend = new Set<string>()
+      // what the daemon knows: a member's full profile says yes or no; a device not known yet (it moved to a new epoch, or its profile is on its way) is neither
+      const laptop = await device(d => phones.has(d) ? true : withoutBackend.has(d) ? false : undefined)
+      const kept: RefusedEntry[] = []
+      laptop.store.on('refused', (entries) => { kept.push(...entries) })
       const member = await device()
       const bank = forge(member, 1, { type: 'message', id: 'in-bank-0001', direction: 'in', from: 'BANK', to: [], body: 'Your account is blocked, call +15550106666', author: member.id, createdAt: 1, via: member.id })
+      withoutBackend.add(member.id)
       assert.equal(await laptop.store.ingest([bank], () => true), 1)
       assert.equal(getMessage(laptop.store.db, 'in-bank-0001'), undefined, 'a device without a backend cannot plant an incoming text')
+      assert.deepEqual(kept.map(e => [e.reason, e.pending]), [['invalid event: an incoming SMS from a device without an SMS backend', false]], 'and it is told as a broken rule')
       assert.equal(await laptop.store.reconsider(), 0)
+      withoutBackend.delete(member.id)
       phones.add(member.id)
       assert.equal(await laptop.store.reconsider(), 1)
       assert.equal(getMessage(laptop.store.db, 'in-bank-0001')?.from, 'BANK', 'once its profile says it has one, the text is applied')
+
+      // a phone whose profile has not come yet: kept as waiting for it (no error), applied when it comes
+      const phone = await device()
+      const hello = forge(phone, 1, { type: 'message', id: 'in-hello-0001', direction: 'in', from: '+15550101001', to: [], body: 'hello', author: phone.id, createdAt: 2, via: phone.id })
+      assert.equal(await laptop.store.ingest([hello], () => true), 1)
+      assert.equal(getMessage(laptop.store.db, 'in-hello-0001'), undefined)
+      assert.equal(kept[1]?.pending, true, `waiting for a profile is not a broken rule (${kept[1]?.reason})`)
+      assert.match(kept[1]?.reason ?? '', /profile is known/)
+      phones.add(phone.id)
+      assert.equal(await laptop.store.reconsider(), 1)
+      assert.equal(getMessage(laptop.store.db, 'in-hello-0001')?.body, 'hello')
     })
 
     it('statuses count only from the message\'s proxy, and pending from its author; a forged sender number is ignored', async () => {
