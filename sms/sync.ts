@@ -36,6 +36,12 @@ class Feed {
   private backlog: LogEntry[] = []
   private live = false
   private pumping = false
+  /**
+   * Per origin, the sequence up to which the subscriber holds every entry: its hello's vector,
+   * then advanced by what this feed sent. An entry at or below it is not sent again (the entries
+   * a device just caught up on come back as relays from it otherwise: the whole log, twice).
+   */
+  private readonly holds = new Map<string, number>()
 
   constructor (channel: Channel, self: string) {
     this.channel = channel
@@ -48,18 +54,28 @@ class Feed {
   }
 
   async catchUp (store: SmsStore, theirs: VersionVector): Promise<void> {
+    for (const [origin, seq] of Object.entries(theirs)) this.holds.set(origin, seq)
     for (const [origin] of Object.entries(store.versionVector())) {
       if (origin === this.device) continue
       let after = theirs[origin] ?? 0
       while (true) {
         const page = store.entriesAfter(origin, after, CATCH_UP_PAGE)
         if (page.length === 0) break
-        await writeJsonFrames(this.channel, wire(page, this.device))
+        await this.send(page)
         after = page[page.length - 1]?.seq ?? after
       }
     }
     this.live = true
     void this.pump()
+  }
+
+  /** Write entries the subscriber does not hold yet, and count them as held. */
+  private async send (entries: LogEntry[]): Promise<void> {
+    const fresh = entries.filter(e => e.seq > (this.holds.get(e.origin) ?? 0))
+    if (fresh.length === 0) return
+    await writeJsonFrames(this.channel, wire(fresh, this.device))
+    // in order per origin: the held prefix grows while there is no gap (a gap's entries come later, live)
+    for (const e of fresh) if (e.seq === (this.holds.get(e.origin) ?? 0) + 1) this.holds.set(e.origin, e.seq)
   }
 
   push (entries: LogEntry[]): void {
@@ -85,8 +101,7 @@ class Feed {
     this.pumping = true
     try {
       while (this.backlog.length > 0) {
-        const batch = this.backlog.splice(0, CATCH_UP_PAGE)
-        await writeJsonFrames(this.channel, wire(batch, this.device))
+        await this.send(this.backlog.splice(0, CATCH_UP_PAGE))
       }
     } catch {
       // the channel failed: the subscriber resubscribes and catches up

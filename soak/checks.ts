@@ -9,13 +9,13 @@ import type { AcceptedText, IncomingText } from './load.ts'
 /** Where a text may end; anything else after the load stopped is a text still owed. */
 const FINAL = new Set(['sent', 'delivered', 'failed', 'unauthorized'])
 
-interface Row { id: string, direction: string, body: string, status: string, reason: string | null, read: number }
+interface Row { id: string, direction: string, body: string, status: string, reason: string | null, read: number, via: string | null }
 
 /** What a device holds, read from its database beside the running daemon (read-only, WAL). */
 function holdings (device: Device): Map<string, Row> {
   const db = new DatabaseSync(join(device.dataDir, SMS_DB_FILE), { readOnly: true })
   try {
-    const rows = db.prepare('SELECT id, direction, body, status, reason, read FROM messages').all() as unknown as Row[]
+    const rows = db.prepare('SELECT id, direction, body, status, reason, read, via FROM messages').all() as unknown as Row[]
     return new Map(rows.map(r => [r.id, r]))
   } finally {
     db.close()
@@ -33,7 +33,7 @@ export function disagreements (devices: Array<{ name: string, device: Device }>,
   for (const text of accepted) {
     const row = first.rows.get(text.id)
     if (row == null) problems.push(`${first.name} lacks ${text.id} (${text.body.slice(0, 20)})`)
-    else if (!FINAL.has(row.status)) problems.push(`${text.id} still ${row.status} on ${first.name}`)
+    else if (!FINAL.has(row.status)) problems.push(`${text.id} still ${row.status} on ${first.name} (written on ${text.device} at ${new Date(text.at).toISOString().slice(11, 19)}, ${row.via == null ? 'handed to no phone' : `handed to ${row.via.slice(-8)}`})`)
     else if ((row.status === 'failed' || row.status === 'unauthorized') && (row.reason ?? '') === '') problems.push(`${text.id} ${row.status} with no reason`)
   }
   for (const other of rest) {
