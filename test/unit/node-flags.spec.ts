@@ -35,6 +35,33 @@ describe('the daemon\'s Node settings', () => {
     assert.equal(report.arenas, DAEMON_ENV.MALLOC_ARENA_MAX, 'one malloc arena')
   })
 
+  it('stays small through a burst of garbage (a catch-up of the whole log), where Node\'s defaults keep the peak resident', async function () {
+    this.timeout(60_000)
+    // pages of 500 entries, 50 of them alive at once as they wait for the network, 3,000 pages
+    const burst = `
+      let keep = []
+      for (let r = 0; r < 3000; r++) {
+        const page = []
+        for (let i = 0; i < 500; i++) page.push({ p: JSON.stringify({ a: 'x'.repeat(300) + i + r }), seq: i })
+        keep.push(page)
+        if (keep.length > 50) keep.shift()
+        if (r % 100 === 0) await new Promise(resolve => setImmediate(resolve))
+      }
+      keep = []
+      await new Promise(resolve => setTimeout(resolve, 500))
+      process.stdout.write(String(process.memoryUsage().rss / 2 ** 20))`
+    const residentAfter = async (flags: string[]): Promise<number> => {
+      const child = spawn(process.execPath, [...flags, '--input-type=module', '-e', burst], { stdio: ['ignore', 'pipe', 'inherit'] })
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+      assert.equal(await new Promise(resolve => child.on('exit', resolve)), 0)
+      return Number(out)
+    }
+    const daemon = await residentAfter(DAEMON_NODE_FLAGS)
+    const youngOnly = await residentAfter(['--max-semi-space-size=1'])
+    assert.ok(daemon < youngOnly - 50, `resident after the burst: ${daemon.toFixed(0)} MB with the daemon's flags, ${youngOnly.toFixed(0)} MB with a small young generation alone`)
+  })
+
   it('leaves a value the user chose alone', async () => {
     const { report } = await run({ NODE_OPTIONS: '--max-semi-space-size=8', MALLOC_ARENA_MAX: '4' })
     assert.ok(!report.execArgv.some(arg => arg.startsWith('--max-semi-space-size')), report.execArgv.join(' '))
