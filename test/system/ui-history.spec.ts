@@ -101,6 +101,8 @@ describe('the web page with a phone\'s whole history (names, a 10,000-text conve
     const field = page.getByRole('textbox', { name: 'To' })
     await field.fill('grace')
     const suggestions = page.locator('.suggestion')
+    // the page asks its daemon for the names as one types: wait for the answer, not a moment
+    await suggestions.nth(1).waitFor()
     assert.deepEqual(await suggestions.allTextContents(), ['Grace Hopper +1 555 010 3002', 'Grace Hopper +1 555 010 3012'])
     await suggestions.first().click()
     assert.equal(await field.inputValue(), GRACE)
