@@ -57,7 +57,7 @@ class Feed {
     for (const [origin, seq] of Object.entries(theirs)) this.holds.set(origin, seq)
     for (const [origin] of Object.entries(store.versionVector())) {
       if (origin === this.device) continue
-      let after = theirs[origin] ?? 0
+      let after = this.holds.get(origin) ?? 0
       while (true) {
         const page = store.entriesAfter(origin, after, CATCH_UP_PAGE)
         if (page.length === 0) break
