@@ -72,7 +72,7 @@ export function buildProgram (): Command {
     .option('--listen <multiaddr>', 'listen address, repeatable (default: every IPv4 interface, TCP, a remembered port)', collect)
     .option('--no-mdns', 'do not use multicast DNS (for networks that block multicast; use --bootstrap)')
     .option('--bootstrap <multiaddr>', 'a device to connect to at start, repeatable, e.g. /ip4/198.18.1.2/tcp/4001/p2p/12D3Koo...', collect)
-    .option('--interface-kind <iface=kind>', 'override the link kind of an interface, repeatable, remembered (e.g. eth1=wifi; kinds: wired usb wifi bluetooth)', collect)
+    .option('--interface-kind <iface=kind>', 'override the link kind of an interface, repeatable, remembered (e.g. eth1=wifi; kinds: wired usb wifi vpn bluetooth)', collect)
     .option('--allow-port <port>', 'a local TCP port other devices of the account may reach with forward, repeatable, remembered (replaces the list)', collect)
     .option('--tunnel-grace <seconds>', 'how long channels survive with no link to their device', '30')
     .option('--ui-port <port>', 'port of the web page on 127.0.0.1 (default: the remembered one, else any free port)')

@@ -4,6 +4,7 @@ import { logger } from '@libp2p/logger'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { AccountStore, Grants, createDeviceNode, loadOrCreateDeviceKey, openDeviceBook, validateDeviceKind, validateDeviceName, type DeviceNode, type PowerFacts, type ProfileBook, type SelfDescription } from '../node/index.ts'
+import { freeDualStackPort, listenAddresses } from './ports.ts'
 import { POWER_POLL_MS, powerChanged, readPower } from './power.ts'
 import { ControlServer } from './control/server.ts'
 import { controlRoutes } from './control/routes.ts'
@@ -213,18 +214,18 @@ export class Daemon {
       interfaceKinds: settings.interfaceKinds,
       tunnelGraceMs: options.tunnelGraceS == null ? undefined : options.tunnelGraceS * 1000
     }
-    const listen = options.listen ?? [`/ip4/0.0.0.0/tcp/${settings.port}`]
+    let port = settings.port === 0 ? await freeDualStackPort() : settings.port
     let node: DeviceNode
     try {
-      node = await createDeviceNode({ ...nodeInit, listen })
+      node = await createDeviceNode({ ...nodeInit, listen: options.listen ?? listenAddresses(port) })
     } catch (err) {
       // the remembered port is taken by something else now: take any port and remember that
-      if (options.listen != null || settings.port === 0 || !String((err as Error).message).includes('EADDRINUSE')) throw err
-      log('port %d is in use, listening on another', settings.port)
-      node = await createDeviceNode({ ...nodeInit, listen: ['/ip4/0.0.0.0/tcp/0'] })
+      if (options.listen != null || !String((err as Error).message).includes('EADDRINUSE')) throw err
+      log('port %d is in use, listening on another', port)
+      port = await freeDualStackPort()
+      node = await createDeviceNode({ ...nodeInit, listen: listenAddresses(port) })
     }
-    const port = node.libp2p.getMultiaddrs()[0]?.getComponents().find(c => c.name === 'tcp')?.value
-    if (options.listen == null && port != null) settings.port = Number(port)
+    if (options.listen == null) settings.port = port
     await saveSettings(this.dataDir, settings)
     return node
   }

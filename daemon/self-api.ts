@@ -38,7 +38,7 @@ export class SelfApi implements DaemonApi {
       kind: settings.current.kind,
       account: node.account.id,
       accountEpoch: node.account.epoch,
-      addresses: node.libp2p.getMultiaddrs().map(ma => ma.toString()),
+      addresses: node.addresses(),
       sms: this.init.sms(),
       uptimeMs: Date.now() - this.startedAt,
       memory: memoryNow(),

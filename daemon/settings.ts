@@ -26,7 +26,7 @@ export interface Settings {
   uiPort: number
 }
 
-const LINK_KINDS: LinkKind[] = ['wired', 'usb', 'wifi', 'bluetooth', 'relayed', 'loopback', 'unknown']
+const LINK_KINDS: LinkKind[] = ['wired', 'usb', 'wifi', 'vpn', 'bluetooth', 'relayed', 'loopback', 'unknown']
 
 /** `eth1=wifi` → ['eth1', 'wifi']; throws InvalidSettingError otherwise. */
 export function parseInterfaceKind (text: string): [string, LinkKind] {

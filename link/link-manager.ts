@@ -3,7 +3,7 @@ import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerSto
 import { serviceCapabilities } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import { LINK_BUSY_MS, LINK_DEAD_MS, PROBE_IDLE, PROBE_INTERVAL_MS, PROBE_PROTOCOL, PROBE_STANDBY_BUSY, PROBE_STANDBY_IDLE, PROBE_YOUNG_MS } from './constants.ts'
-import { linkKindOf, interfaceForAddress, interfaceOfNewConnection, ipOf } from './link-kind.ts'
+import { linkKindOf, interfaceOf, interfaceOfNewConnection } from './link-kind.ts'
 import { answerProbes, runProbes, type ProbePace, type Prober } from './probe.ts'
 import type { LinkInfo, LinkKind } from './link-types.ts'
 import { chooseActive, linkScore, type LinkFacts } from './rank.ts'
@@ -209,8 +209,7 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
   private onOpen (evt: CustomEvent<Connection>): void {
     const conn = evt.detail
     const device = conn.remotePeer.toString()
-    const ip = conn.direct ? ipOf(conn.remoteAddr)?.ip : undefined
-    const iface = ip == null ? undefined : interfaceOfNewConnection(ip)
+    const iface = conn.direct ? interfaceOfNewConnection(conn.remoteAddr) : undefined
     const link: Link = {
       id: conn.id, conn, device, iface, kind: this.kindOf(conn, iface), loss: 0, answered: false, probing: false,
       failures: this.recentFailures(this.pathKey(device, iface)), upSince: Date.now()
@@ -320,8 +319,7 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
           for (const { multiaddr } of peer.addresses) {
             // relayed addresses are not a local interface's path; the dialer falls back to them
             if (multiaddr.getComponents().some(c => c.name === 'p2p-circuit')) continue
-            const ip = ipOf(multiaddr)?.ip
-            const iface = ip == null ? undefined : interfaceForAddress(ip)
+            const iface = interfaceOf(multiaddr)
             const key = this.pathKey(device, iface)
             if (iface == null || linked.has(iface) || this.dialing.has(key)) continue
             linked.add(iface)

@@ -4,7 +4,7 @@
  */
 
 /** Interface classes, best first (their predetermined rank is in interface-class.ts). */
-export type LinkKind = 'wired' | 'usb' | 'wifi' | 'bluetooth' | 'relayed' | 'loopback' | 'unknown'
+export type LinkKind = 'wired' | 'usb' | 'wifi' | 'vpn' | 'bluetooth' | 'relayed' | 'loopback' | 'unknown'
 
 /** One link to a member device, as `companion links --json` shows it. */
 export interface LinkInfo {

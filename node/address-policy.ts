@@ -1,4 +1,5 @@
-import type { Multiaddr } from '@multiformats/multiaddr'
+import type { NetworkInterfaceInfo } from 'node:os'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
 import { ipOf } from '../link/index.ts'
 
@@ -25,6 +26,39 @@ export function announceable (addrs: Multiaddr[]): Multiaddr[] {
   const usable = addrs.filter(ma => !isUnspecified(ma))
   const external = usable.filter(ma => !isLoopback(ma))
   return external.length > 0 ? external : usable
+}
+
+/** fe80::/10: an address that means something only with the interface it is used on. */
+export function isLinkLocalV6 (ip: string): boolean {
+  return /^fe[89ab][0-9a-f]:/i.test(ip)
+}
+
+/** The port we listen on per family: from the listen addresses, else from an address in use. */
+export function listenPorts (addrs: Multiaddr[]): { 4?: string, 6?: string } {
+  const ports: { 4?: string, 6?: string } = {}
+  for (const ma of addrs) {
+    const family = ipOf(ma)?.family
+    const port = ma.getComponents().find(c => c.name === 'tcp')?.value
+    if (family != null && port != null && port !== '0') ports[family] ??= port
+  }
+  return ports
+}
+
+/**
+ * The link-local addresses libp2p leaves out of a node's own (it cannot tell which link they
+ * belong to): fe80::/10 with its interface as the zone, and 169.254/16. A cable between two
+ * laptops with no router has nothing else.
+ */
+export function linkLocalAddresses (interfaces: NodeJS.Dict<NetworkInterfaceInfo[]>, ports: { 4?: string, 6?: string }): Multiaddr[] {
+  const out: Multiaddr[] = []
+  for (const [name, list] of Object.entries(interfaces)) {
+    for (const addr of list ?? []) {
+      if (addr.internal) continue
+      if (addr.family === 'IPv4' && addr.address.startsWith('169.254.') && ports[4] != null) out.push(multiaddr(`/ip4/${addr.address}/tcp/${ports[4]}`))
+      if (addr.family === 'IPv6' && isLinkLocalV6(addr.address) && ports[6] != null) out.push(multiaddr(`/ip6zone/${name}/ip6/${addr.address}/tcp/${ports[6]}`))
+    }
+  }
+  return out
 }
 
 export interface DialPolicyInit {

@@ -6,16 +6,16 @@ import { identify, identifyPush, type Identify, type IdentifyPush } from '@libp2
 import { ping, type Ping } from '@libp2p/ping'
 import { kadDHT, removePublicAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
 import { logger } from '@libp2p/logger'
-import type { PeerDiscovery, PeerId, PrivateKey, Startable } from '@libp2p/interface'
+import type { PeerId, PeerInfo, PrivateKey } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { announceable, dialPolicyGater, isLoopback, relayGater } from './address-policy.ts'
+import { announceable, dialPolicyGater, isLoopback, linkLocalAddresses, listenPorts, relayGater } from './address-policy.ts'
 import { circuitRelayServer, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import { MemberRelays } from './member-relays.ts'
 import { CONNECTION_PING_INTERVAL_MS, CONNECTION_PING_TIMEOUT_MS, DHT_PROTOCOL, MAX_INCOMING_PENDING_CONNECTIONS, DHT_QUERY_SELF_INTERVAL_MS, MDNS_INTERVAL_MS, MDNS_SERVICE_TAG, NODE_DB_FILE } from './constants.ts'
 import { DhtIntroductions } from './dht-introductions.ts'
 import { deviceDialer, type DeviceDialer } from './device-dialer.ts'
 import { NetworkWatcher } from './network-watcher.ts'
-import { quietMdns } from './mdns-discovery.ts'
+import { companionMdns, type MdnsDiscovery } from './mdns/discovery.ts'
 import { SqliteDatastore } from './sqlite-datastore.ts'
 import type { AccountStore } from './identity/account.ts'
 import { DHT_KEY_PREFIX } from './identity/constants.ts'
@@ -29,7 +29,7 @@ import { epochUpgrades, type EpochUpgrades } from './identity/epoch-upgrade.ts'
 import type { ProfileBook } from './identity/profile-book.ts'
 import { Membership } from './identity/membership.ts'
 import { profileExchange, type ProfileExchange } from './identity/profile-exchange.ts'
-import { linkManager, tunnels, type LinkKind, type LinkManager, type Tunnels } from '../link/index.ts'
+import { ipOf, linkManager, localInterfaces, tunnels, type LinkKind, type LinkManager, type Tunnels } from '../link/index.ts'
 
 export interface DeviceNodeInit {
   dataDir: string
@@ -54,6 +54,12 @@ export interface DeviceNodeInit {
   tunnelGraceMs?: number
 }
 
+/**
+ * What the DHT tells others of a device: its private addresses, never a zoned link-local one
+ * (the zone names one of our interfaces, which means nothing on theirs).
+ */
+const lanPeerInfo = (info: PeerInfo): PeerInfo => removePublicAddressesMapper({ ...info, multiaddrs: info.multiaddrs.filter(ma => ipOf(ma)?.zone == null) })
+
 const refuseRecord = async (): Promise<void> => { throw new InvalidRecordError('this DHT stores companion records only') }
 
 /** Addresses often change several at once (an interface comes up): announce once they settle. */
@@ -74,7 +80,7 @@ export interface DeviceServices extends Record<string, unknown> {
   links: LinkManager
   tunnels: Tunnels
   relay: CircuitRelayService
-  mdns?: PeerDiscovery & Startable
+  mdns?: MdnsDiscovery
 }
 
 /** A started device node: libp2p with our transports, discovery, identity and dialling. */
@@ -84,6 +90,8 @@ export interface DeviceNode {
   book: ProfileBook
   own: OwnProfile
   dhtProfiles: DhtProfiles
+  /** Every address of this device, link-local ones with their zone: what `companion status` shows. */
+  addresses(): string[]
   /** This device changed (name, account, capabilities): re-sign, tell every device, republish. */
   changed(): Promise<void>
   /** Removing a member, leaving, starting over: the account's membership, written once. */
@@ -119,7 +127,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     dht: kadDHT({
       protocol: DHT_PROTOCOL,
       clientMode: false,
-      peerInfoMapper: removePublicAddressesMapper,
+      peerInfoMapper: lanPeerInfo,
       querySelfInterval: DHT_QUERY_SELF_INTERVAL_MS,
       validators: {
         [DHT_KEY_PREFIX]: dhtProfileValidator({ account, book, roomForForeign: (key) => roomForForeignRecord(datastore, key) }),
@@ -151,7 +159,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     tunnels: tunnels({ isMember: (id) => book.relation(id) === 'member', authorize: init.authorizeChannel, authorizeTunnel: init.authorizeTunnel, graceMs: init.tunnelGraceMs })
   }
   if (init.mdns !== false) {
-    services.mdns = quietMdns({ serviceTag: MDNS_SERVICE_TAG, interval: MDNS_INTERVAL_MS })
+    services.mdns = companionMdns({ serviceTag: MDNS_SERVICE_TAG, intervalMs: MDNS_INTERVAL_MS })
   }
 
   let libp2p: Libp2p<DeviceServices>
@@ -189,6 +197,12 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     throw err
   }
   const ownAddresses = (): string[] => libp2p.getMultiaddrs().map(ma => ma.toString())
+  /** Every address, also the link-local ones libp2p leaves out (fe80:: with its zone), for people to read. */
+  const allAddresses = (): string[] => {
+    const own = libp2p.getMultiaddrs()
+    const linkLocal = linkLocalAddresses(localInterfaces(), listenPorts([...init.listen.map(a => multiaddr(a)), ...own]))
+    return [...own.map(ma => ma.toString()), ...linkLocal.map(ma => `${ma.toString()}/p2p/${libp2p.peerId.toString()}`)]
+  }
   const dhtProfiles = new DhtProfiles({ dht: libp2p.services.dht, account, own, book, deviceKey: init.privateKey, addresses: ownAddresses, log })
   locate = async (id, signal) => await dhtProfiles.locate(id, signal)
   // where each known device is, kept in our own table for as long as we know it
@@ -243,11 +257,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
   introductions.start()
 
   // a new network: ask mDNS again at once rather than at its next interval
-  const watcher = new NetworkWatcher(() => {
-    const m = libp2p.services.mdns
-    if (m == null) return
-    void Promise.resolve(m.stop()).then(() => m.start())
-  })
+  const watcher = new NetworkWatcher(() => { libp2p.services.mdns?.networkChanged() })
   watcher.start()
   const sweep = (): void => {
     try {
@@ -267,6 +277,7 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
     book,
     own,
     dhtProfiles,
+    addresses: allAddresses,
     changed: async () => { await changed() },
     membership: members,
     async stop () {

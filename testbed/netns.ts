@@ -8,6 +8,10 @@ import { existsSync, readdirSync } from 'node:fs'
  *   subnet b  198.18.2.0/24  bridge br1   every device's eth1 ("Wi-Fi"), when links = 2
  *   subnet c  198.18.3.0/24  bridge br2   devices of the second subnet, behind a router
  *
+ * `addressing` picks the families: IPv4 as above (the default); `dual` adds ULA IPv6
+ * (fd18:1::<n>/64 on a, fd18:2::<n>/64 on b); `ula` has only those; `link-local` has no address
+ * but the fe80:: one the kernel gives every interface (two machines joined by a cable).
+ *
  * The router namespace sits on br0 (198.18.1.254) and br2 (198.18.3.254) and forwards; it does
  * not forward multicast, so mDNS never crosses from one subnet to the other. Nothing here
  * touches the host's own interfaces: every link lives between namespaces we created.
@@ -26,14 +30,20 @@ export interface LanInit {
   dualHomed?: number[]
   /** Route between subnets a and c (a router namespace). Without it only a dual-homed device joins them. @default true */
   routed?: boolean
+  /** @default 'ipv4' */
+  addressing?: Addressing
 }
+
+export type Addressing = 'ipv4' | 'dual' | 'ula' | 'link-local'
 
 export interface Host {
   /** 1-based index; remote devices come after the LAN devices. */
   index: number
   ns: string
-  /** This host's address on each subnet it sits on. */
+  /** This host's IPv4 address on each subnet it sits on (none when the LAN has no IPv4). */
   addrs: Partial<Record<LinkName, string>>
+  /** This host's ULA IPv6 address on each subnet (with `dual` and `ula` addressing). */
+  addrs6: Partial<Record<LinkName, string>>
   /** Interface name per subnet. */
   ifaces: Partial<Record<LinkName, string>>
   /** Routes the harness added, restored when their interface comes back up. */
@@ -41,6 +51,7 @@ export interface Host {
 }
 
 const SUBNET: Record<LinkName, string> = { a: '198.18.1', b: '198.18.2', c: '198.18.3' }
+const SUBNET6: Record<LinkName, string> = { a: 'fd18:1:', b: 'fd18:2:', c: 'fd18:3:' }
 const BRIDGE: Record<LinkName, string> = { a: 'br0', b: 'br1', c: 'br2' }
 const ROUTER = 254
 const PREFIX = 'cl'
@@ -51,6 +62,10 @@ function ip (...args: string[]): void {
 
 function inNs (ns: string, ...args: string[]): void {
   ip('-n', ns, ...args)
+}
+
+function sysctl (ns: string, ...settings: string[]): void {
+  execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', ...settings], { stdio: ['ignore', 'ignore', 'pipe'] })
 }
 
 const live = new Set<Lan>()
@@ -92,6 +107,7 @@ function deleteNamespace (ns: string): void {
 export class Lan {
   readonly id: string
   readonly hosts: Host[] = []
+  private addressing: Addressing = 'ipv4'
   private readonly namespaces: string[] = []
   private readonly bridgeNs: string
   private readonly routerNs: string
@@ -120,6 +136,8 @@ export class Lan {
     ip('netns', 'add', ns)
     this.namespaces.push(ns)
     inNs(ns, 'link', 'set', 'lo', 'up')
+    // IPv6 addresses usable at once (no duplicate detection wait), and kept while a cable is out
+    sysctl(ns, 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.all.keep_addr_on_down=1', 'net.ipv6.conf.default.keep_addr_on_down=1')
   }
 
   /** A veth from `ns` (named `iface`) into `bridge` of the bridge namespace. */
@@ -127,7 +145,8 @@ export class Lan {
     const peer = `${link}${host}`
     inNs(this.bridgeNs, 'link', 'add', peer, 'type', 'veth', 'peer', 'name', iface, 'netns', ns)
     inNs(this.bridgeNs, 'link', 'set', peer, 'master', BRIDGE[link], 'up')
-    inNs(ns, 'addr', 'add', `${SUBNET[link]}.${host}/24`, 'dev', iface)
+    if (this.addressing === 'ipv4' || this.addressing === 'dual') inNs(ns, 'addr', 'add', `${SUBNET[link]}.${host}/24`, 'dev', iface)
+    if (this.addressing === 'ula' || this.addressing === 'dual') inNs(ns, 'addr', 'add', `${SUBNET6[link]}:${host}/64`, 'dev', iface, 'nodad')
     inNs(ns, 'link', 'set', iface, 'up')
   }
 
@@ -136,34 +155,39 @@ export class Lan {
     const remote = init.remoteDevices ?? 0
     const needC = remote > 0 || (init.dualHomed ?? []).length > 0
     const routed = needC && init.routed !== false
+    this.addressing = init.addressing ?? 'ipv4'
+    if (needC && this.addressing !== 'ipv4') throw new Error('subnet c (the router) is IPv4 only')
     this.addNamespace(this.bridgeNs)
     for (const link of ['a', 'b', 'c'] as LinkName[]) {
       inNs(this.bridgeNs, 'link', 'add', BRIDGE[link], 'type', 'bridge')
       // forward immediately: no STP listening delay on a fresh port
       inNs(this.bridgeNs, 'link', 'set', BRIDGE[link], 'type', 'bridge', 'forward_delay', '0')
+      // no MLD querier here: with snooping, IPv6 multicast (mDNS on ff02::fb) would not be flooded
+      inNs(this.bridgeNs, 'link', 'set', BRIDGE[link], 'type', 'bridge', 'mcast_snooping', '0')
       inNs(this.bridgeNs, 'link', 'set', BRIDGE[link], 'up')
     }
     if (routed) {
       this.addNamespace(this.routerNs)
       this.plug(this.routerNs, 'r0', 'a', ROUTER)
       this.plug(this.routerNs, 'r2', 'c', ROUTER)
-      execFileSync('ip', ['netns', 'exec', this.routerNs, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'])
+      sysctl(this.routerNs, 'net.ipv4.ip_forward=1')
     }
     for (let i = 1; i <= init.devices + remote; i++) {
       const ns = `${this.id}-d${i}`
       this.addNamespace(ns)
-      const host: Host = { index: i, ns, addrs: {}, ifaces: {}, routes: [] }
+      const host: Host = { index: i, ns, addrs: {}, addrs6: {}, ifaces: {}, routes: [] }
       const onLan = i <= init.devices
       const plugged: LinkName[] = onLan ? (links === 2 ? ['a', 'b'] : ['a']) : ['c']
       if (onLan && (init.dualHomed ?? []).includes(i)) plugged.push('c')
       plugged.forEach((link, n) => {
         const iface = `eth${n}`
         this.plug(ns, iface, link, i)
-        host.addrs[link] = `${SUBNET[link]}.${i}`
+        if (this.addressing === 'ipv4' || this.addressing === 'dual') host.addrs[link] = `${SUBNET[link]}.${i}`
+        if (this.addressing === 'ula' || this.addressing === 'dual') host.addrs6[link] = `${SUBNET6[link]}:${i}`
         host.ifaces[link] = iface
       })
       // without a multicast route the kernel has nowhere to send mDNS
-      this.addRoute(host, 'eth0', '224.0.0.0/4', 'dev', 'eth0')
+      if (this.addressing === 'ipv4' || this.addressing === 'dual') this.addRoute(host, 'eth0', '224.0.0.0/4', 'dev', 'eth0')
       if (routed) {
         if (!onLan) this.addRoute(host, 'eth0', 'default', 'via', `${SUBNET.c}.${ROUTER}`)
         else if (!plugged.includes('c')) this.addRoute(host, 'eth0', `${SUBNET.c}.0/24`, 'via', `${SUBNET.a}.${ROUTER}`)
@@ -201,6 +225,38 @@ export class Lan {
     if (iface == null) throw new Error(`host ${index} has no link ${link}`)
     if (rate == null) execFileSync('ip', ['netns', 'exec', host.ns, 'tc', 'qdisc', 'del', 'dev', iface, 'root'])
     else execFileSync('ip', ['netns', 'exec', host.ns, 'tc', 'qdisc', 'replace', 'dev', iface, 'root', 'tbf', 'rate', rate, 'burst', '64kb', 'latency', '200ms'])
+  }
+
+  /** The fe80:: address the kernel gave one link of a host. */
+  linkLocal (index: number, link: LinkName): string {
+    const { ns, iface } = this.iface(index, link)
+    const [info] = JSON.parse(execFileSync('ip', ['-n', ns, '-6', '-j', 'addr', 'show', 'dev', iface, 'scope', 'link'], { encoding: 'utf8' })) as Array<{ addr_info: Array<{ local: string }> }>
+    const local = info?.addr_info[0]?.local
+    if (local == null) throw new Error(`host ${index} has no link-local address on ${iface}`)
+    return local
+  }
+
+  /**
+   * Add or remove an address of one link of a host (`198.18.1.9/24`, `fd18:1::9/64`), as DHCP,
+   * SLAAC or a roaming Wi-Fi would; the host's recorded addresses follow.
+   */
+  address (index: number, link: LinkName, change: 'add' | 'del', cidr: string): void {
+    const { ns, iface } = this.iface(index, link)
+    const v6 = cidr.includes(':')
+    inNs(ns, 'addr', change, cidr, 'dev', iface, ...(v6 && change === 'add' ? ['nodad'] : []))
+    const host = this.host(index)
+    const addr = cidr.split('/')[0]
+    const table = v6 ? host.addrs6 : host.addrs
+    if (change === 'add') table[link] = addr
+    else if (table[link] === addr) delete table[link]
+    if (!v6 && change === 'add' && link === 'a' && !host.routes.some(r => r.args[0] === '224.0.0.0/4')) this.addRoute(host, 'eth0', '224.0.0.0/4', 'dev', 'eth0')
+  }
+
+  private iface (index: number, link: LinkName): { ns: string, iface: string } {
+    const host = this.host(index)
+    const iface = host.ifaces[link]
+    if (iface == null) throw new Error(`host ${index} has no link ${link}`)
+    return { ns: host.ns, iface }
   }
 
   /** Bytes one link of a host has received so far (the kernel's count). */

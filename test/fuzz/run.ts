@@ -15,7 +15,7 @@ const { values } = parseArgs({ options: { inputs: { type: 'string', default: '10
 const inputs = Number(values.inputs)
 const seed = values.seed == null ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed)
 if (!Number.isSafeInteger(inputs) || inputs < 1 || !Number.isSafeInteger(seed)) {
-  process.stderr.write('usage: npm run fuzz -- [--inputs N] [--seed S] [--target events|frames|pdu|carrier|tunnel|records|dht|pairing]\n')
+  process.stderr.write('usage: npm run fuzz -- [--inputs N] [--seed S] [--target events|frames|pdu|carrier|tunnel|records|dht|pairing|history|numbers|blobs|blob-header|share|mdns]\n')
   process.exit(2)
 }
 const chosen = TARGETS.filter(t => values.target == null || values.target.includes(t.name))

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict'
-import { fileURLToPath } from 'node:url'
-import { Testbed, CLI, eventually, runCli, type Device, until } from '../../testbed/index.ts'
+import { Testbed, eventually, runCli, type Device, until } from '../../testbed/index.ts'
 import { pair } from '../../testbed/pairing.ts'
-import { startHelper, type Helper } from '../../testbed/processes.ts'
+import { streamThroughForward } from '../../testbed/forward-stream.ts'
 import { echoRoundTrips, openChannel, percentile, saturate } from '../../testbed/channels.ts'
 
-const TOOLS = fileURLToPath(new URL('../../testbed/tcp-tools.ts', import.meta.url))
 const MiB = 1024 * 1024
 const SINK_PORT = 7000
 const FORWARD_PORT = 7001
+const PORTS = { sink: SINK_PORT, forward: FORWARD_PORT }
 
 interface LinkRow { device: string, kind: string, local: string | null, state: string, active: boolean, rttMs: number | null }
 
@@ -42,20 +41,9 @@ describe('links and the user tunnel', function () {
     return [d1, d2]
   }
 
-  /** Stream `bytes` from device 1 through `forward` to the sink on device 2, at `rate` bytes/s. */
-  async function streamThroughForward (d1: Device, d2: Device, bytes: number, rate: number): Promise<{ done: Promise<{ sent: number, sha256: string, reply: { bytes: number, sha256: string }, error?: string }>, forward: Helper }> {
-    const sink = startHelper([process.execPath, TOOLS, 'sink', String(SINK_PORT)], d2.init.ns)
-    await sink.line(/listening/)
-    const forward = startHelper([process.execPath, CLI, '--data-dir', d1.dataDir, 'forward', String(FORWARD_PORT), `device-2:${SINK_PORT}`])
-    await forward.line(/forwarding/)
-    const source = startHelper([process.execPath, TOOLS, 'source', String(FORWARD_PORT), String(bytes), String(rate)], d1.init.ns)
-    const done = source.line(/sha256|error/, 120_000).then(line => JSON.parse(line))
-    return { done, forward }
-  }
-
   it('keeps a 24 MiB forward byte-identical while the active link is cut, and moves back when it returns', async () => {
     const [d1, d2] = await pairedWithTwoLinks()
-    const { done, forward } = await streamThroughForward(d1, d2, 24 * MiB, 6 * MiB)
+    const { done, forward } = await streamThroughForward(d1, d2, 24 * MiB, 6 * MiB, PORTS)
     await new Promise(resolve => setTimeout(resolve, 1_000))
     bed!.lan.setLink(1, 'a', false)
     await until('the Wi-Fi link took over', 3_000, async () => await activeKind(d1) === 'wifi')
@@ -107,7 +95,7 @@ describe('links and the user tunnel', function () {
 
   it('completes a stream when both links are down for less than the grace period', async () => {
     const [d1, d2] = await pairedWithTwoLinks()
-    const { done } = await streamThroughForward(d1, d2, 12 * MiB, 4 * MiB)
+    const { done } = await streamThroughForward(d1, d2, 12 * MiB, 4 * MiB, PORTS)
     await new Promise(resolve => setTimeout(resolve, 1_000))
     bed!.lan.setLink(1, 'a', false)
     bed!.lan.setLink(1, 'b', false)
@@ -120,7 +108,7 @@ describe('links and the user tunnel', function () {
 
   it('fails the channels with a clear error when no link returns within the grace period', async () => {
     const [d1, d2] = await pairedWithTwoLinks(2)
-    const { done } = await streamThroughForward(d1, d2, 12 * MiB, 2 * MiB)
+    const { done } = await streamThroughForward(d1, d2, 12 * MiB, 2 * MiB, PORTS)
     await new Promise(resolve => setTimeout(resolve, 1_000))
     bed!.lan.setLink(1, 'a', false)
     bed!.lan.setLink(1, 'b', false)

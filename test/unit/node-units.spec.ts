@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { isNews, MDNS_REPEAT_MS } from '../../node/mdns-discovery.ts'
+import { isNews, MDNS_REPEAT_MS } from '../../node/mdns/discovery.ts'
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -168,7 +168,7 @@ describe('power facts', () => {
   })
 })
 
-describe('mDNS answers passed on (node/mdns-discovery.ts)', () => {
+describe('mDNS answers passed on (node/mdns/discovery.ts)', () => {
   const now = 1_000_000
   it('passes on a device not connected, whatever it said before', () => {
     assert.equal(isNews({ addrs: 'a', at: now }, 'a', false, now), true)
