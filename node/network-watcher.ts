@@ -22,7 +22,8 @@ export class NetworkWatcher {
     // fresh: this poll is what keeps the shared copy (link/link-kind.ts) current
     for (const [name, list] of Object.entries(localInterfaces(true))) {
       for (const addr of list ?? []) {
-        if (!addr.internal) addrs.push(`${name}/${addr.cidr ?? addr.address}`)
+        // the scope of an IPv6 address is its interface's index: an interface plugged back in is new
+        if (!addr.internal) addrs.push(`${name}/${addr.cidr ?? addr.address}${addr.family === 'IPv6' ? `%${addr.scopeid ?? ''}` : ''}`)
       }
     }
     return addrs.sort().join(',')

@@ -216,6 +216,21 @@ export class Lan {
   }
 
   /**
+   * Unplug one link of a host, as pulling a USB tether out removes its interface altogether;
+   * `plugBack` makes it again (same name and addresses, a new interface to the kernel).
+   */
+  unplug (index: number, link: LinkName): void {
+    this.iface(index, link)
+    inNs(this.bridgeNs, 'link', 'del', `${link}${index}`)
+  }
+
+  plugBack (index: number, link: LinkName): void {
+    const { ns, iface } = this.iface(index, link)
+    this.plug(ns, iface, link, index)
+    for (const route of this.host(index).routes.filter(r => r.dev === iface)) inNs(ns, 'route', 'replace', ...route.args)
+  }
+
+  /**
    * Limit what one link of a host sends to `rate` (tc's token bucket, e.g. `16mbit`), as a slow
    * Wi-Fi would; `undefined` lifts the limit.
    */

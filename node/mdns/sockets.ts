@@ -11,11 +11,15 @@ export interface Heard { bytes: Buffer, family: 4 | 6, iface?: string }
 export interface Where { family: 4 | 6, iface: string }
 
 /** One socket per family on port 5353, in the mDNS group on every interface that has that family. */
-interface FamilySocket { socket: Socket, group: string, joined: Map<string, string> }
+interface FamilySocket { socket: Socket, group: string, joined: Map<string, { addr: string, index: string }> }
 
 type Interfaces = NodeJS.Dict<NetworkInterfaceInfo[]>
 
-/** Interfaces that can carry mDNS of a family, each with the address that names it to the kernel. */
+/**
+ * Interfaces that can carry mDNS of a family, each with the address that names it to the
+ * kernel and its index: an interface unplugged and plugged back (a USB tether) has the same
+ * name and maybe the same address, but a new index, and the kernel dropped its memberships.
+ */
 export function multicastInterfaces (family: 4 | 6, interfaces: Interfaces): Map<string, string> {
   const out = new Map<string, string>()
   for (const [name, addrs] of Object.entries(interfaces)) {
@@ -24,6 +28,12 @@ export function multicastInterfaces (family: 4 | 6, interfaces: Interfaces): Map
     if (addr != null) out.set(name, family === 4 ? addr.address : `::%${name}`)
   }
   return out
+}
+
+/** An interface's index (the scope of its IPv6 addresses), '' when it has none. */
+export function interfaceIndex (addrs: NetworkInterfaceInfo[] | undefined): string {
+  const v6 = (addrs ?? []).find(a => a.family === 'IPv6' && a.scopeid != null && a.scopeid > 0)
+  return v6?.family === 'IPv6' ? String(v6.scopeid) : ''
 }
 
 /**
@@ -73,20 +83,20 @@ export class MdnsSockets {
     this.refresh()
   }
 
-  /** Join the group on interfaces that appeared, forget those that went (their address may differ when back). */
+  /** Join the group on interfaces that appeared or came back, forget those that went. */
   refresh (interfaces: Interfaces = localInterfaces(true)): void {
     for (const [family, fs] of this.sockets) {
       const now = multicastInterfaces(family, interfaces)
-      for (const [name, addr] of fs.joined) {
-        if (now.get(name) === addr) continue
-        try { fs.socket.dropMembership(fs.group, addr) } catch {}
+      for (const [name, was] of fs.joined) {
+        if (now.get(name) === was.addr && interfaceIndex(interfaces[name]) === was.index) continue
+        try { fs.socket.dropMembership(fs.group, was.addr) } catch {}
         fs.joined.delete(name)
       }
       for (const [name, addr] of now) {
         if (fs.joined.has(name)) continue
         try {
           fs.socket.addMembership(fs.group, addr)
-          fs.joined.set(name, addr)
+          fs.joined.set(name, { addr, index: interfaceIndex(interfaces[name]) })
         } catch (err) {
           this.log('cannot join mDNS on %s (IPv%d) - %e', name, family, err)
         }
@@ -102,7 +112,7 @@ export class MdnsSockets {
   send (bytes: Buffer, where?: Where): void {
     for (const [family, fs] of this.sockets) {
       if (where != null && where.family !== family) continue
-      for (const [name, addr] of fs.joined) {
+      for (const [name, { addr }] of fs.joined) {
         if (where != null && where.iface !== name) continue
         try {
           if (family === 4) {
@@ -120,7 +130,7 @@ export class MdnsSockets {
 
   close (): void {
     for (const fs of this.sockets.values()) {
-      for (const addr of fs.joined.values()) {
+      for (const { addr } of fs.joined.values()) {
         try { fs.socket.dropMembership(fs.group, addr) } catch {}
       }
       fs.socket.close()

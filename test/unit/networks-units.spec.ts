@@ -7,7 +7,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ANSWER_MAX_ADDRS, ANSWER_MAX_BYTES, answerPacket, asksFor, queryPacket, readAnswer } from '../../node/mdns/packets.ts'
-import { multicastInterfaces } from '../../node/mdns/sockets.ts'
+import { interfaceIndex, multicastInterfaces } from '../../node/mdns/sockets.ts'
 import { isLinkLocalV6, linkLocalAddresses, listenPorts } from '../../node/address-policy.ts'
 import { interfaceOf, ipOf, linkKindOf } from '../../link/link-kind.ts'
 import { listenAddresses } from '../../daemon/ports.ts'
@@ -132,6 +132,14 @@ describe('addresses of every network', () => {
   it('joins mDNS on every interface of a family: IPv4 by an address of it, IPv6 by its name', () => {
     assert.deepEqual([...multicastInterfaces(4, IFACES)], [['eth0', '198.18.1.1'], ['wlan0', '169.254.7.7']])
     assert.deepEqual([...multicastInterfaces(6, IFACES)], [['eth0', '::%eth0'], ['wlan0', '::%wlan0']])
+  })
+
+  it('tells an interface plugged back in from the one before it by its index (the scope of its fe80:: address)', () => {
+    const before = [info('198.18.1.1', '198.18.1.1/24'), { ...info('fe80::1', 'fe80::1/64'), scopeid: 7 }]
+    const after = [info('198.18.1.1', '198.18.1.1/24'), { ...info('fe80::1', 'fe80::1/64'), scopeid: 9 }]
+    assert.equal(interfaceIndex(before), '7')
+    assert.notEqual(interfaceIndex(after), interfaceIndex(before))
+    assert.equal(interfaceIndex([info('198.18.1.1', '198.18.1.1/24')]), '', 'no IPv6, no index')
   })
 
   it('classifies VPN interfaces (WireGuard, Tailscale, tun) as their own kind, ranked below the LAN', () => {
