@@ -11,6 +11,16 @@ const MAX_FEED_BACKLOG = 20_000
 /** Retry a broken subscription after this long; a peer that sent garbage waits longer. */
 const RESUBSCRIBE_MS = 2_000
 const MISBEHAVED_MS = 30_000
+/**
+ * Subscriptions catch up one at a time: a device far behind (just paired, or back after long)
+ * takes the log from one member, then asks the next only for what that one did not have. A
+ * member that does not say it is done (an older version, a stalled link) holds the next one
+ * back at most this long.
+ */
+export const CATCH_UP_TURN_MAX_MS = 30_000
+/** Hello version 2: the publisher says when the catch-up is done (`{ t: 'caught-up' }`). */
+const HELLO_VERSION = 2
+const CAUGHT_UP = 'caught-up'
 
 export interface SmsSyncInit {
   store: SmsStore
@@ -53,7 +63,7 @@ class Feed {
     this.closed = true
   }
 
-  async catchUp (store: SmsStore, theirs: VersionVector): Promise<void> {
+  async catchUp (store: SmsStore, theirs: VersionVector, sayDone: boolean): Promise<void> {
     for (const [origin, seq] of Object.entries(theirs)) this.holds.set(origin, seq)
     for (const [origin] of Object.entries(store.versionVector())) {
       if (origin === this.device) continue
@@ -65,6 +75,7 @@ class Feed {
         after = page[page.length - 1]?.seq ?? after
       }
     }
+    if (sayDone) await writeJsonFrames(this.channel, [{ t: CAUGHT_UP }])
     this.live = true
     void this.pump()
   }
@@ -123,6 +134,8 @@ export class SmsSync {
   private readonly feeds = new Set<Feed>()
   private readonly subscriptions = new Map<string, Channel | 'opening'>()
   private readonly pausedUntil = new Map<string, number>()
+  /** Settles when every subscription that asked before is caught up (or gave up its turn). */
+  private turns: Promise<void> = Promise.resolve()
   private stopped = false
 
   constructor (init: SmsSyncInit) {
@@ -168,13 +181,20 @@ export class SmsSync {
     const { store, log } = this.init
     let channel: Channel | undefined
     let retryMs = RESUBSCRIBE_MS
+    const done = Promise.withResolvers<void>()
+    const before = this.turns
+    this.turns = before.then(async () => { await done.promise })
     try {
       channel = await this.init.tunnels.open(device, SYNC_CHANNEL, Priority.INTERACTIVE)
       this.subscriptions.set(device, channel)
-      await writeJsonFrames(channel, [{ t: 'hello', v: 1, vv: store.versionVector() }])
+      await waitAtMost(before, CATCH_UP_TURN_MAX_MS)
+      setTimeout(done.resolve, CATCH_UP_TURN_MAX_MS).unref()
+      // the version vector as it is after the catch-ups before this one
+      await writeJsonFrames(channel, [{ t: 'hello', v: HELLO_VERSION, vv: store.versionVector() }])
       for await (const batch of readJsonFrames(channel)) {
+        if (batch.some(f => (f as { t?: unknown } | null)?.t === CAUGHT_UP)) done.resolve()
         // only the account's devices write the log; anything else is not stored
-        await store.ingest(batch.flatMap(f => fromWire(f) ?? []), origin => this.known(origin))
+        await store.ingest(batch.flatMap(f => (f as { t?: unknown } | null)?.t === CAUGHT_UP ? [] : fromWire(f) ?? []), origin => this.known(origin))
       }
     } catch (err) {
       if (err instanceof SyncProtocolError) {
@@ -186,6 +206,7 @@ export class SmsSync {
         log('sync from %s ended - %s', device, (err as Error).message)
       }
     } finally {
+      done.resolve()
       this.subscriptions.delete(device)
     }
     if (this.stopped) return
@@ -207,7 +228,7 @@ export class SmsSync {
       const vv: VersionVector = {}
       for (const [origin, seq] of Object.entries(hello.vv)) if (Number.isSafeInteger(seq)) vv[origin] = seq as number
       this.feeds.add(feed)
-      await feed.catchUp(this.init.store, vv)
+      await feed.catchUp(this.init.store, vv, typeof (hello as { v?: unknown }).v === 'number' && (hello as { v: number }).v >= HELLO_VERSION)
       // the subscriber sends nothing more; reading notices when it goes away
       for await (const batch of frames) if (batch.length > 0) throw new SyncProtocolError('unexpected frame after hello')
     } catch (err) {
@@ -218,4 +239,10 @@ export class SmsSync {
       this.feeds.delete(feed)
     }
   }
+}
+
+async function waitAtMost (promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  await Promise.race([promise, new Promise<void>(resolve => { timer = setTimeout(resolve, ms) })])
+  clearTimeout(timer)
 }
