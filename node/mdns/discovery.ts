@@ -6,7 +6,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import { ipOf, localInterfaces } from '../../link/index.ts'
 import { isLoopback, linkLocalAddresses, listenPorts } from '../address-policy.ts'
-import { answerPacket, asksFor, queryPacket, readAnswer, type Sighting } from './packets.ts'
+import { answerPacket, queryPacket, QUESTION, readPacket, type Sighting } from './packets.ts'
 import { MdnsSockets, type Heard } from './sockets.ts'
 
 /** A device already connected is passed on again at most this often, unless its addresses change. */
@@ -113,16 +113,15 @@ class CompanionMdns extends TypedEventEmitter<PeerDiscoveryEvents> implements Md
   }
 
   private heard (heard: Heard): void {
-    const tag = this.init.serviceTag
-    if (asksFor(heard.bytes, tag)) {
+    const read = readPacket(heard.bytes, this.init.serviceTag, this.name, heard.iface)
+    if (read === QUESTION) {
       // an IPv4 query's interface is not known: answer on every IPv4 interface
       const ifaces = heard.iface != null ? [heard.iface] : (this.sockets?.interfaces(heard.family) ?? [])
       for (const iface of ifaces) this.answer(heard.family, iface)
       return
     }
-    const sighting = readAnswer(heard.bytes, tag, this.name, heard.iface)
     // a device answers each family and interface with other addresses: each is news on its own
-    if (sighting != null && !sighting.id.equals(this.components.peerId)) this.found(sighting, `${heard.family}/${heard.iface ?? ''}`)
+    if (read != null && !read.id.equals(this.components.peerId)) this.found(read, `${heard.family}/${heard.iface ?? ''}`)
   }
 
   /** Answer on one interface now, or at the end of its quiet gap (once, however many asked). */
@@ -144,14 +143,18 @@ class CompanionMdns extends TypedEventEmitter<PeerDiscoveryEvents> implements Md
 
   /**
    * What we answer on one interface: link-local addresses first (an IPv6 one only on its own
-   * interface, without the zone: the receiver adds its own), then the private addresses libp2p
-   * announces.
+   * interface, without the zone: the receiver adds its own), then the private IPv4 and every
+   * IPv6 address libp2p announces.
    */
   private addressesFor (family: 4 | 6, iface: string): Multiaddr[] {
     const { addressManager } = this.components
     const announced = addressManager.getAddresses()
       .map(ma => ma.decapsulateCode(421))
-      .filter(ma => ipOf(ma)?.zone == null && isPrivate(ma) && !isLoopback(ma) && ma.getComponents().some(c => c.name === 'tcp'))
+      .filter(ma => {
+        const addr = ipOf(ma)
+        // global IPv6 too: an IPv6-only home network has global addresses and fe80:: only
+        return addr != null && addr.zone == null && (isPrivate(ma) || addr.family === 6) && !isLoopback(ma) && ma.getComponents().some(c => c.name === 'tcp')
+      })
     const linkLocal = linkLocalAddresses(localInterfaces(), listenPorts([...addressManager.getListenAddrs(), ...announced]))
       .flatMap(ma => {
         const addr = ipOf(ma)

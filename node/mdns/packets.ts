@@ -64,10 +64,19 @@ function decodeSmall (bytes: Uint8Array): Packet | undefined {
   }
 }
 
+/** A question for our service. */
+export const QUESTION = 'question'
+
+/** What a packet says, decoded once: a question for our service, who answered and where, or nothing of ours. */
+export function readPacket (bytes: Uint8Array, tag: string, ownName: string, receivedOn?: string): typeof QUESTION | Sighting | undefined {
+  const packet = decodeSmall(bytes)
+  if (packet?.type === 'query') return (packet.questions ?? []).some(q => q.name === tag && (q.type === 'PTR' || (q.type as string) === 'ANY')) ? QUESTION : undefined
+  return packet?.type === 'response' ? sightingIn(packet, tag, ownName, receivedOn) : undefined
+}
+
 /** Is this packet a question for our service? */
 export function asksFor (bytes: Uint8Array, tag: string): boolean {
-  const packet = decodeSmall(bytes)
-  return packet?.type === 'query' && (packet.questions ?? []).some(q => q.name === tag && (q.type === 'PTR' || (q.type as string) === 'ANY'))
+  return readPacket(bytes, tag, '') === QUESTION
 }
 
 /**
@@ -91,8 +100,11 @@ function localise (ma: Multiaddr, receivedOn: string | undefined): Multiaddr | u
  * garbage). `receivedOn` is the interface an IPv6 answer came in on.
  */
 export function readAnswer (bytes: Uint8Array, tag: string, ownName: string, receivedOn?: string): Sighting | undefined {
-  const packet = decodeSmall(bytes)
-  if (packet?.type !== 'response') return undefined
+  const read = readPacket(bytes, tag, ownName, receivedOn)
+  return read === QUESTION ? undefined : read
+}
+
+function sightingIn (packet: Packet, tag: string, ownName: string, receivedOn: string | undefined): Sighting | undefined {
   const records = [...(packet.answers ?? []), ...(packet.additionals ?? [])]
   const ptr = records.find((r): r is StringAnswer => r.type === 'PTR' && r.name === tag)
   if (ptr == null || typeof ptr.data !== 'string' || ptr.data.startsWith(`${ownName}.`)) return undefined
