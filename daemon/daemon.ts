@@ -32,6 +32,7 @@ import { uiRoutes } from './control/ui-routes.ts'
 import { UiServer, UI_HOST } from './ui/server.ts'
 import { UiSessions } from './ui/sessions.ts'
 import { defaultUiDir, StaticFiles } from './ui/static-files.ts'
+import { startMemoryTrimmer, type MemoryTrimmer } from './memory-trim.ts'
 
 const log = logger('companion:daemon')
 
@@ -109,6 +110,7 @@ export class Daemon {
   private unregisterChannels?: () => void
   private power: PowerFacts | undefined = readPower()
   private powerTimer?: ReturnType<typeof setInterval>
+  private trimmer?: MemoryTrimmer
 
   private constructor (options: DaemonOptions) {
     this.dataDir = options.dataDir
@@ -175,6 +177,8 @@ export class Daemon {
     this.unregisterChannels = registerChannelServices(this.node.libp2p.services.tunnels, [echoService, forwardService, ...this.sms.channelServices(), this.shares.channel])
     this.wireEvents()
     this.watchPower()
+    // freed memory back to the system after bursts of work (glibc keeps it otherwise)
+    this.trimmer = startMemoryTrimmer()
     const routes = [...controlRoutes(self, this.events), ...identityRoutes(this.identity), ...linkRoutes(links), ...smsRoutes(this.sms, directory), ...attachmentRoutes(this.sms), ...numberRoutes(this.numbers.verification, this.sms.numberChecks), ...shareRoutes(this.shares, directory, this.dataDir)]
     if (options.ui !== false) this.ui = await this.startUi(routes, options.uiPort)
     this.control = new ControlServer([...routes, ...uiRoutes(this.ui)])
@@ -321,6 +325,7 @@ export class Daemon {
 
   async stop (): Promise<void> {
     if (this.powerTimer != null) clearInterval(this.powerTimer)
+    this.trimmer?.stop()
     this.unregisterChannels?.()
     const started = Date.now()
     await this.control?.close().catch(err => { log.error('closing the control API failed - %e', err) })

@@ -8,6 +8,10 @@
 import { build, type BuildOptions } from 'esbuild'
 import { build as buildPage } from 'vite'
 import { fileURLToPath } from 'node:url'
+import { execFile } from 'node:child_process'
+import { mkdir } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { promisify } from 'node:util'
 
 const root = fileURLToPath(new URL('../', import.meta.url))
 
@@ -47,7 +51,25 @@ export async function page (): Promise<void> {
   })
 }
 
+/**
+ * native/malloc-trim.c into dist/malloc-trim.node (daemon/memory-trim.ts), with the system's C
+ * compiler and Node-API's headers (node-api-headers). Optional: without a compiler (or off
+ * Linux) the daemon runs without it and says so at debug level.
+ */
+export async function native (outFile = `${root}dist/malloc-trim.node`): Promise<boolean> {
+  if (process.platform !== 'linux') return false
+  await mkdir(dirname(outFile), { recursive: true })
+  const args = ['-shared', '-fPIC', '-O2', '-Wall', '-I', `${root}node_modules/node-api-headers/include`, `${root}native/malloc-trim.c`, '-o', outFile]
+  try {
+    await promisify(execFile)(process.env.CC ?? 'cc', args)
+    return true
+  } catch (err) {
+    process.stderr.write(`build: native/malloc-trim.c not built (${(err as Error).message.split('\n')[0]}); the daemon runs without giving freed memory back early\n`)
+    return false
+  }
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   // the entry re-executes a daemon with its V8 flags before the command is loaded (cli/launch.ts)
-  await Promise.all([bundle('cli/launch.ts', 'dist/companion.mjs'), bundle('cli/main.ts', 'dist/companion-main.mjs'), page()])
+  await Promise.all([bundle('cli/launch.ts', 'dist/companion.mjs'), bundle('cli/main.ts', 'dist/companion-main.mjs'), page(), native()])
 }

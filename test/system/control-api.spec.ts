@@ -44,6 +44,11 @@ describe('daemon and control API', function () {
     tmp.cleanup()
   })
 
+  it('loads the helper that gives freed memory back to the system (malloc_trim)', async () => {
+    const maps = await readFile(`/proc/${device.pid}/maps`, 'utf8')
+    assert.ok(maps.includes('malloc-trim.node'), 'dist/malloc-trim.node is mapped into the daemon')
+  })
+
   it('creates the device key and the control socket 0600 in a 0700 data directory', async () => {
     assert.equal((await stat(join(device.dataDir, 'device.key'))).mode & 0o777, 0o600)
     assert.equal((await stat(device.api.socketPath)).mode & 0o777, 0o600)
