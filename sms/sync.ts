@@ -21,6 +21,7 @@ export const CATCH_UP_TURN_MAX_MS = 30_000
 /** Hello version 2: the publisher says when the catch-up is done (`{ t: 'caught-up' }`). */
 const HELLO_VERSION = 2
 const CAUGHT_UP = 'caught-up'
+const isCaughtUp = (frame: unknown): boolean => (frame as { t?: unknown } | null)?.t === CAUGHT_UP
 
 export interface SmsSyncInit {
   store: SmsStore
@@ -192,9 +193,9 @@ export class SmsSync {
       // the version vector as it is after the catch-ups before this one
       await writeJsonFrames(channel, [{ t: 'hello', v: HELLO_VERSION, vv: store.versionVector() }])
       for await (const batch of readJsonFrames(channel)) {
-        if (batch.some(f => (f as { t?: unknown } | null)?.t === CAUGHT_UP)) done.resolve()
+        if (batch.some(isCaughtUp)) done.resolve()
         // only the account's devices write the log; anything else is not stored
-        await store.ingest(batch.flatMap(f => (f as { t?: unknown } | null)?.t === CAUGHT_UP ? [] : fromWire(f) ?? []), origin => this.known(origin))
+        await store.ingest(batch.flatMap(f => isCaughtUp(f) ? [] : fromWire(f) ?? []), origin => this.known(origin))
       }
     } catch (err) {
       if (err instanceof SyncProtocolError) {

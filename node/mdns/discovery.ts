@@ -180,7 +180,7 @@ class CompanionMdns extends TypedEventEmitter<PeerDiscoveryEvents> implements Md
 
 /** `/ip6zone/eth0/ip6/fe80::1/tcp/4001` → `/ip6/fe80::1/tcp/4001`. */
 function unzoned (ma: Multiaddr): Multiaddr {
-  return multiaddr(`/${ma.getComponents().slice(1).map(c => c.value == null ? c.name : `${c.name}/${c.value}`).join('/')}`)
+  return multiaddr(ma.getComponents().slice(1))
 }
 
 export function companionMdns (init: MdnsInit): (components: MdnsComponents) => MdnsDiscovery {
