@@ -20,8 +20,9 @@ export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1', '--memory-saver-mod
  * Buffers of 256 KiB and more (a shared file's 1 MiB pieces) always mapped on their own, so
  * freeing one returns it to the system (glibc otherwise raises that threshold after the first
  * frees and serves later pieces from the heap). Tried against the soak's 10 MB step of the
- * laptop's RSS during file transfers: the step stayed (10.1 MB/h with it, 9.8 without), so
- * that step has another cause; see the soak notes.
+ * laptop's RSS during file transfers: the step stayed (10.1 MB/h with it, 9.8 without): it was
+ * buffers of a few KiB freed in the middle of the heap, which daemon/memory-trim.ts now gives
+ * back after V8's major collections.
  */
 export const DAEMON_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '1', MALLOC_MMAP_THRESHOLD_: String(256 * 1024) }
 
