@@ -22,8 +22,8 @@ export function census (file: string): Map<string, { count: number, bytes: numbe
   const groups = new Map<string, { count: number, bytes: number }>()
   for (let i = 0; i < heap.nodes.length; i += width) {
     const type = types[heap.nodes[i + typeAt] as number] ?? '?'
-    // strings and code are grouped by kind, objects by constructor name
-    const name = type === 'object' || type === 'closure' ? `${type}:${heap.strings[heap.nodes[i + nameAt] as number] ?? '?'}` : type
+    // strings and code are grouped by kind; objects by constructor, native (C++) parts by name
+    const name = type === 'object' || type === 'closure' || type === 'native' ? `${type}:${heap.strings[heap.nodes[i + nameAt] as number] ?? '?'}` : type
     const group = groups.get(name) ?? { count: 0, bytes: 0 }
     group.count++
     group.bytes += heap.nodes[i + sizeAt] as number
