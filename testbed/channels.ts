@@ -11,7 +11,12 @@ export async function openChannel (device: Device, peer: string, channel: string
       if (head.byteLength > 0) socket.unshift(head)
       resolve(socket)
     })
-    req.on('response', (res) => { reject(new Error(`channel refused: HTTP ${res.statusCode ?? '?'}`)) })
+    req.on('response', (res) => {
+      // say what the daemon said, not only its status
+      let body = ''
+      res.on('data', (d: Buffer) => { body += d.toString() })
+      res.on('end', () => { reject(new Error(`channel refused: HTTP ${res.statusCode ?? '?'} ${body.slice(0, 300)}`)) })
+    })
     req.on('error', reject)
     req.end()
   })

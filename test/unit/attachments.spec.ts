@@ -93,7 +93,7 @@ describe('attachments: files stored by their hash, pushed to another account, re
     }
 
     /** Ana's device pushing to Ben's: real stores, Ben's SMS log holding (or not) a binding of Ana's account. */
-    async function pair (bound: boolean): Promise<{ push: (bytes: Uint8Array, signal?: AbortSignal) => Promise<void>, ana: BlobStore, ben: BlobStore, benFiles: Attachments, benLog: TestSmsDevice, offsets: number[], cut: () => void }> {
+    async function pair (bound: boolean): Promise<{ push: (bytes: Uint8Array, signal?: AbortSignal) => Promise<void>, ana: BlobStore, ben: BlobStore, benFiles: Attachments, benLog: TestSmsDevice, offsets: number[], cut: () => void, cutAfterReading: (bytes: number) => void }> {
       const anaAccount = await account('ana')
       const benAccount = await account('ben')
       const ana = await store()
@@ -121,7 +121,7 @@ describe('attachments: files stored by their hash, pushed to another account, re
         unhandle: async () => {}
       }, {
         account: anaAccount,
-        store: () => new Proxy(ana, { get: (target, key) => key === 'read' ? (sha256: string, offset: number) => { offsets.push(offset); return target.read(sha256, offset) } : (target as unknown as Record<string | symbol, unknown>)[key] }),
+        store: () => new Proxy(ana, { get: (target, key) => key === 'read' ? (sha256: string, offset: number) => { offsets.push(offset); return cutting(target.read(sha256, offset), sha256) } : (target as unknown as Record<string | symbol, unknown>)[key] }),
         admit: async () => {},
         log: logger('test')
       })
@@ -131,16 +131,32 @@ describe('attachments: files stored by their hash, pushed to another account, re
       }
       // the link dies: both ends of every stream
       const cut = (): void => { for (const s of open.splice(0)) s.abort(new Error('the link died')) }
-      return { push, ana, ben, benFiles, benLog, offsets, cut }
+      /**
+       * Once `cutAfter` bytes of a push were read and some arrived, the link dies before more is
+       * read: the cut lands in the middle however fast the machine is.
+       */
+      let cutAfter: number | undefined
+      async function * cutting (source: AsyncIterable<Uint8Array | Buffer>, sha256: string): AsyncGenerator<Uint8Array | Buffer> {
+        let read = 0
+        for await (const chunk of source) {
+          yield chunk
+          read += chunk.byteLength
+          if (cutAfter != null && read >= cutAfter) {
+            cutAfter = undefined
+            await until('a part arrived', 10_000, async () => await ben.received(sha256) > 0)
+            cut()
+          }
+        }
+      }
+      const cutAfterReading = (bytes: number): void => { cutAfter = bytes }
+      return { push, ana, ben, benFiles, benLog, offsets, cut, cutAfterReading }
     }
 
     it('arrives whole, and a push cut in the middle goes on from what arrived, not from zero', async () => {
-      const { push, ben, offsets, cut } = await pair(true)
+      const { push, ben, offsets, cutAfterReading } = await pair(true)
       const bytes = randomBytes(6 * 1024 * 1024)
-      const first = push(bytes)
-      await until('a part arrived', 10_000, async () => await ben.received(sha(bytes)) > 1024 * 1024)
-      cut()
-      await assert.rejects(first)
+      cutAfterReading(1024 * 1024)
+      await assert.rejects(push(bytes))
       await new Promise(resolve => setTimeout(resolve, 100))
       const arrived = await ben.received(sha(bytes))
       assert.ok(arrived > 0 && arrived < bytes.byteLength, `${arrived} bytes kept`)
