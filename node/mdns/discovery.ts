@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { peerDiscoverySymbol, serviceCapabilities, type ComponentLogger, type Logger, type PeerDiscovery, type PeerDiscoveryEvents, type PeerId, type Startable } from '@libp2p/interface'
+import { peerDiscoverySymbol, serviceCapabilities, type ComponentLogger, type Logger, type PeerDiscovery, type PeerDiscoveryEvents, type PeerId, type Startable, type Libp2pEvents } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager } from '@libp2p/interface-internal'
 import { isPrivate } from '@libp2p/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { TypedEventEmitter } from 'main-event'
+import { TypedEventEmitter, type TypedEventTarget } from 'main-event'
 import { ipOf, localInterfaces } from '../../link/index.ts'
 import { isLoopback, linkLocalAddresses, listenPorts } from '../address-policy.ts'
 import { answerPacket, queryPacket, QUESTION, readPacket, type Sighting } from './packets.ts'
@@ -35,7 +35,15 @@ export interface MdnsComponents {
   addressManager: AddressManager
   connectionManager: ConnectionManager
   logger: ComponentLogger
+  events: TypedEventTarget<Libp2pEvents>
 }
+
+/**
+ * After the last connection to a device closes, ask at once (at most this often): identify
+ * replaces a device's addresses with those it announces, which never include link-local ones,
+ * so over a cable with no router only an mDNS answer can bring its address back.
+ */
+export const MDNS_QUERY_AFTER_DROP_GAP_MS = 1_000
 
 export interface MdnsInit {
   serviceTag: string
@@ -87,9 +95,19 @@ class CompanionMdns extends TypedEventEmitter<PeerDiscoveryEvents> implements Md
     this.query()
     this.timer = setInterval(() => { this.query() }, this.init.intervalMs)
     this.timer.unref()
+    this.components.events.addEventListener('peer:disconnect', this.onDisconnect)
+  }
+
+  private lastDropQuery = -Infinity
+  private readonly onDisconnect = (): void => {
+    const now = Date.now()
+    if (now - this.lastDropQuery < MDNS_QUERY_AFTER_DROP_GAP_MS) return
+    this.lastDropQuery = now
+    this.query()
   }
 
   async stop (): Promise<void> {
+    this.components.events.removeEventListener('peer:disconnect', this.onDisconnect)
     clearInterval(this.timer)
     for (const t of this.answerLater.values()) clearTimeout(t)
     this.answerLater.clear()
