@@ -34,9 +34,7 @@ export interface MallocTrim {
 
 /** Where the helper may be: beside the bundle (dist/), or dist/ seen from the sources. */
 function candidates (): string[] {
-  return [new URL(`./${MALLOC_TRIM_ADDON}`, import.meta.url), new URL(`../dist/${MALLOC_TRIM_ADDON}`, import.meta.url)]
-    .filter(url => url.protocol === 'file:')
-    .map(url => fileURLToPath(url))
+  return [`./${MALLOC_TRIM_ADDON}`, `../dist/${MALLOC_TRIM_ADDON}`].map(path => fileURLToPath(new URL(path, import.meta.url)))
 }
 
 /** The helper, or undefined where it was not built (no C compiler, not glibc) or fails to load. */
@@ -69,8 +67,8 @@ export class MemoryTrimmer {
   private readonly observer: PerformanceObserver
   private timer?: ReturnType<typeof setTimeout>
   private last = -Infinity
-  /** Trims done, and how many gave memory back. */
-  readonly counts = { trims: 0, released: 0 }
+  /** Trims done. */
+  readonly counts = { trims: 0 }
 
   constructor (options: MemoryTrimmerOptions) {
     this.mallocTrim = options.mallocTrim
@@ -101,7 +99,6 @@ export class MemoryTrimmer {
     this.last = performance.now()
     const released = this.mallocTrim.trim()
     this.counts.trims++
-    if (released) this.counts.released++
     log('malloc_trim after a major collection took %d ms, released: %s', Math.round(performance.now() - this.last), released)
   }
 }

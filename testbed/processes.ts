@@ -17,9 +17,9 @@ export interface Helper {
   write(text: string): void
 }
 
-export function startHelper (argv: string[], ns?: string, options: { stdin?: boolean } = {}): Helper {
+export function startHelper (argv: string[], ns?: string, options: { stdin?: boolean, env?: NodeJS.ProcessEnv } = {}): Helper {
   const [cmd, args] = ns == null ? [argv[0] as string, argv.slice(1)] : ['ip', ['netns', 'exec', ns, ...argv]]
-  const child = spawn(cmd, args, { stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'] })
+  const child = spawn(cmd, args, { stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } })
   started.add(child)
   let out = ''
   let err = ''

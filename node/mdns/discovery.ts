@@ -76,6 +76,7 @@ class CompanionMdns extends TypedEventEmitter<PeerDiscoveryEvents> implements Md
   private readonly answerLater = new Map<string, ReturnType<typeof setTimeout>>()
   private sockets?: MdnsSockets
   private timer?: ReturnType<typeof setInterval>
+  private lastDropQuery = -Infinity
 
   constructor (components: MdnsComponents, init: MdnsInit) {
     super()
@@ -98,7 +99,6 @@ class CompanionMdns extends TypedEventEmitter<PeerDiscoveryEvents> implements Md
     this.components.events.addEventListener('peer:disconnect', this.onDisconnect)
   }
 
-  private lastDropQuery = -Infinity
   private readonly onDisconnect = (): void => {
     const now = Date.now()
     if (now - this.lastDropQuery < MDNS_QUERY_AFTER_DROP_GAP_MS) return

@@ -93,7 +93,7 @@ describe('attachments: files stored by their hash, pushed to another account, re
     }
 
     /** Ana's device pushing to Ben's: real stores, Ben's SMS log holding (or not) a binding of Ana's account. */
-    async function pair (bound: boolean): Promise<{ push: (bytes: Uint8Array, signal?: AbortSignal) => Promise<void>, ana: BlobStore, ben: BlobStore, benFiles: Attachments, benLog: TestSmsDevice, offsets: number[], cut: () => void, cutAfterReading: (bytes: number) => void }> {
+    async function pair (bound: boolean): Promise<{ push: (bytes: Uint8Array, signal?: AbortSignal) => Promise<void>, ana: BlobStore, ben: BlobStore, benFiles: Attachments, benLog: TestSmsDevice, offsets: number[], cutAfterReading: (bytes: number) => void }> {
       const anaAccount = await account('ana')
       const benAccount = await account('ben')
       const ana = await store()
@@ -149,7 +149,7 @@ describe('attachments: files stored by their hash, pushed to another account, re
         }
       }
       const cutAfterReading = (bytes: number): void => { cutAfter = bytes }
-      return { push, ana, ben, benFiles, benLog, offsets, cut, cutAfterReading }
+      return { push, ana, ben, benFiles, benLog, offsets, cutAfterReading }
     }
 
     it('arrives whole, and a push cut in the middle goes on from what arrived, not from zero', async () => {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { loadMallocTrim, MemoryTrimmer, type MallocTrim } from '../../daemon/memory-trim.ts'
 import { tempDir } from '../../testbed/index.ts'
-import { native } from '../../tools/build.ts'
+import { startHelper } from '../../testbed/processes.ts'
+import { native } from '../../tools/native.ts'
 
 setFlagsFromString('--expose-gc')
 const collect = runInNewContext('gc') as () => void
@@ -38,11 +38,9 @@ async function holes (addon: string, callTrim: boolean): Promise<{ before: numbe
     const before = heapKb()
     const released = ${callTrim ? 'addon.exports.trim()' : 'false'}
     process.stdout.write(JSON.stringify({ before, after: heapKb(), released, kept: kept.length }))`
-  const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { env: { ...process.env, MALLOC_ARENA_MAX: '1' }, stdio: ['ignore', 'pipe', 'inherit'] })
-  let out = ''
-  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-  assert.equal(await new Promise(resolve => child.on('exit', resolve)), 0)
-  return JSON.parse(out) as { before: number, after: number, released: boolean }
+  const child = startHelper([process.execPath, '--expose-gc', '--input-type=module', '-e', script], undefined, { env: { MALLOC_ARENA_MAX: '1' } })
+  assert.equal(await child.exited, 0)
+  return JSON.parse(child.stdout()) as { before: number, after: number, released: boolean }
 }
 
 describe('giving freed memory back (malloc_trim)', function () {
