@@ -270,6 +270,7 @@ export class Daemon {
       members,
       isMember: (id) => book.relation(id) === 'member',
       ofAccount: (id) => this.node.account.named(id),
+      removals: () => this.node.account.removals(),
       may: (device, capability) => grants.may(device, capability),
       denied: (capability) => grants.deniedFor(capability),
       policy: () => ({ rate, deny: this.settings.current.smsDeny, allow: this.settings.current.smsAllow }),
@@ -318,6 +319,8 @@ export class Daemon {
       // a phone of the account may have a number to be found by
       if (relation === 'member') this.numbers?.claims.publish()
     })
+    // texts a removed device left unsaid end on every device that learns of the removal
+    this.node.membership.addEventListener('devices:removed', () => { this.sms?.devicesRemoved() })
     libp2p.services.links.addEventListener('link:active', (evt) => { this.events.emit('link', { device: evt.detail.device, active: evt.detail.connection != null }) })
     libp2p.services.pairing.addEventListener('pair:request', (evt) => { this.events.emit('pair', { type: 'request', ...evt.detail }) })
     libp2p.services.pairing.addEventListener('pair:ended', (evt) => { this.events.emit('pair', { type: 'ended', ...evt.detail }) })

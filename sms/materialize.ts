@@ -1,5 +1,5 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
-import { STATUS_RANK, type SmsStatus } from './constants.ts'
+import { OUTCOME_UNKNOWN, STATUS_RANK, type SmsStatus } from './constants.ts'
 import type { ContactEvent, EventPayload, MessageEvent } from './signed-events.ts'
 import { conversationOf } from './codec/numbers.ts'
 
@@ -151,14 +151,40 @@ export function maySay (status: SmsStatus, device: string, message: { author: st
   return device === message.author && (status === 'failed' || status === 'unauthorized')
 }
 
+/** An outgoing text its author wrote and the account removed its author before any phone took it: no one will. */
+export const AUTHOR_REMOVED = 'not sent: the device that wrote it was removed from the account before a phone took it'
+/** An outgoing text whose phone the account removed before it said the text left. */
+export const PROXY_REMOVED = `${OUTCOME_UNKNOWN}: the phone carrying it was removed from the account before it said the text left`
+
+export interface StatusRow { status: SmsStatus, at: number, device: string, reason: string | null }
+interface MessageFacts { direction: 'in' | 'out', author: string, via: string | null, created_at: number }
+
+/**
+ * The statuses of a message that count, in no order: those said by a device that may say
+ * them, and what the account's removals say for a device that will never speak again
+ * (§8.2): the text of a removed author no phone took ends `failed`, by its author; one whose
+ * removed phone never said it left (`sent` or later) ends `failed(outcome unknown)`, by that
+ * phone, at the removal's time. The same everywhere the same events and removals are known.
+ */
+export function countingStatuses (db: DatabaseSync, id: string, message: MessageFacts): StatusRow[] {
+  const all = prepared(db, 'SELECT status, at, device, reason FROM statuses WHERE id = ?').all(id) as unknown as StatusRow[]
+  const rows = all.filter(s => maySay(s.status, s.device, message))
+  if (message.direction !== 'out') return rows
+  const silent = message.via ?? message.author
+  const removedAt = (prepared(db, 'SELECT at FROM removed_devices WHERE device = ?').get(silent) as { at: number } | undefined)?.at
+  if (removedAt == null) return rows
+  const at = Math.max(removedAt, message.created_at)
+  if (message.via == null) return [...rows, { status: 'failed', at, device: silent, reason: AUTHOR_REMOVED }]
+  if (rows.some(s => s.device === silent && STATUS_RANK[s.status] >= STATUS_RANK.sent)) return rows
+  return [...rows, { status: 'failed', at, device: silent, reason: PROXY_REMOVED }]
+}
+
 /** Recompute a message's current status from its history; true if it changed. */
-function refreshStatus (db: DatabaseSync, id: string): boolean {
-  const current = prepared(db, 'SELECT status, reason, author, via FROM messages WHERE id = ?').get(id) as { status: SmsStatus, reason: string | null, author: string, via: string | null } | undefined
+export function refreshStatus (db: DatabaseSync, id: string): boolean {
+  const current = prepared(db, 'SELECT status, reason, direction, author, via, created_at FROM messages WHERE id = ?').get(id) as { status: SmsStatus, reason: string | null } & MessageFacts | undefined
   if (current == null) return false
-  const history = prepared(db, 'SELECT status, at, device, reason FROM statuses WHERE id = ?').all(id) as Array<{ status: SmsStatus, at: number, device: string, reason: string | null }>
-  let best: typeof history[number] | undefined
-  for (const s of history) {
-    if (!maySay(s.status, s.device, current)) continue
+  let best: StatusRow | undefined
+  for (const s of countingStatuses(db, id, current)) {
     if (best == null) { best = s; continue }
     const order = STATUS_RANK[s.status] - STATUS_RANK[best.status] || s.at - best.at || (s.device > best.device ? 1 : s.device < best.device ? -1 : 0)
     if (order > 0) best = s

@@ -25,6 +25,8 @@ export interface SmsProxyInit {
   backend: SmsBackend
   /** May this device use `sms.send` here (the master list)? */
   maySend(device: string): boolean
+  /** The account removed this device (it sends nothing for it any more, whatever it wrote before). */
+  removed?(device: string): boolean
   /** Who may see incoming SMS (`sms.receive`); undefined when every member may. */
   receivers(): string[] | undefined
   policy(): ProxyPolicy
@@ -162,6 +164,9 @@ export class SmsProxy {
 
   /** Why this message may not go out, or undefined when it may. */
   private refusal (author: string, recipients: string[], policy: ProxyPolicy): { status: 'failed' | 'unauthorized', reason: string } | undefined {
+    if (author !== this.init.store.self && this.init.removed?.(author) === true) {
+      return { status: 'unauthorized', reason: 'the device that wrote it was removed from the account: this phone sends nothing for it' }
+    }
     if (author !== this.init.store.self && !this.init.maySend(author)) {
       return { status: 'unauthorized', reason: 'this phone does not let your device send SMS (sms.send); grant it on the phone' }
     }

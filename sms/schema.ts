@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS numbers (number TEXT PRIMARY KEY, account TEXT NOT NU
  * The SMS database (`sms.db`): the replicated log (`events`, `origins`), the views built from
  * it (`messages`, `conversations`, `statuses`, `assignments`, `reads`, `contacts`) and this device's own
  * work, never replicated: the proxy's (`proxy_parts`), which entries of the phone's store are
- * in the log (`stored_keys`) and what it remembers between runs (`local_state`). See docs/PROTOCOL.md §8.5.
+ * in the log (`stored_keys`) and what it remembers between runs (`local_state`), and the devices the account removed (`removed_devices`, from its epochs, not the log). See docs/PROTOCOL.md §8.5.
  */
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -50,10 +50,13 @@ CREATE TABLE IF NOT EXISTS used_codes (code TEXT PRIMARY KEY, at INTEGER NOT NUL
 CREATE TABLE IF NOT EXISTS network_inbox (id TEXT PRIMARY KEY, account TEXT NOT NULL, original TEXT NOT NULL, sender TEXT NOT NULL, number TEXT NOT NULL, receipt INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS blob_pushes (sha256 TEXT NOT NULL, account TEXT NOT NULL, size INTEGER NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (sha256, account)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS network_sends (id TEXT PRIMARY KEY, state TEXT NOT NULL, mode TEXT NOT NULL, since INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS removed_devices (device TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
 `
 
-/** `PRAGMA user_version` of the schema above; a file of an older one has its views rebuilt. */
-export const SCHEMA_VERSION = 9
+/** `PRAGMA user_version` of the schema above. */
+export const SCHEMA_VERSION = 10
+/** The last version whose view rules changed: a file older than this has its views rebuilt. */
+const VIEWS_VERSION = 9
 
 /**
  * Bring a file of an older schema up to this one; true when its views must be rebuilt from
@@ -67,13 +70,14 @@ export function migrate (db: DatabaseSync): boolean {
   db.exec('BEGIN IMMEDIATE')
   try {
     if (old && !columns.includes('refused')) db.exec('ALTER TABLE events ADD COLUMN refused TEXT; ALTER TABLE events ADD COLUMN stub BLOB')
-    if (old) db.exec('DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS statuses; DROP TABLE IF EXISTS assignments; DROP TABLE IF EXISTS reads; DROP TABLE IF EXISTS contacts; DROP TABLE IF EXISTS contact_numbers; DROP TABLE IF EXISTS conversations; DROP TABLE IF EXISTS numbers; DROP TABLE IF EXISTS seen; DROP TABLE IF EXISTS message_attachments')
+    const rebuild = old && version < VIEWS_VERSION
+    if (rebuild) db.exec('DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS statuses; DROP TABLE IF EXISTS assignments; DROP TABLE IF EXISTS reads; DROP TABLE IF EXISTS contacts; DROP TABLE IF EXISTS contact_numbers; DROP TABLE IF EXISTS conversations; DROP TABLE IF EXISTS numbers; DROP TABLE IF EXISTS seen; DROP TABLE IF EXISTS message_attachments')
     db.exec(SCHEMA)
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`)
     db.exec('COMMIT')
+    return rebuild
   } catch (err) {
     db.exec('ROLLBACK')
     throw err
   }
-  return old
 }

@@ -64,6 +64,8 @@ export interface SmsServiceInit {
    * met yet. A device that joins later gets the whole history, every author's.
    */
   ofAccount?(device: string): boolean
+  /** Devices the account removed, with the time of the epoch that removed each (texts they left unsaid end). */
+  removals?(): ReadonlyMap<string, number>
   /** The master list: may `device` use `capability` here? */
   may(device: string, capability: string): boolean
   /** Members the master list refuses `capability`. */
@@ -163,6 +165,7 @@ export class SmsService {
         store: this.store,
         backend: this.backend,
         maySend: (device) => init.may(device, 'sms.send'),
+        removed: (device) => init.removals?.().has(device) === true,
         receivers: () => this.receivers(),
         policy: init.policy,
         network: {
@@ -250,6 +253,7 @@ export class SmsService {
       service.assignWaiting()
       service.network.kick()
       service.phoneHistory.firstImport()
+      await service.store.devicesRemoved(init.removals?.() ?? new Map())
       // events kept unapplied before a restart, whose devices' profiles are known by now
       service.reconsider()
       // a proxy appears by a link or a profile change (above); a cheap query now and then catches any other case
@@ -312,9 +316,17 @@ export class SmsService {
 
   /** Devices or their profiles changed: a proxy may have appeared, and events kept unapplied may now apply. */
   devicesChanged (): void {
+    // (also how a device that joined an account learns whom it removed before)
+    this.devicesRemoved()
     this.assignWaiting()
     this.network.kick()
     this.reconsider()
+  }
+
+  /** The account removed devices: what they left unsaid ends now (SmsStore.devicesRemoved). */
+  devicesRemoved (): void {
+    if (this.stopped) return
+    void this.store.devicesRemoved(this.init.removals?.() ?? new Map()).catch(err => { this.init.log.error('could not end the texts of removed devices - %e', err) })
   }
 
   /** Apply the events kept unapplied that the rules now admit. */

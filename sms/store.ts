@@ -3,7 +3,7 @@ import { DatabaseSync } from 'node:sqlite'
 import { MAX_BATCH } from './constants.ts'
 import { InvalidEventError, ProfilePendingError, StorageError, SyncProtocolError } from './errors.ts'
 import { openStub, readEnvelope, verifySignature, verifyStub, type EventPayload, type EventSigner, type SignedEvent, type SignedStub, type SmsEvent } from './signed-events.ts'
-import { applyEvent, maySay, prepared, type ViewChange } from './materialize.ts'
+import { applyEvent, maySay, prepared, refreshStatus, type ViewChange } from './materialize.ts'
 import { admit, admitText, type EventContext } from './rules.ts'
 import { migrate } from './schema.ts'
 
@@ -315,6 +315,27 @@ export class SmsStore extends EventEmitter<StoreEvents> {
     })
     if (changes.length > 0) this.emit('changes', changes)
     return admitted.length
+  }
+
+  /**
+   * Devices the account removed (`at`: the removing epoch's time), from its epochs: texts they
+   * will never carry or hand to a phone end here (materialize.countingStatuses). Returns how
+   * many messages changed; known removals change nothing.
+   */
+  async devicesRemoved (removals: ReadonlyMap<string, number>): Promise<number> {
+    const known = (device: string): boolean => prepared(this.db, 'SELECT 1 FROM removed_devices WHERE device = ?').get(device) != null
+    if ([...removals.keys()].every(known)) return 0
+    const changes: ViewChange[] = []
+    await this.write(tx => {
+      const fresh = [...removals].filter(([device, at]) => prepared(tx.db, 'INSERT OR IGNORE INTO removed_devices (device, at) VALUES (?, ?)').run(device, at).changes > 0)
+      for (const [device] of fresh) {
+        const open = prepared(tx.db, `SELECT id FROM messages WHERE direction = 'out' AND status IN ('pending', 'accepted')
+          AND (via = ? OR (via IS NULL AND author = ?))`).all(device, device) as Array<{ id: string }>
+        for (const { id } of open) if (refreshStatus(tx.db, id)) changes.push({ type: 'status', id })
+      }
+    })
+    if (changes.length > 0) this.emit('changes', changes)
+    return changes.length
   }
 
   /** The views of a file written by an older version, built again from its log under today's rules. */

@@ -1,7 +1,7 @@
 import type { DatabaseSync } from 'node:sqlite'
 import type { SmsStatus } from './constants.ts'
 import type { Attachment, ConversationView, MessageView, StatusEntry } from './view-types.ts'
-import { maySay, prepared } from './materialize.ts'
+import { countingStatuses, prepared } from './materialize.ts'
 import { nameIndex, nameOfParties } from './contacts.ts'
 
 interface MessageRow {
@@ -27,10 +27,9 @@ const COLUMNS = 'id, conversation, direction, sender, recipients, body, author, 
 /** Whether this device holds a blob whole (the daemon's blob store); views without one say no. */
 export type HasBlob = (sha256: string) => boolean
 
-/** The statuses that count (said by a device that may say them), oldest first. */
-function history (db: DatabaseSync, message: { id: string, author: string, via: string | null }): StatusEntry[] {
-  const all = prepared(db, 'SELECT status, at, device, reason FROM statuses WHERE id = ? ORDER BY at, status').all(message.id) as Array<{ status: SmsStatus, at: number, device: string, reason: string | null }>
-  const rows = all.filter(r => maySay(r.status, r.device, message))
+/** The statuses that count (said by a device that may say them, or by its removal), oldest first. */
+function history (db: DatabaseSync, message: MessageRow): StatusEntry[] {
+  const rows = countingStatuses(db, message.id, message).sort((a, b) => a.at - b.at || (a.status < b.status ? -1 : a.status > b.status ? 1 : 0))
   return rows.map(r => r.reason == null ? { status: r.status, at: r.at, device: r.device } : { status: r.status, at: r.at, device: r.device, reason: r.reason })
 }
 

@@ -124,6 +124,16 @@ export class AccountStore {
     return this.removedSet.has(deviceId)
   }
 
+  /**
+   * Every device this account removed, with when (the removing epoch's time; 0 for a removal
+   * recorded before epochs existed): what the SMS views need to end what those devices left unsaid.
+   */
+  removals (): Map<string, number> {
+    const at = this.chain.removals()
+    for (const device of this.legacyRevoked) if (!at.has(device)) at.set(device, 0)
+    return at
+  }
+
   /** A device the account's chain names: listed by its newest epoch, or removed by one (it was ours until then). */
   named (deviceId: string): boolean {
     return this.removedSet.has(deviceId) || (this.chain.newest?.members.includes(deviceId) ?? false)

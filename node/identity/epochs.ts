@@ -133,6 +133,13 @@ export class EpochChain {
     return new Set(this.entries.flatMap(e => e.record.removed))
   }
 
+  /** Each removed device with the time of the epoch that removed it (signed: the same on every device). */
+  removals (): Map<string, number> {
+    const at = new Map<string, number>()
+    for (const e of this.entries) for (const device of e.record.removed) if (!at.has(device)) at.set(device, e.record.at)
+    return at
+  }
+
   /** The record of `epoch`'s bytes (to tell two chains apart). */
   bytesOf (epoch: number): Uint8Array | undefined {
     return this.entries.find(e => e.record.epoch === epoch)?.bytes

@@ -1,4 +1,5 @@
 import type { Connection } from '@libp2p/interface'
+import { TypedEventEmitter } from 'main-event'
 import type { AccountStore } from './account.ts'
 import type { ProfileBook } from './profile-book.ts'
 
@@ -15,14 +16,20 @@ export interface MembershipInit {
   forgotten?(device: string): void
 }
 
+export interface MembershipEvents {
+  /** Devices the account removed (here, or in an epoch a member handed us). */
+  'devices:removed': CustomEvent<string[]>
+}
+
 /**
  * Who leaves the account and how, written once: removing a member (a new epoch without it),
  * this device leaving, being told it was removed, and taking an epoch someone else made.
  */
-export class Membership {
+export class Membership extends TypedEventEmitter<MembershipEvents> {
   private readonly init: MembershipInit
 
   constructor (init: MembershipInit) {
+    super()
     this.init = init
   }
 
@@ -67,5 +74,6 @@ export class Membership {
       await this.init.book.forget(id)
       this.init.forgotten?.(id)
     }
+    if (removed.length > 0) this.safeDispatchEvent('devices:removed', { detail: removed })
   }
 }

@@ -134,8 +134,12 @@ describe('removing a device really removes it', function () {
     assert.equal(written.code, 0, written.stderr)
     const bodies = async (d: Device): Promise<string[]> => (await d.api.call<Array<{ body: string }>>('GET', '/v1/sms')).map(m => m.body)
     await until('a and b hold c\'s text', 10_000, async () => (await bodies(a)).length === 1 && (await bodies(b)).length === 1)
+    // no phone took it: once c is removed nobody ever will, and every device says so
+    const orphaned = async (d: Device): Promise<boolean> => (await d.api.call<Array<{ status: string, reason?: string }>>('GET', '/v1/sms')).some(m => m.status === 'failed' && /removed from the account before a phone took it/.test(m.reason ?? ''))
+    assert.equal(await orphaned(a), false)
     assert.equal((await a.cli('unpair', c.id)).code, 0)
     await until('b at epoch 1', 15_000, async () => (await statusOf(b)).accountEpoch === 1)
+    await until('c\'s text ended failed on a and b', 10_000, async () => await orphaned(a) && await orphaned(b))
     await c.stop()
     rmSync(c.dataDir, { recursive: true, force: true })
     await c.start()
@@ -149,7 +153,7 @@ describe('removing a device really removes it', function () {
       return true
     }
     await until('all three members of each other', 20_000, members)
-    await until('the new c holds the text the removed one wrote', 10_000, async () => (await bodies(c)).includes('written on c before its removal'))
+    await until('the new c holds the text the removed one wrote, failed', 10_000, async () => (await bodies(c)).includes('written on c before its removal') && await orphaned(c))
     await c.stop()
     await c.start()
     await until('all three members again after c restarted', 20_000, members)
