@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
-import { request, type IncomingMessage } from 'node:http'
+import type { IncomingMessage } from 'node:http'
+import { request } from '../daemon/control/http.ts'
 import { pipeline } from 'node:stream/promises'
 import { controlSocketPath } from '../daemon/paths.ts'
 import { CliError } from './errors.ts'

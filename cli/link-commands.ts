@@ -1,4 +1,4 @@
-import { request } from 'node:http'
+import { request } from '../daemon/control/http.ts'
 import { Command } from 'commander'
 import type { ControlClient } from './client.ts'
 import { API } from '../daemon/control/contract.ts'

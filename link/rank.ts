@@ -37,7 +37,9 @@ export function linkScore (link: LinkFacts): number {
 export function chooseActive (links: LinkFacts[], current: string | undefined, now: number): string | undefined {
   if (links.length === 0) return undefined
   const scored = links.map(l => ({ link: l, score: linkScore(l), settled: now - l.upSince >= SETTLE_MS }))
-    .sort((a, b) => b.score - a.score || a.link.id.localeCompare(b.link.id))
+    // ids by code unit, not localeCompare: the same on every machine, and no ICU collation
+    // data paged in for it (about 2 MB resident)
+    .sort((a, b) => b.score - a.score || (a.link.id < b.link.id ? -1 : a.link.id > b.link.id ? 1 : 0))
   const active = scored.find(s => s.link.id === current)
   if (active == null) return (scored.find(s => s.settled) ?? scored[0])?.link.id
   const best = scored.find(s => s.settled && s.link.id !== current)

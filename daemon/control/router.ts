@@ -1,4 +1,5 @@
-import { createServer, STATUS_CODES, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http'
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http'
+import { createServer, STATUS_CODES } from './http.ts'
 import type { Duplex } from 'node:stream'
 import { createReadStream } from 'node:fs'
 import { pipeline } from 'node:stream/promises'

@@ -4,7 +4,7 @@ import { request } from 'node:http'
 import { connect } from 'node:net'
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Device, runCli, tempDir } from '../../testbed/index.ts'
+import { Device, eventually, runCli, tempDir } from '../../testbed/index.ts'
 import { API, urlOf, type Input } from '../../daemon/control/contract.ts'
 
 const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
@@ -47,6 +47,27 @@ describe('daemon and control API', function () {
   it('loads the helper that gives freed memory back to the system (malloc_trim)', async () => {
     const maps = await readFile(`/proc/${device.pid}/maps`, 'utf8')
     assert.ok(maps.includes('malloc-trim.node'), 'dist/malloc-trim.node is mapped into the daemon')
+  })
+
+  it('loads no HTTP client: undici, TLS and HTTP/2 stay out of a daemon that serves its API (an ES import of node:http loads them, ~5 MB)', async () => {
+    // a preload that writes the built-in modules loaded so far, now and then
+    const preload = join(tmp.path, 'modules.cjs')
+    const list = join(tmp.path, 'modules.txt')
+    await writeFile(preload, `setInterval(() => { require('node:fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')) }, 100).unref()`)
+    const probe = new Device({ dataDir: join(tmp.path, 'probe'), name: 'probe', args: LOOPBACK, env: { NODE_OPTIONS: `--require ${preload}` } })
+    await probe.start()
+    try {
+      await probe.api.call('GET', '/v1/status')
+      const loaded = await eventually('the module list', 5_000, async () => {
+        const modules = (await readFile(list, 'utf8').catch(() => '')).split('\n')
+        return modules.includes('NativeModule _http_server') ? modules : undefined
+      })
+      for (const unused of ['NativeModule internal/deps/undici/undici', 'NativeModule tls', 'NativeModule http2', 'NativeModule zlib']) {
+        assert.ok(!loaded.includes(unused), `${unused} is loaded`)
+      }
+    } finally {
+      await probe.stop()
+    }
   })
 
   it('creates the device key and the control socket 0600 in a 0700 data directory', async () => {

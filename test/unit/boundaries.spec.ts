@@ -42,6 +42,7 @@ describe('import boundaries (checked by the linter in npm test)', function () {
     ['cli', '../daemon/daemon.ts', false],
     ['cli', '../daemon/control/router.ts', false],
     ['cli', '../daemon/control/contract.ts', true],
+    ['cli', '../daemon/control/http.ts', true],
     ['cli', 'libp2p', false],
     ['ui/src', '../../daemon/control/contract.ts', true],
     ['ui/src', '../../daemon/errors.ts', false],
