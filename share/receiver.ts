@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto'
+import { createHash, subtle, type Hash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { link, mkdir, open, readdir, stat, statfs, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -184,7 +184,10 @@ export class ShareReceiver {
     let pos = have
     let index = have / h.chunk
     const length = (i: number): number => Math.min(h.chunk, h.size - i * h.chunk)
-    let piece = Buffer.allocUnsafe(length(index))
+    // one buffer for every piece (written and hashed before the next is filled): a fresh 1 MiB
+    // each time is a mapping made and unmade per piece, and external memory that calls for GCs
+    const buffer = Buffer.allocUnsafe(Math.min(h.chunk, h.size - have))
+    let piece = buffer.subarray(0, length(index))
     let filled = 0
     let unsynced = 0
     let syncing: Promise<void> | undefined
@@ -197,10 +200,13 @@ export class ShareReceiver {
           filled += take
           off += take
           if (filled < piece.byteLength) continue
+          // the piece's own hash on the thread pool, beside the write (the input is copied at
+          // the call); the whole file's here, on this thread
+          const digest = subtle.digest('SHA-256', piece)
+          whole.update(piece)
           let written = 0
           while (written < piece.byteLength) written += (await fh.write(piece, written, piece.byteLength - written, pos + written)).bytesWritten
-          pieces.add(createHash('sha256').update(piece).digest('hex'))
-          whole.update(piece)
+          pieces.add(Buffer.from(await digest).toString('hex'))
           pos += piece.byteLength
           unsynced += piece.byteLength
           if (unsynced >= SYNC_EVERY_BYTES && syncing == null) {
@@ -209,7 +215,7 @@ export class ShareReceiver {
           }
           index++
           filled = 0
-          if (pos < h.size) piece = Buffer.allocUnsafe(length(index))
+          if (pos < h.size) piece = buffer.subarray(0, length(index))
           await answer({ at: pos })
           progress(pos)
         }
