@@ -153,9 +153,18 @@ export class ShareSender {
     try {
       await unchanged()
       for (let at = 0; at < have; at += file.chunk) whole.update(await read(at, Math.min(file.chunk, have - at)))
-      for (let i = Math.floor(have / file.chunk), n = 0; i * file.chunk < file.size; i++, n++) {
+      const pieceAt = (i: number): Promise<Buffer> | undefined => {
+        if (i * file.chunk >= file.size) return undefined
+        const reading = read(i * file.chunk, Math.min(file.chunk, file.size - i * file.chunk))
+        reading.catch(() => {}) // (awaited below; a write that fails first leaves it unawaited)
+        return reading
+      }
+      // the next piece is read from disk while this one goes out
+      let next = pieceAt(Math.floor(have / file.chunk))
+      for (let i = Math.floor(have / file.chunk), n = 0; next != null; i++, n++) {
         if (n % CHECK_EVERY === CHECK_EVERY - 1) await unchanged()
-        const piece = await read(i * file.chunk, Math.min(file.chunk, file.size - i * file.chunk))
+        const piece = await next
+        next = pieceAt(i + 1)
         whole.update(piece)
         await channel.write(piece)
       }
