@@ -321,6 +321,7 @@ export class Daemon {
     })
     // texts a removed device left unsaid end on every device that learns of the removal
     this.node.membership.addEventListener('devices:removed', () => { this.sms?.devicesRemoved() })
+    this.node.membership.addEventListener('account:left', () => { this.sms?.accountLeft() })
     libp2p.services.links.addEventListener('link:active', (evt) => { this.events.emit('link', { device: evt.detail.device, active: evt.detail.connection != null }) })
     libp2p.services.pairing.addEventListener('pair:request', (evt) => { this.events.emit('pair', { type: 'request', ...evt.detail }) })
     libp2p.services.pairing.addEventListener('pair:ended', (evt) => { this.events.emit('pair', { type: 'ended', ...evt.detail }) })

@@ -124,6 +124,21 @@ export class SmsClient {
     return choices.length
   }
 
+  /**
+   * This device left its account (or was removed): the account's phones will not take what it
+   * wrote and no phone took yet, so those texts end `failed` with `reason`. Returns how many.
+   */
+  async endWaiting (reason: string): Promise<number> {
+    const { store } = this.init
+    return await store.write(tx => {
+      // (not those going device to device to another account: leaving changes nothing for them)
+      const waiting = prepared(tx.db, `SELECT id FROM messages WHERE via IS NULL AND author = ? AND status = 'pending' AND direction = 'out'
+        AND id NOT IN (SELECT id FROM network_sends WHERE state != 'sms')`).all(store.self) as Array<{ id: string }>
+      for (const { id } of waiting) tx.append({ type: 'status', id, status: 'failed', at: Date.now(), reason })
+      return waiting.length
+    })
+  }
+
   /** A message refused before any proxy had it (a device outside the account): recorded with its refusal. */
   async recordRefusal (to: string[], body: string, status: 'unauthorized' | 'failed', reason: string): Promise<NewMessage> {
     return await this.store(checkDraft(to, body), body, undefined, undefined, (tx, id) => { tx.append({ type: 'status', id, status, at: Date.now(), reason }) })

@@ -36,6 +36,8 @@ export const BLOBS_DIR = 'blobs'
  * is when one appears): a safety net, so rare that an idle daemon does not wake for it.
  */
 const ASSIGN_INTERVAL_MS = 60_000
+/** Why a text this device wrote before it left its account was not sent. */
+const LEFT_ACCOUNT = 'not sent: this device left its account (or was removed) before a phone took it'
 
 /** A device as the SMS service needs to know it. */
 export interface SmsDevice {
@@ -321,6 +323,15 @@ export class SmsService {
     this.assignWaiting()
     this.network.kick()
     this.reconsider()
+  }
+
+  /**
+   * This device left its account or was removed from it: its texts no phone took will never
+   * go (unless it has a backend of its own: then they go through it).
+   */
+  accountLeft (): void {
+    if (this.stopped || this.backend != null) return
+    void this.client.endWaiting(LEFT_ACCOUNT).then(n => { if (n > 0) this.init.log('ended %d texts no phone took: this device left its account', n) }, err => { this.init.log.error('could not end the texts no phone took - %e', err) })
   }
 
   /** The account removed devices: what they left unsaid ends now (SmsStore.devicesRemoved). */

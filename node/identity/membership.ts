@@ -19,6 +19,8 @@ export interface MembershipInit {
 export interface MembershipEvents {
   /** Devices the account removed (here, or in an epoch a member handed us). */
   'devices:removed': CustomEvent<string[]>
+  /** This device left its account, or was removed from it: an account of one now. */
+  'account:left': CustomEvent<void>
 }
 
 /**
@@ -59,6 +61,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   async startOver (): Promise<void> {
     await this.init.account.becomeAccountOfOne()
     await this.init.changed()
+    this.safeDispatchEvent('account:left')
   }
 
   /**

@@ -64,10 +64,15 @@ describe('removing a device really removes it', function () {
     const copy = join(c.dataDir, '..', 'stolen-c')
     cpSync(c.dataDir, copy, { recursive: true, filter: (src) => !src.endsWith('.sock') && !src.endsWith('.lock') })
 
+    // a text c writes while no phone is there: once c is out of the account, none will take it
+    const written = await c.json<{ id: string, status: string }>('sms', 'send', '+15550100009', 'written on c, never taken')
+    assert.equal(written.status, 'pending')
     await b.stop()
     assert.equal((await a.cli('unpair', c.id)).code, 0)
     assert.deepEqual(await statusOf(a).then(s => [s.account, s.accountEpoch]), [account, 1], 'the same account, a new epoch')
     await until('c, told, is an account of its own', 10_000, async () => (await statusOf(c)).account !== account)
+    await until('c ended its own text, saying why', 10_000, async () =>
+      (await c.api.call<Array<{ id: string, status: string, reason?: string }>>('GET', '/v1/sms')).some(m => m.id === written.id && m.status === 'failed' && /left its account/.test(m.reason ?? '')))
     await c.stop()
 
     // b was off: it is handed the new epoch when it is back
@@ -134,8 +139,9 @@ describe('removing a device really removes it', function () {
     assert.equal(written.code, 0, written.stderr)
     const bodies = async (d: Device): Promise<string[]> => (await d.api.call<Array<{ body: string }>>('GET', '/v1/sms')).map(m => m.body)
     await until('a and b hold c\'s text', 10_000, async () => (await bodies(a)).length === 1 && (await bodies(b)).length === 1)
-    // no phone took it: once c is removed nobody ever will, and every device says so
-    const orphaned = async (d: Device): Promise<boolean> => (await d.api.call<Array<{ status: string, reason?: string }>>('GET', '/v1/sms')).some(m => m.status === 'failed' && /removed from the account before a phone took it/.test(m.reason ?? ''))
+    // no phone took it: once c is removed nobody ever will, and every device says so (by the
+    // removal, or by c itself when it learnt it was out before the others knew)
+    const orphaned = async (d: Device): Promise<boolean> => (await d.api.call<Array<{ status: string, reason?: string }>>('GET', '/v1/sms')).some(m => m.status === 'failed' && /^not sent: .*(removed from the account|left its account).* before a phone took it$/.test(m.reason ?? ''))
     assert.equal(await orphaned(a), false)
     assert.equal((await a.cli('unpair', c.id)).code, 0)
     await until('b at epoch 1', 15_000, async () => (await statusOf(b)).accountEpoch === 1)
