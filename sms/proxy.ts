@@ -25,8 +25,6 @@ export interface SmsProxyInit {
   backend: SmsBackend
   /** May this device use `sms.send` here (the master list)? */
   maySend(device: string): boolean
-  /** The account removed this device (it sends nothing for it any more, whatever it wrote before). */
-  removed?(device: string): boolean
   /** Who may see incoming SMS (`sms.receive`); undefined when every member may. */
   receivers(): string[] | undefined
   policy(): ProxyPolicy
@@ -164,7 +162,8 @@ export class SmsProxy {
 
   /** Why this message may not go out, or undefined when it may. */
   private refusal (author: string, recipients: string[], policy: ProxyPolicy): { status: 'failed' | 'unauthorized', reason: string } | undefined {
-    if (author !== this.init.store.self && this.init.removed?.(author) === true) {
+    // (whatever it wrote before its removal: it sends nothing for a removed device)
+    if (author !== this.init.store.self && this.init.store.isRemoved(author)) {
       return { status: 'unauthorized', reason: 'the device that wrote it was removed from the account: this phone sends nothing for it' }
     }
     if (author !== this.init.store.self && !this.init.maySend(author)) {

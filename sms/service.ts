@@ -167,7 +167,6 @@ export class SmsService {
         store: this.store,
         backend: this.backend,
         maySend: (device) => init.may(device, 'sms.send'),
-        removed: (device) => init.removals?.().has(device) === true,
         receivers: () => this.receivers(),
         policy: init.policy,
         network: {

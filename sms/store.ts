@@ -317,14 +317,18 @@ export class SmsStore extends EventEmitter<StoreEvents> {
     return admitted.length
   }
 
+  /** Whether the account removed `device` (as far as this store was told: devicesRemoved). */
+  isRemoved (device: string): boolean {
+    return prepared(this.db, 'SELECT 1 FROM removed_devices WHERE device = ?').get(device) != null
+  }
+
   /**
    * Devices the account removed (`at`: the removing epoch's time), from its epochs: texts they
    * will never carry or hand to a phone end here (materialize.countingStatuses). Returns how
    * many messages changed; known removals change nothing.
    */
   async devicesRemoved (removals: ReadonlyMap<string, number>): Promise<number> {
-    const known = (device: string): boolean => prepared(this.db, 'SELECT 1 FROM removed_devices WHERE device = ?').get(device) != null
-    if ([...removals.keys()].every(known)) return 0
+    if ([...removals.keys()].every(device => this.isRemoved(device))) return 0
     const changes: ViewChange[] = []
     await this.write(tx => {
       const fresh = [...removals].filter(([device, at]) => prepared(tx.db, 'INSERT OR IGNORE INTO removed_devices (device, at) VALUES (?, ?)').run(device, at).changes > 0)

@@ -98,7 +98,8 @@ describe('what a device the account removed left unsaid', function () {
     await replicate(laptop.store, phone.store)
     await replicate(tablet.store, phone.store)
     const backend = new SimBackend(`sim://127.0.0.1:${port}/+15550100002`, { incoming: async () => {}, report: async (r) => { await proxy.report(r) }, stored: async () => {}, changed: () => { proxy.kick() } })
-    const proxy = new SmsProxy({ store: phone.store, backend, maySend: () => true, removed: (d) => d === laptop.id, receivers: () => undefined, policy: () => ({ rate: 30, deny: [], allow: [] }), log: logger('test:proxy') })
+    await phone.store.devicesRemoved(new Map([[laptop.id, REMOVED_AT]]))
+    const proxy = new SmsProxy({ store: phone.store, backend, maySend: () => true, receivers: () => undefined, policy: () => ({ rate: 30, deny: [], allow: [] }), log: logger('test:proxy') })
     try {
       await proxy.start()
       await backend.start()
