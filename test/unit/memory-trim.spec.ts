@@ -77,16 +77,18 @@ describe('giving freed memory back (malloc_trim)', function () {
 
   it('trims a while after each major collection, at most once per interval, and not after stop()', async () => {
     let trims = 0
-    const trimmer = new MemoryTrimmer({ mallocTrim: { trim: () => { trims++; return mallocTrim.trim() } }, delayMs: 20, minIntervalMs: 500 })
+    const trimmer = new MemoryTrimmer({ mallocTrim: { trim: () => { trims++; return mallocTrim.trim() } }, delayMs: 20, minIntervalMs: 2_000 })
+    // (waits by condition, not fixed sleeps: on a busy machine the gc entry comes late)
+    const until = async (done: () => boolean): Promise<void> => { for (const end = Date.now() + 5_000; !done() && Date.now() < end;) await sleep(10) }
     try {
       collect()
-      await sleep(150)
+      await until(() => trims >= 1)
       assert.equal(trims, 1, 'one trim after the first major collection')
       collect()
       collect()
       await sleep(150)
       assert.equal(trims, 1, 'not again within the interval')
-      await sleep(500)
+      await until(() => trims >= 2)
       assert.equal(trims, 2, 'once more at the interval\'s end, for both collections')
       assert.equal(trimmer.counts.trims, 2)
       await sleep(600)
