@@ -11,11 +11,11 @@ runWithDaemonNodeFlags()
 
 /** Benchmark groups by name; a group may produce several rows. */
 const GROUPS: Record<string, { rows: string[], run: () => Promise<BenchRow[]> }> = {
-  discovery: { rows: ['discovery-seen', 'idle-rss'], run: async () => await (await import('./discovery.ts')).discoveryBenchmarks() },
+  discovery: { rows: ['discovery-seen', 'idle-rss', 'idle-rss-start'], run: async () => await (await import('./discovery.ts')).discoveryBenchmarks() },
   throughput: { rows: ['tunnel-throughput-vs-stream', 'tunnel-throughput-vs-tcp', 'tcp-plus-cipher-vs-tcp'], run: async () => await (await import('./tunnel-throughput.ts')).tunnelThroughput() },
   'throughput-2p': { rows: ['tunnel-2p-throughput-vs-stream', 'tunnel-cpu-per-mib'], run: async () => await (await import('./tunnel-two-process.ts')).tunnelTwoProcess() },
   tunnel: { rows: ['tunnel-interactive-p99', 'tunnel-failover'], run: async () => await (await import('./tunnel-lan.ts')).tunnelLan() },
-  idle: { rows: ['idle-cpu', 'idle-dead-link'], run: async () => await (await import('./idle.ts')).idleBenchmarks() },
+  idle: { rows: ['idle-cpu', 'idle-cpu-settling', 'idle-dead-link'], run: async () => await (await import('./idle.ts')).idleBenchmarks() },
   scale: { rows: ['scale-20-seen', 'scale-20-idle-cpu', 'scale-20-rss'], run: async () => await (await import('./scale.ts')).scaleBenchmarks() },
   sms: { rows: ['sms-burst-rate', 'sms-burst-p50', 'sms-burst-p99'], run: async () => await (await import('./sms-burst.ts')).smsBurst() },
   share: { rows: ['share-throughput', 'share-interactive-p99'], run: async () => await (await import('./share.ts')).shareBenchmarks() },
