@@ -25,7 +25,8 @@ export const BUNDLE_OPTIONS: BuildOptions = {
   target: 'node22',
   minifySyntax: true,
   minifyWhitespace: true,
-  minifyIdentifiers: true,
+  // COMPANION_KEEP_IDENTIFIERS=1: every function named in CPU profiles and heap snapshots
+  minifyIdentifiers: process.env.COMPANION_KEEP_IDENTIFIERS == null,
   keepNames: true,
   sourcemap: true,
   logLevel: 'warning',

@@ -8,6 +8,7 @@ import { ipOf, localInterfaces } from '../../link/index.ts'
 import { isLoopback, linkLocalAddresses, listenPorts } from '../address-policy.ts'
 import { answerPacket, queryPacket, QUESTION, readPacket, type Sighting } from './packets.ts'
 import { MdnsSockets, type Heard } from './sockets.ts'
+import { QueryPacer } from './query-pacer.ts'
 
 /** A device already connected is passed on again at most this often, unless its addresses change. */
 export const MDNS_REPEAT_MS = 5 * 60_000
@@ -75,7 +76,7 @@ class CompanionMdns extends TypedEventEmitter<PeerDiscoveryEvents> implements Md
   private readonly lastAnswer = new Map<string, number>()
   private readonly answerLater = new Map<string, ReturnType<typeof setTimeout>>()
   private sockets?: MdnsSockets
-  private timer?: ReturnType<typeof setInterval>
+  private pacer?: QueryPacer
   private lastDropQuery = -Infinity
 
   constructor (components: MdnsComponents, init: MdnsInit) {
@@ -93,9 +94,13 @@ class CompanionMdns extends TypedEventEmitter<PeerDiscoveryEvents> implements Md
     if (this.sockets != null) return
     this.sockets = new MdnsSockets((heard) => { this.heard(heard) }, this.log)
     await this.sockets.open()
+    this.pacer = new QueryPacer({
+      intervalMs: this.init.intervalMs,
+      send: () => { this.sockets?.send(queryPacket(this.init.serviceTag)) },
+      families: () => ([4, 6] as const).filter(f => (this.sockets?.interfaces(f).length ?? 0) > 0)
+    })
+    this.pacer.start()
     this.query()
-    this.timer = setInterval(() => { this.query() }, this.init.intervalMs)
-    this.timer.unref()
     this.components.events.addEventListener('peer:disconnect', this.onDisconnect)
   }
 
@@ -108,7 +113,7 @@ class CompanionMdns extends TypedEventEmitter<PeerDiscoveryEvents> implements Md
 
   async stop (): Promise<void> {
     this.components.events.removeEventListener('peer:disconnect', this.onDisconnect)
-    clearInterval(this.timer)
+    this.pacer?.stop()
     for (const t of this.answerLater.values()) clearTimeout(t)
     this.answerLater.clear()
     this.sockets?.close()
@@ -128,11 +133,14 @@ class CompanionMdns extends TypedEventEmitter<PeerDiscoveryEvents> implements Md
 
   private query (): void {
     this.sockets?.send(queryPacket(this.init.serviceTag))
+    this.pacer?.sentOne()
   }
 
   private heard (heard: Heard): void {
     const read = readPacket(heard.bytes, this.init.serviceTag, this.name, heard.iface)
     if (read === QUESTION) {
+      // its answers reach us too: our own periodic query can wait
+      this.pacer?.heard(heard.family)
       // an IPv4 query's interface is not known: answer on every IPv4 interface
       const ifaces = heard.iface != null ? [heard.iface] : (this.sockets?.interfaces(heard.family) ?? [])
       for (const iface of ifaces) this.answer(heard.family, iface)
