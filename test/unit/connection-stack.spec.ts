@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import type { Stream } from '@libp2p/interface'
-import { connectionStack } from '../../node/stack.ts'
+import { connectionStack, YAMUX_PING_INTERVAL_MS } from '../../node/stack.ts'
 
 const PROTOCOL = '/companion-test/sink/1.0.0'
 /** Yamux's window update frame type, and its initial stream window (both fixed by its spec). */
@@ -81,5 +81,16 @@ describe('the connection stack (Noise and Yamux as the daemon runs them)', funct
       assert.deepEqual(await echo, Uint8Array.of(i))
       await stream.close()
     }
+  })
+  it('pings once to size yamux\'s windows, then rarely: liveness is the link probes\' and the connection monitor\'s', async () => {
+    const [a, b] = [await node(), await node()]
+    const conn = await a.dial(b.getMultiaddrs()[0]!)
+    const muxer = (conn as unknown as { muxer: { keepAliveInterval: number, rtt: number } }).muxer
+    assert.equal(muxer.keepAliveInterval, YAMUX_PING_INTERVAL_MS)
+    assert.ok(YAMUX_PING_INTERVAL_MS >= 5 * 60_000)
+    // the ping at the start measured the round trip the window auto-tuning needs
+    const start = performance.now()
+    while (muxer.rtt < 0 && performance.now() - start < 5_000) await new Promise(resolve => setTimeout(resolve, 10))
+    assert.ok(muxer.rtt >= 0, 'a round trip measured')
   })
 })
