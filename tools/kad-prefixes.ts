@@ -20,9 +20,10 @@ export function encodePrefixes (list: readonly number[]): Uint8Array {
   const out = new Uint8Array(list.length * PREFIX_ENTRY_BYTES)
   list.forEach((n, i) => {
     if (!Number.isInteger(n) || n < 0 || n >= 2 ** (8 * PREFIX_ENTRY_BYTES)) throw new PrefixTableError(`kad-dht's prefix table entry ${i} (${n}) does not fit ${PREFIX_ENTRY_BYTES} bytes`)
-    out[i * 3] = n >>> 16
-    out[i * 3 + 1] = (n >>> 8) & 0xff
-    out[i * 3 + 2] = n & 0xff
+    const at = i * PREFIX_ENTRY_BYTES
+    out[at] = n >>> 16
+    out[at + 1] = (n >>> 8) & 0xff
+    out[at + 2] = n & 0xff
   })
   return out
 }

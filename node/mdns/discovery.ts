@@ -96,7 +96,7 @@ class CompanionMdns extends TypedEventEmitter<PeerDiscoveryEvents> implements Md
     await this.sockets.open()
     this.pacer = new QueryPacer({
       intervalMs: this.init.intervalMs,
-      send: () => { this.sockets?.send(queryPacket(this.init.serviceTag)) },
+      send: () => { this.sendQuery() },
       families: () => ([4, 6] as const).filter(f => (this.sockets?.interfaces(f).length ?? 0) > 0)
     })
     this.pacer.start()
@@ -131,9 +131,14 @@ class CompanionMdns extends TypedEventEmitter<PeerDiscoveryEvents> implements Md
     }
   }
 
+  /** Ask now (an event: start, a network change, a device gone); the periodic query waits again. */
   private query (): void {
-    this.sockets?.send(queryPacket(this.init.serviceTag))
+    this.sendQuery()
     this.pacer?.sentOne()
+  }
+
+  private sendQuery (): void {
+    this.sockets?.send(queryPacket(this.init.serviceTag))
   }
 
   private heard (heard: Heard): void {
