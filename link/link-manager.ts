@@ -17,6 +17,16 @@ const SETTLED_AFTER_MS = 30_000
 const FAILURE_MEMORY_MS = 5 * 60_000
 /** How long an incoming probe stream waits for its device's profile to make it a member. */
 const PROBE_MEMBERSHIP_WAIT_MS = 5_000
+/**
+ * A link that never answered is given this long for its first answer: the other side may be
+ * waiting for our profile (PROBE_MEMBERSHIP_WAIT_MS) before it answers or refuses.
+ */
+const FIRST_ANSWER_WAIT_MS = PROBE_MEMBERSHIP_WAIT_MS + LINK_DEAD_MS
+/**
+ * A link that never answered and has been silent this long (no answer, no refusal: the other
+ * side is unreachable) is dead: aborted, so the device is not shown online on a dead path.
+ */
+const UNANSWERED_DEAD_MS = 8_000
 
 export interface LinkManagerComponents {
   peerId: PeerId
@@ -61,6 +71,8 @@ interface Link extends LinkFacts {
   answered: boolean
   probing: boolean
   prober?: Prober
+  /** When the other side last showed it is there (opened, an answer, a refusal): Date.now(). */
+  heardAt: number
 }
 
 /**
@@ -132,6 +144,8 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
       stream.abort(new Error('probes are for members of the account'))
       return
     }
+    // it probes us, so it now takes us for a member: probe back if an earlier try was refused
+    this.refresh(device)
     await answerProbes(stream)
   }
 
@@ -158,7 +172,8 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
   /** How fast a link is probed: fast while young or busy (failover within 1 s), rarely while idle. */
   private paceOf (link: Link): ProbePace {
     const fast = { intervalMs: PROBE_INTERVAL_MS, deadMs: LINK_DEAD_MS }
-    if (!link.answered || Date.now() - link.upSince < PROBE_YOUNG_MS) return fast
+    if (!link.answered) return { intervalMs: PROBE_INTERVAL_MS, deadMs: FIRST_ANSWER_WAIT_MS }
+    if (Date.now() - link.upSince < PROBE_YOUNG_MS) return fast
     const active = this.activeByDevice.get(link.device) === link.id
     const busy = performance.now() - (this.lastActivity.get(link.device) ?? -Infinity) < LINK_BUSY_MS
     if (busy) return active ? fast : PROBE_STANDBY_BUSY
@@ -212,7 +227,7 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
     const iface = conn.direct ? interfaceOfNewConnection(conn.remoteAddr) : undefined
     const link: Link = {
       id: conn.id, conn, device, iface, kind: this.kindOf(conn, iface), loss: 0, answered: false, probing: false,
-      failures: this.recentFailures(this.pathKey(device, iface)), upSince: Date.now()
+      failures: this.recentFailures(this.pathKey(device, iface)), upSince: Date.now(), heardAt: Date.now()
     }
     this.linksById.set(conn.id, link)
     this.changedLinks()
@@ -237,13 +252,14 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
           link.upSince = Date.now()
         }
         link.rttMs = ms
+        link.heardAt = Date.now()
         link.loss = link.loss * 0.9
         this.rerank(device)
       },
       lost: () => { link.loss = link.loss * 0.9 + 0.1 },
       dead: () => {
-        // a link that never answered is not ours to kill (the other side may not probe yet): try again later
-        if (!link.answered) {
+        // a link that never answered may be early rather than dead: try again (maintain) until silent too long
+        if (!link.answered && Date.now() - link.heardAt < UNANSWERED_DEAD_MS) {
           link.probing = false
           return
         }
@@ -251,6 +267,11 @@ class DefaultLinkManager extends TypedEventEmitter<LinkManagerEvents> implements
         const key = this.pathKey(device, iface)
         this.failures.set(key, [...(this.failures.get(key) ?? []), Date.now()])
         conn.abort(new Error('link dead: probes unanswered'))
+      },
+      // it is there but does not take us for a member (yet): probe again when it probes us, or next maintain
+      refused: () => {
+        link.heardAt = Date.now()
+        link.probing = false
       }
     }, this.log, () => this.paceOf(link))
   }

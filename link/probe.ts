@@ -15,7 +15,16 @@ const PROBE_DRAIN_TIMEOUT_MS = 10_000
 export interface ProbeObserver {
   rtt(ms: number): void
   lost(): void
+  /** Silence: the stream could not be opened in time, or pings went unanswered too long. */
   dead(): void
+  /** The other side ended or refused our probe stream: it is there, but not probing with us (yet). */
+  refused(): void
+}
+
+/** A stream open that failed by our own timeout is silence; any other failure is an answer. */
+function silent (err: unknown): boolean {
+  const name = (err as Error | undefined)?.name
+  return name === 'AbortError' || name === 'TimeoutError'
 }
 
 function frame (kind: 1 | 2, time: bigint): Uint8Array {
@@ -98,8 +107,9 @@ export function runProbes (connection: Connection, protocol: string, observer: P
     try {
       stream.send(frame(1, BigInt(Date.now())))
     } catch {
-      // the stream closed under us (its end is read a moment later): nothing more to ping on
+      // the other side closed the stream under us: nothing more to ping on
       finish()
+      if (connection.status === 'open') observer.refused()
       return
     }
     // wake again at the next ping, or when the oldest one times out, whichever is first
@@ -112,7 +122,9 @@ export function runProbes (connection: Connection, protocol: string, observer: P
     } catch (err) {
       log('could not open probes on %s - %s', connection.id, (err as Error).message)
       done = true
-      if (connection.status === 'open') observer.dead()
+      if (connection.status !== 'open') return
+      if (silent(err)) observer.dead()
+      else observer.refused()
       return
     }
     tick()
@@ -124,7 +136,10 @@ export function runProbes (connection: Connection, protocol: string, observer: P
         observer.rtt(Date.now() - Number(time))
       }
     } catch {}
+    if (done) return
     finish()
+    // not our abort (that sets done first): the other side ended the stream on a live connection
+    if (connection.status === 'open') observer.refused()
   })()
   return {
     kick: () => {
