@@ -61,6 +61,20 @@ export const DIAL_TIMEOUT_MS = 15_000
  */
 export const MAX_INCOMING_PENDING_CONNECTIONS = 64
 
+/**
+ * How long one address's dial (TCP, Noise, Yamux) and an inbound handshake may take (libp2p:
+ * 6 s and 10 s). Twenty devices starting together on two cores took longer than that for
+ * handshakes that would have finished: each one cut was CPU spent for nothing on both sides,
+ * then dialled again.
+ */
+export const HANDSHAKE_TIMEOUT_MS = DIAL_TIMEOUT_MS
+/**
+ * A TCP connect that has no answer in this long is to an address where no one is (the kernel
+ * answers a SYN however busy the process is): the dial moves on to the next address rather
+ * than spend HANDSHAKE_TIMEOUT_MS, which is for handshakes that are under way.
+ */
+export const TCP_CONNECT_TIMEOUT_MS = 5_000
+
 /** Device names longer than this are refused (bytes of UTF-8). */
 export const MAX_DEVICE_NAME_BYTES = 64
 

@@ -1,7 +1,6 @@
 import { join } from 'node:path'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { tcp } from '@libp2p/tcp'
-import { connectionStack } from './stack.ts'
+import { connectionStack, dialTimeouts, lanTcp } from './stack.ts'
 import { identify, identifyPush, type Identify, type IdentifyPush } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
 import { kadDHT, removePublicAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
@@ -179,10 +178,10 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
         listen: [...init.listen, '/p2p-circuit'],
         announceFilter: (addrs) => announceable(addrs)
       },
-      transports: [tcp(), relays.transport({ reservationConcurrency: 2 })],
+      transports: [lanTcp(), relays.transport({ reservationConcurrency: 2 })],
       ...connectionStack(),
       connectionMonitor: { pingInterval: CONNECTION_PING_INTERVAL_MS, pingTimeout: { minTimeout: CONNECTION_PING_TIMEOUT_MS } },
-      connectionManager: { maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS },
+      connectionManager: { maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS, ...dialTimeouts() },
       connectionGater: {
         ...dialPolicyGater({ loopbackOnly: () => loopbackOnly, isRevoked: (id) => account.isRevoked(id) }),
         ...relayGater({ isMember: known.isMember })

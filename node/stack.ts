@@ -1,5 +1,7 @@
 import { noise } from '@chainsafe/libp2p-noise'
+import { tcp, type TCPSocketOptions } from '@libp2p/tcp'
 import type { Libp2pOptions } from 'libp2p'
+import { HANDSHAKE_TIMEOUT_MS, TCP_CONNECT_TIMEOUT_MS } from './constants.ts'
 import { noiseCrypto } from './noise-crypto.ts'
 import { withWholeWrites } from './whole-writes.ts'
 import { yamuxHalfWindowUpdates } from './yamux-window.ts'
@@ -21,4 +23,18 @@ export function connectionStack (): Pick<Libp2pOptions, 'connectionEncrypters' |
     connectionEncrypters: [withWholeWrites(noise({ crypto: noiseCrypto }))],
     streamMuxers: [yamuxHalfWindowUpdates({ keepAliveInterval: YAMUX_PING_INTERVAL_MS })]
   }
+}
+
+/**
+ * TCP whose connect gives up after TCP_CONNECT_TIMEOUT_MS (Node's socket `timeout`, which
+ * @libp2p/tcp turns into a failed dial), so that a dead address does not use up the longer
+ * per-address time that handshakes get (dialTimeouts).
+ */
+export function lanTcp (): ReturnType<typeof tcp> {
+  return tcp({ dialOpts: { timeout: TCP_CONNECT_TIMEOUT_MS } as TCPSocketOptions })
+}
+
+/** libp2p's per-address dial and inbound handshake times, for busy devices (HANDSHAKE_TIMEOUT_MS). */
+export function dialTimeouts (): { addressDialTimeout: number, inboundUpgradeTimeout: number } {
+  return { addressDialTimeout: HANDSHAKE_TIMEOUT_MS, inboundUpgradeTimeout: HANDSHAKE_TIMEOUT_MS }
 }

@@ -3,7 +3,13 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import type { Stream } from '@libp2p/interface'
-import { connectionStack, YAMUX_PING_INTERVAL_MS } from '../../node/stack.ts'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { connect as netConnect } from 'node:net'
+import { multiaddr } from '@multiformats/multiaddr'
+import { connectionStack, dialTimeouts, lanTcp, YAMUX_PING_INTERVAL_MS } from '../../node/stack.ts'
+import { HANDSHAKE_TIMEOUT_MS, TCP_CONNECT_TIMEOUT_MS } from '../../node/constants.ts'
+import { TcpRelay } from '../../testbed/tcp-relay.ts'
 
 const PROTOCOL = '/companion-test/sink/1.0.0'
 /** Yamux's window update frame type, and its initial stream window (both fixed by its spec). */
@@ -92,5 +98,56 @@ describe('the connection stack (Noise and Yamux as the daemon runs them)', funct
     const start = performance.now()
     while (muxer.rtt < 0 && performance.now() - start < 5_000) await new Promise(resolve => setTimeout(resolve, 10))
     assert.ok(muxer.rtt >= 0, 'a round trip measured')
+  })
+})
+
+describe('dialling (the daemon\'s TCP and handshake times)', function () {
+  this.timeout(30_000)
+  let nodes: Libp2p[] = []
+  const cleanups: Array<() => void> = []
+
+  afterEach(async () => {
+    await Promise.all(nodes.map(async n => { await n.stop() }))
+    for (const cleanup of cleanups.splice(0)) cleanup()
+    nodes = []
+  })
+
+  async function node (): Promise<Libp2p> {
+    const n = await createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [lanTcp()], ...connectionStack(), connectionManager: dialTimeouts() })
+    nodes.push(n)
+    return n
+  }
+
+  /** A port whose SYNs go unanswered: a listener that never accepts, its one-place queue filled. */
+  async function silentPort (): Promise<number> {
+    const py = spawn('python3', ['-c', 'import socket,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)'])
+    cleanups.push(() => { py.kill() })
+    const port = Number(String(await once(py.stdout, 'data')).trim())
+    const filler = netConnect(port, '127.0.0.1')
+    cleanups.push(() => { filler.destroy() })
+    await once(filler, 'connect')
+    return port
+  }
+
+  it('gives up on an address where no one answers the connect within TCP_CONNECT_TIMEOUT_MS, not the whole dial', async () => {
+    const [a, b] = [await node(), await node()]
+    const dead = multiaddr(`/ip4/127.0.0.1/tcp/${await silentPort()}/p2p/${b.peerId.toString()}`)
+    const started = Date.now()
+    await assert.rejects(a.dial(dead, { signal: AbortSignal.timeout(HANDSHAKE_TIMEOUT_MS - 1_000) }))
+    const tookMs = Date.now() - started
+    assert.ok(tookMs >= TCP_CONNECT_TIMEOUT_MS - 100 && tookMs < TCP_CONNECT_TIMEOUT_MS + 2_000, `gave up after ${tookMs} ms`)
+  })
+
+  it('lets a handshake slower than libp2p\'s 6 s (a busy device) finish, instead of cutting it and starting over', async () => {
+    const [a, b] = [await node(), await node()]
+    // each chunk held 2 s each way: the handshake crosses about four times (multistream and Noise's messages ride together)
+    const relay = new TcpRelay(Number(b.getMultiaddrs()[0]!.toString().split('/')[4]), 2_000)
+    cleanups.push(() => { relay.close() })
+    const port = await relay.listen()
+    const started = Date.now()
+    const conn = await a.dial(multiaddr(`/ip4/127.0.0.1/tcp/${port}/p2p/${b.peerId.toString()}`), { signal: AbortSignal.timeout(HANDSHAKE_TIMEOUT_MS) })
+    const tookMs = Date.now() - started
+    assert.equal(conn.status, 'open')
+    assert.ok(tookMs > 6_000, `the handshake took ${tookMs} ms: slower than libp2p's 6 s, as meant`)
   })
 })

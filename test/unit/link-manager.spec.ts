@@ -1,53 +1,18 @@
 import assert from 'node:assert/strict'
-import { createServer, connect, type Server, type Socket } from 'node:net'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { connectionStack } from '../../node/stack.ts'
 import { linkManager, type LinkManager } from '../../link/index.ts'
 import { until } from '../../testbed/index.ts'
+import { TcpRelay } from '../../testbed/tcp-relay.ts'
 
 type Node = Libp2p<{ links: LinkManager }>
-
-/**
- * A loopback TCP relay that can go silent, as a path does when a cable is pulled: nothing is
- * closed, bytes just stop arriving.
- */
-class Relay {
-  readonly server: Server
-  private readonly sockets: Socket[] = []
-  private frozen = false
-
-  constructor (target: number) {
-    this.server = createServer((inbound) => {
-      const outbound = connect(target, '127.0.0.1')
-      for (const [from, to] of [[inbound, outbound], [outbound, inbound]] as const) {
-        from.on('data', (data: Buffer) => { if (!this.frozen) to.write(data) })
-        // a dead path carries no close either
-        from.on('error', () => { if (!this.frozen) to.destroy() })
-        from.on('close', () => { if (!this.frozen) to.destroy() })
-        this.sockets.push(from)
-      }
-    })
-  }
-
-  async listen (): Promise<number> {
-    await new Promise<void>(resolve => this.server.listen(0, '127.0.0.1', resolve))
-    return (this.server.address() as { port: number }).port
-  }
-
-  freeze (): void { this.frozen = true }
-
-  close (): void {
-    for (const socket of this.sockets) socket.destroy()
-    this.server.close()
-  }
-}
 
 describe('the link manager (probes on every link to a member)', function () {
   this.timeout(30_000)
   let nodes: Node[] = []
-  let relays: Relay[] = []
+  let relays: TcpRelay[] = []
 
   afterEach(async () => {
     await Promise.all(nodes.map(async n => { await n.stop() }))
@@ -91,7 +56,7 @@ describe('the link manager (probes on every link to a member)', function () {
   it('cuts a link that never answered once it has been silent too long (a path that died as it opened)', async () => {
     const aMembers = new Set<string>()
     const [a, b] = [await device(aMembers), await device(new Set())]
-    const relay = new Relay(Number(b.getMultiaddrs()[0]!.toString().split('/')[4]))
+    const relay = new TcpRelay(Number(b.getMultiaddrs()[0]!.toString().split('/')[4]))
     relays.push(relay)
     const port = await relay.listen()
     const conn = await a.dial(multiaddr(`/ip4/127.0.0.1/tcp/${port}/p2p/${b.peerId.toString()}`))
