@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { eventually, tempDir, type Device, until } from '../../testbed/index.ts'
@@ -13,8 +13,10 @@ describe('the Termux backend (Termux:API stand-ins on PATH)', function () {
   const stub = join(tmp.path, 'termux')
   let phone: Device, laptop: Device
 
+  // written whole (a rename): the phone's real store is a database, never read half-written
   const inbox = (entries: Array<{ _id: number, number: string, body: string }>): void => {
-    writeFileSync(join(stub, 'inbox.json'), JSON.stringify(entries.map(e => ({ threadid: 1, type: 'inbox', read: false, received: '2026-11-23 10:00:00', ...e }))))
+    writeFileSync(join(stub, 'inbox.json.new'), JSON.stringify(entries.map(e => ({ threadid: 1, type: 'inbox', read: false, received: '2026-11-23 10:00:00', ...e }))))
+    renameSync(join(stub, 'inbox.json.new'), join(stub, 'inbox.json'))
   }
   const sent = (): Array<{ number: string, body: string }> => {
     try {
