@@ -1,4 +1,9 @@
 import { createServer, connect, type Server, type Socket } from 'node:net'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { PeerId } from '@libp2p/interface'
+
+/** A node listening on loopback TCP (its first address is the relay's target). */
+interface Listening { peerId: PeerId, getMultiaddrs(): Multiaddr[] }
 
 /**
  * A loopback TCP relay to `target`, for faults of the path between two in-process nodes: it
@@ -27,6 +32,15 @@ export class TcpRelay {
         this.sockets.push(from)
       }
     })
+  }
+
+  /** A relay in front of `node`, listening; dial `address` to reach the node through it. */
+  static async before (node: Listening, delayMs = 0): Promise<{ relay: TcpRelay, address: Multiaddr }> {
+    const target = node.getMultiaddrs()[0]?.toString().split('/')[4]
+    if (target == null) throw new Error('the node listens on no TCP address')
+    const relay = new TcpRelay(Number(target), delayMs)
+    const port = await relay.listen()
+    return { relay, address: multiaddr(`/ip4/127.0.0.1/tcp/${port}/p2p/${node.peerId.toString()}`) }
   }
 
   /** Listen on an ephemeral loopback port; resolves with it. */

@@ -141,11 +141,10 @@ describe('dialling (the daemon\'s TCP and handshake times)', function () {
   it('lets a handshake slower than libp2p\'s 6 s (a busy device) finish, instead of cutting it and starting over', async () => {
     const [a, b] = [await node(), await node()]
     // each chunk held 2 s each way: the handshake crosses about four times (multistream and Noise's messages ride together)
-    const relay = new TcpRelay(Number(b.getMultiaddrs()[0]!.toString().split('/')[4]), 2_000)
+    const { relay, address } = await TcpRelay.before(b, 2_000)
     cleanups.push(() => { relay.close() })
-    const port = await relay.listen()
     const started = Date.now()
-    const conn = await a.dial(multiaddr(`/ip4/127.0.0.1/tcp/${port}/p2p/${b.peerId.toString()}`), { signal: AbortSignal.timeout(HANDSHAKE_TIMEOUT_MS) })
+    const conn = await a.dial(address, { signal: AbortSignal.timeout(HANDSHAKE_TIMEOUT_MS) })
     const tookMs = Date.now() - started
     assert.equal(conn.status, 'open')
     assert.ok(tookMs > 6_000, `the handshake took ${tookMs} ms: slower than libp2p's 6 s, as meant`)

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
-import { multiaddr } from '@multiformats/multiaddr'
 import { connectionStack } from '../../node/stack.ts'
 import { linkManager, type LinkManager } from '../../link/index.ts'
 import { until } from '../../testbed/index.ts'
@@ -56,10 +55,9 @@ describe('the link manager (probes on every link to a member)', function () {
   it('cuts a link that never answered once it has been silent too long (a path that died as it opened)', async () => {
     const aMembers = new Set<string>()
     const [a, b] = [await device(aMembers), await device(new Set())]
-    const relay = new TcpRelay(Number(b.getMultiaddrs()[0]!.toString().split('/')[4]))
+    const { relay, address } = await TcpRelay.before(b)
     relays.push(relay)
-    const port = await relay.listen()
-    const conn = await a.dial(multiaddr(`/ip4/127.0.0.1/tcp/${port}/p2p/${b.peerId.toString()}`))
+    const conn = await a.dial(address)
     await until('b has the connection too', 2_000, async () => b.getConnections(a.peerId).length > 0, 10)
     relay.freeze()
     const frozeAt = Date.now()
