@@ -255,6 +255,9 @@ export async function createDeviceNode (init: DeviceNodeInit): Promise<DeviceNod
   introductions = new DhtIntroductions({ libp2p, log })
   introductions.start()
 
+  // libp2p passes on a discovered peer only while it is new to the peer store: a device met
+  // before is dialled again from the sightings of it
+  libp2p.services.mdns?.addEventListener('peer', (evt) => { libp2p.services.dialer.sighted(evt.detail) })
   // a new network: ask mDNS again at once rather than at its next interval
   const watcher = new NetworkWatcher(() => { libp2p.services.mdns?.networkChanged() })
   watcher.start()

@@ -75,6 +75,12 @@ export interface DeviceDialerInit {
 export interface DeviceDialer {
   /** Dial an address now (a user-given bootstrap address) and keep it connected. */
   dialAddress(ma: Multiaddr): Promise<PeerId>
+  /**
+   * A device seen on the network again (an mDNS answer) while not connected: dialled as on
+   * discovery. libp2p tells of a peer only once, when it is new to the peer store, so a device
+   * met before whose connection ended was never dialled again from its sightings.
+   */
+  sighted(peer: PeerInfo): void
 }
 
 class DefaultDeviceDialer implements DeviceDialer, Startable {
@@ -167,8 +173,18 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
     return conn.remotePeer
   }
 
+  sighted (peer: PeerInfo): void {
+    if (!this.running || this.isConnected(peer.id)) return
+    // libp2p merges the sighting into the peer store too; the dial waits for the addresses
+    void this.components.peerStore.merge(peer.id, { multiaddrs: peer.multiaddrs })
+      .then(() => { this.discovered(peer.id) }, err => { this.log('could not keep the addresses of %p - %s', peer.id, (err as Error).message) })
+  }
+
   private onDiscovery (evt: CustomEvent<PeerInfo>): void {
-    const peerId = evt.detail.id
+    this.discovered(evt.detail.id)
+  }
+
+  private discovered (peerId: PeerId): void {
     // the lower id dials; the higher gives it time to (members are dialled at once: they are ours)
     if (this.isMember(peerId) || this.components.peerId.toString() < peerId.toString()) {
       this.dial(peerId)
@@ -233,13 +249,18 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
     if (!this.running || attempt >= DISCOVERED_RETRY_DELAYS_MS.length) return
     this.discoveredRetries.set(key, attempt + 1)
     const timer = setTimeout(() => {
-      // a device that answered too slowly is there: dial it again. One that could not be
-      // reached may be elsewhere: ask the DHT where it is now (new addresses, e.g. through a
-      // relay; the network, not the peer store that holds the addresses that failed). Each
-      // lookup asks up to twenty devices: after timeouts, among twenty busy devices starting
-      // together, these lookups were most of the DHT's traffic.
-      const found = busy ? Promise.resolve() : this.components.peerRouting.findPeer(peerId, { useCache: false, signal: AbortSignal.timeout(this.dialTimeout) })
-      void found.catch(() => undefined).then(() => { this.dial(peerId) })
+      // dial again at once: a device that answered too slowly is there, and one that reset
+      // the connection (busy starting: too many handshakes at once) usually is too. One that
+      // could not be reached may also be elsewhere: ask the DHT where it is now (new
+      // addresses, e.g. through a relay; the network, not the peer store that holds the
+      // addresses that failed) and dial those once known. Each lookup asks up to twenty
+      // devices: after timeouts, among twenty busy devices starting together, these lookups
+      // were most of the DHT's traffic. The dial no longer waits for the lookup (up to
+      // dialTimeout among busy devices), which kept a pair apart for that long.
+      this.dial(peerId)
+      if (busy) return
+      void this.components.peerRouting.findPeer(peerId, { useCache: false, signal: AbortSignal.timeout(this.dialTimeout) })
+        .then(() => { this.dial(peerId) }, () => undefined)
     }, DISCOVERED_RETRY_DELAYS_MS[attempt])
     timer.unref()
   }

@@ -167,23 +167,31 @@ export async function eventually<T> (what: string, timeoutMs: number, check: () 
   }
 }
 
+/** What of each daemon is printed with a failure (CI keeps only what was printed; the file has all). */
+const PRINTED_LOG_LINES = 30
+const PRINTED_STATE_CHARS = 1_500
+
 /**
  * After a failed test, keep what each daemon wrote to stderr and what it saw (devices, links,
- * its newest messages) in test/out/logs/<test>.log, so a failure that only CI meets can be read afterwards.
+ * its newest messages) in test/out/logs/<test>.log, and print the start of what it saw and
+ * the newest lines of its log, so a failure that only CI meets can be read afterwards.
  */
 export async function keepLogsOnFailure (test: Mocha.Test | undefined, devices: Array<Device | undefined>): Promise<void> {
   if (test?.state !== 'failed') return
-  const parts: string[] = []
+  const kept: string[] = []
+  const printed: string[] = []
   for (const device of devices) {
     if (device == null) continue
     const seen = device.running
       ? await Promise.all(['/v1/devices', '/v1/links', '/v1/sms?limit=20'].map(async path => JSON.stringify(await device.api.call('GET', path).catch((err: Error) => err.message))))
       : ['(not running)']
-    parts.push(`== ${device.init.name ?? device.dataDir} ${device.id}\n${seen.join('\n')}\n-- stderr\n${device.log}`)
+    const head = `== ${device.init.name ?? device.dataDir} ${device.id}`
+    kept.push(`${head}\n${seen.join('\n')}\n-- stderr\n${device.log}`)
+    printed.push(`${head}\n${seen.map(s => s.slice(0, PRINTED_STATE_CHARS)).join('\n')}\n-- stderr (newest lines)\n${device.log.split('\n').slice(-PRINTED_LOG_LINES).join('\n')}`)
   }
   const dir = join(REPO, 'test', 'out', 'logs')
   await mkdir(dir, { recursive: true })
   const file = join(dir, `${test.fullTitle().replace(/[^\w-]+/g, '-').slice(0, 120)}.log`)
-  await writeFile(file, parts.join('\n\n'))
-  process.stderr.write(`daemon logs of the failed test: ${file}\n`)
+  await writeFile(file, kept.join('\n\n'))
+  process.stderr.write(`daemon logs of the failed test: ${file}\n${printed.join('\n')}\n`)
 }

@@ -37,8 +37,18 @@ export const MAX_CAPABILITIES = 32
 /** Devices one capability of a profile may name as refused. */
 export const MAX_DENIED = 64
 
-/** The profile exchange and each pairing message must complete within these. */
-export const PROFILE_TIMEOUT_MS = 5_000
+/**
+ * A profile exchange must complete within this. Long for four small messages: a device busy
+ * starting (twenty on two cores) answers seconds late, and an exchange cut at 5 s that would
+ * have finished at 6 was asked again 2 s later, as late, while the device stayed unknown.
+ */
+export const PROFILE_TIMEOUT_MS = 10_000
+/**
+ * Either side asks for the profile this long after a connection opened if no exchange has
+ * completed and none is under way: identify, which starts it on the dialling side, failed or
+ * was too slow, or the dialling side got what it wanted while we timed out.
+ */
+export const PROFILE_FALLBACK_MS = 10_000
 /** A profile exchange that timed out (not one that was refused) is tried again after these. */
 export const PROFILE_RETRY_DELAYS_MS = [2_000, 5_000, 15_000]
 export const PAIR_TIMEOUT_MS = 60_000

@@ -3,7 +3,7 @@ import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
 import { serviceCapabilities, serviceDependencies } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
-import { MAX_CHAIN_BYTES, PROFILE_PROTOCOL, PROFILE_RETRY_DELAYS_MS, PROFILE_TIMEOUT_MS } from './constants.ts'
+import { MAX_CHAIN_BYTES, PROFILE_FALLBACK_MS, PROFILE_PROTOCOL, PROFILE_RETRY_DELAYS_MS, PROFILE_TIMEOUT_MS } from './constants.ts'
 import { AccountChangedError, InvalidRecordError, RemovedDeviceError, ReplayedRecordError } from './errors.ts'
 import type { AccountStore } from './account.ts'
 import type { OwnProfile } from './own-profile.ts'
@@ -24,6 +24,8 @@ export interface ProfileExchangeInit {
   account: AccountStore
   /** @default PROFILE_TIMEOUT_MS */
   timeout?: number
+  /** @default PROFILE_FALLBACK_MS */
+  fallback?: number
 }
 
 export interface ProfileExchangeEvents {
@@ -63,6 +65,7 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
   private readonly own: OwnProfile
   private readonly account: AccountStore
   private readonly timeout: number
+  private readonly fallback: number
   private readonly log: Logger
 
   constructor (components: ProfileExchangeComponents, init: ProfileExchangeInit) {
@@ -72,6 +75,7 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
     this.own = init.own
     this.account = init.account
     this.timeout = init.timeout ?? PROFILE_TIMEOUT_MS
+    this.fallback = init.fallback ?? PROFILE_FALLBACK_MS
     this.log = components.logger.forComponent('companion:profile')
     this.onIdentify = this.onIdentify.bind(this)
     this.onOpen = this.onOpen.bind(this)
@@ -80,6 +84,10 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
 
   /** Connections whose exchange completed (either side): no retry, no fallback. */
   private readonly done = new WeakSet<Connection>()
+  /** Exchanges under way per connection (asking or answering), and when they will all have ended. */
+  private readonly underway = new WeakMap<Connection, { count: number, ended: Promise<unknown> }>()
+  /** The one exchange per connection asked for while others were under way: it runs after them. */
+  private readonly queued = new WeakMap<Connection, Promise<void>>()
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
 
   readonly [Symbol.toStringTag] = 'companion/profile-exchange'
@@ -119,7 +127,7 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
    * either side asks, once the usual exchange had its time.
    */
   private onOpen (evt: CustomEvent<Connection>): void {
-    this.later(2 * this.timeout, evt.detail, 0)
+    this.later(this.fallback, evt.detail, 0)
   }
 
   /** A timeout or a reset (not garbage, not a replay) while the connection stays: ask again, a few times. */
@@ -131,7 +139,8 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
   private later (ms: number, connection: Connection, attempt: number): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer)
-      if (connection.status === 'open' && !this.done.has(connection)) void this.exchange(connection, attempt)
+      // one under way (or queued) ends in its own retry if it fails: another is load for nothing
+      if (connection.status === 'open' && !this.done.has(connection) && !this.busy(connection) && !this.queued.has(connection)) void this.exchange(connection, attempt)
     }, ms)
     timer.unref()
     this.timers.add(timer)
@@ -157,7 +166,51 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
     return [this.book.isMemberCert(cert) ? full : pub, chain]
   }
 
+  private busy (connection: Connection): boolean {
+    return (this.underway.get(connection)?.count ?? 0) > 0
+  }
+
+  /** Count `run` as an exchange under way on `connection` while it runs. */
+  private async counted (connection: Connection, run: () => Promise<void>): Promise<void> {
+    const state = this.underway.get(connection) ?? { count: 0, ended: Promise.resolve() }
+    this.underway.set(connection, state)
+    state.count++
+    const running = run()
+    state.ended = Promise.allSettled([state.ended, running])
+    try {
+      await running
+    } finally {
+      state.count--
+    }
+  }
+
+  /**
+   * Ask on `connection`, or, while an exchange runs there, once after it (resolving when that
+   * one has): each identify push and each change asks, and at a busy start the same two
+   * devices had four exchanges at once, each timing the others out.
+   */
   private async exchange (connection: Connection, attempt = 0): Promise<void> {
+    const state = this.underway.get(connection)
+    if (state != null && state.count > 0) {
+      let next = this.queued.get(connection)
+      if (next == null) {
+        next = state.ended.then(async () => {
+          this.queued.delete(connection)
+          if (connection.status === 'open') await this.exchange(connection, attempt)
+        })
+        this.queued.set(connection, next)
+      }
+      await next
+      return
+    }
+    await this.counted(connection, async () => { await this.ask(connection, attempt) })
+  }
+
+  private async handle (stream: Stream, connection: Connection): Promise<void> {
+    await this.counted(connection, async () => { await this.answer(stream, connection) })
+  }
+
+  private async ask (connection: Connection, attempt: number): Promise<void> {
     const signal = AbortSignal.timeout(this.timeout)
     const peer = connection.remotePeer.toString()
     let stream: Stream | undefined
@@ -179,7 +232,7 @@ class DefaultProfileExchange extends TypedEventEmitter<ProfileExchangeEvents> im
     }
   }
 
-  private async handle (stream: Stream, connection: Connection): Promise<void> {
+  private async answer (stream: Stream, connection: Connection): Promise<void> {
     const signal = AbortSignal.timeout(this.timeout)
     const peer = connection.remotePeer.toString()
     try {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { eventually, tempDir, type Device, until } from '../../testbed/index.ts'
+import { eventually, keepLogsOnFailure, tempDir, type Device, until } from '../../testbed/index.ts'
 import { messageOn, messagesOn, phoneAndLaptop, send } from '../../testbed/sms.ts'
 
 const STUBS = fileURLToPath(new URL('../../testbed/tools/termux', import.meta.url))
@@ -34,7 +34,13 @@ describe('the Termux backend (Termux:API stand-ins on PATH)', function () {
     ;({ phone, laptop } = await phoneAndLaptop(tmp.path, ['--sms', 'termux?number=+15550100002'], { PATH: `${STUBS}:${process.env.PATH ?? ''}`, TERMUX_STUB_DIR: stub }))
   })
 
+  let failed: Mocha.Test | undefined
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') failed = this.currentTest
+  })
+
   after(async () => {
+    await keepLogsOnFailure(failed, [phone, laptop])
     await phone?.stop()
     await laptop?.stop()
     tmp.cleanup()

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
-import type { PeerId } from '@libp2p/interface'
+import { peerRoutingSymbol, type PeerId, type PeerRouting } from '@libp2p/interface'
 import { connectionStack } from '../../node/stack.ts'
-import { deviceDialer, type DeviceDialerInit, type KnownDevices } from '../../node/device-dialer.ts'
+import { deviceDialer, type DeviceDialer, type DeviceDialerInit, type KnownDevices } from '../../node/device-dialer.ts'
 import { until } from '../../testbed/index.ts'
 
 const REDIAL_MIN = 100
@@ -100,13 +100,16 @@ describe('the device dialer', function () {
     assert.equal(located, 1, 'looked up once, after two failed dials')
   })
 
-  /** A device running our dialer for devices it discovers (no members). */
-  async function discovering (discoveryYield: number): Promise<Libp2p> {
+  /** A device running our dialer for devices it discovers (no members); `lookup` answers its DHT lookups. */
+  async function discovering (discoveryYield: number, lookup?: PeerRouting['findPeer']): Promise<Libp2p> {
     const n = await createLibp2p({
       addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
       transports: [tcp()],
       ...connectionStack(),
-      services: { dialer: deviceDialer({ discoveryYield }) }
+      services: {
+        dialer: deviceDialer({ discoveryYield }),
+        ...(lookup == null ? {} : { dht: () => ({ [peerRoutingSymbol]: { findPeer: lookup } }) })
+      }
     })
     nodes.push(n)
     return n
@@ -125,6 +128,51 @@ describe('the device dialer', function () {
     await until('connected', 5_000, async () => low.getConnections(high.peerId).length > 0, 20)
     await sleep(1_500)
     assert.deepEqual(low.getConnections(high.peerId).map(c => c.direction), ['outbound'], 'one connection, made by the lower id')
+  })
+
+  it('dials a discovered device that reset its first connection again without waiting for a DHT lookup', async () => {
+    let lookups = 0
+    // the DHT among busy devices starting together: a lookup that takes its whole time
+    const slowLookup: PeerRouting['findPeer'] = async (_id, options) => {
+      lookups++
+      await new Promise((_resolve, reject) => { options?.signal?.addEventListener('abort', () => { reject(new Error('lookup aborted')) }) })
+      throw new Error('unreachable')
+    }
+    let resets = 0
+    // a device busy starting: it cuts the first connection before the handshake
+    const busy = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      ...connectionStack(),
+      connectionGater: { denyInboundConnection: () => resets++ === 0 }
+    })
+    nodes.push(busy)
+    const dialer = await discovering(0, slowLookup)
+    const start = Date.now()
+    await discover(dialer, busy)
+    await until('connected', 10_000, async () => dialer.getConnections(busy.peerId).length > 0, 20)
+    const ms = Date.now() - start
+    assert.equal(resets, 2, 'refused once, then taken')
+    assert.equal(lookups, 1, 'it did look the device up')
+    // the retry comes 2 s after the failure; the lookup would have held it for the dial's 15 s
+    assert.ok(ms < 4_000, `connected after ${ms} ms`)
+  })
+
+  it('dials a device met before again when it is sighted again, which libp2p does not pass on', async () => {
+    const [a, b] = await Promise.all([discovering(0), discovering(0)])
+    const [low, high] = a.peerId.toString() < b.peerId.toString() ? [a, b] : [b, a]
+    await discover(low, high)
+    await until('connected', 5_000, async () => low.getConnections(high.peerId).length > 0, 20)
+    await low.hangUp(high.peerId)
+    // what libp2p does with an mDNS answer about a peer it knows: a peer store merge, no peer:discovery
+    let told = 0
+    low.addEventListener('peer:discovery', () => { told++ })
+    await low.peerStore.merge(high.peerId, { multiaddrs: high.getMultiaddrs() })
+    await sleep(500)
+    assert.equal(told, 0, 'libp2p tells of a peer only while it is new to the peer store')
+    assert.equal(low.getConnections(high.peerId).length, 0, 'no one dialled')
+    ;(low.services.dialer as DeviceDialer).sighted({ id: high.peerId, multiaddrs: high.getMultiaddrs() })
+    await until('connected again', 5_000, async () => low.getConnections(high.peerId).length > 0, 20)
   })
 
   it('a device with the higher id still dials one that did not dial it', async () => {
