@@ -1,4 +1,4 @@
-import type { ComponentLogger, Libp2pEvents, Logger, PeerId, PeerInfo, PeerRouting, PeerStore, Startable, TypedEventTarget } from '@libp2p/interface'
+import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerInfo, PeerRouting, PeerStore, Startable, TypedEventTarget } from '@libp2p/interface'
 import { serviceCapabilities } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -116,6 +116,7 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
     this.onDiscovery = this.onDiscovery.bind(this)
     this.onConnect = this.onConnect.bind(this)
     this.onDisconnect = this.onDisconnect.bind(this)
+    this.onOpen = this.onOpen.bind(this)
   }
 
   readonly [Symbol.toStringTag] = 'companion/device-dialer'
@@ -126,6 +127,7 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
     this.components.events.addEventListener('peer:discovery', this.onDiscovery)
     this.components.events.addEventListener('peer:connect', this.onConnect)
     this.components.events.addEventListener('peer:disconnect', this.onDisconnect)
+    this.components.events.addEventListener('connection:open', this.onOpen)
   }
 
   /** After the transports listen: redial what we knew and the bootstrap addresses. */
@@ -161,6 +163,7 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
     this.components.events.removeEventListener('peer:discovery', this.onDiscovery)
     this.components.events.removeEventListener('peer:connect', this.onConnect)
     this.components.events.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.components.events.removeEventListener('connection:open', this.onOpen)
     for (const { timer } of this.retries.values()) clearTimeout(timer)
     this.retries.clear()
     this.connectedAt.clear()
@@ -198,6 +201,27 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
       this.dial(peerId)
     }, this.discoveryYield)
     timer.unref()
+  }
+
+  /**
+   * Two devices that dial each other at once (the higher id's yield ran out during a slow
+   * handshake at a busy start) end with two connections, each with its own encryption,
+   * multiplexer and streams: twenty devices held 27–36 connections each for 19 neighbours.
+   * With a device of another account one is kept, the one the lower id dialled (both sides
+   * tell which from its direction), and the other closed. Not with members: the link manager
+   * keeps a connection per path to them.
+   */
+  private onOpen (evt: CustomEvent<Connection>): void {
+    const remote = evt.detail.remotePeer
+    if (this.isMember(remote)) return
+    const weDialFirst = this.components.peerId.toString() < remote.toString()
+    const kept = (conn: Connection): boolean => (conn.direction === 'outbound') === weDialFirst
+    const open = this.components.connectionManager.getConnections(remote).filter(conn => conn.status === 'open')
+    if (!open.some(kept)) return
+    for (const conn of open.filter(conn => !kept(conn))) {
+      this.log('closing a second connection to %p (the one it dialled)', remote)
+      void conn.close().catch(err => { conn.abort(err as Error) })
+    }
   }
 
   private onConnect (evt: CustomEvent<PeerId>): void {

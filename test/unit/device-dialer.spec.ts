@@ -175,6 +175,19 @@ describe('the device dialer', function () {
     await until('connected again', 5_000, async () => low.getConnections(high.peerId).length > 0, 20)
   })
 
+  it('of two connections made when both dial at once, keeps only the one the lower id dialled', async () => {
+    const [a, b] = await Promise.all([discovering(0), discovering(0)])
+    const [low, high] = a.peerId.toString() < b.peerId.toString() ? [a, b] : [b, a]
+    // the higher id's yield ran out while the lower id's handshake was under way: both dial
+    await Promise.all([low.dial(high.getMultiaddrs()[0]!, { force: true }), high.dial(low.getMultiaddrs()[0]!, { force: true })].map(async p => await p.catch(() => undefined)))
+    // each side lists its own dial first, the other's once its handshake ends
+    const directions = (node: Libp2p, other: Libp2p): string[] => node.getConnections(other.peerId).map(c => c.direction)
+    await until('only the lower id\'s connection left', 5_000, async () =>
+      directions(low, high).join() === 'outbound' && directions(high, low).join() === 'inbound', 20)
+    await sleep(1_000)
+    assert.deepEqual([directions(low, high), directions(high, low)], [['outbound'], ['inbound']], 'and it stays')
+  })
+
   it('a device with the higher id still dials one that did not dial it', async () => {
     const [a, b] = await Promise.all([discovering(300), discovering(300)])
     const [low, high] = a.peerId.toString() < b.peerId.toString() ? [a, b] : [b, a]
