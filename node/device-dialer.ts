@@ -274,13 +274,10 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
     this.discoveredRetries.set(key, attempt + 1)
     const timer = setTimeout(() => {
       // dial again at once: a device that answered too slowly is there, and one that reset
-      // the connection (busy starting: too many handshakes at once) usually is too. One that
-      // could not be reached may also be elsewhere: ask the DHT where it is now (new
-      // addresses, e.g. through a relay; the network, not the peer store that holds the
-      // addresses that failed) and dial those once known. Each lookup asks up to twenty
-      // devices: after timeouts, among twenty busy devices starting together, these lookups
-      // were most of the DHT's traffic. The dial no longer waits for the lookup (up to
-      // dialTimeout among busy devices), which kept a pair apart for that long.
+      // the connection (busy starting) usually is too; the lookup (up to dialTimeout among
+      // busy devices) is not waited for. One that could not be reached may be elsewhere: ask
+      // the DHT, not the peer store that holds the failed addresses, and dial what it knows.
+      // Not after a timeout: these lookups were most of the DHT's traffic at a busy start.
       this.dial(peerId)
       if (busy) return
       void this.components.peerRouting.findPeer(peerId, { useCache: false, signal: AbortSignal.timeout(this.dialTimeout) })

@@ -56,7 +56,7 @@ describe('devices too busy to answer at first', function () {
       }
     })
     // well before the other side's own fallback (it asks PROFILE_FALLBACK_MS after the connection opened)
-    await until('the daemon lists the device', (2_000) + 4_000, async () =>
+    await until('the daemon lists the device', (PROFILE_RETRY_DELAYS_MS[0] ?? 0) + 4_000, async () =>
       (await d.json<DeviceRow[]>('devices')).some(r => r.id === slow.libp2p.peerId.toString() && r.online))
     assert.ok(dropped >= 1 && answered >= 1, `${dropped} dropped, ${answered} answered`)
   })
