@@ -24,6 +24,14 @@ export const DISCOVERY_YIELD_MS = 1_000
  */
 export const STABLE_CONNECTION_MS = 10_000
 
+/**
+ * Of two connections to a device of another account (both dialled at once), the one the lower
+ * id did not dial is closed; while it still carries streams (a pairing, a text to another
+ * person's device, a lookup) it is looked at again this often, and closed once they end, so
+ * that nothing under way on it is cut.
+ */
+export const DUPLICATE_RECHECK_MS = 2_000
+
 /** A member that failed this many redials in a row is looked up (its DHT record) before the next. */
 export const LOCATE_AFTER_FAILURES = 2
 
@@ -101,6 +109,8 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
   private readonly discoveredRetries = new Map<string, number>()
   /** Devices discovered with a lower id than ours: they dial; we dial only if they did not. */
   private readonly yielding = new Set<string>()
+  /** Devices with a second connection that waits for its streams to end. */
+  private readonly duplicates = new Map<string, ReturnType<typeof setTimeout>>()
   private running = false
 
   constructor (components: DeviceDialerComponents, init: DeviceDialerInit = {}) {
@@ -169,6 +179,8 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
     this.connectedAt.clear()
     for (const timer of this.bootstrapTimers) clearTimeout(timer)
     this.bootstrapTimers.clear()
+    for (const timer of this.duplicates.values()) clearTimeout(timer)
+    this.duplicates.clear()
   }
 
   async dialAddress (ma: Multiaddr): Promise<PeerId> {
@@ -212,16 +224,32 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
    * keeps a connection per path to them.
    */
   private onOpen (evt: CustomEvent<Connection>): void {
-    const remote = evt.detail.remotePeer
-    if (this.isMember(remote)) return
-    const weDialFirst = this.components.peerId.toString() < remote.toString()
+    this.closeDuplicates(evt.detail.remotePeer)
+  }
+
+  /** Close the connections to a device of another account that the lower id did not dial, once idle. */
+  private closeDuplicates (remote: PeerId): void {
+    const key = remote.toString()
+    clearTimeout(this.duplicates.get(key))
+    this.duplicates.delete(key)
+    if (!this.running || this.isMember(remote)) return
+    const weDialFirst = this.components.peerId.toString() < key
     const kept = (conn: Connection): boolean => (conn.direction === 'outbound') === weDialFirst
     const open = this.components.connectionManager.getConnections(remote).filter(conn => conn.status === 'open')
     if (!open.some(kept)) return
+    let busy = false
     for (const conn of open.filter(conn => !kept(conn))) {
+      if (conn.streams.length > 0) {
+        busy = true
+        continue
+      }
       this.log('closing a second connection to %p (the one it dialled)', remote)
       void conn.close().catch(err => { conn.abort(err as Error) })
     }
+    if (!busy) return
+    const timer = setTimeout(() => { this.closeDuplicates(remote) }, DUPLICATE_RECHECK_MS)
+    timer.unref()
+    this.duplicates.set(key, timer)
   }
 
   private onConnect (evt: CustomEvent<PeerId>): void {

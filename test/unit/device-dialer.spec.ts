@@ -3,7 +3,7 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { peerRoutingSymbol, type PeerId, type PeerRouting } from '@libp2p/interface'
 import { connectionStack } from '../../node/stack.ts'
-import { deviceDialer, type DeviceDialer, type DeviceDialerInit, type KnownDevices } from '../../node/device-dialer.ts'
+import { deviceDialer, DUPLICATE_RECHECK_MS, type DeviceDialer, type DeviceDialerInit, type KnownDevices } from '../../node/device-dialer.ts'
 import { until } from '../../testbed/index.ts'
 
 const REDIAL_MIN = 100
@@ -186,6 +186,30 @@ describe('the device dialer', function () {
       directions(low, high).join() === 'outbound' && directions(high, low).join() === 'inbound', 20)
     await sleep(1_000)
     assert.deepEqual([directions(low, high), directions(high, low)], [['outbound'], ['inbound']], 'and it stays')
+  })
+
+  it('of two connections, leaves the one it would close open while a stream on it is under way, and closes it after', async () => {
+    const [a, b] = await Promise.all([discovering(0), discovering(0)])
+    const [low, high] = a.peerId.toString() < b.peerId.toString() ? [a, b] : [b, a]
+    const ECHO = '/test/echo/1'
+    await low.handle(ECHO, (stream) => {
+      stream.addEventListener('message', (evt) => { stream.send(evt.data) })
+      stream.addEventListener('remoteCloseWrite', () => { void stream.close() })
+    })
+    // a pairing started on the connection the higher id dialled, just before the lower id's opened
+    const first = await high.dial(low.getMultiaddrs()[0]!)
+    const stream = await first.newStream(ECHO)
+    const echo = async (byte: number): Promise<Uint8Array> => await new Promise(resolve => {
+      stream.addEventListener('message', (evt) => { resolve(Uint8Array.from(evt.data.subarray())) }, { once: true })
+      stream.send(Uint8Array.of(byte))
+    })
+    await low.dial(high.getMultiaddrs()[0]!, { force: true })
+    await sleep(DUPLICATE_RECHECK_MS + 500)
+    assert.equal(first.status, 'open', 'the connection with a stream under way is left open')
+    assert.deepEqual(await echo(7), Uint8Array.of(7), 'and the stream still carries data')
+    await stream.close()
+    await until('closed once its stream ended', DUPLICATE_RECHECK_MS * 3, async () => first.status !== 'open', 20)
+    assert.deepEqual(low.getConnections(high.peerId).map(c => c.direction), ['outbound'], 'the lower id\'s connection kept')
   })
 
   it('a device with the higher id still dials one that did not dial it', async () => {
