@@ -1,3 +1,4 @@
+import { flushCompileCache } from 'node:module'
 import { enable } from '@libp2p/logger'
 import { CliError } from './errors.ts'
 import { runWithDaemonNodeFlags } from './node-flags.ts'
@@ -87,6 +88,10 @@ export async function runDaemon (options: DaemonCommandOptions): Promise<void> {
       })
     }
     if (requested) onSignal()
-    else process.stdout.write(`ready ${daemon.id.toString()} ${daemon.socketPath}\n`)
+    else {
+      process.stdout.write(`ready ${daemon.id.toString()} ${daemon.socketPath}\n`)
+      // what the start compiled, for the next start: Node writes it only at exit otherwise
+      flushCompileCache()
+    }
   })
 }

@@ -6,8 +6,13 @@
  * starting daemon loads it once instead of twice (measured: ~1 s of CPU each, which twenty
  * daemons starting together on two cores felt as ten seconds).
  */
+import { enableCompileCache } from 'node:module'
 import { runWithDaemonNodeFlags } from './node-flags.ts'
 
 // a text that says "daemon" re-executes a CLI command needlessly, and harmlessly
 if (process.argv.slice(2).includes('daemon')) runWithDaemonNodeFlags()
+// V8's compiled code of the bundle kept on disk (NODE_COMPILE_CACHE, else the temporary
+// directory; silently off where it cannot be written): every later start, daemon or command,
+// skips compiling it
+enableCompileCache()
 await import(new URL('./companion-main.mjs', import.meta.url).href)

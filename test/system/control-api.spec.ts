@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { request } from 'node:http'
 import { connect } from 'node:net'
-import { readFile, stat, writeFile } from 'node:fs/promises'
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Device, eventually, runCli, tempDir } from '../../testbed/index.ts'
 import { API, urlOf, type Input } from '../../daemon/control/contract.ts'
@@ -47,6 +47,19 @@ describe('daemon and control API', function () {
   it('loads the helper that gives freed memory back to the system (malloc_trim)', async () => {
     const maps = await readFile(`/proc/${device.pid}/maps`, 'utf8')
     assert.ok(maps.includes('malloc-trim.node'), 'dist/malloc-trim.node is mapped into the daemon')
+  })
+
+  it('keeps the compiled bundle for the next start, written as soon as it is ready', async () => {
+    // where Node keeps it by default (NODE_COMPILE_CACHE alone would turn it on by itself)
+    const cache = join(tmp.path, 'node-compile-cache')
+    const other = new Device({ dataDir: join(tmp.path, 'cached'), name: 'beta', args: LOOPBACK, env: { TMPDIR: tmp.path } })
+    try {
+      await other.start()
+      const files = async (dir: string): Promise<number> => (await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => [])).filter(e => e.isFile()).length
+      await eventually(`compiled code in ${cache} while the daemon runs`, 5_000, async () => await files(cache) > 0 ? true : undefined)
+    } finally {
+      await other.stop()
+    }
   })
 
   it('loads no HTTP client: undici, TLS and HTTP/2 stay out of a daemon that serves its API (an ES import of node:http loads them, ~5 MB)', async () => {
