@@ -237,16 +237,12 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
     const kept = (conn: Connection): boolean => (conn.direction === 'outbound') === weDialFirst
     const open = this.components.connectionManager.getConnections(remote).filter(conn => conn.status === 'open')
     if (!open.some(kept)) return
-    let busy = false
-    for (const conn of open.filter(conn => !kept(conn))) {
-      if (conn.streams.length > 0) {
-        busy = true
-        continue
-      }
+    const others = open.filter(conn => !kept(conn))
+    for (const conn of others.filter(conn => conn.streams.length === 0)) {
       this.log('closing a second connection to %p (the one it dialled)', remote)
       void conn.close().catch(err => { conn.abort(err as Error) })
     }
-    if (!busy) return
+    if (others.every(conn => conn.streams.length === 0)) return
     const timer = setTimeout(() => { this.closeDuplicates(remote) }, DUPLICATE_RECHECK_MS)
     timer.unref()
     this.duplicates.set(key, timer)
