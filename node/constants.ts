@@ -49,13 +49,6 @@ export const REDIAL_MIN_MS = 500
 export const REDIAL_MAX_MS = 30_000
 
 /**
- * One dial attempt to one device may take this long. Long enough for a handshake between two
- * busy devices to finish: one aborted at 5 s (twenty daemons starting on two cores) was
- * redone from the start, which made the load that slowed it worse.
- */
-export const DIAL_TIMEOUT_MS = 15_000
-
-/**
  * libp2p refuses inbound connections beyond this many still in their handshake (default 10):
  * twenty devices starting together, each on two links, dial one another at once.
  */
@@ -63,17 +56,29 @@ export const MAX_INCOMING_PENDING_CONNECTIONS = 64
 
 /**
  * How long one address's dial (TCP, Noise, Yamux) and an inbound handshake may take (libp2p:
- * 6 s and 10 s). Twenty devices starting together on two cores took longer than that for
- * handshakes that would have finished: each one cut was CPU spent for nothing on both sides,
- * then dialled again.
+ * 6 s and 10 s). A handshake is a few messages, each waiting for the other side's event loop:
+ * twenty devices starting together on two cores in a slow hour took 13–16 s for handshakes
+ * that finished, and at 15 s a third of them were cut, redone from the start inside the same
+ * storm (a pair connected 8–17 s after the last device was ready). An address where no one is
+ * fails at the TCP connect (TCP_CONNECT_TIMEOUT_MS), so this long only costs against a device
+ * that accepts and then stalls.
  */
-export const HANDSHAKE_TIMEOUT_MS = DIAL_TIMEOUT_MS
+export const HANDSHAKE_TIMEOUT_MS = 30_000
 /**
  * A TCP connect that has no answer in this long is to an address where no one is (the kernel
  * answers a SYN however busy the process is): the dial moves on to the next address rather
  * than spend HANDSHAKE_TIMEOUT_MS, which is for handshakes that are under way.
  */
 export const TCP_CONNECT_TIMEOUT_MS = 5_000
+
+/** One dial attempt to one device may take this long: a dead address, then a slow handshake. */
+export const DIAL_TIMEOUT_MS = TCP_CONNECT_TIMEOUT_MS + HANDSHAKE_TIMEOUT_MS
+
+/**
+ * A DHT lookup for where a device is (a member that did not answer, a device that reset the
+ * dial) gives up after this long: among busy devices it took its whole time.
+ */
+export const LOOKUP_TIMEOUT_MS = 15_000
 
 /** Device names longer than this are refused (bytes of UTF-8). */
 export const MAX_DEVICE_NAME_BYTES = 64

@@ -4,7 +4,7 @@ import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { DIAL_TIMEOUT_MS, REDIAL_MAX_MS, REDIAL_MIN_MS } from './constants.ts'
+import { DIAL_TIMEOUT_MS, LOOKUP_TIMEOUT_MS, REDIAL_MAX_MS, REDIAL_MIN_MS } from './constants.ts'
 
 /** Retries of a discovered device that could not be dialled yet. */
 const DISCOVERED_RETRY_DELAYS_MS = [2_000, 5_000, 10_000]
@@ -298,13 +298,13 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
     this.discoveredRetries.set(key, attempt + 1)
     const timer = setTimeout(() => {
       // dial again at once: a device that answered too slowly is there, and one that reset
-      // the connection (busy starting) usually is too; the lookup (up to dialTimeout among
+      // the connection (busy starting) usually is too; the lookup (up to LOOKUP_TIMEOUT_MS among
       // busy devices) is not waited for. One that could not be reached may be elsewhere: ask
       // the DHT, not the peer store that holds the failed addresses, and dial what it knows.
       // Not after a timeout: these lookups were most of the DHT's traffic at a busy start.
       this.dial(peerId)
       if (busy) return
-      void this.components.peerRouting.findPeer(peerId, { useCache: false, signal: AbortSignal.timeout(this.dialTimeout) })
+      void this.components.peerRouting.findPeer(peerId, { useCache: false, signal: AbortSignal.timeout(Math.min(this.dialTimeout, LOOKUP_TIMEOUT_MS)) })
         .then(() => { this.dial(peerId) }, () => undefined)
     }, DISCOVERED_RETRY_DELAYS_MS[attempt])
     timer.unref()
@@ -329,7 +329,7 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
 
   private async locate (peerId: PeerId): Promise<void> {
     try {
-      const addresses = await this.known?.locate?.(peerId.toString(), AbortSignal.timeout(this.dialTimeout)) ?? []
+      const addresses = await this.known?.locate?.(peerId.toString(), AbortSignal.timeout(Math.min(this.dialTimeout, LOOKUP_TIMEOUT_MS))) ?? []
       this.log('%p is at %d address(es) according to its DHT record', peerId, addresses.length)
       await this.learn(peerId, addresses)
     } catch (err) {

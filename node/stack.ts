@@ -1,7 +1,7 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { tcp, type TCPSocketOptions } from '@libp2p/tcp'
 import type { Libp2pOptions } from 'libp2p'
-import { HANDSHAKE_TIMEOUT_MS, TCP_CONNECT_TIMEOUT_MS } from './constants.ts'
+import { DIAL_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS, TCP_CONNECT_TIMEOUT_MS } from './constants.ts'
 import { noiseCrypto } from './noise-crypto.ts'
 import { withWholeWrites } from './whole-writes.ts'
 import { yamuxHalfWindowUpdates } from './yamux-window.ts'
@@ -34,7 +34,10 @@ export function lanTcp (): ReturnType<typeof tcp> {
   return tcp({ dialOpts: { timeout: TCP_CONNECT_TIMEOUT_MS } as TCPSocketOptions })
 }
 
-/** libp2p's per-address dial and inbound handshake times, for busy devices (HANDSHAKE_TIMEOUT_MS). */
-export function dialTimeouts (): { addressDialTimeout: number, inboundUpgradeTimeout: number } {
-  return { addressDialTimeout: HANDSHAKE_TIMEOUT_MS, inboundUpgradeTimeout: HANDSHAKE_TIMEOUT_MS }
+/**
+ * libp2p's per-address dial and inbound handshake times, for busy devices (HANDSHAKE_TIMEOUT_MS),
+ * and the whole time of a dial that brings no signal of its own (the DHT's, a relay's).
+ */
+export function dialTimeouts (): { dialTimeout: number, addressDialTimeout: number, inboundUpgradeTimeout: number } {
+  return { dialTimeout: DIAL_TIMEOUT_MS, addressDialTimeout: HANDSHAKE_TIMEOUT_MS, inboundUpgradeTimeout: HANDSHAKE_TIMEOUT_MS }
 }

@@ -138,15 +138,17 @@ describe('dialling (the daemon\'s TCP and handshake times)', function () {
     assert.ok(tookMs >= TCP_CONNECT_TIMEOUT_MS - 100 && tookMs < TCP_CONNECT_TIMEOUT_MS + 2_000, `gave up after ${tookMs} ms`)
   })
 
-  it('lets a handshake slower than libp2p\'s 6 s (a busy device) finish, instead of cutting it and starting over', async () => {
+  it('lets a handshake slower than 15 s (busy devices in a start storm) finish, instead of cutting it and starting over', async function () {
+    this.timeout(HANDSHAKE_TIMEOUT_MS + 10_000)
     const [a, b] = [await node(), await node()]
-    // each chunk held 2 s each way: the handshake crosses about four times (multistream and Noise's messages ride together)
-    const { relay, address } = await TcpRelay.before(b, 2_000)
+    // each chunk held 4.5 s each way: the handshake crosses about four times (multistream and Noise's messages ride together)
+    const { relay, address } = await TcpRelay.before(b, 4_500)
     cleanups.push(() => { relay.close() })
     const started = Date.now()
-    const conn = await a.dial(address, { signal: AbortSignal.timeout(HANDSHAKE_TIMEOUT_MS) })
+    // no signal of its own: libp2p's whole-dial time (10 s by default) applies too
+    const conn = await a.dial(address)
     const tookMs = Date.now() - started
     assert.equal(conn.status, 'open')
-    assert.ok(tookMs > 6_000, `the handshake took ${tookMs} ms: slower than libp2p's 6 s, as meant`)
+    assert.ok(tookMs > 15_000, `the handshake took ${tookMs} ms: slower than the 15 s it once had, as meant`)
   })
 })
