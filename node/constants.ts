@@ -58,10 +58,10 @@ export const MAX_INCOMING_PENDING_CONNECTIONS = 64
  * How long one address's dial (TCP, Noise, Yamux) and an inbound handshake may take (libp2p:
  * 6 s and 10 s). A handshake is a few messages, each waiting for the other side's event loop:
  * twenty devices starting together on two cores in a slow hour took 13–16 s for handshakes
- * that finished, and at 15 s a third of them were cut, redone from the start inside the same
- * storm (a pair connected 8–17 s after the last device was ready). An address where no one is
- * fails at the TCP connect (TCP_CONNECT_TIMEOUT_MS), so this long only costs against a device
- * that accepts and then stalls.
+ * that finished, and at 15 s many were cut (11 of one device's first 19 dials in one run),
+ * redone from the start inside the same storm (a pair connected 4–17 s after the last device
+ * was ready). An address where no one is fails at the TCP connect (TCP_CONNECT_TIMEOUT_MS),
+ * so this long only costs against a device that accepts and then stalls.
  */
 export const HANDSHAKE_TIMEOUT_MS = 30_000
 /**
