@@ -95,6 +95,8 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
   private readonly components: DeviceDialerComponents
   private readonly bootstrap: Multiaddr[]
   private readonly dialTimeout: number
+  /** A DHT lookup of where a device is: no longer than a dial. */
+  private readonly lookupTimeout: number
   private readonly redialMin: number
   private readonly redialMax: number
   private readonly stableConnection: number
@@ -118,6 +120,7 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
     this.bootstrap = init.bootstrap ?? []
     this.known = init.known
     this.dialTimeout = init.dialTimeout ?? DIAL_TIMEOUT_MS
+    this.lookupTimeout = Math.min(this.dialTimeout, LOOKUP_TIMEOUT_MS)
     this.redialMin = init.redialMin ?? REDIAL_MIN_MS
     this.redialMax = init.redialMax ?? REDIAL_MAX_MS
     this.stableConnection = init.stableConnection ?? STABLE_CONNECTION_MS
@@ -304,7 +307,7 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
       // Not after a timeout: these lookups were most of the DHT's traffic at a busy start.
       this.dial(peerId)
       if (busy) return
-      void this.components.peerRouting.findPeer(peerId, { useCache: false, signal: AbortSignal.timeout(Math.min(this.dialTimeout, LOOKUP_TIMEOUT_MS)) })
+      void this.components.peerRouting.findPeer(peerId, { useCache: false, signal: AbortSignal.timeout(this.lookupTimeout) })
         .then(() => { this.dial(peerId) }, () => undefined)
     }, DISCOVERED_RETRY_DELAYS_MS[attempt])
     timer.unref()
@@ -329,7 +332,7 @@ class DefaultDeviceDialer implements DeviceDialer, Startable {
 
   private async locate (peerId: PeerId): Promise<void> {
     try {
-      const addresses = await this.known?.locate?.(peerId.toString(), AbortSignal.timeout(Math.min(this.dialTimeout, LOOKUP_TIMEOUT_MS))) ?? []
+      const addresses = await this.known?.locate?.(peerId.toString(), AbortSignal.timeout(this.lookupTimeout)) ?? []
       this.log('%p is at %d address(es) according to its DHT record', peerId, addresses.length)
       await this.learn(peerId, addresses)
     } catch (err) {
